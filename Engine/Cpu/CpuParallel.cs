@@ -1,0 +1,98 @@
+namespace Engine.Cpu;
+
+/// <summary>
+/// The CPU backend's one source of parallelism: a settable thread count and a parallel-for
+/// that never nests. A kernel that is already running on a worker executes inner loops serially,
+/// so nothing oversubscribes the machine.
+/// </summary>
+public static class CpuParallel
+{
+    private static int _threadCount = DefaultThreadCount();
+
+    [ThreadStatic] private static bool _insideParallelRegion;
+
+    /// <summary>
+    /// The number of threads CPU kernels may use. Defaults to the processors available to the
+    /// process, or to the <c>ENGINE_NUM_THREADS</c> environment variable when set.
+    /// </summary>
+    public static int ThreadCount
+    {
+        get => _threadCount;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(ThreadCount));
+            _threadCount = value;
+        }
+    }
+
+    /// <summary>True on a thread that is currently executing the body of <see cref="For"/>.</summary>
+    public static bool InsideParallelRegion => _insideParallelRegion;
+
+    private static int DefaultThreadCount()
+    {
+        var fromEnv = Environment.GetEnvironmentVariable("ENGINE_NUM_THREADS");
+        if (int.TryParse(fromEnv, out var n) && n > 0) return n;
+        return Math.Max(1, Environment.ProcessorCount);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> for every index in [0, <paramref name="count"/>), split into at most
+    /// <see cref="ThreadCount"/> contiguous chunks. Each call of the body receives a [start, end) range.
+    /// Runs serially when the work is small, when one thread is configured, or when already inside a
+    /// parallel region.
+    /// </summary>
+    /// <param name="count">Number of work items.</param>
+    /// <param name="costPerItem">Rough cost of one item in elementary operations; used to decide whether threads pay.</param>
+    /// <param name="body">Receives (start, end) of its chunk.</param>
+    public static void For(long count, double costPerItem, Action<long, long> body)
+    {
+        if (count <= 0) return;
+        const double minWorkPerThread = 32_768;
+        int threads = (int)Math.Min(_threadCount, Math.Max(1, count * costPerItem / minWorkPerThread));
+        threads = (int)Math.Min(threads, count);
+        if (threads <= 1 || _insideParallelRegion)
+        {
+            body(0, count);
+            return;
+        }
+
+        long chunk = (count + threads - 1) / threads;
+        int chunks = (int)((count + chunk - 1) / chunk);
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, c =>
+        {
+            bool was = _insideParallelRegion;
+            _insideParallelRegion = true;
+            try
+            {
+                long start = c * chunk;
+                body(start, Math.Min(count, start + chunk));
+            }
+            finally
+            {
+                _insideParallelRegion = was;
+            }
+        });
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> once for each task index in [0, <paramref name="tasks"/>), using up to
+    /// <see cref="ThreadCount"/> threads. Use when work is already partitioned (for example GEMM tiles).
+    /// </summary>
+    public static void ForEachTask(int tasks, Action<int> body)
+    {
+        if (tasks <= 0) return;
+        int threads = Math.Min(_threadCount, tasks);
+        if (threads <= 1 || _insideParallelRegion)
+        {
+            for (int i = 0; i < tasks; i++) body(i);
+            return;
+        }
+        Parallel.For(0, tasks, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
+        {
+            bool was = _insideParallelRegion;
+            _insideParallelRegion = true;
+            try { body(i); }
+            finally { _insideParallelRegion = was; }
+        });
+    }
+}
