@@ -1,0 +1,247 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Engine.Backends;
+
+/// <summary>
+/// A unary elementwise operation, declared once: its name (CUDA kernels are named after it), the scalar
+/// function, its derivative, and optionally a SIMD span form for contiguous data. <c>a</c> and <c>b</c> are
+/// scalar parameters (the exponent of pow, the bounds of clamp); ops without parameters ignore them.
+/// </summary>
+public interface IUnaryOp
+{
+    /// <summary>Name of the op, as the tape prints it.</summary>
+    static abstract string Name { get; }
+
+    /// <summary>y = f(x).</summary>
+    static abstract T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    /// <summary>dy/dx, given the input <paramref name="x"/> and the output <paramref name="y"/>.</summary>
+    static abstract T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    /// <summary>Vectorised forward over contiguous spans; returns false when the op has none.</summary>
+    static virtual bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => false;
+}
+
+/// <summary>A binary elementwise operation with NumPy broadcasting. Gradients are composed from other ops.</summary>
+public interface IBinaryOp
+{
+    /// <summary>Name of the op.</summary>
+    static abstract string Name { get; }
+
+    /// <summary>z = f(x, y).</summary>
+    static abstract T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T>;
+
+    /// <summary>Vectorised forward over contiguous spans of equal length.</summary>
+    static virtual bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> => false;
+
+    /// <summary>Vectorised forward with a scalar right operand.</summary>
+    static virtual bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> => false;
+}
+
+/// <summary>A comparison producing a Bool tensor.</summary>
+public interface ICompareOp
+{
+    /// <summary>Name of the op.</summary>
+    static abstract string Name { get; }
+
+    /// <summary>The predicate.</summary>
+    static abstract bool Test<T>(T x, T y) where T : unmanaged, INumber<T>;
+}
+
+#pragma warning disable CS1591 // the ops below are documented by their names and formulas
+
+public readonly struct NegOp : IUnaryOp
+{
+    public static string Name => "neg";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => -x;
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => -T.One;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Negate(x, y); return true; }
+}
+
+public readonly struct ExpOp : IUnaryOp
+{
+    public static string Name => "exp";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Exp(x);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => y;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Exp(x, y); return true; }
+}
+
+public readonly struct LogOp : IUnaryOp
+{
+    public static string Name => "log";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Log(x);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.One / x;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Log(x, y); return true; }
+}
+
+public readonly struct SqrtOp : IUnaryOp
+{
+    public static string Name => "sqrt";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Sqrt(x);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.CreateTruncating(0.5) / y;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Sqrt(x, y); return true; }
+}
+
+public readonly struct RsqrtOp : IUnaryOp
+{
+    public static string Name => "rsqrt";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.One / T.Sqrt(x);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.CreateTruncating(-0.5) * y * y * y;
+}
+
+public readonly struct AbsOp : IUnaryOp
+{
+    public static string Name => "abs";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Abs(x);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x > T.Zero ? T.One : x < T.Zero ? -T.One : T.Zero;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Abs(x, y); return true; }
+}
+
+public readonly struct SinOp : IUnaryOp
+{
+    public static string Name => "sin";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Sin(x);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Cos(x);
+}
+
+public readonly struct CosOp : IUnaryOp
+{
+    public static string Name => "cos";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Cos(x);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => -T.Sin(x);
+}
+
+public readonly struct TanhOp : IUnaryOp
+{
+    public static string Name => "tanh";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Tanh(x);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.One - y * y;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Tanh(x, y); return true; }
+}
+
+public readonly struct SigmoidOp : IUnaryOp
+{
+    public static string Name => "sigmoid";
+    // Written so that neither branch overflows: exp of a non-positive number only.
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x >= T.Zero) return T.One / (T.One + T.Exp(-x));
+        var e = T.Exp(x);
+        return e / (T.One + e);
+    }
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => y * (T.One - y);
+}
+
+public readonly struct ReluOp : IUnaryOp
+{
+    public static string Name => "relu";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x > T.Zero ? x : (T.IsNaN(x) ? x : T.Zero);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x > T.Zero ? T.One : T.Zero;
+}
+
+/// <summary>clamp(x, a, b); a missing bound is passed as an infinity. The gradient passes where a &lt;= x &lt;= b, as in PyTorch.</summary>
+public readonly struct ClampOp : IUnaryOp
+{
+    public static string Name => "clamp";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.IsNaN(x) ? x : T.Min(T.Max(x, a), b);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x >= a && x <= b ? T.One : T.Zero;
+}
+
+/// <summary>x ** a for a scalar exponent a.</summary>
+public readonly struct PowScalarOp : IUnaryOp
+{
+    public static string Name => "pow";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => a == T.CreateTruncating(2) ? x * x : T.Pow(x, a);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => a == T.Zero ? T.Zero : a * T.Pow(x, a - T.One);
+}
+
+/// <summary>a ** x for a scalar base a.</summary>
+public readonly struct ScalarPowOp : IUnaryOp
+{
+    public static string Name => "pow";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Pow(a, x);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => y * T.Log(a);
+}
+
+/// <summary>x * a + b: scalar affine map, used for adding and multiplying by scalars.</summary>
+public readonly struct AffineOp : IUnaryOp
+{
+    public static string Name => "affine";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x * a + b;
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => a;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (b == T.Zero) TensorPrimitives.Multiply(x, a, y);
+        else if (a == T.One) TensorPrimitives.Add(x, b, y);
+        else { TensorPrimitives.Multiply(x, a, y); TensorPrimitives.Add(y, b, y); }
+        return true;
+    }
+}
+
+public readonly struct ReciprocalOp : IUnaryOp
+{
+    public static string Name => "reciprocal";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.One / x;
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => -y * y;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Reciprocal(x, y); return true; }
+}
+
+public readonly struct AddOp : IBinaryOp
+{
+    public static string Name => "add";
+    public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x + y;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Add(x, y, z); return true; }
+    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Add(x, y, z); return true; }
+}
+
+public readonly struct SubOp : IBinaryOp
+{
+    public static string Name => "sub";
+    public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x - y;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Subtract(x, y, z); return true; }
+    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Subtract(x, y, z); return true; }
+}
+
+public readonly struct MulOp : IBinaryOp
+{
+    public static string Name => "mul";
+    public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x * y;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Multiply(x, y, z); return true; }
+    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Multiply(x, y, z); return true; }
+}
+
+public readonly struct DivOp : IBinaryOp
+{
+    public static string Name => "div";
+    public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x / y;
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Divide(x, y, z); return true; }
+    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Divide(x, y, z); return true; }
+}
+
+public readonly struct PowOp : IBinaryOp
+{
+    public static string Name => "pow";
+    public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => T.Pow(x, y);
+}
+
+/// <summary>Elementwise maximum; NaN propagates, as in PyTorch.</summary>
+public readonly struct MaximumOp : IBinaryOp
+{
+    public static string Name => "maximum";
+    public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => T.IsNaN(x) || T.IsNaN(y) ? T.NaN : T.Max(x, y);
+}
+
+/// <summary>Elementwise minimum; NaN propagates, as in PyTorch.</summary>
+public readonly struct MinimumOp : IBinaryOp
+{
+    public static string Name => "minimum";
+    public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => T.IsNaN(x) || T.IsNaN(y) ? T.NaN : T.Min(x, y);
+}
+
+public readonly struct EqOp : ICompareOp { public static string Name => "eq"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x == y; }
+public readonly struct NeOp : ICompareOp { public static string Name => "ne"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x != y; }
+public readonly struct GtOp : ICompareOp { public static string Name => "gt"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x > y; }
+public readonly struct GeOp : ICompareOp { public static string Name => "ge"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x >= y; }
+public readonly struct LtOp : ICompareOp { public static string Name => "lt"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x < y; }
+public readonly struct LeOp : ICompareOp { public static string Name => "le"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x <= y; }

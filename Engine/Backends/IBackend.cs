@@ -1,0 +1,91 @@
+namespace Engine.Backends;
+
+/// <summary>What a reduction computes along the reduced axes.</summary>
+public enum ReduceKind
+{
+    /// <summary>Sum of the elements.</summary>
+    Sum,
+    /// <summary>Largest element (NaN propagates).</summary>
+    Max,
+    /// <summary>Smallest element (NaN propagates).</summary>
+    Min,
+    /// <summary>Index of the first largest element along one axis (I64 result).</summary>
+    ArgMax,
+    /// <summary>Index of the first smallest element along one axis (I64 result).</summary>
+    ArgMin,
+}
+
+/// <summary>
+/// The small set of core primitives a device implements. Everything differentiable is composed from
+/// these in <c>Engine/Functional</c>, so a new backend only has to provide this interface.
+/// Outputs are always freshly allocated contiguous tensors unless a method says otherwise; inputs may
+/// have any strides, including zero strides from broadcasting.
+/// </summary>
+internal interface IBackend
+{
+    /// <summary>Memory for <paramref name="length"/> elements.</summary>
+    Storage Allocate(long length, DType dtype, bool zeroed);
+
+    /// <summary>Writes <paramref name="value"/> into every element of <paramref name="dst"/> (any strides).</summary>
+    void Fill(Tensor dst, double value);
+
+    /// <summary>Copies <paramref name="src"/> into <paramref name="dst"/> elementwise, converting the dtype; shapes are equal.</summary>
+    void Copy(Tensor src, Tensor dst);
+
+    /// <summary>y = op(x), same shape.</summary>
+    void Unary<TOp>(Tensor x, Tensor y, double a, double b) where TOp : IUnaryOp;
+
+    /// <summary>gx = g * op'(x, y), the fused backward of a unary op.</summary>
+    void UnaryBackward<TOp>(Tensor g, Tensor x, Tensor y, Tensor gx, double a, double b) where TOp : IUnaryOp;
+
+    /// <summary>z = op(x, y); x and y are already broadcast to z's shape (zero strides).</summary>
+    void Binary<TOp>(Tensor x, Tensor y, Tensor z) where TOp : IBinaryOp;
+
+    /// <summary>z = x op y as Bool; x and y broadcast to z's shape and share a dtype.</summary>
+    void Compare<TOp>(Tensor x, Tensor y, Tensor z) where TOp : ICompareOp;
+
+    /// <summary>z = cond ? x : y; all three broadcast to z's shape.</summary>
+    void Where(Tensor cond, Tensor x, Tensor y, Tensor z);
+
+    /// <summary>Reduces <paramref name="x"/> over <paramref name="axes"/> into <paramref name="y"/>, whose shape is x's with those axes set to 1.</summary>
+    void Reduce(ReduceKind kind, Tensor x, int[] axes, Tensor y);
+
+    /// <summary>c[b] = a[b] @ bm[b] for every batch index; a is [..., m, k], bm is [..., k, n], both already broadcast to c's batch shape.</summary>
+    void MatMul(Tensor a, Tensor bm, Tensor c);
+
+    /// <summary>Fills <paramref name="dst"/> (contiguous) from the Philox stream at the given key and counter offset.</summary>
+    void Random(Tensor dst, RandomDistribution distribution, ulong seed, ulong offset, double p0, double p1);
+
+    /// <summary>y = x.index_select(dim, index); y is allocated with the right shape.</summary>
+    void IndexSelect(Tensor x, int dim, Tensor index, Tensor y);
+
+    /// <summary>dst.index_add_(dim, index, src), in place.</summary>
+    void IndexAdd(Tensor dst, int dim, Tensor index, Tensor src);
+
+    /// <summary>y = x.gather(dim, index).</summary>
+    void Gather(Tensor x, int dim, Tensor index, Tensor y);
+
+    /// <summary>dst.scatter_add_(dim, index, src), in place.</summary>
+    void ScatterAdd(Tensor dst, int dim, Tensor index, Tensor src);
+}
+
+/// <summary>Distributions the random fill produces.</summary>
+public enum RandomDistribution
+{
+    /// <summary>Uniform on [p0, p1).</summary>
+    Uniform,
+    /// <summary>Normal with mean p0 and standard deviation p1.</summary>
+    Normal,
+    /// <summary>Integers uniform on [p0, p1).</summary>
+    Integer,
+}
+
+/// <summary>Finds the backend for a device.</summary>
+internal static class Backend
+{
+    public static IBackend For(Device device) => device.Type switch
+    {
+        DeviceType.Cpu => Cpu.CpuBackend.Instance,
+        _ => throw new NotSupportedException($"No backend for device {device} in this build: the CUDA backend is not available."),
+    };
+}

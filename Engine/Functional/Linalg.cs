@@ -1,0 +1,68 @@
+using System.Diagnostics;
+using Engine.Autograd;
+
+namespace Engine;
+
+// Matrix products with PyTorch's matmul rules: 1-D operands are promoted to matrices and the added
+// dimension removed afterwards; batch dimensions broadcast.
+public sealed partial class Tensor
+{
+    /// <summary>Matrix product with batch broadcasting, as <c>torch.matmul</c>.</summary>
+    public Tensor MatMul(Tensor other)
+    {
+        CheckOperands("matmul", this, other);
+        if (Rank == 0 || other.Rank == 0)
+            throw new ArgumentException($"matmul: both arguments need at least 1 dimension, but got shapes {Shp(this)} and {Shp(other)}.");
+        // Promote vectors: (k) @ (..., k, n) treats the left as (1, k); (..., m, k) @ (k) treats the right as (k, 1).
+        using var a = Rank == 1 ? Unsqueeze(0) : View(Layout.Shape);
+        using var b = other.Rank == 1 ? other.Unsqueeze(-1) : other.View(other.Layout.Shape);
+        if (a.Layout.Shape[^1] != b.Layout.Shape[^2])
+            throw new ArgumentException($"matmul: shapes {Shp(this)} and {Shp(other)} cannot be multiplied ({a.Layout.Shape[^2]}x{a.Layout.Shape[^1]} and {b.Layout.Shape[^2]}x{b.Layout.Shape[^1]}).");
+        using var result = MatMul2D(a, b);
+        var shape = result.Shape.ToList();
+        if (other.Rank == 1) shape.RemoveAt(shape.Count - 1);
+        if (Rank == 1) shape.RemoveAt(shape.Count - (other.Rank == 1 ? 1 : 2));
+        return result.Reshape(shape.ToArray());
+    }
+
+    /// <summary>The product of operands that are at least 2-D, broadcasting the batch dimensions.</summary>
+    private static Tensor MatMul2D(Tensor a, Tensor b)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        int m = a.Layout.Shape[^2], k = a.Layout.Shape[^1], n = b.Layout.Shape[^1];
+        var batch = Layout.BroadcastShapes("matmul", a.Layout.Shape[..^2], b.Layout.Shape[..^2]);
+        int[] aFull = [.. batch, m, k], bFull = [.. batch, k, n], cShape = [.. batch, m, n];
+        var c = Empty(cShape, a.DType, a.Device);
+        using (Tape.NoGrad())
+        {
+            using var ae = a.Expand(aFull);
+            using var be = b.Expand(bFull);
+            a.Backend.MatMul(ae, be, c);
+        }
+        if (Tape.ShouldRecord(a, b))
+        {
+            var sa = Tape.Save(a);
+            var sb = Tape.Save(b);
+            bool needA = a.RequiresGrad, needB = b.RequiresGrad;
+            var aShape = a.Layout.Shape; var bShape = b.Layout.Shape;
+            Tape.Record("matmul", [a, b], [c], g =>
+            {
+                Tensor? ga = null, gb = null;
+                if (needA)
+                {
+                    using var bt = sb.Value.Transpose(-2, -1);
+                    using var full = MatMul2D(g[0], bt);
+                    ga = full.SumTo(aShape);
+                }
+                if (needB)
+                {
+                    using var at = sa.Value.Transpose(-2, -1);
+                    using var full = MatMul2D(at, g[0]);
+                    gb = full.SumTo(bShape);
+                }
+                return [ga, gb];
+            }, [sa, sb], t0);
+        }
+        return c;
+    }
+}
