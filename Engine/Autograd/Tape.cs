@@ -122,8 +122,21 @@ public static class Tape
 
         var nodes = NodesOf(root);
         var grads = new Dictionary<Node, Tensor?[]>(ReferenceEqualityComparer.Instance);
+        // A backward may pass a gradient on unchanged (add returns g for both inputs), so one tensor can
+        // wait in several slots; it is freed as soon as no slot holds it any more.
+        var holders = new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance);
+        void Hold(Tensor t) => holders[t] = holders.GetValueOrDefault(t) + 1;
+        void Drop(Tensor t)
+        {
+            int left = holders.GetValueOrDefault(t) - 1;
+            if (left > 0) { holders[t] = left; return; }
+            holders.Remove(t);
+            if (!ReferenceEquals(t, seed)) t.Dispose();
+        }
+
         grads[root.GradFn] = new Tensor?[root.GradFn.OutputShapes.Count];
         grads[root.GradFn][root.OutputIndex] = seed;
+        Hold(seed);
 
         for (int i = nodes.Count - 1; i >= 0; i--)
         {
@@ -131,7 +144,10 @@ public static class Tape
             if (!grads.Remove(node, out var outGrads)) continue; // nothing flowed into this node
             var filled = new Tensor[outGrads.Length];
             for (int k = 0; k < outGrads.Length; k++)
+            {
                 filled[k] = outGrads[k] ?? Tensor.Zeros(node.OutputShapes[k], node.DType, node.Device);
+                if (outGrads[k] is null) Hold(filled[k]);
+            }
 
             long t0 = Stopwatch.GetTimestamp();
             var inGrads = node.RunBackward(filled);
@@ -150,15 +166,25 @@ public static class Tape
                 {
                     if (!grads.TryGetValue(producer, out var slot))
                         grads[producer] = slot = new Tensor?[producer.OutputShapes.Count];
-                    slot[edge.OutputIndex] = slot[edge.OutputIndex] is { } previous ? previous.Add(g) : g;
+                    if (slot[edge.OutputIndex] is { } previous)
+                    {
+                        var sum = previous.Add(g);
+                        Hold(sum);
+                        Drop(previous);
+                        slot[edge.OutputIndex] = sum;
+                    }
+                    else
+                    {
+                        Hold(g);
+                        slot[edge.OutputIndex] = g;
+                    }
                 }
                 else
                 {
                     AccumulateLeaf(edge.Leaf!, g);
                 }
             }
-            // Free the gradients flowing out of this node now rather than at the end of the pass.
-            foreach (var g in filled) if (!ReferenceEquals(g, seed)) g.Dispose();
+            foreach (var g in filled) Drop(g);
             if (!retainGraph) node.Release();
         }
     }
