@@ -263,3 +263,26 @@ public class LifetimeTests
         Assert.True(t.Storage.IsReleased);
     }
 }
+
+public class TapePrinterTests
+{
+    [Fact]
+    public void PrintsOneRowPerNodeWithShapesAndSources()
+    {
+        using var scope = Tensor.Scope();
+        var w = Tensor.Randn([3, 2], DType.F64).RequiresGradInPlace();
+        w.Name = "w";
+        var x = Tensor.Randn([4, 3], DType.F64);
+        var loss = x.MatMul(w).Tanh().Sum();
+        var text = TapePrinter.Format(loss);
+        var lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1 + Tape.NodesOf(loss).Count, lines.Length);
+        Assert.Contains("matmul", text);
+        Assert.Contains("<w", text);
+        Assert.Contains("[4, 2]", text);
+        var dot = TapePrinter.ToDot(loss);
+        Assert.StartsWith("digraph tape {", dot);
+        Assert.Contains("-> n", dot);
+        Assert.Contains("tanh", TapePrinter.Summary(loss));
+    }
+}
