@@ -73,8 +73,9 @@ public sealed partial class Tensor
         ArgumentOutOfRangeException.ThrowIfNegative(steps);
         var values = new double[steps];
         double step = steps > 1 ? (end - start) / (steps - 1) : 0;
-        // Fill from both ends, as PyTorch does, so the last value is exactly 'end'.
-        for (int i = 0; i < steps; i++) values[i] = i < steps / 2 ? start + step * i : end - step * (steps - 1 - i);
+        // Fill from both ends, as PyTorch does, so the last value is exactly 'end'; a single step is 'start'.
+        if (steps == 1) values[0] = start;
+        else for (int i = 0; i < steps; i++) values[i] = i < steps / 2 ? start + step * i : end - step * (steps - 1 - i);
         return FromArray(values, [steps]).ToDType(dtype ?? DefaultDType).ToDevice(device ?? Device.Cpu);
     }
 
