@@ -376,7 +376,9 @@ public sealed partial class Tensor
         if (chunks <= 0) throw new ArgumentException($"chunk: number of chunks must be positive, got {chunks}.");
         int d = Layout.NormalizeDim(dim, Rank, "chunk");
         int size = Layout.Shape[d];
-        return Split(Math.Max(1, (size + chunks - 1) / chunks), d);
+        // An empty dimension still gives 'chunks' (empty) pieces, as torch.chunk does.
+        if (size == 0) return Split(new int[chunks], d);
+        return Split((size + chunks - 1) / chunks, d);
     }
 
     /// <summary>
