@@ -265,7 +265,14 @@ public sealed partial class Tensor
     public static Tensor operator -(double x, Tensor y) => y.Affine(-1, x);
     public static Tensor operator *(Tensor x, double y) => x.Mul(y);
     public static Tensor operator *(double x, Tensor y) => y.Mul(x);
-    public static Tensor operator /(Tensor x, double y) => x.Mul(1.0 / y);
-    public static Tensor operator /(double x, Tensor y) => y.Reciprocal().Mul(x);
+    public static Tensor operator /(Tensor x, double y) => x.Div(y);
+    public static Tensor operator /(double x, Tensor y) { using var s = y.ScalarOf(x); return s.Div(y); }
 #pragma warning restore CS1591
+
+    /// <summary>Divides by a scalar: a true division, not a multiplication by its (rounded) reciprocal.</summary>
+    public Tensor Div(double value)
+    {
+        using var s = ScalarOf(value);
+        return Div(s);
+    }
 }
