@@ -248,6 +248,7 @@ public sealed partial class Tensor
     public Tensor MulInPlace(double value)
     {
         CheckInPlace("mul_");
+        CheckFloat("mul_");
         Backend.Unary<AffineOp>(this, this, value, 0);
         Storage.BumpVersion();
         return this;
