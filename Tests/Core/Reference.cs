@@ -9,7 +9,7 @@ namespace Engine.Tests.Core;
 /// tensors that hold given logical values behind non-contiguous layouts. Nothing here calls the
 /// engine's kernels except to build inputs and read results back.
 /// </summary>
-internal static class Reference
+public static class Reference
 {
     /// <summary>Tests that modify process-wide settings (thread count, default dtype, default generator) run alone in this collection.</summary>
     public const string GlobalState = "Core global state";
@@ -142,12 +142,13 @@ internal static class Reference
         }
     }
 
-    /// <summary>Asserts bitwise equality of two double arrays (NaN payloads included).</summary>
+    /// <summary>Asserts bitwise equality of two double arrays (so the sign of zero counts); any NaN equals any NaN.</summary>
     public static void Bitwise(double[] expected, double[] actual, string? what = null)
     {
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++)
-            if (BitConverter.DoubleToInt64Bits(expected[i]) != BitConverter.DoubleToInt64Bits(actual[i]))
+            if (BitConverter.DoubleToInt64Bits(expected[i]) != BitConverter.DoubleToInt64Bits(actual[i])
+                && !(double.IsNaN(expected[i]) && double.IsNaN(actual[i])))
                 Assert.Fail($"{what ?? "value"} at flat index {i}: expected {expected[i]:R}, got {actual[i]:R}");
     }
 
