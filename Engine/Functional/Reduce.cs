@@ -82,7 +82,6 @@ public sealed partial class Tensor
         foreach (var a in axes)
             if (Layout.Shape[a] == 0)
                 throw new ArgumentException($"{op}: expected reduction dim {a} to have non-zero size (shape {Shp(this)}).");
-        if (NumEl == 0) throw new ArgumentException($"{op}: cannot reduce an empty tensor of shape {Shp(this)}.");
         var y = ReduceRaw(kind, axes, keepDim);
         if (Tape.ShouldRecord(this))
         {
