@@ -21,6 +21,8 @@ public sealed partial class Tensor
         CheckFloat("index_select");
         CheckIndexTensor("index_select", index, this);
         if (index.Rank > 1) throw new ArgumentException($"index_select: index must be 0-D or 1-D, got shape {Shp(index)}.");
+        if (Rank == 0 && index.NumEl != 1)
+            throw new ArgumentException($"index_select: an index into a 0-dim tensor must hold exactly one value, got {index.NumEl} (shape {Shp(index)}).");
         int d = Rank == 0 ? 0 : Layout.NormalizeDim(dim, Rank, "index_select");
         var shape = Rank == 0 ? [] : Shape;
         if (Rank > 0) shape[d] = (int)index.NumEl;
