@@ -155,7 +155,10 @@ public sealed partial class Tensor
     {
         if (high <= low) throw new ArgumentException($"randint: expected low < high, got low={low}, high={high}.");
         if (dtype == DType.Bool) throw new ArgumentException("randint: the dtype cannot be bool.");
-        var t = RandomTensor("randint", shape, RandomDistribution.Integer, low, high, DType.I64, device, generator);
+        var t = Empty(CheckShape("randint", shape), DType.I64, device);
+        var g = generator ?? Generator.Default;
+        ulong offset = g.Reserve(Philox.BlocksFor(RandomDistribution.Integer, DType.I64, t.NumEl));
+        t.Backend.RandomInteger(t, g.Seed, offset, low, high);
         if (dtype == DType.I64) return t;
         using (t) return t.ToDType(dtype);
     }
