@@ -162,8 +162,10 @@ public sealed partial class Tensor
     {
         x.ThrowIfDisposed(TOp.Name);
         y.ThrowIfDisposed(TOp.Name);
-        if (x.Device != y.Device) throw new ArgumentException($"{TOp.Name}: expected all tensors to be on the same device, but found {x.Device} and {y.Device}.");
-        if (x.DType != y.DType) throw new ArgumentException($"{TOp.Name}: expected both operands to have the same dtype, but got {x.DType.TorchName()} and {y.DType.TorchName()}.");
+        if (x.Device != y.Device)
+            throw new ArgumentException($"{TOp.Name}: expected all tensors to be on the same device, but found {x.Device} and {y.Device} (shapes {Shp(x)} and {Shp(y)}).");
+        if (x.DType != y.DType)
+            throw new ArgumentException($"{TOp.Name}: expected both operands to have the same dtype, but got {x.DType.TorchName()} and {y.DType.TorchName()} (shapes {Shp(x)} and {Shp(y)}).");
         var shape = Layout.BroadcastShapes(TOp.Name, x.Layout.Shape, y.Layout.Shape);
         var z = Empty(shape, DType.Bool, x.Device);
         x.Backend.Compare<TOp>(x, y, z);
@@ -197,7 +199,8 @@ public sealed partial class Tensor
         if (condition.DType != DType.Bool)
             throw new ArgumentException($"where: expected condition to be a bool tensor, but got {condition.DType.TorchName()} (shape {Shp(condition)}).");
         if (x.DType != y.DType || x.Device != y.Device || condition.Device != x.Device)
-            throw new ArgumentException($"where: expected x and y to have the same dtype and device as each other and the condition; got {x.DType.TorchName()} on {x.Device} and {y.DType.TorchName()} on {y.Device}, condition on {condition.Device}.");
+            throw new ArgumentException($"where: expected x and y to have the same dtype and device as each other and the condition; got x {Shp(x)} " +
+                $"{x.DType.TorchName()} on {x.Device} and y {Shp(y)} {y.DType.TorchName()} on {y.Device}, condition {Shp(condition)} on {condition.Device}.");
         var shape = Layout.BroadcastShapes("where", condition.Layout.Shape, x.Layout.Shape, y.Layout.Shape);
         var z = Empty(shape, x.DType, x.Device);
         x.Backend.Where(condition, x, y, z);

@@ -12,7 +12,7 @@ public sealed partial class Tensor
         if (index.DType != DType.I64)
             throw new ArgumentException($"{op}: expected an int64 index tensor, got {index.DType.TorchName()} (shape {Shp(index)}).");
         if (index.Device != self.Device)
-            throw new ArgumentException($"{op}: expected the index on {self.Device}, got {index.Device}.");
+            throw new ArgumentException($"{op}: expected the index on {self.Device}, got {index.Device} (input {Shp(self)}, index {Shp(index)}).");
     }
 
     /// <summary>The entries of <paramref name="index"/> (1-D, I64) taken along <paramref name="dim"/>.</summary>

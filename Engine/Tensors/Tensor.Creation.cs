@@ -244,7 +244,7 @@ public sealed partial class Tensor
             if (o is null) continue;
             o.ThrowIfDisposed(op);
             if (o.Device != Device)
-                throw new ArgumentException($"{op}: expected all tensors to be on the same device, but found {Device} and {o.Device}.");
+                throw new ArgumentException($"{op}: expected all tensors to be on the same device, but found {Device} and {o.Device} (shapes {Layout.Format(Layout.Shape)} and {Layout.Format(o.Layout.Shape)}).");
             if (Autograd.Tape.IsRecording && o.RequiresGrad)
                 throw new InvalidOperationException($"{op}: the source requires grad; in-place operations are not recorded on the tape. Use the out-of-place form or Tape.NoGrad().");
         }
