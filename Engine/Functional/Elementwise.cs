@@ -196,6 +196,9 @@ public sealed partial class Tensor
     /// <summary>Picks x where <paramref name="condition"/> is true and y elsewhere, broadcasting all three.</summary>
     public static Tensor Where(Tensor condition, Tensor x, Tensor y)
     {
+        condition.ThrowIfDisposed("where");
+        x.ThrowIfDisposed("where");
+        y.ThrowIfDisposed("where");
         if (condition.DType != DType.Bool)
             throw new ArgumentException($"where: expected condition to be a bool tensor, but got {condition.DType.TorchName()} (shape {Shp(condition)}).");
         if (x.DType != y.DType || x.Device != y.Device || condition.Device != x.Device)
@@ -224,6 +227,8 @@ public sealed partial class Tensor
     /// <summary>Replaces elements where <paramref name="mask"/> is true by <paramref name="value"/> (out of place).</summary>
     public Tensor MaskedFill(Tensor mask, double value)
     {
+        ThrowIfDisposed("masked_fill");
+        mask.ThrowIfDisposed("masked_fill");
         if (mask.DType != DType.Bool)
             throw new ArgumentException($"masked_fill: expected a bool mask, got {mask.DType.TorchName()} (shape {Shp(mask)}).");
         var shape = Layout.BroadcastShapes("masked_fill", Layout.Shape, mask.Layout.Shape);
