@@ -167,6 +167,20 @@ public class IndexingTests
     }
 
     [Fact]
+    public void GatherAndScatterOnScalarsCheckTheIndexValue()
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.Scalar(5, DType.F64);
+        Assert.Equal(5.0, x.Gather(0, Tensor.Scalar(0, DType.I64)).Item());
+        Assert.Equal(5.0, x.Gather(0, Tensor.Scalar(-1, DType.I64)).Item());
+        var g = Assert.Throws<IndexOutOfRangeException>(() => x.Gather(0, Tensor.Scalar(3, DType.I64)));
+        Assert.Contains("gather", g.Message);
+        Assert.Equal(7.0, x.ScatterAdd(0, Tensor.Scalar(0, DType.I64), Tensor.Scalar(2, DType.F64)).Item());
+        var s = Assert.Throws<IndexOutOfRangeException>(() => x.ScatterAdd(0, Tensor.Scalar(1, DType.I64), Tensor.Scalar(2, DType.F64)));
+        Assert.Contains("scatter_add", s.Message);
+    }
+
+    [Fact]
     public void GatherAndScatterErrors()
     {
         using var scope = Tensor.Scope();
