@@ -216,4 +216,15 @@ public class ErrorTests
         ContainsAll(Assert.Throws<ArgumentOutOfRangeException>(() => x.Size(5)).Message, "size");
         ContainsAll(Assert.Throws<ArgumentOutOfRangeException>(() => x.ArgMax(7)).Message, "argmax");
     }
+
+    [Fact]
+    public void SelectingFromAZeroDimTensorIsAnError()
+    {
+        using var scope = Tensor.Scope();
+        var s = Tensor.Scalar(1);
+        ContainsAll(Assert.Throws<ArgumentException>(() => s.Select(0, 0)).Message, "select", "0-dim");
+        ContainsAll(Assert.Throws<ArgumentException>(() => s.Narrow(0, 0, 1)).Message, "narrow", "0-dim");
+        ContainsAll(Assert.Throws<ArgumentException>(() => s.Split(1)).Message, "split", "0-dim");
+        ContainsAll(Assert.Throws<ArgumentException>(() => s.Chunk(1)).Message, "chunk", "0-dim");
+    }
 }
