@@ -164,16 +164,20 @@ public readonly struct ScalarPowOp : IUnaryOp
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => y * T.Log(a);
 }
 
-/// <summary>x * a + b: scalar affine map, used for adding and multiplying by scalars.</summary>
+/// <summary>
+/// x * a + b: scalar affine map, used for adding and multiplying by scalars. a == 1 is exactly x + b and
+/// b == 0 exactly x * a (so the sign of a zero result is IEEE's); the scalar and span forms branch alike.
+/// </summary>
 public readonly struct AffineOp : IUnaryOp
 {
     public static string Name => "affine";
-    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x * a + b;
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> =>
+        a == T.One ? x + b : b == T.Zero ? x * a : x * a + b;
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => a;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (b == T.Zero) TensorPrimitives.Multiply(x, a, y);
-        else if (a == T.One) TensorPrimitives.Add(x, b, y);
+        if (a == T.One) TensorPrimitives.Add(x, b, y);
+        else if (b == T.Zero) TensorPrimitives.Multiply(x, a, y);
         else { TensorPrimitives.Multiply(x, a, y); TensorPrimitives.Add(y, b, y); }
         return true;
     }

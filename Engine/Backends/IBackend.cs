@@ -53,8 +53,14 @@ internal interface IBackend
     /// <summary>c[b] = a[b] @ bm[b] for every batch index; a is [..., m, k], bm is [..., k, n], both already broadcast to c's batch shape.</summary>
     void MatMul(Tensor a, Tensor bm, Tensor c);
 
-    /// <summary>Fills <paramref name="dst"/> (contiguous) from the Philox stream at the given key and counter offset.</summary>
+    /// <summary>Fills <paramref name="dst"/> (contiguous, floating point) from the Philox stream at the given key and counter offset.</summary>
     void Random(Tensor dst, RandomDistribution distribution, ulong seed, ulong offset, double p0, double p1);
+
+    /// <summary>
+    /// Fills <paramref name="dst"/> (contiguous I64) with integers uniform on [<paramref name="low"/>, <paramref name="high"/>)
+    /// from the Philox stream (two per block). The bounds are integers, not doubles, so every int64 range is exact.
+    /// </summary>
+    void RandomInteger(Tensor dst, ulong seed, ulong offset, long low, long high);
 
     /// <summary>y = x.index_select(dim, index); y is allocated with the right shape.</summary>
     void IndexSelect(Tensor x, int dim, Tensor index, Tensor y);
@@ -76,7 +82,7 @@ public enum RandomDistribution
     Uniform,
     /// <summary>Normal with mean p0 and standard deviation p1.</summary>
     Normal,
-    /// <summary>Integers uniform on [p0, p1).</summary>
+    /// <summary>Integers uniform on [low, high), filled by <see cref="IBackend.RandomInteger"/>.</summary>
     Integer,
 }
 

@@ -93,6 +93,13 @@ internal sealed unsafe partial class CpuBackend
         var xStrides = Layout.ContiguousStrides(xShape);
         long total = Layout.Count(iShape);
         int rank = iShape.Length;
+        if (rank == 0)
+        {
+            // A 0-dim input is indexed as if it had one dimension of size 1.
+            CheckIndex(op, idx[0], 1, 0);
+            body(0, 0);
+            return;
+        }
         for (long pos = 0; pos < total; pos++)
         {
             long rem = pos, off = 0;

@@ -9,6 +9,8 @@ internal sealed unsafe partial class CpuBackend
 {
     public void Random(Tensor dst, RandomDistribution distribution, ulong seed, ulong offset, double p0, double p1)
     {
+        if (distribution == RandomDistribution.Integer)
+            throw new ArgumentException("random: integer fills go through RandomInteger, whose bounds are exact.", nameof(distribution));
         long n = dst.NumEl;
         nint basePtr = BasePointer(dst);
         DType dtype = dst.DType;
@@ -21,11 +23,22 @@ internal sealed unsafe partial class CpuBackend
                     RandomDistribution.Uniform when dtype == DType.F32 =>
                         p0 + (p1 - p0) * Philox.ToUnitFloat(Philox.Word(Philox.Block(offset + (ulong)(i / 4), seed), (int)(i % 4))),
                     RandomDistribution.Uniform => UniformDouble(seed, offset, i, p0, p1),
-                    RandomDistribution.Normal => p0 + p1 * Philox.StandardNormal(Philox.Block(offset + (ulong)i, seed)),
-                    _ => IntegerValue(seed, offset, i, (long)p0, (long)p1),
+                    _ => p0 + p1 * Philox.StandardNormal(Philox.Block(offset + (ulong)i, seed)),
                 };
-                Store(basePtr, dtype, i, v, distribution == RandomDistribution.Integer ? (long)v : 0);
+                Store(basePtr, dtype, i, v);
             }
+        });
+    }
+
+    public void RandomInteger(Tensor dst, ulong seed, ulong offset, long low, long high)
+    {
+        if (dst.DType != DType.I64) throw new NotSupportedException($"randint: the CPU fill writes int64, not {dst.DType.TorchName()}.");
+        long* p = Ptr<long>(dst);
+        // high - low may exceed long.MaxValue; as an unsigned difference it is exact, and so is low + offset mod 2^64.
+        ulong range = unchecked((ulong)(high - low));
+        CpuParallel.For(dst.NumEl, 20, (start, end) =>
+        {
+            for (long i = start; i < end; i++) p[i] = IntegerValue(seed, offset, i, low, range);
         });
     }
 
@@ -36,21 +49,20 @@ internal sealed unsafe partial class CpuBackend
         return lo + (hi - lo) * Philox.ToUnitDouble(Philox.Word(b, w), Philox.Word(b, w + 1));
     }
 
-    private static double IntegerValue(ulong seed, ulong offset, long i, long lo, long hi)
+    private static long IntegerValue(ulong seed, ulong offset, long i, long lo, ulong range)
     {
         var b = Philox.Block(offset + (ulong)(i / 2), seed);
         int w = (int)(i % 2) * 2;
         ulong bits = ((ulong)Philox.Word(b, w) << 32) | Philox.Word(b, w + 1);
-        return lo + (long)(bits % (ulong)(hi - lo));
+        return unchecked(lo + (long)(bits % range));
     }
 
-    private static void Store(nint basePtr, DType dtype, long i, double v, long asInteger)
+    private static void Store(nint basePtr, DType dtype, long i, double v)
     {
         switch (dtype)
         {
             case DType.F32: ((float*)basePtr)[i] = (float)v; break;
             case DType.F64: ((double*)basePtr)[i] = v; break;
-            case DType.I64: ((long*)basePtr)[i] = asInteger; break;
             default: throw new NotSupportedException($"random: cannot fill a {dtype.TorchName()} tensor.");
         }
     }

@@ -162,8 +162,10 @@ public sealed partial class Tensor
     {
         x.ThrowIfDisposed(TOp.Name);
         y.ThrowIfDisposed(TOp.Name);
-        if (x.Device != y.Device) throw new ArgumentException($"{TOp.Name}: expected all tensors to be on the same device, but found {x.Device} and {y.Device}.");
-        if (x.DType != y.DType) throw new ArgumentException($"{TOp.Name}: expected both operands to have the same dtype, but got {x.DType.TorchName()} and {y.DType.TorchName()}.");
+        if (x.Device != y.Device)
+            throw new ArgumentException($"{TOp.Name}: expected all tensors to be on the same device, but found {x.Device} and {y.Device} (shapes {Shp(x)} and {Shp(y)}).");
+        if (x.DType != y.DType)
+            throw new ArgumentException($"{TOp.Name}: expected both operands to have the same dtype, but got {x.DType.TorchName()} and {y.DType.TorchName()} (shapes {Shp(x)} and {Shp(y)}).");
         var shape = Layout.BroadcastShapes(TOp.Name, x.Layout.Shape, y.Layout.Shape);
         var z = Empty(shape, DType.Bool, x.Device);
         x.Backend.Compare<TOp>(x, y, z);
@@ -194,10 +196,14 @@ public sealed partial class Tensor
     /// <summary>Picks x where <paramref name="condition"/> is true and y elsewhere, broadcasting all three.</summary>
     public static Tensor Where(Tensor condition, Tensor x, Tensor y)
     {
+        condition.ThrowIfDisposed("where");
+        x.ThrowIfDisposed("where");
+        y.ThrowIfDisposed("where");
         if (condition.DType != DType.Bool)
             throw new ArgumentException($"where: expected condition to be a bool tensor, but got {condition.DType.TorchName()} (shape {Shp(condition)}).");
         if (x.DType != y.DType || x.Device != y.Device || condition.Device != x.Device)
-            throw new ArgumentException($"where: expected x and y to have the same dtype and device as each other and the condition; got {x.DType.TorchName()} on {x.Device} and {y.DType.TorchName()} on {y.Device}, condition on {condition.Device}.");
+            throw new ArgumentException($"where: expected x and y to have the same dtype and device as each other and the condition; got x {Shp(x)} " +
+                $"{x.DType.TorchName()} on {x.Device} and y {Shp(y)} {y.DType.TorchName()} on {y.Device}, condition {Shp(condition)} on {condition.Device}.");
         var shape = Layout.BroadcastShapes("where", condition.Layout.Shape, x.Layout.Shape, y.Layout.Shape);
         var z = Empty(shape, x.DType, x.Device);
         x.Backend.Where(condition, x, y, z);
@@ -221,6 +227,8 @@ public sealed partial class Tensor
     /// <summary>Replaces elements where <paramref name="mask"/> is true by <paramref name="value"/> (out of place).</summary>
     public Tensor MaskedFill(Tensor mask, double value)
     {
+        ThrowIfDisposed("masked_fill");
+        mask.ThrowIfDisposed("masked_fill");
         if (mask.DType != DType.Bool)
             throw new ArgumentException($"masked_fill: expected a bool mask, got {mask.DType.TorchName()} (shape {Shp(mask)}).");
         var shape = Layout.BroadcastShapes("masked_fill", Layout.Shape, mask.Layout.Shape);
@@ -248,6 +256,7 @@ public sealed partial class Tensor
     public Tensor MulInPlace(double value)
     {
         CheckInPlace("mul_");
+        CheckFloat("mul_");
         Backend.Unary<AffineOp>(this, this, value, 0);
         Storage.BumpVersion();
         return this;
@@ -265,7 +274,14 @@ public sealed partial class Tensor
     public static Tensor operator -(double x, Tensor y) => y.Affine(-1, x);
     public static Tensor operator *(Tensor x, double y) => x.Mul(y);
     public static Tensor operator *(double x, Tensor y) => y.Mul(x);
-    public static Tensor operator /(Tensor x, double y) => x.Mul(1.0 / y);
-    public static Tensor operator /(double x, Tensor y) => y.Reciprocal().Mul(x);
+    public static Tensor operator /(Tensor x, double y) => x.Div(y);
+    public static Tensor operator /(double x, Tensor y) { using var s = y.ScalarOf(x); return s.Div(y); }
 #pragma warning restore CS1591
+
+    /// <summary>Divides by a scalar: a true division, not a multiplication by its (rounded) reciprocal.</summary>
+    public Tensor Div(double value)
+    {
+        using var s = ScalarOf(value);
+        return Div(s);
+    }
 }

@@ -12,7 +12,7 @@ public sealed partial class Tensor
         if (index.DType != DType.I64)
             throw new ArgumentException($"{op}: expected an int64 index tensor, got {index.DType.TorchName()} (shape {Shp(index)}).");
         if (index.Device != self.Device)
-            throw new ArgumentException($"{op}: expected the index on {self.Device}, got {index.Device}.");
+            throw new ArgumentException($"{op}: expected the index on {self.Device}, got {index.Device} (input {Shp(self)}, index {Shp(index)}).");
     }
 
     /// <summary>The entries of <paramref name="index"/> (1-D, I64) taken along <paramref name="dim"/>.</summary>
@@ -21,6 +21,8 @@ public sealed partial class Tensor
         CheckFloat("index_select");
         CheckIndexTensor("index_select", index, this);
         if (index.Rank > 1) throw new ArgumentException($"index_select: index must be 0-D or 1-D, got shape {Shp(index)}.");
+        if (Rank == 0 && index.NumEl != 1)
+            throw new ArgumentException($"index_select: an index into a 0-dim tensor must hold exactly one value, got {index.NumEl} (shape {Shp(index)}).");
         int d = Rank == 0 ? 0 : Layout.NormalizeDim(dim, Rank, "index_select");
         var shape = Rank == 0 ? [] : Shape;
         if (Rank > 0) shape[d] = (int)index.NumEl;

@@ -18,6 +18,12 @@ public sealed partial class Tensor
         using var b = other.Rank == 1 ? other.Unsqueeze(-1) : other.View(other.Layout.Shape);
         if (a.Layout.Shape[^1] != b.Layout.Shape[^2])
             throw new ArgumentException($"matmul: shapes {Shp(this)} and {Shp(other)} cannot be multiplied ({a.Layout.Shape[^2]}x{a.Layout.Shape[^1]} and {b.Layout.Shape[^2]}x{b.Layout.Shape[^1]}).");
+        try { Layout.BroadcastShapes("matmul", a.Layout.Shape[..^2], b.Layout.Shape[..^2]); }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"matmul: shapes {Shp(this)} and {Shp(other)} cannot be multiplied: their batch dimensions " +
+                $"{Layout.Format(a.Layout.Shape[..^2])} and {Layout.Format(b.Layout.Shape[..^2])} do not broadcast.", e);
+        }
         using var result = MatMul2D(a, b);
         var shape = result.Shape.ToList();
         if (other.Rank == 1) shape.RemoveAt(shape.Count - 1);

@@ -10,6 +10,13 @@ public sealed partial class Tensor
 
     private static string Shp(Tensor t) => Layout.Format(t.Layout.Shape);
 
+    /// <summary>Throws for disposed and 0-dim tensors, which the indexing views cannot take apart.</summary>
+    private void CheckHasDims(string op)
+    {
+        ThrowIfDisposed(op);
+        if (Rank == 0) throw new ArgumentException($"{op}: expected a tensor with at least one dimension, got a 0-dim tensor.");
+    }
+
     /// <summary>Resolves one -1 in a requested shape against <paramref name="numel"/>.</summary>
     private static int[] InferShape(string op, int[] shape, long numel, int[] from)
     {
@@ -178,6 +185,7 @@ public sealed partial class Tensor
     /// <summary>The <paramref name="length"/> elements from <paramref name="start"/> along <paramref name="dim"/> (PyTorch's <c>narrow</c>).</summary>
     public Tensor Narrow(int dim, int start, int length)
     {
+        CheckHasDims("narrow");
         int d = Layout.NormalizeDim(dim, Rank, "narrow");
         int size = Layout.Shape[d];
         if (start < 0) start += size;
@@ -189,6 +197,7 @@ public sealed partial class Tensor
     /// <summary>The slice at <paramref name="index"/> along <paramref name="dim"/>, with that dimension removed.</summary>
     public Tensor Select(int dim, int index)
     {
+        CheckHasDims("select");
         int d = Layout.NormalizeDim(dim, Rank, "select");
         int size = Layout.Shape[d];
         if (index < -size || index >= size)
@@ -255,7 +264,6 @@ public sealed partial class Tensor
             else if (have != 1 && have != target[i])
                 throw new ArgumentException($"expand: the expanded size of the tensor ({target[i]}) must match the existing size ({have}) at non-singleton dimension {i}; target {Layout.Format(shape)}, tensor {Shp(this)}.");
         }
-        if (target.AsSpan().SequenceEqual(Layout.Shape)) return View(target);
         var y = View(new Layout(target, Layout.BroadcastStrides(target), Offset));
         if (Tape.ShouldRecord(this))
         {
@@ -346,6 +354,7 @@ public sealed partial class Tensor
     /// <summary>Splits into pieces of <paramref name="splitSize"/> along <paramref name="dim"/> (the last may be smaller).</summary>
     public Tensor[] Split(int splitSize, int dim = 0)
     {
+        CheckHasDims("split");
         if (splitSize <= 0) throw new ArgumentException($"split: split_size must be positive, got {splitSize}.");
         int d = Layout.NormalizeDim(dim, Rank, "split");
         int size = Layout.Shape[d];
@@ -358,6 +367,7 @@ public sealed partial class Tensor
     /// <summary>Splits into pieces of the given sizes along <paramref name="dim"/>; they must add up to the dimension.</summary>
     public Tensor[] Split(int[] sizes, int dim = 0)
     {
+        CheckHasDims("split");
         int d = Layout.NormalizeDim(dim, Rank, "split");
         if (sizes.Sum() != Layout.Shape[d] || sizes.Any(s => s < 0))
             throw new ArgumentException($"split: split sizes ({string.Join(", ", sizes)}) must be non-negative and sum to the size of dimension {d} ({Layout.Shape[d]}) of {Shp(this)}.");
@@ -374,10 +384,13 @@ public sealed partial class Tensor
     /// <summary>Splits into <paramref name="chunks"/> pieces of equal size (the last may be smaller), as PyTorch's <c>chunk</c>.</summary>
     public Tensor[] Chunk(int chunks, int dim = 0)
     {
+        CheckHasDims("chunk");
         if (chunks <= 0) throw new ArgumentException($"chunk: number of chunks must be positive, got {chunks}.");
         int d = Layout.NormalizeDim(dim, Rank, "chunk");
         int size = Layout.Shape[d];
-        return Split(Math.Max(1, (size + chunks - 1) / chunks), d);
+        // An empty dimension still gives 'chunks' (empty) pieces, as torch.chunk does.
+        if (size == 0) return Split(new int[chunks], d);
+        return Split((size + chunks - 1) / chunks, d);
     }
 
     /// <summary>

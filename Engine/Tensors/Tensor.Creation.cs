@@ -73,8 +73,9 @@ public sealed partial class Tensor
         ArgumentOutOfRangeException.ThrowIfNegative(steps);
         var values = new double[steps];
         double step = steps > 1 ? (end - start) / (steps - 1) : 0;
-        // Fill from both ends, as PyTorch does, so the last value is exactly 'end'.
-        for (int i = 0; i < steps; i++) values[i] = i < steps / 2 ? start + step * i : end - step * (steps - 1 - i);
+        // Fill from both ends, as PyTorch does, so the last value is exactly 'end'; a single step is 'start'.
+        if (steps == 1) values[0] = start;
+        else for (int i = 0; i < steps; i++) values[i] = i < steps / 2 ? start + step * i : end - step * (steps - 1 - i);
         return FromArray(values, [steps]).ToDType(dtype ?? DefaultDType).ToDevice(device ?? Device.Cpu);
     }
 
@@ -154,7 +155,10 @@ public sealed partial class Tensor
     {
         if (high <= low) throw new ArgumentException($"randint: expected low < high, got low={low}, high={high}.");
         if (dtype == DType.Bool) throw new ArgumentException("randint: the dtype cannot be bool.");
-        var t = RandomTensor("randint", shape, RandomDistribution.Integer, low, high, DType.I64, device, generator);
+        var t = Empty(CheckShape("randint", shape), DType.I64, device);
+        var g = generator ?? Generator.Default;
+        ulong offset = g.Reserve(Philox.BlocksFor(RandomDistribution.Integer, DType.I64, t.NumEl));
+        t.Backend.RandomInteger(t, g.Seed, offset, low, high);
         if (dtype == DType.I64) return t;
         using (t) return t.ToDType(dtype);
     }
@@ -240,7 +244,7 @@ public sealed partial class Tensor
             if (o is null) continue;
             o.ThrowIfDisposed(op);
             if (o.Device != Device)
-                throw new ArgumentException($"{op}: expected all tensors to be on the same device, but found {Device} and {o.Device}.");
+                throw new ArgumentException($"{op}: expected all tensors to be on the same device, but found {Device} and {o.Device} (shapes {Layout.Format(Layout.Shape)} and {Layout.Format(o.Layout.Shape)}).");
             if (Autograd.Tape.IsRecording && o.RequiresGrad)
                 throw new InvalidOperationException($"{op}: the source requires grad; in-place operations are not recorded on the tape. Use the out-of-place form or Tape.NoGrad().");
         }
