@@ -161,6 +161,16 @@ public sealed partial class Tensor : IDisposable
         return this;
     }
 
+    /// <summary>
+    /// Takes this tensor out of every open scope on this thread, so that only an explicit
+    /// <see cref="Dispose"/> frees it (parameters, buffers, long-lived state). Returns the tensor.
+    /// </summary>
+    public Tensor DetachFromScope()
+    {
+        TensorScope.Forget(this);
+        return this;
+    }
+
     /// <summary>Opens a scope: every tensor created on this thread until it is disposed is disposed with it.</summary>
     public static TensorScope Scope() => new();
 }
