@@ -1,0 +1,85 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Engine.Models.Training;
+
+/// <summary>One logged row: a training step or an end-of-epoch evaluation.</summary>
+public sealed record MetricsRow(
+    string Kind, int Epoch, long Step, double Loss, double LearningRate, double ImagesPerSecond,
+    double? TestAccuracy, double? TestLoss, long MemoryBytes, double ElapsedSeconds);
+
+/// <summary>
+/// Writes metrics to <c>metrics.csv</c> and <c>metrics.jsonl</c> in a run directory, one row per line,
+/// flushed as they come, so an interrupted run keeps everything logged so far. On resume the files are
+/// cut back to the rows up to the checkpoint, so they read as one uninterrupted run.
+/// </summary>
+public sealed class MetricsLog : IDisposable
+{
+    private static readonly string[] Columns = ["kind", "epoch", "step", "loss", "lr", "img_per_s", "test_acc", "test_loss", "memory_bytes", "elapsed_s"];
+    private readonly StreamWriter _csv;
+    private readonly StreamWriter _jsonl;
+    private readonly List<MetricsRow> _rows = [];
+
+    /// <summary>Rows logged in this process and read back on resume.</summary>
+    public IReadOnlyList<MetricsRow> Rows => _rows;
+
+    /// <summary>Opens (or, when <paramref name="resumeAfterStep"/> is given, reopens and trims) the log in <paramref name="directory"/>.</summary>
+    public MetricsLog(string directory, long? resumeAfterStep = null)
+    {
+        Directory.CreateDirectory(directory);
+        string csvPath = Path.Combine(directory, "metrics.csv"), jsonPath = Path.Combine(directory, "metrics.jsonl");
+        if (resumeAfterStep is { } keep && File.Exists(jsonPath))
+            _rows.AddRange(File.ReadAllLines(jsonPath).Where(l => l.Length > 0).Select(Parse).Where(r => r.Step <= keep));
+        _csv = new StreamWriter(csvPath, append: false, Encoding.UTF8);
+        _jsonl = new StreamWriter(jsonPath, append: false, Encoding.UTF8);
+        _csv.WriteLine(string.Join(",", Columns));
+        foreach (var r in _rows) WriteLines(r);
+        Flush();
+    }
+
+    /// <summary>Appends a row to both files.</summary>
+    public void Add(MetricsRow row)
+    {
+        _rows.Add(row);
+        WriteLines(row);
+        Flush();
+    }
+
+    private void WriteLines(MetricsRow r)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        _csv.WriteLine(string.Join(",", r.Kind, r.Epoch.ToString(inv), r.Step.ToString(inv), r.Loss.ToString("R", inv), r.LearningRate.ToString("R", inv),
+            r.ImagesPerSecond.ToString("0.0", inv), r.TestAccuracy?.ToString("R", inv) ?? "", r.TestLoss?.ToString("R", inv) ?? "",
+            r.MemoryBytes.ToString(inv), r.ElapsedSeconds.ToString("0.000", inv)));
+        _jsonl.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["kind"] = r.Kind, ["epoch"] = r.Epoch, ["step"] = r.Step, ["loss"] = r.Loss, ["lr"] = r.LearningRate,
+            ["img_per_s"] = Math.Round(r.ImagesPerSecond, 1), ["test_acc"] = r.TestAccuracy, ["test_loss"] = r.TestLoss,
+            ["memory_bytes"] = r.MemoryBytes, ["elapsed_s"] = Math.Round(r.ElapsedSeconds, 3),
+        }));
+    }
+
+    private static MetricsRow Parse(string line)
+    {
+        using var doc = JsonDocument.Parse(line);
+        var e = doc.RootElement;
+        double? Opt(string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+        return new MetricsRow(e.GetProperty("kind").GetString()!, e.GetProperty("epoch").GetInt32(), e.GetProperty("step").GetInt64(),
+            e.GetProperty("loss").GetDouble(), e.GetProperty("lr").GetDouble(), e.GetProperty("img_per_s").GetDouble(),
+            Opt("test_acc"), Opt("test_loss"), e.GetProperty("memory_bytes").GetInt64(), e.GetProperty("elapsed_s").GetDouble());
+    }
+
+    private void Flush()
+    {
+        _csv.Flush();
+        _jsonl.Flush();
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _csv.Dispose();
+        _jsonl.Dispose();
+    }
+}
