@@ -155,10 +155,10 @@ public sealed class SafeTensorsHeader
         if (e < b)
             throw Bad($"data_offsets [{b}, {e}] end before they begin.");
 
-        long expected;
+        long expected = dtype.SizeOf();
         try
         {
-            expected = checked(Layout.Count(shape) * dtype.SizeOf());
+            foreach (var d in shape) expected = checked(expected * d);
         }
         catch (OverflowException)
         {

@@ -55,6 +55,8 @@ public class SafeTensorsBadFileTests
         { "duplicate tensor", Raw("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", TwoF32), "lists tensor 'a' twice" },
         { "entry not object", Raw("""{"a":[1]}""", []), "expected an object" },
         { "too large", Raw("""{"a":{"dtype":"F64","shape":[2147483647,2147483647,2147483647],"data_offsets":[0,8]}}""", TwoF32), "too large" },
+        { "wraps to zero", Raw("""{"a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,0]}}""", []), "larger than this engine supports" },
+        { "wraps past long", Raw("""{"a":{"dtype":"U8","shape":[2147483647,2147483647,2147483647,8],"data_offsets":[0,8]}}""", TwoF32), "too large" },
         { "u64 overflow", Raw("""{"a":{"dtype":"U64","shape":[1],"data_offsets":[0,8]}}""", BitConverter.GetBytes(ulong.MaxValue)), "does not fit the engine's I64" },
     };
 
