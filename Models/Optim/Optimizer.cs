@@ -124,6 +124,25 @@ public abstract class Optimizer : IDisposable
     public void LoadStateDict(OptimizerState stateDict)
     {
         ArgumentNullException.ThrowIfNull(stateDict);
+        var saved = MatchGroups(stateDict);
+        CheckLoadable(stateDict, saved);
+        using var noGrad = Tape.NoGrad();
+        for (int gi = 0; gi < _groups.Count; gi++)
+        {
+            var group = _groups[gi];
+            foreach (var (k, v) in stateDict.ParamGroups[gi])
+                if (k != OptimizerState.ParamsKey) group[k] = v;
+            for (int i = 0; i < group.Params.Count; i++)
+            {
+                if (stateDict.State.TryGetValue(saved[gi][i], out var s)) LoadParamState(group.Params[i], group, saved[gi][i], s);
+                else ClearParamState(group.Params[i]);
+            }
+        }
+    }
+
+    /// <summary>The saved parameter indices of each group, after checking the groups correspond.</summary>
+    private int[][] MatchGroups(OptimizerState stateDict)
+    {
         if (stateDict.Kind is { } kind && kind != Kind)
             throw new ArgumentException($"{Kind}: the state dict was saved by a {kind} optimizer.");
         if (stateDict.ParamGroups.Count != _groups.Count)
@@ -140,8 +159,12 @@ public abstract class Optimizer : IDisposable
         foreach (var index in stateDict.State.Keys)
             if (!saved.Any(s => s.Contains(index)))
                 throw new ArgumentException($"{Kind}: the loaded state dict has state for parameter {index}, which no param group lists.");
+        return saved;
+    }
 
-        // Check everything before changing anything, so a bad state dict leaves the optimizer as it was.
+    /// <summary>Checks options and state tensors before anything changes, so a bad state dict leaves the optimizer as it was.</summary>
+    private void CheckLoadable(OptimizerState stateDict, int[][] saved)
+    {
         for (int gi = 0; gi < _groups.Count; gi++)
         {
             var trial = new ParamGroup(_groups[gi].Params);
@@ -152,30 +175,17 @@ public abstract class Optimizer : IDisposable
             for (int i = 0; i < trial.Params.Count; i++)
             {
                 if (!stateDict.State.TryGetValue(saved[gi][i], out var s)) continue;
-                var param = trial.Params[i];
+                int index = saved[gi][i];
                 foreach (var key in RequiredStateKeys)
                     if (!s.ContainsKey(key))
-                        throw new ArgumentException($"{Kind}: the state of parameter {saved[gi][i]} has no '{key}' (it has {string.Join(", ", s.Keys)}).");
+                        throw new ArgumentException($"{Kind}: the state of parameter {index} has no '{key}' (it has {string.Join(", ", s.Keys)}).");
                 foreach (var (key, t) in s)
                 {
-                    if (t is null || t.IsDisposed) throw new ArgumentException($"{Kind}: state '{key}' of parameter {saved[gi][i]} is null or disposed.");
-                    bool scalar = t.NumEl == 1 && t.Rank == 0;
-                    if (!scalar && !t.Shape.AsSpan().SequenceEqual(param.Shape))
-                        throw new ArgumentException($"{Kind}: state '{key}' of parameter {saved[gi][i]} has shape {Layout.Format(t.Shape)} but the parameter has shape {Layout.Format(param.Shape)}.");
+                    if (t is null || t.IsDisposed) throw new ArgumentException($"{Kind}: state '{key}' of parameter {index} is null or disposed.");
+                    // 'step' is the one scalar; every other state tensor is shaped like its parameter.
+                    if (key != "step" && !t.Shape.AsSpan().SequenceEqual(trial.Params[i].Shape))
+                        throw new ArgumentException($"{Kind}: state '{key}' of parameter {index} has shape {Layout.Format(t.Shape)} but the parameter has shape {Layout.Format(trial.Params[i].Shape)}.");
                 }
-            }
-        }
-
-        using var noGrad = Tape.NoGrad();
-        for (int gi = 0; gi < _groups.Count; gi++)
-        {
-            var group = _groups[gi];
-            foreach (var (k, v) in stateDict.ParamGroups[gi])
-                if (k != OptimizerState.ParamsKey) group[k] = v;
-            for (int i = 0; i < group.Params.Count; i++)
-            {
-                if (stateDict.State.TryGetValue(saved[gi][i], out var s)) LoadParamState(group.Params[i], group, saved[gi][i], s);
-                else ClearParamState(group.Params[i]);
             }
         }
     }
