@@ -50,11 +50,21 @@ public sealed class Layout
         return s;
     }
 
-    /// <summary>Product of the sizes.</summary>
+    /// <summary>Product of the sizes; a shape whose product does not fit in a long is refused.</summary>
     public static long Count(ReadOnlySpan<int> shape)
     {
         long n = 1;
-        foreach (var d in shape) n *= d;
+        foreach (var d in shape)
+        {
+            // Unchecked, [65536, 65536, 65536, 65536] wrapped to 0 elements and got a 1-byte storage that views then indexed far past.
+            if (d > 0 && n > long.MaxValue / d)
+            {
+                foreach (var z in shape)
+                    if (z == 0) return 0;
+                throw new ArgumentException($"Shape {Format(shape)} has more elements than a tensor can hold ({long.MaxValue}).");
+            }
+            n *= d;
+        }
         return n;
     }
 

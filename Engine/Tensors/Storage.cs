@@ -75,7 +75,7 @@ public sealed unsafe class CpuStorage : Storage
     /// <summary>Allocates uninitialised memory for <paramref name="length"/> elements.</summary>
     public CpuStorage(long length, DType dtype, bool zeroed = false) : base(length, dtype)
     {
-        nuint bytes = (nuint)Math.Max(1, length * dtype.SizeOf());
+        nuint bytes = (nuint)Math.Max(1, checked(length * dtype.SizeOf()));
         _data = NativeMemory.AlignedAlloc(bytes, 64);
         if (zeroed) NativeMemory.Clear(_data, bytes);
         long live = Interlocked.Add(ref _liveBytes, length * dtype.SizeOf());
