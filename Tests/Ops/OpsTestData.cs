@@ -25,7 +25,7 @@ public static class OpsTestData
         for (int i = 0; i < expected.Length; i++)
         {
             double err = Math.Abs(actual[i] - expected[i]);
-            if (!(err <= tolerance * (scale[i] + 1e-3)))
+            if (!(err <= tolerance * (Math.Abs(scale[i]) + 1e-3)))
                 Assert.Fail($"{what}: element {i} is {actual[i]:R}, expected {expected[i]:R} (|diff| {err:E2}, scale {scale[i]:E2})");
         }
     }
