@@ -45,18 +45,20 @@ internal static unsafe class Im2Col
             {
                 T* dst = row + (long)b * g.OutPlane + (long)oy * g.Wo;
                 int iy = oy * g.SH - g.PadTop + ky * g.DH;
+                // Rows of small maps are a handful of elements: plain loops beat the span calls there.
                 if (iy < 0 || iy >= g.H)
                 {
-                    new Span<T>(dst, g.Wo).Clear();
+                    if (g.Wo >= 32) new Span<T>(dst, g.Wo).Clear();
+                    else for (int ox = 0; ox < g.Wo; ox++) dst[ox] = T.Zero;
                     continue;
                 }
-                new Span<T>(dst, lo).Clear();
                 T* src = plane + (long)iy * g.W + xOff;
-                if (g.SW == 1)
+                for (int ox = 0; ox < lo; ox++) dst[ox] = T.Zero;
+                if (g.SW == 1 && hi - lo >= 32)
                     new ReadOnlySpan<T>(src + lo, hi - lo).CopyTo(new Span<T>(dst + lo, hi - lo));
                 else
                     for (int ox = lo; ox < hi; ox++) dst[ox] = src[(long)ox * g.SW];
-                new Span<T>(dst + hi, g.Wo - hi).Clear();
+                for (int ox = hi; ox < g.Wo; ox++) dst[ox] = T.Zero;
             }
         }
     }
