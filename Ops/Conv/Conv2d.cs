@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Numerics;
 using Engine.Autograd;
-using Engine.Cpu;
 
 namespace Engine.Ops;
 
@@ -67,17 +66,15 @@ public static partial class Functional
         }
     }
 
-    private static unsafe T* PtrOrNull<T>(Tensor? t) where T : unmanaged => t is null ? null : CpuBackend.Ptr<T>(t);
-
     private static unsafe void ConvForward<T>(ConvGeometry g, Tensor x, Tensor w, Tensor? b, Tensor y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (g.IsDepthwise) DepthwiseConv.Forward(g, PtrOrNull<T>(x), PtrOrNull<T>(w), PtrOrNull<T>(b), PtrOrNull<T>(y));
-        else ConvGemm.Forward(g, PtrOrNull<T>(x), PtrOrNull<T>(w), PtrOrNull<T>(b), PtrOrNull<T>(y));
+        if (g.IsDepthwise) DepthwiseConv.Forward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(b), ConvPoolKernels.Ptr<T>(y));
+        else ConvGemm.Forward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(b), ConvPoolKernels.Ptr<T>(y));
     }
 
     private static unsafe void ConvBackward<T>(ConvGeometry g, Tensor? x, Tensor? w, Tensor gy, Tensor? gx, Tensor? gw, Tensor? gb) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (g.IsDepthwise) DepthwiseConv.Backward(g, PtrOrNull<T>(x), PtrOrNull<T>(w), PtrOrNull<T>(gy), PtrOrNull<T>(gx), PtrOrNull<T>(gw), PtrOrNull<T>(gb));
-        else ConvGemm.Backward(g, PtrOrNull<T>(x), PtrOrNull<T>(w), PtrOrNull<T>(gy), PtrOrNull<T>(gx), PtrOrNull<T>(gw), PtrOrNull<T>(gb));
+        if (g.IsDepthwise) DepthwiseConv.Backward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(gy), ConvPoolKernels.Ptr<T>(gx), ConvPoolKernels.Ptr<T>(gw), ConvPoolKernels.Ptr<T>(gb));
+        else ConvGemm.Backward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(gy), ConvPoolKernels.Ptr<T>(gx), ConvPoolKernels.Ptr<T>(gw), ConvPoolKernels.Ptr<T>(gb));
     }
 }

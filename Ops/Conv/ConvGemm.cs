@@ -38,8 +38,8 @@ internal static unsafe class ConvGemm
         bool direct = chunk == 1;
         bool readInput = g.IsPointwise && direct;
         long rows = (long)g.Cin * g.KH * g.KW;
-        using var cols = new NativeBuffer<T>(readInput ? 0 : rows * chunk * g.OutPlane);
-        using var tmp = new NativeBuffer<T>(direct ? 0 : (long)g.Cout * chunk * g.OutPlane);
+        using var cols = new ConvScratch<T>(readInput ? 0 : rows * chunk * g.OutPlane);
+        using var tmp = new ConvScratch<T>(direct ? 0 : (long)g.Cout * chunk * g.OutPlane);
         for (int b0 = 0; b0 < g.N; b0 += chunk)
         {
             int count = Math.Min(chunk, g.N - b0);
@@ -48,7 +48,7 @@ internal static unsafe class ConvGemm
             if (!readInput) Im2Col.Fill(g, x, b0, count, cols.Ptr);
             T* c = direct ? y + (long)b0 * g.Cout * g.OutPlane : tmp.Ptr;
             for (int grp = 0; grp < g.Groups; grp++)
-                Kernels.Gemm(g.CoutG, n, g.Kg, w + (long)grp * g.CoutG * g.Kg, g.Kg, 1,
+                ConvPoolKernels.Gemm(g.CoutG, n, g.Kg, w + (long)grp * g.CoutG * g.Kg, g.Kg, 1,
                     b + (long)grp * g.Kg * n, n, 1, false, c + (long)grp * g.CoutG * n, n);
             if (!direct) Unpack(g, tmp.Ptr, b0, count, y);
         }
@@ -66,8 +66,8 @@ internal static unsafe class ConvGemm
         bool readInput = g.IsPointwise && direct;
         long rows = (long)g.Cin * g.KH * g.KW;
         // One column buffer serves both: the weight gradient reads it, then the input gradient overwrites it.
-        using var cols = new NativeBuffer<T>(readInput || (gx == null && gw == null) ? 0 : rows * chunk * g.OutPlane);
-        using var packed = new NativeBuffer<T>(direct ? 0 : (long)g.Cout * chunk * g.OutPlane);
+        using var cols = new ConvScratch<T>(readInput || (gx == null && gw == null) ? 0 : rows * chunk * g.OutPlane);
+        using var packed = new ConvScratch<T>(direct ? 0 : (long)g.Cout * chunk * g.OutPlane);
         if (gw != null && g.N == 0) new Span<T>(gw, g.Cout * g.Kg).Clear();
         for (int b0 = 0; b0 < g.N && (gx != null || gw != null); b0 += chunk)
         {
@@ -85,7 +85,7 @@ internal static unsafe class ConvGemm
                 if (!readInput) Im2Col.Fill(g, x, b0, count, cols.Ptr);
                 // gW_g += gY_g (CoutG x n) * cols_g^T (n x Kg), images in order.
                 for (int grp = 0; grp < g.Groups; grp++)
-                    Kernels.Gemm(g.CoutG, g.Kg, n, a + (long)grp * g.CoutG * n, n, 1,
+                    ConvPoolKernels.Gemm(g.CoutG, g.Kg, n, a + (long)grp * g.CoutG * n, n, 1,
                         b + (long)grp * g.Kg * n, 1, n, b0 > 0, gw + (long)grp * g.CoutG * g.Kg, g.Kg);
             }
             if (gx != null)
@@ -93,7 +93,7 @@ internal static unsafe class ConvGemm
                 T* c = readInput ? gx + (long)b0 * g.Cin * g.InPlane : cols.Ptr;
                 // cols_g = W_g^T (Kg x CoutG) * gY_g (CoutG x n), then folded back onto the input.
                 for (int grp = 0; grp < g.Groups; grp++)
-                    Kernels.Gemm(g.Kg, n, g.CoutG, w + (long)grp * g.CoutG * g.Kg, 1, g.Kg,
+                    ConvPoolKernels.Gemm(g.Kg, n, g.CoutG, w + (long)grp * g.CoutG * g.Kg, 1, g.Kg,
                         a + (long)grp * g.CoutG * n, n, 1, false, c + (long)grp * g.Kg * n, n);
                 if (!readInput) Im2Col.Accumulate(g, cols.Ptr, b0, count, gx);
             }
@@ -108,7 +108,7 @@ internal static unsafe class ConvGemm
         CpuParallel.For((long)g.N * g.Cout, g.OutPlane, (start, end) =>
         {
             for (long p = start; p < end; p++)
-                Kernels.AddScalar((T*)ys + p * g.OutPlane, ((T*)bs)[p % g.Cout], g.OutPlane);
+                ConvPoolKernels.AddScalar((T*)ys + p * g.OutPlane, ((T*)bs)[p % g.Cout], g.OutPlane);
         });
     }
 
@@ -121,7 +121,7 @@ internal static unsafe class ConvGemm
             for (long co = start; co < end; co++)
             {
                 T sum = T.Zero;
-                for (int n = 0; n < g.N; n++) sum += Kernels.Sum((T*)gs + ((long)n * g.Cout + co) * g.OutPlane, g.OutPlane);
+                for (int n = 0; n < g.N; n++) sum += ConvPoolKernels.Sum((T*)gs + ((long)n * g.Cout + co) * g.OutPlane, g.OutPlane);
                 ((T*)bs)[co] = sum;
             }
         });

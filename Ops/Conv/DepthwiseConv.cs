@@ -96,8 +96,8 @@ internal sealed unsafe class DepthwiseConv
         nint xs = (nint)x, ws = (nint)w, bs = (nint)bias, ys = (nint)y;
         CpuParallel.For((long)g.N * g.Cin, (double)d.multiplier * d.WideLength * d.taps + d.PaddedLength, (start, end) =>
         {
-            using var padded = new NativeBuffer<T>(d.PaddedLength);
-            using var wide = new NativeBuffer<T>(d.WideLength);
+            using var padded = new ConvScratch<T>(d.PaddedLength);
+            using var wide = new ConvScratch<T>(d.WideLength);
             for (long p = start; p < end; p++)
             {
                 long n = p / g.Cin;
@@ -108,7 +108,7 @@ internal sealed unsafe class DepthwiseConv
                     int co = ci * d.multiplier + m;
                     T* kernel = (T*)ws + (long)co * d.taps;
                     new Span<T>(wide.Ptr, d.WideLength).Fill(bs == 0 ? T.Zero : ((T*)bs)[co]);
-                    for (int k = 0; k < d.taps; k++) Kernels.Axpy(wide.Ptr, padded.Ptr + d.tapOffset[k], kernel[k], d.WideLength);
+                    for (int k = 0; k < d.taps; k++) ConvPoolKernels.Axpy(wide.Ptr, padded.Ptr + d.tapOffset[k], kernel[k], d.WideLength);
                     T* outPlane = (T*)ys + (n * g.Cout + co) * g.OutPlane;
                     for (int oy = 0; oy < g.Ho; oy++)
                         new ReadOnlySpan<T>(wide.Ptr + (long)oy * d.wq, g.Wo).CopyTo(new Span<T>(outPlane + (long)oy * g.Wo, g.Wo));
@@ -137,8 +137,8 @@ internal sealed unsafe class DepthwiseConv
         nint ws = (nint)w, gys = (nint)gy, gxs = (nint)gx;
         CpuParallel.For((long)g.N * g.Cin, (double)multiplier * WideLength * taps + PaddedLength, (start, end) =>
         {
-            using var padded = new NativeBuffer<T>(PaddedLength);
-            using var wide = new NativeBuffer<T>(WideLength);
+            using var padded = new ConvScratch<T>(PaddedLength);
+            using var wide = new ConvScratch<T>(WideLength);
             for (long p = start; p < end; p++)
             {
                 long n = p / g.Cin;
@@ -149,7 +149,7 @@ internal sealed unsafe class DepthwiseConv
                     int co = ci * multiplier + m;
                     T* kernel = (T*)ws + (long)co * taps;
                     Widen((T*)gys + (n * g.Cout + co) * g.OutPlane, wide.Ptr);
-                    for (int k = 0; k < taps; k++) Kernels.Axpy(padded.Ptr + tapOffset[k], wide.Ptr, kernel[k], WideLength);
+                    for (int k = 0; k < taps; k++) ConvPoolKernels.Axpy(padded.Ptr + tapOffset[k], wide.Ptr, kernel[k], WideLength);
                 }
                 Gather(padded.Ptr, (T*)gxs + p * g.InPlane);
             }
@@ -161,8 +161,8 @@ internal sealed unsafe class DepthwiseConv
         nint xs = (nint)x, gys = (nint)gy, gws = (nint)gw, gbs = (nint)gb;
         CpuParallel.For(g.Cout, (double)g.N * (WideLength * (taps + 1) + PaddedLength), (start, end) =>
         {
-            using var padded = new NativeBuffer<T>(PaddedLength);
-            using var wide = new NativeBuffer<T>(WideLength);
+            using var padded = new ConvScratch<T>(PaddedLength);
+            using var wide = new ConvScratch<T>(WideLength);
             var sums = new T[taps];
             for (long co = start; co < end; co++)
             {
@@ -172,11 +172,11 @@ internal sealed unsafe class DepthwiseConv
                 for (long n = 0; n < g.N; n++)
                 {
                     T* gPlane = (T*)gys + (n * g.Cout + co) * g.OutPlane;
-                    if (gbs != 0) biasSum += Kernels.Sum(gPlane, g.OutPlane);
+                    if (gbs != 0) biasSum += ConvPoolKernels.Sum(gPlane, g.OutPlane);
                     if (gws == 0) continue;
                     Spread((T*)xs + (n * g.Cin + ci) * g.InPlane, padded.Ptr);
                     Widen(gPlane, wide.Ptr);
-                    for (int k = 0; k < taps; k++) sums[k] += Kernels.Dot(wide.Ptr, padded.Ptr + tapOffset[k], WideLength);
+                    for (int k = 0; k < taps; k++) sums[k] += ConvPoolKernels.Dot(wide.Ptr, padded.Ptr + tapOffset[k], WideLength);
                 }
                 if (gws != 0) for (int k = 0; k < taps; k++) ((T*)gws)[co * taps + k] = sums[k];
                 if (gbs != 0) ((T*)gbs)[co] = biasSum;

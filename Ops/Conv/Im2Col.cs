@@ -92,7 +92,7 @@ internal static unsafe class Im2Col
                             if (iy < 0 || iy >= g.H) continue;
                             T* dst = plane + (long)iy * g.W + xOff;
                             T* s = src + (long)oy * g.Wo;
-                            if (g.SW == 1) Kernels.Add(dst + lo, s + lo, hi - lo);
+                            if (g.SW == 1) ConvPoolKernels.Add(dst + lo, s + lo, hi - lo);
                             else for (int ox = lo; ox < hi; ox++) dst[(long)ox * g.SW] += s[ox];
                         }
                     }

@@ -94,7 +94,7 @@ internal static unsafe class AdaptiveAvgPoolKernel
                     {
                         var (x0, x1) = Window(ox, g.W, g.Wo);
                         T sum = T.Zero;
-                        for (int iy = y0; iy < y1; iy++) sum += Kernels.Sum(src + (long)iy * g.W + x0, x1 - x0);
+                        for (int iy = y0; iy < y1; iy++) sum += ConvPoolKernels.Sum(src + (long)iy * g.W + x0, x1 - x0);
                         dst[oy * g.Wo + ox] = sum / T.CreateTruncating((y1 - y0) * (x1 - x0));
                     }
                 }
@@ -118,7 +118,7 @@ internal static unsafe class AdaptiveAvgPoolKernel
                     {
                         var (x0, x1) = Window(ox, g.W, g.Wo);
                         T share = src[oy * g.Wo + ox] / T.CreateTruncating((y1 - y0) * (x1 - x0));
-                        for (int iy = y0; iy < y1; iy++) Kernels.AddScalar(dst + (long)iy * g.W + x0, share, x1 - x0);
+                        for (int iy = y0; iy < y1; iy++) ConvPoolKernels.AddScalar(dst + (long)iy * g.W + x0, share, x1 - x0);
                     }
                 }
             }

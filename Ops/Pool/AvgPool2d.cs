@@ -80,7 +80,7 @@ internal sealed unsafe class AvgPoolKernel(PoolGeometry g, bool countIncludePad,
                     {
                         var (y0, y1, x0, x1, divisor) = Window(oy, ox);
                         T sum = T.Zero;
-                        for (int iy = y0; iy < y1; iy++) sum += Kernels.Sum(src + (long)iy * g.W + x0, Math.Max(0, x1 - x0));
+                        for (int iy = y0; iy < y1; iy++) sum += ConvPoolKernels.Sum(src + (long)iy * g.W + x0, Math.Max(0, x1 - x0));
                         dst[oy * g.Wo + ox] = y0 < y1 && x0 < x1 ? sum / T.CreateTruncating(divisor) : T.Zero;
                     }
             }
@@ -102,7 +102,7 @@ internal sealed unsafe class AvgPoolKernel(PoolGeometry g, bool countIncludePad,
                         var (y0, y1, x0, x1, divisor) = Window(oy, ox);
                         if (y0 >= y1 || x0 >= x1) continue;
                         T share = src[oy * g.Wo + ox] / T.CreateTruncating(divisor);
-                        for (int iy = y0; iy < y1; iy++) Kernels.AddScalar(dst + (long)iy * g.W + x0, share, x1 - x0);
+                        for (int iy = y0; iy < y1; iy++) ConvPoolKernels.AddScalar(dst + (long)iy * g.W + x0, share, x1 - x0);
                     }
             }
         });

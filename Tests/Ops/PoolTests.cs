@@ -2,7 +2,7 @@ using Engine.Cpu;
 using Engine.Ops;
 using Engine.Tests.Support;
 using Xunit;
-using static Engine.Tests.Ops.OpsTestData;
+using static Engine.Tests.Ops.ConvPoolTestData;
 
 namespace Engine.Tests.Ops;
 

@@ -4,7 +4,7 @@ using Xunit;
 namespace Engine.Tests.Ops;
 
 /// <summary>Inputs and comparisons shared by the operator tests.</summary>
-public static class OpsTestData
+public static class ConvPoolTestData
 {
     /// <summary>
     /// Standard normal values of <paramref name="shape"/>; when <paramref name="permuted"/>, laid out in

@@ -11,7 +11,7 @@ namespace Engine.Ops;
 /// compiles one copy per type and drops the branches of the other). Reductions use a fixed lane order,
 /// so a result depends on the data and its length only, never on alignment or threads.
 /// </summary>
-internal static unsafe class Kernels
+internal static unsafe class ConvPoolKernels
 {
     /// <summary>y[i] += a * x[i], fused in both the vector body and the tail so every element rounds alike.</summary>
     public static void Axpy<T>(T* y, T* x, T a, int n) where T : unmanaged, IFloatingPointIeee754<T>
@@ -94,6 +94,9 @@ internal static unsafe class Kernels
         throw new NotSupportedException(typeof(T).Name);
     }
 
+    /// <summary>The first element of a contiguous CPU tensor, or null for a missing (optional) operand.</summary>
+    public static T* Ptr<T>(Tensor? t) where T : unmanaged => t is null ? null : CpuBackend.Ptr<T>(t);
+
     /// <summary>C = A * B (or C += A * B) through the engine's GEMM, for either element type.</summary>
     public static void Gemm<T>(int m, int n, int k, T* a, long aRowStride, long aColStride, T* b, long bRowStride, long bColStride,
         bool accumulate, T* c, long cRowStride) where T : unmanaged
@@ -106,11 +109,11 @@ internal static unsafe class Kernels
 }
 
 /// <summary>Scratch memory for a kernel: 64-byte aligned, outside the tensor accounting, freed on dispose.</summary>
-internal readonly unsafe struct NativeBuffer<T> : IDisposable where T : unmanaged
+internal readonly unsafe struct ConvScratch<T> : IDisposable where T : unmanaged
 {
     public readonly T* Ptr;
 
-    public NativeBuffer(long count, bool zeroed = false)
+    public ConvScratch(long count, bool zeroed = false)
     {
         nuint bytes = (nuint)(Math.Max(count, 1) * sizeof(T));
         Ptr = (T*)NativeMemory.AlignedAlloc(bytes, 64);
