@@ -15,7 +15,9 @@ namespace Engine.Ops;
 /// Wq wide, a tap over the whole plane is one contiguous AXPY; the extra columns (ox ≥ Wo) hold garbage
 /// that is never copied out. The input gradient runs the same AXPYs backwards from a zero-padded copy of
 /// the output gradient; the weight and bias gradients are dot products, one output channel per thread,
-/// images in order.
+/// images in order. The zeros in the garbage columns meet real pixels (or weights) there, so an infinite
+/// one turns into NaN in a gradient entry PyTorch would leave finite; the forward, and every finite
+/// case, are exact.
 /// </remarks>
 internal sealed unsafe class DepthwiseConv
 {
