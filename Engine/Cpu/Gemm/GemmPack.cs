@@ -18,7 +18,8 @@ internal static unsafe class GemmPack
     /// Packs panels [<paramref name="firstPanel"/>, <paramref name="endPanel"/>) of a
     /// <paramref name="extent"/> x <paramref name="kc"/> block: element (lane l, step p) is
     /// <c>src[l*laneStride + p*kStride]</c>, written to <c>dst[panel*width*kc + p*width + l%width]</c>.
-    /// Lanes past <paramref name="extent"/> are zero so edge tiles need no special kernel.
+    /// Lanes past <paramref name="extent"/> are zeroed: the kernel always computes a full tile and the
+    /// driver discards the padded part, but stale buffer contents could be denormals (slow) or NaN.
     /// </summary>
     public static void Pack<T>(T* dst, T* src, long laneStride, long kStride, int extent, int kc, int width,
         long firstPanel, long endPanel) where T : unmanaged
