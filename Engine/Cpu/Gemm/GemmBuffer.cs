@@ -11,6 +11,7 @@ internal sealed unsafe class GemmBuffer
 {
     [ThreadStatic] private static GemmBuffer? t_packedA;
     [ThreadStatic] private static GemmBuffer? t_packedB;
+    [ThreadStatic] private static GemmBuffer? t_panelFlags;
 
     private void* _ptr;
     private nuint _bytes;
@@ -20,6 +21,9 @@ internal sealed unsafe class GemmBuffer
 
     /// <summary>This thread's buffer for the packed B block that all workers of its call share.</summary>
     public static GemmBuffer PackedB => t_packedB ??= new GemmBuffer();
+
+    /// <summary>This thread's buffer for the per-panel packing states of the packed B it owns.</summary>
+    public static GemmBuffer PanelFlags => t_panelFlags ??= new GemmBuffer();
 
     /// <summary>Returns at least <paramref name="bytes"/> bytes; contents are unspecified.</summary>
     public void* Get(long bytes)

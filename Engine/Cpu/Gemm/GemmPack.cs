@@ -40,6 +40,20 @@ internal static unsafe class GemmPack
                 continue;
             }
 
+            if (kStride == 1 && lanes == 6 && width == 6)
+            {
+                // Row-major A into the 6-row kernels, the most common case: walk k once with six read
+                // streams, so each step writes one contiguous group instead of six strided passes.
+                T* s0 = s, s1 = s + laneStride, s2 = s + 2 * laneStride;
+                T* s3 = s + 3 * laneStride, s4 = s + 4 * laneStride, s5 = s + 5 * laneStride;
+                for (int p = 0; p < kc; p++, d += 6)
+                {
+                    d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p];
+                    d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+                }
+                continue;
+            }
+
             if (kStride == 1)
             {
                 // Each lane is contiguous along k: read it sequentially, scatter with stride width.

@@ -58,15 +58,15 @@ internal static class GemmBench
             }
 
             CpuParallel.ThreadCount = threads;
-            Timing engine = Measure(repeat, () => EngineGemm(n, a, b, cEngine));
-
             var blas = OpenBlas.TryLoad(out string blasReason);
-            Timing? reference = null;
+            blas?.SetThreads(threads);
+            var (engine, reference) = Measure(repeat,
+                () => EngineGemm(n, a, b, cEngine),
+                blas is null ? null : () => BlasGemm(blas, n, a, b, cBlas));
+
             double? maxDiff = null;
             if (blas != null)
             {
-                blas.SetThreads(threads);
-                reference = Measure(repeat, () => BlasGemm(blas, n, a, b, cBlas));
                 double d = 0;
                 for (long i = 0; i < count; i++)
                     d = Math.Max(d, Math.Abs(double.CreateTruncating(cEngine[i]) - double.CreateTruncating(cBlas[i])));
@@ -87,7 +87,7 @@ internal static class GemmBench
                 .AddColumn(new TableColumn("OpenBLAS").RightAligned()).AddColumn(new TableColumn("engine / OpenBLAS").RightAligned());
             table.AddRow($"GFLOP/s (best of {repeat})", F(engineBest), F(blasBest), Ratio(ratio));
             table.AddRow("GFLOP/s (median)", F(engineMedian), F(blasMedian), Ratio(engineMedian / blasMedian));
-            table.AddRow("best time (ms)", F(engine.BestSeconds * 1e3), F(reference?.BestSeconds * 1e3), "");
+            table.AddRow("best time (ms)", Ms(engine.BestSeconds), Ms(reference?.BestSeconds), "");
             AnsiConsole.Write(table);
             AnsiConsole.WriteLine(maxDiff is { } md
                 ? $"max |engine - OpenBLAS| = {md.ToString("G3", CultureInfo.InvariantCulture)}"
@@ -113,22 +113,43 @@ internal static class GemmBench
         }
     }
 
-    // Warm-up until the JIT has settled on optimised code (at least 3 runs and half a second), then
-    // time `repeat` runs. Best-of is the figure of merit; the median shows how noisy the machine is.
-    private static Timing Measure(int repeat, Action run)
+    // Warm-up until the JIT has settled on optimised code (at least 3 runs and half a second each),
+    // then time `repeat` runs. Best-of is the figure of merit; the median shows the noise. The two
+    // sides are timed in separate blocks, not alternately: both keep idle worker threads spinning for
+    // a while after a call, and alternating would make each side's spinners steal the other's cores.
+    private static (Timing Engine, Timing? Reference) Measure(int repeat, Action engine, Action? reference)
     {
-        long warmStart = Stopwatch.GetTimestamp();
-        for (int i = 0; i < 3 || Stopwatch.GetElapsedTime(warmStart).TotalSeconds < 0.5; i++) run();
+        var e = TimeRuns(repeat, engine);
+        Timing? r = reference is null ? null : TimeRuns(repeat, reference);
+        return (e, r);
+    }
 
+    private static Timing TimeRuns(int repeat, Action run)
+    {
+        WarmUp(run);
         var seconds = new double[repeat];
-        for (int i = 0; i < repeat; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            run();
-            seconds[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        }
+        for (int i = 0; i < repeat; i++) seconds[i] = Time(run);
+        return Summarise(seconds);
+    }
+
+    private static void WarmUp(Action run)
+    {
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < 3 || Stopwatch.GetElapsedTime(start).TotalSeconds < 0.5; i++) run();
+    }
+
+    private static double Time(Action run)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        run();
+        return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+    }
+
+    private static Timing Summarise(double[] seconds)
+    {
         Array.Sort(seconds);
-        double median = repeat % 2 == 1 ? seconds[repeat / 2] : (seconds[repeat / 2 - 1] + seconds[repeat / 2]) / 2;
+        int r = seconds.Length;
+        double median = r % 2 == 1 ? seconds[r / 2] : (seconds[r / 2 - 1] + seconds[r / 2]) / 2;
         return new Timing(seconds[0], median);
     }
 
@@ -152,6 +173,8 @@ internal static class GemmBench
         (T*)NativeMemory.AlignedAlloc((nuint)(count * sizeof(T)), 64);
 
     private static string F(double? x) => x is { } v ? v.ToString("F1", CultureInfo.InvariantCulture) : "not available";
+
+    private static string Ms(double? seconds) => seconds is { } v ? (v * 1e3).ToString("G3", CultureInfo.InvariantCulture) : "not available";
 
     private static string Ratio(double? x) => x is { } v ? v.ToString("P0", CultureInfo.InvariantCulture) : "not available";
 
