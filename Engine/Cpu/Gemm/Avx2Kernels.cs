@@ -20,7 +20,8 @@ internal unsafe struct Avx2KernelF32 : IGemmKernel<float>
     public static int NC => 4080;
     public static bool Fused => true;
 
-    public static void Run(int kc, float* a, float* b, float* c, long rsc, float alpha, float beta)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Run(int kc, float* a, float* b, float* c, long rsc, float* alphaBeta)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
@@ -46,7 +47,8 @@ internal unsafe struct Avx2KernelF32 : IGemmKernel<float>
             b += 16;
         }
 
-        var va = Vector256.Create(alpha);
+        var va = Vector256.Create(alphaBeta[0]);
+        float beta = alphaBeta[1];
         if (beta == 0f)
         {
             Store(c, va, c00, c01); Store(c + rsc, va, c10, c11); Store(c + 2 * rsc, va, c20, c21);
@@ -85,7 +87,8 @@ internal unsafe struct Avx2KernelF64 : IGemmKernel<double>
     public static int NC => 4080;
     public static bool Fused => true;
 
-    public static void Run(int kc, double* a, double* b, double* c, long rsc, double alpha, double beta)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Run(int kc, double* a, double* b, double* c, long rsc, double* alphaBeta)
     {
         Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<double> c20 = default, c21 = default, c30 = default, c31 = default;
@@ -111,7 +114,8 @@ internal unsafe struct Avx2KernelF64 : IGemmKernel<double>
             b += 8;
         }
 
-        var va = Vector256.Create(alpha);
+        var va = Vector256.Create(alphaBeta[0]);
+        double beta = alphaBeta[1];
         if (beta == 0d)
         {
             Store(c, va, c00, c01); Store(c + rsc, va, c10, c11); Store(c + 2 * rsc, va, c20, c21);

@@ -21,8 +21,9 @@ internal unsafe struct PortableKernel<T> : IGemmKernel<T> where T : unmanaged, I
     public static int NC => typeof(T) == typeof(float) ? Avx2KernelF32.NC : Avx2KernelF64.NC;
     public static bool Fused => false;
 
-    public static void Run(int kc, T* a, T* b, T* c, long rsc, T alpha, T beta)
+    public static void Run(int kc, T* a, T* b, T* c, long rsc, T* alphaBeta)
     {
+        T alpha = alphaBeta[0], beta = alphaBeta[1];
         int mr = MR, nr = NR;
         bool vectorised = Vector.IsHardwareAccelerated && nr % Vector<T>.Count == 0;
         int step = vectorised ? Vector<T>.Count : 1;
