@@ -62,7 +62,7 @@ public static class GradCheck
             Tensor? weights = null;
             var y = function(inputs);
             if (y.NumEl != 1)
-                weights = Tensor.Randn(y.Layout.Shape, DType.F64, y.Device, new Random.Generator(options.Seed));
+                weights = Tensor.Randn(y.Layout.Shape, DType.F64, y.Device, new Randomness.Generator(options.Seed));
             var loss = weights is null ? y.Sum() : y.Mul(weights).Sum();
             loss.Backward();
             var analytic = check.Select(i => inputs[i].Grad?.ToArray<double>() ?? new double[inputs[i].NumEl]).ToArray();

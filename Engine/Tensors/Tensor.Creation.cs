@@ -1,5 +1,5 @@
 using Engine.Backends;
-using Engine.Random;
+using Engine.Randomness;
 
 namespace Engine;
 

@@ -1,4 +1,4 @@
-using Engine.Random;
+using Engine.Randomness;
 
 namespace Engine.Models.Data;
 

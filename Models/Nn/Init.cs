@@ -1,5 +1,5 @@
 using Engine.Autograd;
-using Engine.Random;
+using Engine.Randomness;
 
 namespace Engine.Models.Nn;
 

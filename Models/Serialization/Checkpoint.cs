@@ -6,16 +6,16 @@ using Engine.Models.Optim;
 
 namespace Engine.Models.Serialization;
 
-/// <summary>The whole state of a <see cref="Engine.Random.Generator"/>: its seed and counter offset.</summary>
+/// <summary>The whole state of a <see cref="Engine.Randomness.Generator"/>: its seed and counter offset.</summary>
 /// <param name="Seed">The Philox key.</param>
 /// <param name="Offset">The next unused block.</param>
 public readonly record struct GeneratorState(ulong Seed, ulong Offset)
 {
     /// <summary>The state of <paramref name="generator"/>.</summary>
-    public static GeneratorState Of(Engine.Random.Generator generator) => new(generator.Seed, generator.Offset);
+    public static GeneratorState Of(Engine.Randomness.Generator generator) => new(generator.Seed, generator.Offset);
 
     /// <summary>Puts <paramref name="generator"/> back into this state.</summary>
-    public void RestoreTo(Engine.Random.Generator generator)
+    public void RestoreTo(Engine.Randomness.Generator generator)
     {
         generator.ManualSeed(Seed);
         generator.Offset = Offset;

@@ -1,5 +1,5 @@
 using Engine.Cpu;
-using Engine.Random;
+using Engine.Randomness;
 using Xunit;
 using static Engine.Tests.Core.Reference;
 

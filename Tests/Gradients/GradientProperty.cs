@@ -18,7 +18,7 @@ public static class GradientProperty
     public static (Tensor Leaf, Func<Tensor, Tensor> Prepare) MakeInput(Operand op, int seed, Values values)
     {
         var shape = op.Shape;
-        var gen = new Engine.Random.Generator((ulong)seed);
+        var gen = new Engine.Randomness.Generator((ulong)seed);
         int rank = shape.Length;
         switch (op.Strides)
         {
@@ -49,7 +49,7 @@ public static class GradientProperty
         }
     }
 
-    private static Tensor Fill(int[] shape, Values values, Engine.Random.Generator gen)
+    private static Tensor Fill(int[] shape, Values values, Engine.Randomness.Generator gen)
     {
         switch (values)
         {

@@ -13,7 +13,7 @@ public class IndexingGradients
     private static bool HasRankAndSize(Case c) => c.Operands[0].Shape.Length > 0 && c.Operands[0].Shape[Dim(c)] > 0;
 
     private static Tensor RandomIndex(Case c, int[] shape, int high, int salt) =>
-        Tensor.RandInt(0, high, shape, generator: new Engine.Random.Generator((ulong)(c.Seed + salt)));
+        Tensor.RandInt(0, high, shape, generator: new Engine.Randomness.Generator((ulong)(c.Seed + salt)));
 
     [Fact]
     public void IndexSelect() => GradientProperty.Check(Arbitrary(Single(1, 3), HasRankAndSize), (x, c) =>

@@ -1,7 +1,7 @@
 using Engine.Autograd;
 using Engine.Models.Optim;
 using Engine.Models.Serialization;
-using Engine.Random;
+using Engine.Randomness;
 using Xunit;
 
 namespace Engine.Tests.Models;

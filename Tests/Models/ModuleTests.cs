@@ -155,7 +155,7 @@ public class InitTests
     public void KaimingAndXavierHaveTheRightSpread()
     {
         using var scope = Tensor.Scope();
-        var g = new Engine.Random.Generator(3);
+        var g = new Engine.Randomness.Generator(3);
         var w = Init.KaimingNormal(Tensor.Zeros([512, 256], DType.F64), nonlinearity: "relu", generator: g);
         Assert.Equal(Math.Sqrt(2.0 / 256), w.Std().Item(), 3);
         var u = Init.XavierUniform(Tensor.Zeros([300, 200], DType.F64), generator: g);
@@ -174,7 +174,7 @@ public class InitTests
     public void TruncNormalStaysInsideItsBounds()
     {
         using var scope = Tensor.Scope();
-        var t = Init.TruncNormal(Tensor.Zeros([20000], DType.F64), std: 0.02, a: -0.04, b: 0.04, generator: new Engine.Random.Generator(1));
+        var t = Init.TruncNormal(Tensor.Zeros([20000], DType.F64), std: 0.02, a: -0.04, b: 0.04, generator: new Engine.Randomness.Generator(1));
         Assert.True(t.Max().Item() <= 0.04 && t.Min().Item() >= -0.04);
         // Truncated at ±2σ the standard deviation is 0.8796σ.
         Assert.Equal(0.02 * 0.8796, t.Std().Item(), 3);

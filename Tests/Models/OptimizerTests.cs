@@ -1,6 +1,6 @@
 using Engine.Autograd;
 using Engine.Models.Optim;
-using Engine.Random;
+using Engine.Randomness;
 using Xunit;
 
 namespace Engine.Tests.Models;

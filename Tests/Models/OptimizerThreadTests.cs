@@ -1,6 +1,6 @@
 using Engine.Cpu;
 using Engine.Models.Optim;
-using Engine.Random;
+using Engine.Randomness;
 using Engine.Tests.Support;
 using Xunit;
 

@@ -1,4 +1,4 @@
-using Engine.Random;
+using Engine.Randomness;
 using Xunit;
 
 namespace Engine.Tests.Ops;

@@ -41,7 +41,7 @@ public class PoolTests
     /// <summary>Integers in [-3, 3): a window often holds its maximum twice.</summary>
     private static Tensor Coarse(int[] shape, DType dtype, ulong seed, bool permuted)
     {
-        var gen = new Engine.Random.Generator(seed);
+        var gen = new Engine.Randomness.Generator(seed);
         if (!permuted) return Tensor.RandInt(-3, 3, shape, dtype, generator: gen);
         using var b = Tensor.RandInt(-3, 3, shape.Reverse().ToArray(), dtype, generator: gen);
         return b.Permute(Enumerable.Range(0, shape.Length).Reverse().ToArray());

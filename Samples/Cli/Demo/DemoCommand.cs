@@ -22,7 +22,7 @@ internal static class DemoCommand
     private static int Run(int seed, FileInfo? dotFile)
     {
         using var scope = Tensor.Scope();
-        var generator = new Engine.Random.Generator((ulong)seed);
+        var generator = new Engine.Randomness.Generator((ulong)seed);
         var x = Tensor.Randn([4, 3], DType.F64, generator: generator);
         x.Name = "x";
         var w = Tensor.Randn([3, 2], DType.F64, generator: generator).RequiresGradInPlace();

@@ -1,4 +1,4 @@
-namespace Engine.Random;
+namespace Engine.Randomness;
 
 /// <summary>
 /// A seeded source of random tensors: a Philox key (the seed) and a counter offset that advances by the

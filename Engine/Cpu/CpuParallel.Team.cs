@@ -1,0 +1,149 @@
+using System.Diagnostics;
+
+namespace Engine.Cpu;
+
+public static partial class CpuParallel
+{
+    /// <summary>
+    /// A fixed set of background threads, one per core beyond the caller's, that run the bodies of
+    /// <see cref="For"/> and <see cref="ForEachTask"/>. Task indices are claimed dynamically, so a
+    /// worker that wakes late simply takes fewer of them. One dispatch at a time: a second thread
+    /// that calls in while the team is busy runs its loop serially rather than oversubscribing.
+    /// </summary>
+    private static class Team
+    {
+        // How long an idle worker (and a caller waiting for the tail of a job) keeps polling before it
+        // blocks. Waking a blocked thread costs tens to hundreds of microseconds (more on a VM, where
+        // the idle vCPU must be rescheduled), which is the whole runtime of a 256^3 GEMM, so back-to-back
+        // kernels need workers that are still awake. Workers never outnumber the spare cores, so the
+        // polling only burns cores the engine would otherwise leave idle.
+        public static readonly long SpinTicks = Stopwatch.Frequency / 2000;
+
+        private static readonly object Gate = new();
+        private static readonly List<Worker> Workers = [];
+
+        public static void Run(int tasks, int threads, Action<int> body)
+        {
+            if (!Monitor.TryEnter(Gate))
+            {
+                RunSerially(tasks, body);
+                return;
+            }
+            try
+            {
+                var job = new Job(tasks, body);
+                int helpers = Math.Min(threads, tasks) - 1;
+                while (Workers.Count < helpers) Workers.Add(new Worker(Workers.Count + 1));
+                for (int i = 0; i < helpers; i++) Workers[i].Post(job);
+                job.Participate();
+                job.WaitAndRethrow();
+            }
+            finally
+            {
+                Monitor.Exit(Gate);
+            }
+        }
+
+        private static void RunSerially(int tasks, Action<int> body)
+        {
+            bool was = _insideParallelRegion;
+            _insideParallelRegion = true;
+            try
+            {
+                for (int i = 0; i < tasks; i++) body(i);
+            }
+            finally
+            {
+                _insideParallelRegion = was;
+            }
+        }
+    }
+
+    /// <summary>One dispatch: tasks [0, count) claimed by whoever participates, caller included.</summary>
+    private sealed class Job(int count, Action<int> body)
+    {
+        private readonly ManualResetEventSlim _done = new(false);
+        private int _next;
+        private int _finished;
+        private Exception? _error;
+
+        public void Participate()
+        {
+            bool was = _insideParallelRegion;
+            _insideParallelRegion = true;
+            try
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref _next) - 1) < count)
+                {
+                    try
+                    {
+                        body(i);
+                    }
+                    catch (Exception e)
+                    {
+                        Interlocked.CompareExchange(ref _error, e, null);
+                    }
+                    if (Interlocked.Increment(ref _finished) == count) _done.Set();
+                }
+            }
+            finally
+            {
+                _insideParallelRegion = was;
+            }
+        }
+
+        public void WaitAndRethrow()
+        {
+            long start = Stopwatch.GetTimestamp();
+            while (Volatile.Read(ref _finished) < count && Stopwatch.GetTimestamp() - start < Team.SpinTicks)
+                Thread.SpinWait(32);
+            // Not disposed: the last finisher may still be inside Set() when Wait() returns. Without a
+            // kernel wait handle having been requested, the event holds no native resources.
+            _done.Wait();
+            if (_error != null) throw new AggregateException(_error);
+        }
+    }
+
+    private sealed class Worker
+    {
+        private readonly ManualResetEventSlim _wake = new(false);
+        private Job? _job;
+
+        public Worker(int index)
+        {
+            var thread = new Thread(Loop) { IsBackground = true, Name = $"CpuParallel worker {index}" };
+            thread.Start();
+        }
+
+        public void Post(Job job)
+        {
+            Volatile.Write(ref _job, job);
+            _wake.Set();
+        }
+
+        // A job posted while this worker was still busy may already be finished by the others; a
+        // late Participate then finds no task left and returns at once.
+        private void Loop()
+        {
+            long idleSince = Stopwatch.GetTimestamp();
+            while (true)
+            {
+                if (Interlocked.Exchange(ref _job, null) is { } job)
+                {
+                    job.Participate();
+                    idleSince = Stopwatch.GetTimestamp();
+                    continue;
+                }
+                if (Stopwatch.GetTimestamp() - idleSince < Team.SpinTicks)
+                {
+                    Thread.SpinWait(32);
+                    continue;
+                }
+                _wake.Wait();
+                _wake.Reset();
+                idleSince = Stopwatch.GetTimestamp();
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using System.Numerics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Engine.Cpu;
+
+/// <summary>
+/// General matrix multiply on the CPU: <c>C = alpha * A * B + beta * C</c> over strided views.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Element addressing: <c>A[i,p] = a[i*aRowStride + p*aColStride]</c>,
+/// <c>B[p,j] = b[p*bRowStride + j*bColStride]</c>, <c>C[i,j] = c[i*cRowStride + j]</c>, for
+/// i &lt; m, j &lt; n, p &lt; k. A transpose is just swapped strides, and any strided view works
+/// without a copy because packing reads through the strides. Strides may be negative or zero for A and B.
+/// </para>
+/// <para>
+/// When <c>beta == 0</c>, C is write-only: whatever it held (NaN included) does not reach the result.
+/// When <c>k == 0</c> or <c>alpha == 0</c>, A and B are not read and <c>C = beta * C</c>.
+/// </para>
+/// <para>
+/// Uses up to <see cref="CpuParallel.ThreadCount"/> threads. The result is bitwise independent of the
+/// thread count. C must not overlap A or B.
+/// </para>
+/// </remarks>
+public static unsafe class CpuGemm
+{
+    [ThreadStatic] private static bool t_forcePortable;
+    [ThreadStatic] private static long t_directPathMaxWork;
+
+    /// <summary>
+    /// Tests only: use the portable micro-kernel even when AVX2+FMA are available. Per calling thread,
+    /// so test classes running in parallel do not see each other's setting.
+    /// </summary>
+    internal static bool ForcePortable
+    {
+        get => t_forcePortable;
+        set => t_forcePortable = value;
+    }
+
+    /// <summary>
+    /// Problems with m*n*k below this go through the unpacked loop (default 32^3). Per calling thread;
+    /// tests set it to 0 to push tiny shapes through the packed path and its edge tiles.
+    /// </summary>
+    internal static long DirectPathMaxWork
+    {
+        get => t_directPathMaxWork == 0 ? DefaultDirectPathMaxWork : t_directPathMaxWork - 1;
+        set => t_directPathMaxWork = value + 1;
+    }
+
+    private const long DefaultDirectPathMaxWork = 32 * 32 * 32;
+
+    /// <summary>True when the AVX2+FMA micro-kernels are used (hardware support and not forced off).</summary>
+    internal static bool UsesAvx2 => Fma.IsSupported && Avx2.IsSupported && !ForcePortable;
+
+    /// <summary>Single precision: <c>C = alpha * A * B + beta * C</c>. See the class remarks for addressing.</summary>
+    /// <param name="m">Rows of A and C.</param>
+    /// <param name="n">Columns of B and C.</param>
+    /// <param name="k">Columns of A, rows of B.</param>
+    /// <param name="alpha">Scale of the product.</param>
+    /// <param name="a">Base of A.</param>
+    /// <param name="aRowStride">Elements between A[i,p] and A[i+1,p].</param>
+    /// <param name="aColStride">Elements between A[i,p] and A[i,p+1].</param>
+    /// <param name="b">Base of B.</param>
+    /// <param name="bRowStride">Elements between B[p,j] and B[p+1,j].</param>
+    /// <param name="bColStride">Elements between B[p,j] and B[p,j+1].</param>
+    /// <param name="beta">Scale of the existing C; 0 means C is not read.</param>
+    /// <param name="c">Base of C (row-major, unit column stride).</param>
+    /// <param name="cRowStride">Elements between C[i,j] and C[i+1,j].</param>
+    public static void Gemm(int m, int n, int k, float alpha, float* a, long aRowStride, long aColStride,
+        float* b, long bRowStride, long bColStride, float beta, float* c, long cRowStride)
+    {
+        if (!Prologue(m, n, k, alpha, a, b, beta, c, cRowStride)) return;
+        if ((long)m * n * k < DirectPathMaxWork)
+            GemmSmall.Direct(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
+        else if (UsesAvx2)
+            GemmDriver<float, Avx2KernelF32>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
+        else
+            GemmDriver<float, PortableKernel<float>>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
+    }
+
+    /// <summary>Double precision: <c>C = alpha * A * B + beta * C</c>. See the class remarks for addressing.</summary>
+    /// <param name="m">Rows of A and C.</param>
+    /// <param name="n">Columns of B and C.</param>
+    /// <param name="k">Columns of A, rows of B.</param>
+    /// <param name="alpha">Scale of the product.</param>
+    /// <param name="a">Base of A.</param>
+    /// <param name="aRowStride">Elements between A[i,p] and A[i+1,p].</param>
+    /// <param name="aColStride">Elements between A[i,p] and A[i,p+1].</param>
+    /// <param name="b">Base of B.</param>
+    /// <param name="bRowStride">Elements between B[p,j] and B[p+1,j].</param>
+    /// <param name="bColStride">Elements between B[p,j] and B[p,j+1].</param>
+    /// <param name="beta">Scale of the existing C; 0 means C is not read.</param>
+    /// <param name="c">Base of C (row-major, unit column stride).</param>
+    /// <param name="cRowStride">Elements between C[i,j] and C[i+1,j].</param>
+    public static void Gemm(int m, int n, int k, double alpha, double* a, long aRowStride, long aColStride,
+        double* b, long bRowStride, long bColStride, double beta, double* c, long cRowStride)
+    {
+        if (!Prologue(m, n, k, alpha, a, b, beta, c, cRowStride)) return;
+        if ((long)m * n * k < DirectPathMaxWork)
+            GemmSmall.Direct(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
+        else if (UsesAvx2)
+            GemmDriver<double, Avx2KernelF64>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
+        else
+            GemmDriver<double, PortableKernel<double>>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
+    }
+
+    // Validates arguments and handles everything that needs no multiplication. Returns false when done.
+    private static bool Prologue<T>(int m, int n, int k, T alpha, T* a, T* b, T beta, T* c, long cRowStride)
+        where T : unmanaged, INumber<T>
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        if (m == 0 || n == 0) return false;
+        if (c == null) throw new ArgumentNullException(nameof(c));
+        if (m > 1 && cRowStride < n)
+            throw new ArgumentOutOfRangeException(nameof(cRowStride), "Rows of C must not overlap (cRowStride >= n).");
+        if (k == 0 || alpha == T.Zero)
+        {
+            GemmSmall.Scale(m, n, beta, c, cRowStride);
+            return false;
+        }
+        if (a == null) throw new ArgumentNullException(nameof(a));
+        if (b == null) throw new ArgumentNullException(nameof(b));
+        return true;
+    }
+}

@@ -1,0 +1,185 @@
+using System.Numerics;
+
+namespace Engine.Cpu;
+
+/// <summary>
+/// The GotoBLAS/BLIS loop nest around a micro-kernel <typeparamref name="K"/>:
+/// <c>jc</c> (NC columns of B) → <c>pc</c> (KC of depth; that B block packed once, shared by all
+/// workers) → work items of MC-or-fewer rows (A block packed privately) → <c>jr</c> (one B
+/// micro-panel, stays in L1) → <c>ir</c> (one A micro-panel) → kernel.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Determinism: workers split the grid of MR x NR tiles, never k. The tile grid is anchored at
+/// (0, 0), the k blocking is fixed and k blocks are processed one fork at a time in order, so every
+/// element of C sees the same sequence of operations whatever the thread count or the schedule.
+/// </para>
+/// <para>
+/// Synchronisation: one fork per (jc, pc) block and no barrier inside it. Each packed B micro-panel
+/// has a flag; the first worker that needs a panel packs it while any other that needs it waits, so
+/// B is packed in parallel without a separate packing fork. Work items are claimed dynamically,
+/// about four per worker, so a worker that starts late or is preempted just takes fewer.
+/// </para>
+/// </remarks>
+internal static unsafe class GemmDriver<T, K>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where K : struct, IGemmKernel<T>
+{
+    // Below this many multiply-adds per worker, waking another thread costs more than it saves.
+    private const long MinWorkPerTask = 1L << 20;
+
+    private const int ItemsPerWorker = 4;
+
+    private const int Empty = 0, Packing = 1, Packed = 2;
+
+    public static void Run(int m, int n, int k, T alpha, T* a, long ars, long acs, T* b, long brs, long bcs,
+        T beta, T* c, long rsc)
+    {
+        long work = (long)m * n * k;
+        int tasks = CpuParallel.InsideParallelRegion
+            ? 1
+            : (int)Math.Clamp(work / MinWorkPerTask, 1, CpuParallel.ThreadCount);
+        new Job(m, n, k, alpha, a, ars, acs, b, brs, bcs, beta, c, rsc, tasks).Execute();
+    }
+
+    private sealed class Job
+    {
+        // The problem.
+        private readonly int _m, _n, _k;
+        private readonly T _alpha, _beta;
+        private readonly T* _a, _b, _c;
+        private readonly long _ars, _acs, _brs, _bcs, _rsc;
+
+        // The split: a grid of _rowChunks x _colChunks items. Rows go in chunks of _rowChunk (a
+        // multiple of MR, at most MC); columns in equal shares of the B micro-panels.
+        private readonly int _tasks, _rowChunk, _rowChunks, _colChunks;
+        private readonly Action<int> _compute;
+
+        // The current (jc, pc) block and its shared packed B, one flag per micro-panel.
+        private int _jc, _nc, _pc, _kc, _nextItem;
+        private long _panels;
+        private T _betaBlock;
+        private T* _bPacked;
+        private int* _flags;
+
+        public Job(int m, int n, int k, T alpha, T* a, long ars, long acs, T* b, long brs, long bcs,
+            T beta, T* c, long rsc, int tasks)
+        {
+            (_m, _n, _k, _alpha, _beta, _tasks) = (m, n, k, alpha, beta, tasks);
+            _a = a; _b = b; _c = c;
+            (_ars, _acs, _brs, _bcs, _rsc) = (ars, acs, brs, bcs, rsc);
+            _compute = Compute;
+
+            // Prefer splitting M: workers then share packed B and each row of A is packed once. With
+            // too few rows for that, split the columns instead (every item then packs all of A, which
+            // is small in exactly that case).
+            long mPanels = (m + K.MR - 1) / K.MR;
+            long nPanels = (Math.Min(n, K.NC) + K.NR - 1) / K.NR;
+            int items = tasks == 1 ? 1 : ItemsPerWorker * tasks;
+            bool splitM = mPanels >= items || mPanels >= nPanels;
+            long chunkPanels = splitM ? Math.Clamp((mPanels + items - 1) / items, 1, K.MC / K.MR) : mPanels;
+            _rowChunk = (int)(chunkPanels * K.MR);
+            _rowChunks = (int)((m + _rowChunk - 1) / _rowChunk);
+            _colChunks = splitM ? 1 : (int)Math.Min(nPanels, items);
+        }
+
+        public void Execute()
+        {
+            long maxPanels = (Math.Min(_n, K.NC) + K.NR - 1) / K.NR;
+            _bPacked = (T*)GemmBuffer.PackedB.Get((long)Math.Min(_k, K.KC) * maxPanels * K.NR * sizeof(T));
+            _flags = (int*)GemmBuffer.PanelFlags.Get(maxPanels * sizeof(int));
+
+            for (int jc = 0; jc < _n; jc += K.NC)
+            {
+                _jc = jc;
+                _nc = Math.Min(K.NC, _n - jc);
+                _panels = (_nc + K.NR - 1) / K.NR;
+                for (int pc = 0; pc < _k; pc += K.KC)
+                {
+                    _pc = pc;
+                    _kc = Math.Min(K.KC, _k - pc);
+                    // Later k blocks accumulate onto what the first one wrote.
+                    _betaBlock = pc == 0 ? _beta : T.One;
+                    new Span<int>(_flags, (int)_panels).Clear();
+                    _nextItem = 0;
+                    if (_tasks == 1) Compute(0);
+                    else CpuParallel.ForEachTask(_tasks, _compute);
+                }
+            }
+        }
+
+        // One worker: claims items until none are left. Which thread computes a tile does not
+        // change its arithmetic, so dynamic claiming keeps the result deterministic.
+        private void Compute(int task)
+        {
+            int count = _rowChunks * _colChunks;
+            int item;
+            while ((item = Interlocked.Increment(ref _nextItem) - 1) < count)
+                ComputeItem(item / _colChunks, item % _colChunks);
+        }
+
+        private void ComputeItem(int rc, int cc)
+        {
+            int mr = K.MR, nr = K.NR, kc = _kc;
+            int rowBegin = rc * _rowChunk, rowEnd = (int)Math.Min(_m, (long)rowBegin + _rowChunk);
+            long panelBegin = _panels * cc / _colChunks, span = _panels * (cc + 1) / _colChunks - panelBegin;
+            // Items running at the same time have neighbouring indices; start them at panels span/T
+            // apart so they pack different B panels instead of queueing on the same ones.
+            long rotate = span * (rc % _tasks) / _tasks;
+
+            // Per-thread scratch: the packed A block, one edge tile, then the kernel's scalars:
+            // (alpha, beta) for full tiles and (1, 0) for edge tiles computed into `tile`.
+            long aElems = (long)K.MC * K.KC;
+            T* aPacked = (T*)GemmBuffer.PackedA.Get((aElems + mr * nr + 4) * sizeof(T));
+            T* tile = aPacked + aElems;
+            T* scalars = tile + mr * nr;
+            (scalars[0], scalars[1], scalars[2], scalars[3]) = (_alpha, _betaBlock, T.One, T.Zero);
+
+            for (int ic = rowBegin; ic < rowEnd; ic += K.MC)
+            {
+                int mc = Math.Min(K.MC, rowEnd - ic);
+                GemmPack.Pack(aPacked, _a + ic * _ars + _pc * _acs, _ars, _acs, mc, kc, mr, 0, (mc + mr - 1) / mr);
+
+                for (long step = 0; step < span; step++)
+                {
+                    long jr = panelBegin + (step + rotate) % span;
+                    EnsurePacked(jr);
+                    T* bp = _bPacked + jr * nr * kc;
+                    int ncur = (int)Math.Min(nr, _nc - jr * nr);
+                    T* cCol = _c + ic * _rsc + _jc + jr * nr;
+                    for (int ir = 0; ir < mc; ir += mr)
+                    {
+                        int mcur = Math.Min(mr, mc - ir);
+                        T* ap = aPacked + (long)ir * kc;
+                        T* cp = cCol + ir * _rsc;
+                        if (mcur == mr && ncur == nr)
+                        {
+                            K.Run(kc, ap, bp, cp, _rsc, scalars);
+                        }
+                        else
+                        {
+                            K.Run(kc, ap, bp, tile, nr, scalars + 2);
+                            GemmSmall.UpdateEdge(tile, nr, cp, _rsc, mcur, ncur, scalars[0], scalars[1], K.Fused);
+                        }
+                    }
+                }
+            }
+        }
+
+        // Makes B micro-panel jr of the current block available: pack it if nobody has, wait if
+        // someone is. Cannot deadlock: a panel is only claimed by a worker that packs it at once.
+        private void EnsurePacked(long jr)
+        {
+            int* flag = _flags + jr;
+            if (Volatile.Read(ref *flag) == Packed) return;
+            if (Interlocked.CompareExchange(ref *flag, Packing, Empty) == Empty)
+            {
+                GemmPack.Pack(_bPacked, _b + _pc * _brs + _jc * _bcs, _bcs, _brs, _nc, _kc, K.NR, jr, jr + 1);
+                Volatile.Write(ref *flag, Packed);
+                return;
+            }
+            var spin = new SpinWait();
+            while (Volatile.Read(ref *flag) != Packed) spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+}

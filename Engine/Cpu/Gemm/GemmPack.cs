@@ -1,0 +1,87 @@
+using System.Runtime.CompilerServices;
+
+namespace Engine.Cpu;
+
+/// <summary>
+/// Packing of A and B into the contiguous, zero-padded micro-panels the kernels stream through.
+/// </summary>
+/// <remarks>
+/// A and B panels are the same operation seen from two sides: a panel is <c>width</c> "lanes"
+/// (rows of A, columns of B) by <c>kc</c> steps along k, stored step-major. Packing reads through
+/// arbitrary strides, which is what lets transposed or strided views be multiplied without a copy;
+/// the two unit-stride cases get a faster loop because they are what row- and column-major inputs
+/// produce.
+/// </remarks>
+internal static unsafe class GemmPack
+{
+    /// <summary>
+    /// Packs panels [<paramref name="firstPanel"/>, <paramref name="endPanel"/>) of a
+    /// <paramref name="extent"/> x <paramref name="kc"/> block: element (lane l, step p) is
+    /// <c>src[l*laneStride + p*kStride]</c>, written to <c>dst[panel*width*kc + p*width + l%width]</c>.
+    /// Lanes past <paramref name="extent"/> are zeroed: the kernel always computes a full tile and the
+    /// driver discards the padded part, but stale buffer contents could be denormals (slow) or NaN.
+    /// </summary>
+    public static void Pack<T>(T* dst, T* src, long laneStride, long kStride, int extent, int kc, int width,
+        long firstPanel, long endPanel) where T : unmanaged
+    {
+        for (long panel = firstPanel; panel < endPanel; panel++)
+        {
+            long lane0 = panel * width;
+            int lanes = (int)Math.Min(width, extent - lane0);
+            T* d = dst + panel * width * kc;
+            T* s = src + lane0 * laneStride;
+
+            if (lanes == width && laneStride == 1)
+            {
+                // Lanes are contiguous in memory: one block copy per k step.
+                uint bytes = (uint)(width * sizeof(T));
+                for (int p = 0; p < kc; p++, d += width)
+                    Unsafe.CopyBlockUnaligned(d, s + p * kStride, bytes);
+                continue;
+            }
+
+            if (kStride == 1 && lanes == 6 && width == 6)
+            {
+                // Row-major A into the 6-row kernels, the most common case: walk k once with six read
+                // streams, so each step writes one contiguous group instead of six strided passes.
+                T* s0 = s, s1 = s + laneStride, s2 = s + 2 * laneStride;
+                T* s3 = s + 3 * laneStride, s4 = s + 4 * laneStride, s5 = s + 5 * laneStride;
+                for (int p = 0; p < kc; p++, d += 6)
+                {
+                    d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p];
+                    d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+                }
+                continue;
+            }
+
+            if (kStride == 1)
+            {
+                // Each lane is contiguous along k: read it sequentially, scatter with stride width.
+                for (int l = 0; l < lanes; l++)
+                {
+                    T* sl = s + l * laneStride;
+                    T* dl = d + l;
+                    for (int p = 0; p < kc; p++)
+                        dl[p * width] = sl[p];
+                }
+            }
+            else
+            {
+                for (int p = 0; p < kc; p++)
+                {
+                    T* sp = s + p * kStride;
+                    T* dp = d + p * width;
+                    for (int l = 0; l < lanes; l++)
+                        dp[l] = sp[l * laneStride];
+                }
+            }
+
+            if (lanes < width)
+            {
+                for (int p = 0; p < kc; p++)
+                    for (int l = lanes; l < width; l++)
+                        d[p * width + l] = default;
+            }
+        }
+    }
+}

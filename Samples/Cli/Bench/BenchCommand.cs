@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace Engine.Samples.Cli.Bench;
+
+/// <summary>The <c>engine bench</c> command group: one subcommand per benchmark.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Measure engine kernels, next to a reference implementation where one is available.");
+        bench.Add(GemmBench.CreateCommand());
+        return bench;
+    }
+}

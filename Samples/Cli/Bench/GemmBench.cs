@@ -1,0 +1,182 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+using System.Text.Json;
+using Engine.Cpu;
+using Spectre.Console;
+
+namespace Engine.Samples.Cli.Bench;
+
+/// <summary>
+/// <c>engine bench gemm</c>: square C = A*B through <see cref="CpuGemm"/> and, in the same process and
+/// on the same inputs, through OpenBLAS when it can be loaded. Prints a table, then a single JSON
+/// object as the last line of stdout so scripts can read the figures.
+/// </summary>
+internal static class GemmBench
+{
+    public static Command CreateCommand()
+    {
+        var size = new Option<int>("--size") { Description = "Matrix size N (C = A*B with N x N matrices).", DefaultValueFactory = _ => 1024 };
+        var threads = new Option<int>("--threads") { Description = "Threads for both the engine and OpenBLAS.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var dtype = new Option<string>("--dtype") { Description = "Element type: f32 or f64.", DefaultValueFactory = _ => "f32" };
+        dtype.AcceptOnlyFromAmong("f32", "f64");
+        var repeat = new Option<int>("--repeat") { Description = "Timed runs after warm-up; best and median are reported.", DefaultValueFactory = _ => 10 };
+
+        var command = new Command("gemm", "Single/double precision GEMM throughput (GFLOP/s), engine vs OpenBLAS.") { size, threads, dtype, repeat };
+        foreach (var option in new[] { size, threads, repeat })
+        {
+            option.Validators.Add(result =>
+            {
+                if (result.GetValueOrDefault<int>() < 1) result.AddError($"{option.Name} must be at least 1.");
+            });
+        }
+        command.SetAction(parse =>
+        {
+            int n = parse.GetValue(size), t = parse.GetValue(threads), r = parse.GetValue(repeat);
+            return parse.GetValue(dtype) == "f64" ? Run<double>(n, t, r) : Run<float>(n, t, r);
+        });
+        return command;
+    }
+
+    private readonly record struct Timing(double BestSeconds, double MedianSeconds);
+
+    private static unsafe int Run<T>(int n, int threads, int repeat) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        string dtypeName = typeof(T) == typeof(float) ? "f32" : "f64";
+        long count = (long)n * n;
+        T* a = Alloc<T>(count), b = Alloc<T>(count), cEngine = Alloc<T>(count), cBlas = Alloc<T>(count);
+        try
+        {
+            var rng = new Random(1234);
+            for (long i = 0; i < count; i++)
+            {
+                a[i] = T.CreateTruncating(rng.NextDouble() * 2 - 1);
+                b[i] = T.CreateTruncating(rng.NextDouble() * 2 - 1);
+            }
+
+            CpuParallel.ThreadCount = threads;
+            var blas = OpenBlas.TryLoad(out string blasReason);
+            blas?.SetThreads(threads);
+            var (engine, reference) = Measure(repeat,
+                () => EngineGemm(n, a, b, cEngine),
+                blas is null ? null : () => BlasGemm(blas, n, a, b, cBlas));
+
+            double? maxDiff = null;
+            if (blas != null)
+            {
+                double d = 0;
+                for (long i = 0; i < count; i++)
+                    d = Math.Max(d, Math.Abs(double.CreateTruncating(cEngine[i]) - double.CreateTruncating(cBlas[i])));
+                maxDiff = d;
+            }
+
+            double flops = 2.0 * n * n * n;
+            double engineBest = flops / engine.BestSeconds / 1e9, engineMedian = flops / engine.MedianSeconds / 1e9;
+            double? blasBest = reference is { } rb ? flops / rb.BestSeconds / 1e9 : null;
+            double? blasMedian = reference is { } rm ? flops / rm.MedianSeconds / 1e9 : null;
+            double? ratio = blasBest is { } bb ? engineBest / bb : null;
+
+            string kernel = Fma.IsSupported && Avx2.IsSupported ? "AVX2+FMA" : "portable";
+            AnsiConsole.MarkupLine($"[bold]GEMM[/] {dtypeName}  N={n}  threads={threads}  repeat={repeat}  engine kernel: {kernel}");
+            AnsiConsole.MarkupLine(blas != null ? $"reference: {Markup.Escape(blas.Config)}" : $"reference: OpenBLAS {blasReason}");
+
+            var table = new Table().AddColumn("").AddColumn(new TableColumn("engine").RightAligned())
+                .AddColumn(new TableColumn("OpenBLAS").RightAligned()).AddColumn(new TableColumn("engine / OpenBLAS").RightAligned());
+            table.AddRow($"GFLOP/s (best of {repeat})", F(engineBest), F(blasBest), Ratio(ratio));
+            table.AddRow("GFLOP/s (median)", F(engineMedian), F(blasMedian), Ratio(engineMedian / blasMedian));
+            table.AddRow("best time (ms)", Ms(engine.BestSeconds), Ms(reference?.BestSeconds), "");
+            AnsiConsole.Write(table);
+            AnsiConsole.WriteLine(maxDiff is { } md
+                ? $"max |engine - OpenBLAS| = {md.ToString("G3", CultureInfo.InvariantCulture)}"
+                : "max |engine - OpenBLAS| = not available");
+
+            var json = new Dictionary<string, object?>
+            {
+                ["bench"] = "gemm", ["size"] = n, ["threads"] = threads, ["dtype"] = dtypeName, ["repeat"] = repeat,
+                ["engine_gflops"] = Round(engineBest), ["engine_median_gflops"] = Round(engineMedian),
+                ["openblas_gflops"] = Round(blasBest), ["openblas_median_gflops"] = Round(blasMedian),
+                ["ratio"] = Round(ratio), ["max_abs_diff"] = maxDiff,
+            };
+            Console.Out.Flush();
+            Console.WriteLine(JsonSerializer.Serialize(json));
+            return 0;
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(a);
+            NativeMemory.AlignedFree(b);
+            NativeMemory.AlignedFree(cEngine);
+            NativeMemory.AlignedFree(cBlas);
+        }
+    }
+
+    // Warm-up until the JIT has settled on optimised code (at least 3 runs and half a second each),
+    // then time `repeat` runs. Best-of is the figure of merit; the median shows the noise. The two
+    // sides are timed in separate blocks, not alternately: both keep idle worker threads spinning for
+    // a while after a call, and alternating would make each side's spinners steal the other's cores.
+    private static (Timing Engine, Timing? Reference) Measure(int repeat, Action engine, Action? reference)
+    {
+        var e = TimeRuns(repeat, engine);
+        Timing? r = reference is null ? null : TimeRuns(repeat, reference);
+        return (e, r);
+    }
+
+    private static Timing TimeRuns(int repeat, Action run)
+    {
+        WarmUp(run);
+        var seconds = new double[repeat];
+        for (int i = 0; i < repeat; i++) seconds[i] = Time(run);
+        return Summarise(seconds);
+    }
+
+    private static void WarmUp(Action run)
+    {
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < 3 || Stopwatch.GetElapsedTime(start).TotalSeconds < 0.5; i++) run();
+    }
+
+    private static double Time(Action run)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        run();
+        return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+    }
+
+    private static Timing Summarise(double[] seconds)
+    {
+        Array.Sort(seconds);
+        int r = seconds.Length;
+        double median = r % 2 == 1 ? seconds[r / 2] : (seconds[r / 2 - 1] + seconds[r / 2]) / 2;
+        return new Timing(seconds[0], median);
+    }
+
+    private static unsafe void EngineGemm<T>(int n, T* a, T* b, T* c) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            CpuGemm.Gemm(n, n, n, 1f, (float*)a, n, 1, (float*)b, n, 1, 0f, (float*)c, n);
+        else
+            CpuGemm.Gemm(n, n, n, 1d, (double*)a, n, 1, (double*)b, n, 1, 0d, (double*)c, n);
+    }
+
+    private static unsafe void BlasGemm<T>(OpenBlas blas, int n, T* a, T* b, T* c) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+            blas.Sgemm(n, n, n, 1f, (float*)a, n, (float*)b, n, 0f, (float*)c, n);
+        else
+            blas.Dgemm(n, n, n, 1d, (double*)a, n, (double*)b, n, 0d, (double*)c, n);
+    }
+
+    private static unsafe T* Alloc<T>(long count) where T : unmanaged =>
+        (T*)NativeMemory.AlignedAlloc((nuint)(count * sizeof(T)), 64);
+
+    private static string F(double? x) => x is { } v ? v.ToString("F1", CultureInfo.InvariantCulture) : "not available";
+
+    private static string Ms(double? seconds) => seconds is { } v ? (v * 1e3).ToString("G3", CultureInfo.InvariantCulture) : "not available";
+
+    private static string Ratio(double? x) => x is { } v ? v.ToString("P0", CultureInfo.InvariantCulture) : "not available";
+
+    private static double? Round(double? x) => x is { } v ? Math.Round(v, 2) : null;
+}

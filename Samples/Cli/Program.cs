@@ -1,0 +1,12 @@
+using System.CommandLine;
+using Engine.Samples.Cli.Bench;
+using Spectre.Console;
+
+// Piped output (scripts reading the JSON line) should not carry terminal escape codes.
+if (Console.IsOutputRedirected) AnsiConsole.Profile.Capabilities.Ansi = false;
+
+// The `engine` command line. Each command lives in its own file and is registered here with one line.
+var root = new RootCommand("engine: a from-scratch deep learning engine");
+root.Add(BenchCommand.Create());
+
+return root.Parse(args).Invoke();

@@ -1,0 +1,236 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using Engine.Cpu;
+using FsCheck;
+using FsCheck.Fluent;
+using Xunit;
+
+namespace Engine.Tests.Cpu;
+
+/// <summary>
+/// CpuGemm against a naive double-precision triple loop, over random shapes (0, 1, odd, and sizes
+/// straddling the MR/NR/MC/KC block edges), memory layouts, and alpha/beta; on both micro-kernels.
+/// </summary>
+public unsafe class GemmTests
+{
+    /// <summary>How one operand is laid out in memory; all of them are just strides to CpuGemm.</summary>
+    public enum Layout { RowMajor, ColMajor, StridedRows, StridedCols, ReversedRows }
+
+    public sealed record Case(int M, int N, int K, Layout A, Layout B, int Pad, double Alpha, double Beta,
+        bool PackedOnly, int Seed);
+
+    private static readonly Gen<int> Dim = Gen.Frequency(
+        (3, Gen.Choose(0, 9)),
+        (3, Gen.Choose(10, 80)),
+        // Just below, at and above the tile and block sizes of both kernels (MR 6, NR 8/16, MC 72/144, KC 256).
+        (3, Gen.Elements(5, 6, 7, 8, 9, 15, 16, 17, 71, 72, 73, 143, 144, 145, 255, 256, 257)),
+        (1, Gen.Choose(81, 300)));
+
+    private static readonly Gen<Case> Cases =
+        from m in Dim
+        from n in Dim
+        from k in Dim
+        from la in Gen.Elements(Enum.GetValues<Layout>())
+        from lb in Gen.Elements(Enum.GetValues<Layout>())
+        from pad in Gen.Choose(0, 3)
+        from alpha in Gen.Elements(1.0, -1.0, 0.5, 2.25)
+        from beta in Gen.Elements(0.0, 0.0, 1.0, -1.5, 0.75)
+        from packedOnly in Gen.Elements(false, true)
+        from seed in Gen.Choose(0, int.MaxValue)
+        where (long)m * n * k <= 3_000_000
+        select new Case(m, n, k, la, lb, pad, alpha, beta, packedOnly, seed);
+
+    private static void CheckAll<T>(bool portable) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var config = Config.QuickThrowOnFailure.WithMaxTest(200);
+        Check.One(config, Prop.ForAll(Arb.From(Cases), (Case c) => RunCase<T>(c, portable)));
+    }
+
+    [Fact] public void Float_Avx2Path_MatchesReference() => CheckAll<float>(portable: false);
+    [Fact] public void Float_PortablePath_MatchesReference() => CheckAll<float>(portable: true);
+    [Fact] public void Double_Avx2Path_MatchesReference() => CheckAll<double>(portable: false);
+    [Fact] public void Double_PortablePath_MatchesReference() => CheckAll<double>(portable: true);
+
+    [Theory]
+    [InlineData(145, 300, 257)] // crosses MC (both dtypes) and KC
+    [InlineData(73, 4100, 20)]  // crosses NC
+    [InlineData(300, 7, 600)]   // two KC steps, a single partial column panel
+    [InlineData(1, 300, 300)]
+    [InlineData(300, 1, 300)]
+    [InlineData(300, 300, 1)]
+    public void BlockBoundaryShapes_MatchReference(int m, int n, int k)
+    {
+        var layouts = new[] { (Layout.RowMajor, Layout.RowMajor, 0.0), (Layout.ColMajor, Layout.StridedCols, 0.75) };
+        foreach (bool portable in new[] { false, true })
+        foreach (var (la, lb, beta) in layouts)
+        {
+            var cs = new Case(m, n, k, la, lb, 1, -0.5, beta, PackedOnly: false, Seed: m * 31 + n * 7 + k);
+            RunCase<float>(cs, portable);
+            RunCase<double>(cs, portable);
+        }
+    }
+
+    [Theory]
+    [InlineData(301, 257, 300)] // enough M panels: workers split rows
+    [InlineData(12, 2000, 300)] // two M panels: workers split columns
+    public void ResultBitsDoNotDependOnThreadCount(int m, int n, int k)
+    {
+        foreach (bool portable in new[] { false, true })
+        {
+            AssertThreadInvariant<float>(m, n, k, portable);
+            AssertThreadInvariant<double>(m, n, k, portable);
+        }
+    }
+
+    [Fact]
+    public void EmptyShapes_AreNoOps_And_KZero_ScalesC()
+    {
+        float* p = null;
+        CpuGemm.Gemm(0, 5, 7, 1f, p, 7, 1, p, 5, 1, 0f, p, 5);
+        CpuGemm.Gemm(5, 0, 7, 1f, p, 7, 1, p, 0, 1, 0f, p, 0);
+
+        var c = new[] { 1.0, 2.0, double.NaN, 4.0 };
+        fixed (double* pc = c) CpuGemm.Gemm(2, 2, 0, 1.0, null, 0, 1, null, 2, 1, 0.0, pc, 2);
+        Assert.Equal(new[] { 0.0, 0.0, 0.0, 0.0 }, c);
+
+        c = [1.0, 2.0, 3.0, 4.0];
+        fixed (double* pc = c) CpuGemm.Gemm(2, 2, 0, 1.0, null, 0, 1, null, 2, 1, 2.0, pc, 2);
+        Assert.Equal(new[] { 2.0, 4.0, 6.0, 8.0 }, c);
+    }
+
+    [Fact]
+    public void AlphaZero_DoesNotReadAOrB()
+    {
+        var a = Enumerable.Repeat(float.NaN, 64 * 64).ToArray();
+        var c = Enumerable.Repeat(3f, 64 * 64).ToArray();
+        fixed (float* pa = a)
+        fixed (float* pc = c)
+            CpuGemm.Gemm(64, 64, 64, 0f, pa, 64, 1, pa, 64, 1, 0.5f, pc, 64);
+        Assert.All(c, x => Assert.Equal(1.5f, x));
+    }
+
+    [Fact]
+    public void NegativeDimension_Throws()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => CpuGemm.Gemm(-1, 1, 1, 1f, null, 1, 1, null, 1, 1, 0f, null, 1));
+    }
+
+    // ---- helpers ----
+
+    private static bool RunCase<T>(Case cs, bool portable) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(cs.Seed);
+        var (aBuf, aOff, ars, acs) = Operand<T>(cs.M, cs.K, cs.A, cs.Pad, rng);
+        var (bBuf, bOff, brs, bcs) = Operand<T>(cs.K, cs.N, cs.B, cs.Pad, rng);
+        long rsc = Math.Max(1, cs.N + cs.Pad);
+        var c = new T[Math.Max(1, cs.M * rsc)];
+        for (int i = 0; i < c.Length; i++)
+        {
+            bool inside = i % rsc < cs.N;
+            // beta == 0 must not read C: fill it with NaN. Padding holds a sentinel that must survive.
+            c[i] = !inside ? T.CreateTruncating(12345.0)
+                : cs.Beta == 0 ? T.NaN : T.CreateTruncating(rng.NextDouble() * 2 - 1);
+        }
+        var c0 = (T[])c.Clone();
+
+        Call(cs, portable, aBuf, aOff, ars, acs, bBuf, bOff, brs, bcs, c, rsc, threads: null);
+
+        // Standard bound for a length-k dot product, plus the alpha/beta roundings; epsilon is the unit roundoff x2.
+        double eps = typeof(T) == typeof(float) ? Math.Pow(2, -23) : Math.Pow(2, -52);
+        for (int i = 0; i < cs.M; i++)
+        {
+            for (int j = 0; j < cs.N; j++)
+            {
+                double dot = 0, absDot = 0;
+                for (int p = 0; p < cs.K; p++)
+                {
+                    double x = double.CreateTruncating(aBuf[aOff + i * ars + p * acs]) * double.CreateTruncating(bBuf[bOff + p * brs + j * bcs]);
+                    dot += x;
+                    absDot += Math.Abs(x);
+                }
+                double old = cs.Beta == 0 ? 0 : double.CreateTruncating(c0[i * rsc + j]);
+                double expected = cs.Alpha * dot + cs.Beta * old;
+                double tol = (cs.K + 4) * eps * (Math.Abs(cs.Alpha) * absDot + Math.Abs(cs.Beta * old)) + 1e-300;
+                double got = double.CreateTruncating(c[i * rsc + j]);
+                if (!(Math.Abs(got - expected) <= tol))
+                    throw new Exception($"{typeof(T).Name} {cs} portable={portable}: C[{i},{j}] = {got}, expected {expected} (tol {tol})");
+            }
+            for (int j = cs.N; j < rsc; j++)
+                if (c[i * rsc + j] != c0[i * rsc + j])
+                    throw new Exception($"{typeof(T).Name} {cs}: wrote into C's row padding at [{i},{j}]");
+        }
+        return true;
+    }
+
+    // Allocates an rows x cols operand in the given layout and fills the whole buffer (gaps included)
+    // with random values. Returns the buffer, the offset of element [0,0], and its strides.
+    private static (T[] Buf, long Off, long Rs, long Cs) Operand<T>(int rows, int cols, Layout layout, int pad, Random rng)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        (long rs, long cs) = layout switch
+        {
+            Layout.RowMajor => ((long)cols + pad, 1L),
+            Layout.ColMajor => (1L, (long)rows + pad),
+            Layout.StridedRows => (2L * cols + pad + 1, 2L),
+            Layout.StridedCols => (2L, 2L * rows + pad + 1),
+            Layout.ReversedRows => (-((long)cols + pad), 1L),
+            _ => throw new ArgumentOutOfRangeException(nameof(layout)),
+        };
+        long off = rs < 0 ? -rs * Math.Max(0, rows - 1) : 0;
+        long len = off + Math.Max(0, (rows - 1) * rs) + Math.Max(0, (cols - 1) * cs) + 1;
+        var buf = new T[len];
+        for (long i = 0; i < len; i++) buf[i] = T.CreateTruncating(rng.NextDouble() * 2 - 1);
+        return (buf, off, rs, cs);
+    }
+
+    private static void Call<T>(Case cs, bool portable, T[] a, long aOff, long ars, long acs, T[] b, long bOff, long brs,
+        long bcs, T[] c, long rsc, int? threads) where T : unmanaged
+    {
+        bool savedPortable = CpuGemm.ForcePortable;
+        long savedDirect = CpuGemm.DirectPathMaxWork;
+        int savedThreads = CpuParallel.ThreadCount;
+        try
+        {
+            CpuGemm.ForcePortable = portable;
+            if (cs.PackedOnly) CpuGemm.DirectPathMaxWork = 0;
+            if (threads is { } t) CpuParallel.ThreadCount = t;
+            fixed (T* pa = a)
+            fixed (T* pb = b)
+            fixed (T* pc = c)
+            {
+                if (typeof(T) == typeof(float))
+                    CpuGemm.Gemm(cs.M, cs.N, cs.K, (float)cs.Alpha, (float*)pa + aOff, ars, acs, (float*)pb + bOff, brs, bcs,
+                        (float)cs.Beta, (float*)pc, rsc);
+                else
+                    CpuGemm.Gemm(cs.M, cs.N, cs.K, cs.Alpha, (double*)pa + aOff, ars, acs, (double*)pb + bOff, brs, bcs,
+                        cs.Beta, (double*)pc, rsc);
+            }
+        }
+        finally
+        {
+            CpuGemm.ForcePortable = savedPortable;
+            CpuGemm.DirectPathMaxWork = savedDirect;
+            if (threads is not null) CpuParallel.ThreadCount = savedThreads;
+        }
+    }
+
+    private static void AssertThreadInvariant<T>(int m, int n, int k, bool portable) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(7);
+        var cs = new Case(m, n, k, Layout.RowMajor, Layout.ColMajor, 1, 1.5, 0.5, true, 0);
+        var (a, aOff, ars, acs) = Operand<T>(m, k, cs.A, cs.Pad, rng);
+        var (b, bOff, brs, bcs) = Operand<T>(k, n, cs.B, cs.Pad, rng);
+        var c0 = new T[m * n];
+        for (int i = 0; i < c0.Length; i++) c0[i] = T.CreateTruncating(rng.NextDouble());
+
+        T[]? reference = null;
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            var c = (T[])c0.Clone();
+            Call(cs, portable, a, aOff, ars, acs, b, bOff, brs, bcs, c, n, threads);
+            if (reference is null) reference = c;
+            else Assert.True(MemoryMarshal.AsBytes(reference.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(c.AsSpan())),
+                $"{typeof(T).Name} {m}x{n}x{k} portable={portable}: {threads} threads differ from 1 thread");
+        }
+    }
+}
