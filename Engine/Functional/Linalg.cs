@@ -14,8 +14,11 @@ public sealed partial class Tensor
         if (Rank == 0 || other.Rank == 0)
             throw new ArgumentException($"matmul: both arguments need at least 1 dimension, but got shapes {Shp(this)} and {Shp(other)}.");
         // Promote vectors: (k) @ (..., k, n) treats the left as (1, k); (..., m, k) @ (k) treats the right as (k, 1).
-        using var a = Rank == 1 ? Unsqueeze(0) : View(Layout.Shape);
-        using var b = other.Rank == 1 ? other.Unsqueeze(-1) : other.View(other.Layout.Shape);
+        // Only the promoted vectors are new handles; matrices are used as they are (no extra tape entries).
+        using var promotedA = Rank == 1 ? Unsqueeze(0) : null;
+        using var promotedB = other.Rank == 1 ? other.Unsqueeze(-1) : null;
+        var a = promotedA ?? this;
+        var b = promotedB ?? other;
         if (a.Layout.Shape[^1] != b.Layout.Shape[^2])
             throw new ArgumentException($"matmul: shapes {Shp(this)} and {Shp(other)} cannot be multiplied ({a.Layout.Shape[^2]}x{a.Layout.Shape[^1]} and {b.Layout.Shape[^2]}x{b.Layout.Shape[^1]}).");
         try { Layout.BroadcastShapes("matmul", a.Layout.Shape[..^2], b.Layout.Shape[..^2]); }
@@ -24,11 +27,15 @@ public sealed partial class Tensor
             throw new ArgumentException($"matmul: shapes {Shp(this)} and {Shp(other)} cannot be multiplied: their batch dimensions " +
                 $"{Layout.Format(a.Layout.Shape[..^2])} and {Layout.Format(b.Layout.Shape[..^2])} do not broadcast.", e);
         }
-        using var result = MatMul2D(a, b);
-        var shape = result.Shape.ToList();
-        if (other.Rank == 1) shape.RemoveAt(shape.Count - 1);
-        if (Rank == 1) shape.RemoveAt(shape.Count - (other.Rank == 1 ? 1 : 2));
-        return result.Reshape(shape.ToArray());
+        var result = MatMul2D(a, b);
+        if (Rank > 1 && other.Rank > 1) return result;
+        using (result)
+        {
+            var shape = result.Shape.ToList();
+            if (other.Rank == 1) shape.RemoveAt(shape.Count - 1);
+            if (Rank == 1) shape.RemoveAt(shape.Count - (other.Rank == 1 ? 1 : 2));
+            return result.Reshape(shape.ToArray());
+        }
     }
 
     /// <summary>The product of operands that are at least 2-D, broadcasting the batch dimensions.</summary>
