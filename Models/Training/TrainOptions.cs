@@ -1,0 +1,58 @@
+namespace Engine.Models.Training;
+
+/// <summary>
+/// Everything a training run depends on. The defaults are the recipe the backbones are trained with:
+/// batch 128; AdamW (lr 2e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.05 on tensors of rank 2 or more);
+/// linear warmup from 0.01·lr over 200 steps, then cosine to 1e-5 at the last step; cross-entropy with
+/// label smoothing 0.1.
+/// </summary>
+public sealed record TrainOptions
+{
+    /// <summary>Model name (see <see cref="Zoo.ModelZoo"/>).</summary>
+    public string Model { get; init; } = "cnn";
+
+    /// <summary>Dataset name (see <see cref="Data.DatasetCatalog"/>).</summary>
+    public string Data { get; init; } = "fashion-mnist-small";
+
+    /// <summary>Where datasets that need files find them.</summary>
+    public string? DataDir { get; init; }
+
+    /// <summary>Number of epochs.</summary>
+    public int Epochs { get; init; } = 10;
+
+    /// <summary>Batch size; the last partial batch is kept.</summary>
+    public int Batch { get; init; } = 128;
+
+    /// <summary>Peak learning rate.</summary>
+    public double Lr { get; init; } = 2e-3;
+
+    /// <summary>AdamW weight decay, applied to tensors of rank 2 or more.</summary>
+    public double WeightDecay { get; init; } = 0.05;
+
+    /// <summary>Warmup steps.</summary>
+    public int WarmupSteps { get; init; } = 200;
+
+    /// <summary>Warmup starts at this fraction of <see cref="Lr"/>.</summary>
+    public double WarmupFactor { get; init; } = 0.01;
+
+    /// <summary>Learning rate at the last step.</summary>
+    public double MinLr { get; init; } = 1e-5;
+
+    /// <summary>Label smoothing of the cross-entropy.</summary>
+    public double LabelSmoothing { get; init; } = 0.1;
+
+    /// <summary>Seed of initialisation, shuffling, augmentation and dropout.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>auto, cpu or cuda.</summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>Run directory: logs, curves, checkpoints.</summary>
+    public string Out { get; init; } = "runs/latest";
+
+    /// <summary>Stop (with a checkpoint) after this many steps in this process: for tests of resuming.</summary>
+    public long? StopAfterSteps { get; init; }
+
+    /// <summary>Augment the training images (random crop and flip).</summary>
+    public bool Augment { get; init; } = true;
+}

@@ -1,0 +1,21 @@
+using Engine.Models.Data;
+using Engine.Models.Nn;
+
+namespace Engine.Models.Zoo;
+
+/// <summary>The models the <c>train</c> command knows, by name.</summary>
+public static class ModelZoo
+{
+    private static readonly Dictionary<string, Func<ImageShape, int, Engine.Randomness.Generator, Module<Tensor, Tensor>>> Factories = new()
+    {
+        ["cnn"] = (shape, classes, g) => new SmallCnn(shape.Channels, classes, shape.Width, shape.Height, g),
+    };
+
+    /// <summary>Names accepted by <see cref="Create"/>.</summary>
+    public static IReadOnlyCollection<string> Names => Factories.Keys;
+
+    /// <summary>Builds the model <paramref name="name"/> for inputs of <paramref name="shape"/>, initialised from <paramref name="generator"/>.</summary>
+    public static Module<Tensor, Tensor> Create(string name, ImageShape shape, int classes, Engine.Randomness.Generator generator) =>
+        Factories.TryGetValue(name, out var f) ? f(shape, classes, generator)
+            : throw new ArgumentException($"train: unknown model '{name}'; known models: {string.Join(", ", Factories.Keys)}.");
+}
