@@ -443,19 +443,21 @@ public class NormDeterminismTests
 /// <summary>The norms on the GPU against the CPU, forward and backward, in F32 and F64.</summary>
 public class NormGpuParityTests
 {
-    internal static void Parity(Func<Tensor, Tensor?, Tensor?, Tensor> op, int[] shape, int[] paramShape)
+    /// <summary>Runs <paramref name="op"/> on inputs of the given shapes on both devices; compares outputs and every input's gradient.</summary>
+    internal static void Parity(Func<Tensor[], Tensor> op, params int[][] shapes)
     {
         foreach (var dtype in new[] { DType.F32, DType.F64 })
         {
             using var scope = Tensor.Scope();
             var gen = new Engine.Random.Generator(11);
-            var inputs = new[] { Tensor.Randn(shape, dtype, generator: gen), Tensor.Randn(paramShape, dtype, generator: gen), Tensor.Randn(paramShape, dtype, generator: gen) };
-            var g = Tensor.Randn(shape, dtype, generator: gen);
+            var inputs = shapes.Select(s => Tensor.Randn(s, dtype, generator: gen)).ToArray();
+            Tensor? g = null;
             double[][] Run(Device device)
             {
                 var leaves = inputs.Select(t => t.ToDevice(device)).ToArray();
                 foreach (var l in leaves) l.RequiresGrad = true;
-                var y = op(leaves[0], leaves[1], leaves[2]);
+                var y = op(leaves);
+                g ??= Tensor.Randn(y.Shape, dtype, generator: gen);
                 y.Backward(g.ToDevice(device));
                 return [y.ToArray<double>(), .. leaves.Select(l => l.Grad!.ToArray<double>())];
             }
@@ -465,6 +467,9 @@ public class NormGpuParityTests
             for (int i = 0; i < cpu.Length; i++) Close(cpu[i], cuda[i], tol, tol, $"{dtype} result {i}");
         }
     }
+
+    private static void Parity(Func<Tensor, Tensor, Tensor, Tensor> op, int[] shape, int[] paramShape) =>
+        Parity(t => op(t[0], t[1], t[2]), shape, paramShape, paramShape);
 
     [Support.GpuFact]
     public void LayerNorm() => Parity((x, w, b) => F.LayerNorm(x, [3, 40], w, b), [6, 3, 40], [3, 40]);
