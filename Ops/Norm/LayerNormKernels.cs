@@ -10,6 +10,8 @@ internal static unsafe class LayerNormKernels
 {
     public static void Forward<T>(T* x, T* y, T* mean, T* rstd, long rows, int d, double[] gamma, double[] beta, double eps) where T : unmanaged
     {
+        // A row that fits one tile is widened once and reused by the three passes.
+        bool oneTile = d <= Wide.Tile;
         CpuParallel.For(rows, 8.0 * d, (start, end) =>
         {
             var scratch = new double[2 * Wide.Tile];
@@ -20,23 +22,24 @@ internal static unsafe class LayerNormKernels
                 {
                     T* xr = x + r * d, yr = y + r * d;
                     double sum = 0, squares = 0;
+                    double* xt = null;
                     for (int t = 0; t < d; t += Wide.Tile)
                     {
                         int n = Math.Min(Wide.Tile, d - t);
-                        sum += Wide.Sum(Wide.Load(xr + t, n, xs), n);
+                        sum += Wide.Sum(xt = Wide.Load(xr + t, n, xs), n);
                     }
                     double mu = Wide.Average(sum, d);
                     for (int t = 0; t < d; t += Wide.Tile)
                     {
                         int n = Math.Min(Wide.Tile, d - t);
-                        squares += Wide.SumSquaredDeviations(Wide.Load(xr + t, n, xs), n, mu);
+                        squares += Wide.SumSquaredDeviations(oneTile ? xt : Wide.Load(xr + t, n, xs), n, mu);
                     }
                     double rs = 1 / Math.Sqrt(Wide.Average(squares, d) + eps);
                     for (int t = 0; t < d; t += Wide.Tile)
                     {
                         int n = Math.Min(Wide.Tile, d - t);
                         double* target = Wide.Target(yr + t, ys);
-                        Wide.NormalizeAffine(Wide.Load(xr + t, n, xs), mu, rs, gm + t, bt + t, target, n);
+                        Wide.NormalizeAffine(oneTile ? xt : Wide.Load(xr + t, n, xs), mu, rs, gm + t, bt + t, target, n);
                         Wide.Store(target, yr + t, n);
                     }
                     Wide.Set(mean + r, mu);
@@ -57,6 +60,7 @@ internal static unsafe class LayerNormKernels
         long blocks = affine ? AffineBlocks(rows, d) : rows;
         long rowsPerBlock = blocks == 0 ? 0 : (rows + blocks - 1) / blocks;
         var partial = affine ? new double[blocks * 2 * d] : [];
+        bool oneTile = d <= Wide.Tile;
         CpuParallel.For(blocks, 12.0 * d * rowsPerBlock, (start, end) =>
         {
             var scratch = new double[3 * Wide.Tile];
@@ -71,10 +75,12 @@ internal static unsafe class LayerNormKernels
                         T* xr = x + r * d, gr = g + r * d;
                         double mu = Wide.Get(mean + r), rs = Wide.Get(rstd + r);
                         double sumG = 0, sumGx = 0;
+                        double* xt = null, gt = null;
                         for (int t = 0; t < d; t += Wide.Tile)
                         {
                             int n = Math.Min(Wide.Tile, d - t);
-                            double* xt = Wide.Load(xr + t, n, xs), gt = Wide.Load(gr + t, n, gs);
+                            xt = Wide.Load(xr + t, n, xs);
+                            gt = Wide.Load(gr + t, n, gs);
                             if (dx != null)
                             {
                                 var (a, c) = Wide.SumWeighted(gt, gm + t, xt, mu, n);
@@ -92,7 +98,7 @@ internal static unsafe class LayerNormKernels
                         {
                             int n = Math.Min(Wide.Tile, d - t);
                             double* target = Wide.Target(dr + t, ds);
-                            Wide.Combine(Wide.Load(gr + t, n, gs), gm + t, Wide.Load(xr + t, n, xs), rs, c1, c0, target, n);
+                            Wide.Combine(oneTile ? gt : Wide.Load(gr + t, n, gs), gm + t, oneTile ? xt : Wide.Load(xr + t, n, xs), rs, c1, c0, target, n);
                             Wide.Store(target, dr + t, n);
                         }
                     }

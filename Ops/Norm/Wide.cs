@@ -67,10 +67,16 @@ internal static unsafe class Wide
     /// <summary>Σ x.</summary>
     public static double Sum(double* x, int n)
     {
-        Vector<double> a0 = default, a1 = default;
+        // Four independent accumulators: one would wait on the latency of every addition.
+        Vector<double> a0 = default, a1 = default, a2 = default, a3 = default;
         int i = 0;
-        for (; i <= n - 2 * W; i += 2 * W) { a0 += Vector.Load(x + i); a1 += Vector.Load(x + i + W); }
-        double s = Vector.Sum(a0 + a1);
+        for (; i <= n - 4 * W; i += 4 * W)
+        {
+            a0 += Vector.Load(x + i); a1 += Vector.Load(x + i + W);
+            a2 += Vector.Load(x + i + 2 * W); a3 += Vector.Load(x + i + 3 * W);
+        }
+        for (; i <= n - W; i += W) a0 += Vector.Load(x + i);
+        double s = Vector.Sum((a0 + a1) + (a2 + a3));
         for (; i < n; i++) s += x[i];
         return s;
     }
@@ -78,14 +84,16 @@ internal static unsafe class Wide
     /// <summary>Σ (x - mean)².</summary>
     public static double SumSquaredDeviations(double* x, int n, double mean)
     {
-        Vector<double> a0 = default, a1 = default, m = new(mean);
+        Vector<double> a0 = default, a1 = default, a2 = default, a3 = default, m = new(mean);
         int i = 0;
-        for (; i <= n - 2 * W; i += 2 * W)
+        for (; i <= n - 4 * W; i += 4 * W)
         {
             var d0 = Vector.Load(x + i) - m; var d1 = Vector.Load(x + i + W) - m;
-            a0 += d0 * d0; a1 += d1 * d1;
+            var d2 = Vector.Load(x + i + 2 * W) - m; var d3 = Vector.Load(x + i + 3 * W) - m;
+            a0 += d0 * d0; a1 += d1 * d1; a2 += d2 * d2; a3 += d3 * d3;
         }
-        double s = Vector.Sum(a0 + a1);
+        for (; i <= n - W; i += W) { var d = Vector.Load(x + i) - m; a0 += d * d; }
+        double s = Vector.Sum((a0 + a1) + (a2 + a3));
         for (; i < n; i++) { double d = x[i] - mean; s += d * d; }
         return s;
     }
