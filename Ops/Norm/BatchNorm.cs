@@ -84,10 +84,10 @@ public static partial class Functional
     }
 
     /// <summary>
-    /// <see cref="BatchNorm"/> for 4-D (N, C, H, W) inputs, as <c>nn.BatchNorm2d</c> checks its input;
-    /// statistics per channel over (N, H, W).
+    /// <see cref="BatchNorm"/> for the inputs of a 2-D convolutional network: (N, C, H, W), and also (N, C)
+    /// and (N, C, L) as <c>F.batch_norm</c> takes them; statistics per channel over every other dimension.
     /// </summary>
-    /// <param name="input">Tensor of shape (N, C, H, W).</param>
+    /// <param name="input">Tensor of shape (N, C, H, W), (N, C, L) or (N, C).</param>
     /// <param name="runningMean">Running mean of C elements; required in evaluation.</param>
     /// <param name="runningVar">Running variance of C elements; required in evaluation.</param>
     /// <param name="weight">Optional scale of C elements.</param>
@@ -99,8 +99,8 @@ public static partial class Functional
         bool training = false, double momentum = 0.1, double eps = 1e-5)
     {
         CheckInput("batch_norm2d", input);
-        if (input.Rank != 4)
-            throw new ArgumentException($"batch_norm2d: expected 4D input (got {input.Rank}D input of shape {Shp(input)}).");
+        if (input.Rank is < 2 or > 4)
+            throw new ArgumentException($"batch_norm2d: expected 2D, 3D or 4D input (got {input.Rank}D input of shape {Shp(input)}).");
         return BatchNorm(input, runningMean, runningVar, weight, bias, training, momentum, eps);
     }
 

@@ -197,11 +197,14 @@ public class NormTests
         Assert.Equal(new[] { 1.0, 1, 1 }, rv.ToArray<double>());
     }
 
-    [Fact]
-    public void BatchNorm2dIsBatchNormOnFourDimensions()
+    [Theory]
+    [InlineData(new[] { 2, 3, 4, 5 })]
+    [InlineData(new[] { 2, 3, 4 })]
+    [InlineData(new[] { 2, 3 })]
+    public void BatchNorm2dIsBatchNormOnTwoToFourDimensions(int[] shape)
     {
         using var scope = Tensor.Scope();
-        var x = Make(RandomF32Doubles(new System.Random(1), 2 * 3 * 4 * 5), [2, 3, 4, 5], DType.F64);
+        var x = Make(RandomF32Doubles(new System.Random(1), Count(shape)), shape, DType.F64);
         Assert.Equal(F.BatchNorm(x, null, null, training: true).ToArray<double>(), F.BatchNorm2d(x, null, null, training: true).ToArray<double>());
     }
 
@@ -393,7 +396,7 @@ public class NormErrorTests
         Throws(() => F.BatchNorm(x, null, null, Tensor.Ones([2]), training: true), "batch_norm", "weight should contain 3 elements not 2");
         Throws(() => F.BatchNorm(x, null, null, null, Tensor.Ones([5]), training: true), "batch_norm", "bias should contain 3 elements not 5");
         Throws(() => F.BatchNorm(Tensor.Zeros([7]), null, null, training: true), "batch_norm", "[7]");
-        Throws(() => F.BatchNorm2d(Tensor.Zeros([4, 3, 5]), null, null, training: true), "batch_norm2d", "expected 4D input (got 3D input", "[4, 3, 5]");
+        Throws(() => F.BatchNorm2d(Tensor.Zeros([4, 3, 5, 2, 2]), null, null, training: true), "batch_norm2d", "expected 2D, 3D or 4D input (got 5D input", "[4, 3, 5, 2, 2]");
     }
 }
 
