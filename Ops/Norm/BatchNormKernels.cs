@@ -1,0 +1,130 @@
+using Engine.Cpu;
+
+namespace Engine.Ops;
+
+/// <summary>
+/// CPU kernels of the batch norm over a contiguous (N, C, S) tensor: statistics per channel over N·S
+/// values. Each channel is handled whole by one thread (its N runs of S contiguous values, in order), so
+/// statistics, running-stat updates and affine gradients are written once, by one thread.
+/// </summary>
+internal static unsafe class BatchNormKernels
+{
+    /// <summary>The running statistics to blend into, read and written through their strides; null pointers when absent.</summary>
+    public readonly record struct Running<T>(nint Mean, long MeanStride, nint Var, long VarStride) where T : unmanaged
+    {
+        public T* MeanAt(int ch) => (T*)Mean + ch * MeanStride;
+        public T* VarAt(int ch) => (T*)Var + ch * VarStride;
+    }
+
+    /// <summary>
+    /// Training: normalises with the batch mean and biased variance, saves them (as mean and 1/sqrt(var + eps))
+    /// and blends them into the running statistics, the variance unbiased (n/(n-1)). Evaluation: normalises
+    /// with the running statistics and saves those.
+    /// </summary>
+    public static void Forward<T>(T* x, T* y, T* saveMean, T* saveRstd, Running<T> running, int n, int c, long s, double[] gamma, double[] beta, bool training, double momentum, double eps) where T : unmanaged
+    {
+        long count = n * s;
+        CpuParallel.For(c, 6.0 * count, (start, end) =>
+        {
+            var scratch = new double[2 * Wide.Tile];
+            fixed (double* sp = scratch)
+            {
+                double* xs = sp, ys = sp + Wide.Tile;
+                for (int ch = (int)start; ch < end; ch++)
+                {
+                    double mu, rs;
+                    if (training)
+                    {
+                        double sum = 0, squares = 0;
+                        for (int b = 0; b < n; b++)
+                            for (long run = ((long)b * c + ch) * s, t = 0; t < s; t += Wide.Tile)
+                            {
+                                int len = (int)Math.Min(Wide.Tile, s - t);
+                                sum += Wide.Sum(Wide.Load(x + run + t, len, xs), len);
+                            }
+                        mu = Wide.Average(sum, count);
+                        for (int b = 0; b < n; b++)
+                            for (long run = ((long)b * c + ch) * s, t = 0; t < s; t += Wide.Tile)
+                            {
+                                int len = (int)Math.Min(Wide.Tile, s - t);
+                                squares += Wide.SumSquaredDeviations(Wide.Load(x + run + t, len, xs), len, mu);
+                            }
+                        double variance = Wide.Average(squares, count);
+                        rs = 1 / Math.Sqrt(variance + eps);
+                        if (running.Mean != 0) Wide.Set(running.MeanAt(ch), (1 - momentum) * Wide.Get(running.MeanAt(ch)) + momentum * mu);
+                        if (running.Var != 0) Wide.Set(running.VarAt(ch), (1 - momentum) * Wide.Get(running.VarAt(ch)) + momentum * variance * count / (count - 1));
+                    }
+                    else
+                    {
+                        mu = Wide.Get(running.MeanAt(ch));
+                        rs = 1 / Math.Sqrt(Wide.Get(running.VarAt(ch)) + eps);
+                    }
+                    Wide.Set(saveMean + ch, mu);
+                    Wide.Set(saveRstd + ch, rs);
+                    double scale = rs * gamma[ch], shift = beta[ch] - mu * scale;
+                    for (int b = 0; b < n; b++)
+                    {
+                        long run = ((long)b * c + ch) * s;
+                        for (long t = 0; t < s; t += Wide.Tile)
+                        {
+                            int len = (int)Math.Min(Wide.Tile, s - t);
+                            double* target = Wide.Target(y + run + t, ys);
+                            Wide.ScaleShift(Wide.Load(x + run + t, len, xs), scale, shift, target, len);
+                            Wide.Store(target, y + run + t, len);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Input gradient into <paramref name="dx"/> (skipped when null) and the affine gradients (when
+    /// <paramref name="dGamma"/> is given). In training the saved statistics depend on the input, which adds
+    /// the two mean terms; in evaluation they are constants and dx = g·weight·rstd.
+    /// </summary>
+    public static void Backward<T>(T* g, T* x, T* saveMean, T* saveRstd, T* dx, int n, int c, long s, double[] gamma, double[]? dGamma, double[]? dBeta, bool training) where T : unmanaged
+    {
+        long count = n * s;
+        CpuParallel.For(c, 8.0 * count, (start, end) =>
+        {
+            var scratch = new double[3 * Wide.Tile];
+            fixed (double* sp = scratch)
+            {
+                double* xs = sp, gs = sp + Wide.Tile, ds = sp + 2 * Wide.Tile;
+                for (int ch = (int)start; ch < end; ch++)
+                {
+                    double mu = Wide.Get(saveMean + ch), rs = Wide.Get(saveRstd + ch);
+                    double sumG = 0, sumGx = 0;
+                    for (int b = 0; b < n; b++)
+                    {
+                        long run = ((long)b * c + ch) * s;
+                        for (long t = 0; t < s; t += Wide.Tile)
+                        {
+                            int len = (int)Math.Min(Wide.Tile, s - t);
+                            double* gt = Wide.Load(g + run + t, len, gs);
+                            sumG += Wide.Sum(gt, len);
+                            sumGx += Wide.SumCentredProducts(gt, Wide.Load(x + run + t, len, xs), len, mu);
+                        }
+                    }
+                    if (dGamma is not null) { dGamma[ch] = sumGx * rs; dBeta![ch] = sumG; }
+                    if (dx == null) continue;
+                    double alpha = gamma[ch] * rs;
+                    double c1 = training ? -alpha * rs * rs * sumGx / count : 0;
+                    double c0 = training ? -alpha * sumG / count - c1 * mu : 0;
+                    for (int b = 0; b < n; b++)
+                    {
+                        long run = ((long)b * c + ch) * s;
+                        for (long t = 0; t < s; t += Wide.Tile)
+                        {
+                            int len = (int)Math.Min(Wide.Tile, s - t);
+                            double* target = Wide.Target(dx + run + t, ds);
+                            Wide.Combine(Wide.Load(g + run + t, len, gs), Wide.Load(x + run + t, len, xs), alpha, c1, c0, target, len);
+                            Wide.Store(target, dx + run + t, len);
+                        }
+                    }
+                }
+            }
+        });
+    }
+}

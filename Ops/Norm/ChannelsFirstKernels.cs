@@ -1,0 +1,120 @@
+using Engine.Cpu;
+
+namespace Engine.Ops;
+
+/// <summary>
+/// CPU kernels of the channels-first layer norms: a contiguous (N, C, S) tensor normalised over C at each
+/// of the S positions. The positions are contiguous, so a tile of up to <see cref="Lanes"/> of them is
+/// processed together, one statistic per lane, streaming over the channels. <c>epsOnStd</c> selects
+/// (x - mean) / (std + eps) instead of (x - mean) / sqrt(var + eps); the second statistic saved is then
+/// the std rather than 1/sqrt(var + eps).
+/// </summary>
+internal static unsafe class ChannelsFirstKernels
+{
+    private const int Lanes = 256;
+
+    public static void Forward<T>(T* x, T* y, T* mean, T* spread, int n, int c, long s, double[] gamma, double[] beta, double eps, bool epsOnStd) where T : unmanaged
+    {
+        long tiles = (s + Lanes - 1) / Lanes;
+        CpuParallel.For(n * tiles, 8.0 * c * Lanes, (start, end) =>
+        {
+            var scratch = new double[5 * Lanes];
+            fixed (double* sp = scratch, gm = gamma, bt = beta)
+            {
+                double* mu = sp, rs = sp + Lanes, sq = sp + 2 * Lanes, xs = sp + 3 * Lanes, ys = sp + 4 * Lanes;
+                for (long item = start; item < end; item++)
+                {
+                    long b = item / tiles, s0 = item % tiles * Lanes;
+                    int lanes = (int)Math.Min(Lanes, s - s0);
+                    T* xb = x + b * c * s + s0, yb = y + b * c * s + s0;
+                    new Span<double>(sp, 3 * Lanes).Clear();
+                    for (int ch = 0; ch < c; ch++) Wide.Add(mu, Wide.Load(xb + ch * s, lanes, xs), lanes);
+                    for (int i = 0; i < lanes; i++) mu[i] = Wide.Average(mu[i], c);
+                    for (int ch = 0; ch < c; ch++) Wide.AddSquaredDeviations(sq, Wide.Load(xb + ch * s, lanes, xs), mu, lanes);
+                    for (int i = 0; i < lanes; i++)
+                    {
+                        double variance = Wide.Average(sq[i], c);
+                        double std = Math.Sqrt(variance);
+                        rs[i] = epsOnStd ? 1 / (std + eps) : 1 / Math.Sqrt(variance + eps);
+                        Wide.Set(mean + b * s + s0 + i, mu[i]);
+                        Wide.Set(spread + b * s + s0 + i, epsOnStd ? std : rs[i]);
+                    }
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        double* target = Wide.Target(yb + ch * s, ys);
+                        Wide.NormalizeLanes(Wide.Load(xb + ch * s, lanes, xs), mu, rs, gm[ch], bt[ch], target, lanes);
+                        Wide.Store(target, yb + ch * s, lanes);
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Input gradient into <paramref name="dx"/> (skipped when null) and, when <paramref name="dGamma"/> is
+    /// given, the affine gradients, summed over positions through per-block partials (blocks of tiles fixed
+    /// by the shape, added in order) so that the result does not depend on the thread count.
+    /// </summary>
+    public static void Backward<T>(T* g, T* x, T* mean, T* spread, T* dx, int n, int c, long s, double[] gamma, double[]? dGamma, double[]? dBeta, double eps, bool epsOnStd) where T : unmanaged
+    {
+        long tiles = (s + Lanes - 1) / Lanes, items = n * tiles;
+        bool affine = dGamma is not null;
+        long blocks = affine ? Math.Min(items, 32) : items;
+        long itemsPerBlock = blocks == 0 ? 0 : (items + blocks - 1) / blocks;
+        var partial = affine ? new double[blocks * 2 * c] : [];
+        CpuParallel.For(blocks, 14.0 * c * Lanes * itemsPerBlock, (start, end) =>
+        {
+            var scratch = new double[8 * Lanes];
+            fixed (double* sp = scratch, gm = gamma, part = partial)
+            {
+                double* mu = sp, rs = sp + Lanes, q = sp + 2 * Lanes, sa = sp + 3 * Lanes, sb = sp + 4 * Lanes;
+                double* xs = sp + 5 * Lanes, gs = sp + 6 * Lanes, ds = sp + 7 * Lanes;
+                for (long blk = start; blk < end; blk++)
+                {
+                    double* pg = part + blk * 2 * c, pb = pg + c;
+                    for (long item = blk * itemsPerBlock; item < Math.Min(items, (blk + 1) * itemsPerBlock); item++)
+                    {
+                        long b = item / tiles, s0 = item % tiles * Lanes;
+                        int lanes = (int)Math.Min(Lanes, s - s0);
+                        long at = b * c * s + s0;
+                        for (int i = 0; i < lanes; i++)
+                        {
+                            mu[i] = Wide.Get(mean + b * s + s0 + i);
+                            double v = Wide.Get(spread + b * s + s0 + i);
+                            // d(x̂)/dx carries the derivative of the spread: rstd³ for 1/sqrt(var + eps);
+                            // rstd²/std for 1/(std + eps), whose std term vanishes with the deviations.
+                            rs[i] = epsOnStd ? 1 / (v + eps) : v;
+                            q[i] = epsOnStd ? (v > 0 ? rs[i] * rs[i] / v : 0) : v * v * v;
+                        }
+                        new Span<double>(sa, 2 * Lanes).Clear();
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            var (dgc, dbc) = Wide.AddLaneSums(Wide.Load(g + at + ch * s, lanes, gs), Wide.Load(x + at + ch * s, lanes, xs), mu, rs, gm[ch], sa, sb, lanes);
+                            if (affine) { pg[ch] += dgc; pb[ch] += dbc; }
+                        }
+                        if (dx == null) continue;
+                        for (int i = 0; i < lanes; i++)
+                        {
+                            double c1 = -q[i] * sb[i] / c;
+                            sa[i] = -rs[i] * sa[i] / c - c1 * mu[i];
+                            sb[i] = c1;
+                        }
+                        for (int ch = 0; ch < c; ch++)
+                        {
+                            double* target = Wide.Target(dx + at + ch * s, ds);
+                            Wide.CombineLanes(Wide.Load(g + at + ch * s, lanes, gs), Wide.Load(x + at + ch * s, lanes, xs), gm[ch], rs, sb, sa, target, lanes);
+                            Wide.Store(target, dx + at + ch * s, lanes);
+                        }
+                    }
+                }
+            }
+        });
+        if (!affine) return;
+        for (long blk = 0; blk < blocks; blk++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                dGamma![ch] += partial[blk * 2 * c + ch];
+                dBeta![ch] += partial[blk * 2 * c + c + ch];
+            }
+    }
+}

@@ -1,0 +1,119 @@
+using Engine.Cpu;
+
+namespace Engine.Ops;
+
+/// <summary>
+/// CPU kernels of the group norm over a contiguous (N, C, S) tensor with G groups: each (sample, group)
+/// is one contiguous row of C/G channel runs of S values; statistics per row, affine per channel.
+/// </summary>
+internal static unsafe class GroupNormKernels
+{
+    public static void Forward<T>(T* x, T* y, T* mean, T* rstd, int n, int c, long s, int groups, double[] gamma, double[] beta, double eps) where T : unmanaged
+    {
+        int perGroup = c / groups;
+        long length = perGroup * s;
+        CpuParallel.For((long)n * groups, 6.0 * length, (start, end) =>
+        {
+            var scratch = new double[2 * Wide.Tile];
+            fixed (double* sp = scratch)
+            {
+                double* xs = sp, ys = sp + Wide.Tile;
+                for (long row = start; row < end; row++)
+                {
+                    T* xr = x + row * length, yr = y + row * length;
+                    double sum = 0, squares = 0;
+                    for (long t = 0; t < length; t += Wide.Tile)
+                    {
+                        int len = (int)Math.Min(Wide.Tile, length - t);
+                        sum += Wide.Sum(Wide.Load(xr + t, len, xs), len);
+                    }
+                    double mu = Wide.Average(sum, length);
+                    for (long t = 0; t < length; t += Wide.Tile)
+                    {
+                        int len = (int)Math.Min(Wide.Tile, length - t);
+                        squares += Wide.SumSquaredDeviations(Wide.Load(xr + t, len, xs), len, mu);
+                    }
+                    double rs = 1 / Math.Sqrt(Wide.Average(squares, length) + eps);
+                    Wide.Set(mean + row, mu);
+                    Wide.Set(rstd + row, rs);
+                    for (int j = 0; j < perGroup; j++)
+                    {
+                        int ch = (int)(row % groups) * perGroup + j;
+                        double scale = rs * gamma[ch], shift = beta[ch] - mu * scale;
+                        for (long t = 0; t < s; t += Wide.Tile)
+                        {
+                            int len = (int)Math.Min(Wide.Tile, s - t);
+                            long at = j * s + t;
+                            double* target = Wide.Target(yr + at, ys);
+                            Wide.ScaleShift(Wide.Load(xr + at, len, xs), scale, shift, target, len);
+                            Wide.Store(target, yr + at, len);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Input gradient into <paramref name="dx"/> (skipped when null) and, when <paramref name="dGamma"/> is
+    /// given, the affine gradients: each row writes its channels' sums for its sample, and the samples are
+    /// added in order afterwards.
+    /// </summary>
+    public static void Backward<T>(T* g, T* x, T* mean, T* rstd, T* dx, int n, int c, long s, int groups, double[] gamma, double[]? dGamma, double[]? dBeta) where T : unmanaged
+    {
+        int perGroup = c / groups;
+        long length = perGroup * s;
+        var perSample = new double[2L * n * c]; // Σ g·x̂ and Σ g per (sample, channel)
+        CpuParallel.For((long)n * groups, 8.0 * length, (start, end) =>
+        {
+            var scratch = new double[3 * Wide.Tile];
+            fixed (double* sp = scratch, sums = perSample)
+            {
+                double* xs = sp, gs = sp + Wide.Tile, ds = sp + 2 * Wide.Tile;
+                for (long row = start; row < end; row++)
+                {
+                    T* xr = x + row * length, gr = g + row * length;
+                    double mu = Wide.Get(mean + row), rs = Wide.Get(rstd + row);
+                    int first = (int)(row % groups) * perGroup;
+                    double* dgs = sums + row / groups * c, dbs = dgs + (long)n * c;
+                    double sumG = 0, sumGx = 0; // weighted by gamma
+                    for (int j = 0; j < perGroup; j++)
+                    {
+                        double a = 0, b = 0;
+                        for (long t = 0; t < s; t += Wide.Tile)
+                        {
+                            int len = (int)Math.Min(Wide.Tile, s - t);
+                            double* gt = Wide.Load(gr + j * s + t, len, gs);
+                            a += Wide.Sum(gt, len);
+                            b += Wide.SumCentredProducts(gt, Wide.Load(xr + j * s + t, len, xs), len, mu);
+                        }
+                        dgs[first + j] = b * rs;
+                        dbs[first + j] = a;
+                        sumG += gamma[first + j] * a;
+                        sumGx += gamma[first + j] * b;
+                    }
+                    if (dx == null) continue;
+                    double c1 = -rs * rs * rs * sumGx / length;
+                    double c0 = -rs * sumG / length - c1 * mu;
+                    T* dr = dx + row * length;
+                    for (int j = 0; j < perGroup; j++)
+                        for (long t = 0; t < s; t += Wide.Tile)
+                        {
+                            int len = (int)Math.Min(Wide.Tile, s - t);
+                            long at = j * s + t;
+                            double* target = Wide.Target(dr + at, ds);
+                            Wide.Combine(Wide.Load(gr + at, len, gs), Wide.Load(xr + at, len, xs), rs * gamma[first + j], c1, c0, target, len);
+                            Wide.Store(target, dr + at, len);
+                        }
+                }
+            }
+        });
+        if (dGamma is null) return;
+        for (int b = 0; b < n; b++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                dGamma[ch] += perSample[(long)b * c + ch];
+                dBeta![ch] += perSample[(long)n * c + (long)b * c + ch];
+            }
+    }
+}

@@ -1,0 +1,124 @@
+using Engine.Cpu;
+
+namespace Engine.Ops;
+
+/// <summary>
+/// CPU kernels of the layer norm over the rows of a contiguous (rows, d) matrix: statistics per row
+/// (two passes in double), affine parameters per column.
+/// </summary>
+internal static unsafe class LayerNormKernels
+{
+    public static void Forward<T>(T* x, T* y, T* mean, T* rstd, long rows, int d, double[] gamma, double[] beta, double eps) where T : unmanaged
+    {
+        // A row that fits one tile is widened once and reused by the three passes.
+        bool oneTile = d <= Wide.Tile;
+        CpuParallel.For(rows, 8.0 * d, (start, end) =>
+        {
+            var scratch = new double[2 * Wide.Tile];
+            fixed (double* s = scratch, gm = gamma, bt = beta)
+            {
+                double* xs = s, ys = s + Wide.Tile;
+                for (long r = start; r < end; r++)
+                {
+                    T* xr = x + r * d, yr = y + r * d;
+                    double sum = 0, squares = 0;
+                    double* xt = null;
+                    for (int t = 0; t < d; t += Wide.Tile)
+                    {
+                        int n = Math.Min(Wide.Tile, d - t);
+                        sum += Wide.Sum(xt = Wide.Load(xr + t, n, xs), n);
+                    }
+                    double mu = Wide.Average(sum, d);
+                    for (int t = 0; t < d; t += Wide.Tile)
+                    {
+                        int n = Math.Min(Wide.Tile, d - t);
+                        squares += Wide.SumSquaredDeviations(oneTile ? xt : Wide.Load(xr + t, n, xs), n, mu);
+                    }
+                    double rs = 1 / Math.Sqrt(Wide.Average(squares, d) + eps);
+                    for (int t = 0; t < d; t += Wide.Tile)
+                    {
+                        int n = Math.Min(Wide.Tile, d - t);
+                        double* target = Wide.Target(yr + t, ys);
+                        Wide.NormalizeAffine(oneTile ? xt : Wide.Load(xr + t, n, xs), mu, rs, gm + t, bt + t, target, n);
+                        Wide.Store(target, yr + t, n);
+                    }
+                    Wide.Set(mean + r, mu);
+                    Wide.Set(rstd + r, rs);
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Input gradient into <paramref name="dx"/> (skipped when null) and, when <paramref name="dGamma"/> is
+    /// given, the affine gradients. Those are sums over rows: each block of rows (a split fixed by the shape,
+    /// not by the thread count) adds into its own partial sums, which are then added in block order.
+    /// </summary>
+    public static void Backward<T>(T* g, T* x, T* mean, T* rstd, T* dx, long rows, int d, double[] gamma, double[]? dGamma, double[]? dBeta) where T : unmanaged
+    {
+        bool affine = dGamma is not null;
+        long blocks = affine ? AffineBlocks(rows, d) : rows;
+        long rowsPerBlock = blocks == 0 ? 0 : (rows + blocks - 1) / blocks;
+        var partial = affine ? new double[blocks * 2 * d] : [];
+        bool oneTile = d <= Wide.Tile;
+        CpuParallel.For(blocks, 12.0 * d * rowsPerBlock, (start, end) =>
+        {
+            var scratch = new double[3 * Wide.Tile];
+            fixed (double* s = scratch, gm = gamma, part = partial)
+            {
+                double* xs = s, gs = s + Wide.Tile, ds = s + 2 * Wide.Tile;
+                for (long b = start; b < end; b++)
+                {
+                    double* pg = part + b * 2 * d, pb = pg + d;
+                    for (long r = b * rowsPerBlock; r < Math.Min(rows, (b + 1) * rowsPerBlock); r++)
+                    {
+                        T* xr = x + r * d, gr = g + r * d;
+                        double mu = Wide.Get(mean + r), rs = Wide.Get(rstd + r);
+                        double sumG = 0, sumGx = 0;
+                        double* xt = null, gt = null;
+                        for (int t = 0; t < d; t += Wide.Tile)
+                        {
+                            int n = Math.Min(Wide.Tile, d - t);
+                            xt = Wide.Load(xr + t, n, xs);
+                            gt = Wide.Load(gr + t, n, gs);
+                            if (dx != null)
+                            {
+                                var (a, c) = Wide.SumWeighted(gt, gm + t, xt, mu, n);
+                                sumG += a;
+                                sumGx += c;
+                            }
+                            if (affine) Wide.AddAffineGradients(pg + t, pb + t, gt, xt, mu, rs, n);
+                        }
+                        if (dx == null) continue;
+                        // dx = rstd·(γg - mean(γg) - x̂·mean(γg·x̂)), written as rstd·γ·g + c1·x + c0.
+                        double c1 = -rs * rs * rs * sumGx / d;
+                        double c0 = -rs * sumG / d - c1 * mu;
+                        T* dr = dx + r * d;
+                        for (int t = 0; t < d; t += Wide.Tile)
+                        {
+                            int n = Math.Min(Wide.Tile, d - t);
+                            double* target = Wide.Target(dr + t, ds);
+                            Wide.Combine(oneTile ? gt : Wide.Load(gr + t, n, gs), gm + t, oneTile ? xt : Wide.Load(xr + t, n, xs), rs, c1, c0, target, n);
+                            Wide.Store(target, dr + t, n);
+                        }
+                    }
+                }
+            }
+        });
+        if (affine) SumBlocks(partial, blocks, d, dGamma!, dBeta!);
+    }
+
+    /// <summary>How many row blocks keep affine partial sums: enough to share among threads, few enough that the partials stay small.</summary>
+    private static long AffineBlocks(long rows, int d) =>
+        rows == 0 ? 0 : Math.Clamp(Math.Min(32, (1L << 18) / Math.Max(d, 1)), 1, rows);
+
+    private static void SumBlocks(double[] partial, long blocks, int d, double[] dGamma, double[] dBeta)
+    {
+        for (long b = 0; b < blocks; b++)
+            for (int j = 0; j < d; j++)
+            {
+                dGamma[j] += partial[b * 2 * d + j];
+                dBeta[j] += partial[b * 2 * d + d + j];
+            }
+    }
+}
