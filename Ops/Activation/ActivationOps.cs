@@ -33,34 +33,54 @@ public readonly struct GeluOp : IUnaryOp
         return T.CreateTruncating(cdf + v * pdf);
     }
 
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => GeluVector.TryForward(x, y);
+
     // Φ(x) through erfc rather than 1 + erf: no cancellation for negative x, where Φ is small.
     private static double Cdf(double v) => 0.5 * ErrorFunction.Erfc(-v * Sqrt1_2);
 }
 
-/// <summary>GELU with the tanh approximation: 0.5 x (1 + tanh(sqrt(2/π) (x + 0.044715 x³))).</summary>
+/// <summary>
+/// GELU with the tanh approximation, 0.5 x (1 + tanh(u)) with u = sqrt(2/π) (x + 0.044715 x³), evaluated as the
+/// identical x / (1 + exp(-2u)): one exponential instead of a tanh, and no overflow (exp(+inf) gives -0).
+/// </summary>
 public readonly struct GeluTanhOp : IUnaryOp
 {
     private const double Beta = 0.79788456080286535588; // sqrt(2/π)
     private const double Kappa = 0.044715;
+    private const int Chunk = 1024;
 
     public static string Name => "gelu_tanh";
 
-    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var inner = T.CreateTruncating(Beta) * (x + T.CreateTruncating(Kappa) * x * x * x);
-        return T.CreateTruncating(0.5) * x * (T.One + T.Tanh(inner));
-    }
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> =>
+        x / (T.One + T.Exp(T.CreateTruncating(-2 * Beta) * (x + T.CreateTruncating(Kappa) * x * x * x)));
 
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var beta = T.CreateTruncating(Beta);
-        var kappa = T.CreateTruncating(Kappa);
-        var half = T.CreateTruncating(0.5);
+        // With s = sigmoid(2u) = (1 + tanh u) / 2: d/dx [x s] = s + 2 x s (1 - s) u'.
         var x2 = x * x;
-        var t = T.Tanh(beta * (x + kappa * x2 * x));
-        var left = half * (T.One + t);
-        var right = half * x * (T.One - t * t) * beta * (T.One + T.CreateTruncating(3) * kappa * x2);
-        return left + right;
+        var s = T.One / (T.One + T.Exp(T.CreateTruncating(-2 * Beta) * (x + T.CreateTruncating(Kappa) * x2 * x)));
+        var du = T.CreateTruncating(Beta) * (T.One + T.CreateTruncating(3 * Kappa) * x2);
+        return s + T.CreateTruncating(2) * x * s * (T.One - s) * du;
+    }
+
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // Chunks small enough to stay in L1 across the passes.
+        for (int at = 0; at < x.Length; at += Chunk)
+        {
+            int n = Math.Min(Chunk, x.Length - at);
+            var xs = x.Slice(at, n);
+            var ys = y.Slice(at, n);
+            TensorPrimitives.Multiply(xs, xs, ys);
+            TensorPrimitives.Multiply(ys, T.CreateTruncating(Kappa), ys);
+            TensorPrimitives.Add(ys, T.One, ys);
+            TensorPrimitives.Multiply(ys, xs, ys);
+            TensorPrimitives.Multiply(ys, T.CreateTruncating(-2 * Beta), ys);
+            TensorPrimitives.Exp(ys, ys);
+            TensorPrimitives.Add(ys, T.One, ys);
+            TensorPrimitives.Divide(xs, ys, ys);
+        }
+        return true;
     }
 }
 

@@ -172,18 +172,33 @@ internal static unsafe class LossKernels
                 if (problem.Soft)
                 {
                     T* tp = (T*)tBase + at;
-                    double z = double.CreateTruncating(((T*)lseBase)[i]), mass = 0;
+                    T zs = ((T*)lseBase)[i];
+                    double z = double.CreateTruncating(zs), mass = 0;
                     for (int c = 0; c < classes; c++) mass += Smoothed(double.CreateTruncating(tp[c * inner]), eps, classes) * Weight(w, c);
-                    for (int c = 0; c < classes; c++)
+                    if (gxBase != 0)
                     {
-                        double xc = double.CreateTruncating(xp[c * inner]), wc = Weight(w, c);
-                        if (gxBase != 0)
+                        if (inner == 1)
                         {
-                            double q = Smoothed(double.CreateTruncating(tp[c * inner]), eps, classes) * wc;
-                            gx[c * inner] = T.CreateTruncating(s * (mass * Math.Exp(xc - z) - q));
+                            // s (mass p - q): the softmax row with vector ops, then the target term.
+                            var p = new Span<T>(gx, classes);
+                            TensorPrimitives.Subtract(new ReadOnlySpan<T>(xp, classes), zs, p);
+                            TensorPrimitives.Exp(p, p);
+                            TensorPrimitives.Multiply(p, T.CreateTruncating(s * mass), p);
+                            for (int c = 0; c < classes; c++)
+                                gx[c] -= T.CreateTruncating(s * Smoothed(double.CreateTruncating(tp[c]), eps, classes) * Weight(w, c));
                         }
-                        if (gtBase != 0) ((T*)gtBase)[at + c * inner] = T.CreateTruncating(s * (1 - eps) * wc * (z - xc));
+                        else
+                        {
+                            for (int c = 0; c < classes; c++)
+                            {
+                                double q = Smoothed(double.CreateTruncating(tp[c * inner]), eps, classes) * Weight(w, c);
+                                gx[c * inner] = T.CreateTruncating(s * (mass * Math.Exp(double.CreateTruncating(xp[c * inner]) - z) - q));
+                            }
+                        }
                     }
+                    if (gtBase != 0)
+                        for (int c = 0; c < classes; c++)
+                            ((T*)gtBase)[at + c * inner] = T.CreateTruncating(s * (1 - eps) * Weight(w, c) * (z - double.CreateTruncating(xp[c * inner])));
                     continue;
                 }
                 long t = ((long*)tBase)[i];
