@@ -7,7 +7,7 @@ public static partial class Functional
 {
     /// <summary>
     /// Resizes the spatial dimensions of an (N, C, H, W) tensor, PyTorch's <c>F.interpolate</c> with its index
-    /// arithmetic: "nearest" (PyTorch's legacy nearest: floor of dst * in / out), "bilinear" and "bicubic"
+    /// arithmetic: "nearest" (PyTorch's legacy nearest: source floor(dst * in / out), or dst / scale_factor), "bilinear" and "bicubic"
     /// (A = -0.75, border taps clamped, source index not clamped at 0 for cubic), half-pixel centres unless
     /// <paramref name="alignCorners"/>. Exactly one of <paramref name="size"/> and <paramref name="scaleFactor"/>
     /// is given; each has one value (both dimensions) or two (H, W). With a scale factor the output size is

@@ -31,12 +31,13 @@ internal sealed class ResizeTaps
     private static ResizeTaps Nearest(DType dtype, int inSize, int outSize, double? scale)
     {
         var index = new int[outSize];
-        // PyTorch's nearest_idx: exact shortcuts for same size and 2x, else floor(o * scale) in float.
+        // floor(o * scale) in float, as PyTorch's CPU kernel computes it for (N, C, H, W) inputs. (PyTorch 1.13
+        // takes shortcuts for same size and 2x only on some memory-format paths, C == 1 among them: with a
+        // scale factor such as 1.1 that keeps the size, a C == 1 input is copied while C > 1 is resampled.
+        // The general rule is kept here whatever C is.)
         float s = scale is > 0 ? (float)(1.0 / scale.Value) : (float)inSize / outSize;
         for (int o = 0; o < outSize; o++)
-            index[o] = outSize == inSize ? o
-                : outSize == 2 * inSize ? o >> 1
-                : Math.Min((int)MathF.Floor(o * s), inSize - 1);
+            index[o] = Math.Min((int)MathF.Floor(o * s), inSize - 1);
         Array weight = dtype == DType.F32 ? Enumerable.Repeat(1f, outSize).ToArray() : Enumerable.Repeat(1.0, outSize).ToArray();
         return new ResizeTaps { InSize = inSize, OutSize = outSize, Taps = 1, Index = index, Weight = weight };
     }

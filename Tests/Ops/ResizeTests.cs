@@ -24,7 +24,7 @@ public class ResizeTests
             if (mode == "nearest")
             {
                 float s = scaleFactor is { } f ? (float)(1 / f) : (float)inSize / outSize;
-                int i = outSize == inSize ? o : outSize == 2 * inSize ? o / 2 : Math.Min((int)MathF.Floor(o * s), inSize - 1);
+                int i = Math.Min((int)MathF.Floor(o * s), inSize - 1);
                 m[o, i] = 1;
                 continue;
             }
@@ -159,9 +159,10 @@ public class ResizeTests
         Assert.Equal([1, 2, 7, 7], byScale.Shape);
         Assert.NotEqual(bySize.ToArray<double>(), byScale.ToArray<double>());
         Assert.Equal(bySize.ToArray<double>(), recomputed.ToArray<double>());
-        // Same size through a scale factor: bilinear copies (PyTorch's shortcut), bicubic still resamples.
+        // Same size through a scale factor: bilinear copies (PyTorch's shortcut), nearest and bicubic still resample.
         Assert.Equal(x.ToArray<double>(), F.Interpolate(x, scaleFactor: [1.1], mode: "bilinear").ToArray<double>());
         Assert.NotEqual(x.ToArray<double>(), F.Interpolate(x, scaleFactor: [1.1], mode: "bicubic").ToArray<double>());
+        Assert.NotEqual(x.ToArray<double>(), F.Interpolate(x, scaleFactor: [1.1]).ToArray<double>());
     }
 
     [Fact]
