@@ -35,6 +35,9 @@ public readonly struct GeluOp : IUnaryOp
 
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => GeluVector.TryForward(x, y);
 
+    public static bool TryBackwardSpan<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> gx, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> =>
+        GeluVector.TryBackward(g, x, gx);
+
     // Φ(x) through erfc rather than 1 + erf: no cancellation for negative x, where Φ is small.
     private static double Cdf(double v) => 0.5 * ErrorFunction.Erfc(-v * Sqrt1_2);
 }
@@ -82,6 +85,37 @@ public readonly struct GeluTanhOp : IUnaryOp
         }
         return true;
     }
+
+    public static bool TryBackwardSpan<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> gx, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Span<T> s = stackalloc T[Chunk];
+        Span<T> t = stackalloc T[Chunk];
+        for (int at = 0; at < x.Length; at += Chunk)
+        {
+            int n = Math.Min(Chunk, x.Length - at);
+            var xs = x.Slice(at, n);
+            var ss = s[..n];
+            var ts = t[..n];
+            var o = gx.Slice(at, n);
+            TensorPrimitives.Multiply(xs, xs, ts);                                   // x²
+            TensorPrimitives.Multiply(ts, T.CreateTruncating(Kappa), ss);
+            TensorPrimitives.Add(ss, T.One, ss);
+            TensorPrimitives.Multiply(ss, xs, ss);
+            TensorPrimitives.Multiply(ss, T.CreateTruncating(-2 * Beta), ss);
+            TensorPrimitives.Exp(ss, ss);
+            TensorPrimitives.Add(ss, T.One, ss);
+            TensorPrimitives.Reciprocal(ss, ss);                                     // s = sigmoid(2u)
+            TensorPrimitives.Multiply(ts, T.CreateTruncating(3 * Kappa * Beta), ts);
+            TensorPrimitives.Add(ts, T.CreateTruncating(Beta), ts);                  // u'
+            TensorPrimitives.Multiply(ts, xs, ts);
+            TensorPrimitives.Multiply(ts, T.CreateTruncating(2), ts);                // 2 x u'
+            TensorPrimitives.Subtract(T.One, ss, o);
+            TensorPrimitives.Multiply(o, ss, o);
+            TensorPrimitives.FusedMultiplyAdd(o, ts, ss, o);                         // s + 2 x u' s (1 - s)
+            TensorPrimitives.Multiply(o, g.Slice(at, n), o);
+        }
+        return true;
+    }
 }
 
 /// <summary>SiLU (swish): x * sigmoid(x).</summary>
@@ -101,6 +135,25 @@ public readonly struct SiluOp : IUnaryOp
     {
         TensorPrimitives.Sigmoid(x, y);
         TensorPrimitives.Multiply(x, y, y);
+        return true;
+    }
+
+    public static bool TryBackwardSpan<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> gx, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int chunk = 1024;
+        Span<T> s = stackalloc T[chunk];
+        for (int at = 0; at < x.Length; at += chunk)
+        {
+            int n = Math.Min(chunk, x.Length - at);
+            var xs = x.Slice(at, n);
+            var ss = s[..n];
+            var o = gx.Slice(at, n);
+            TensorPrimitives.Sigmoid(xs, ss);
+            TensorPrimitives.Subtract(T.One, ss, o);
+            TensorPrimitives.FusedMultiplyAdd(o, xs, T.One, o);                      // 1 + x (1 - s)
+            TensorPrimitives.Multiply(o, ss, o);
+            TensorPrimitives.Multiply(o, g.Slice(at, n), o);
+        }
         return true;
     }
 }
