@@ -21,6 +21,9 @@ public interface IUnaryOp
 
     /// <summary>Vectorised forward over contiguous spans; returns false when the op has none.</summary>
     static virtual bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => false;
+
+    /// <summary>Vectorised fused backward gx = g * f'(x, y) over contiguous spans; returns false when the op has none.</summary>
+    static virtual bool TryBackwardSpan<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> gx, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => false;
 }
 
 /// <summary>A binary elementwise operation with NumPy broadcasting. Gradients are composed from other ops.</summary>

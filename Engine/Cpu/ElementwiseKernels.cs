@@ -25,6 +25,10 @@ internal unsafe struct UnaryBackwardLoop<TOp, T>(T a, T b) : IStridedLoop
 {
     public void Run(long n, byte** p, long* s)
     {
+        int len = (int)n;
+        if (s[0] == sizeof(T) && s[1] == sizeof(T) && s[2] == sizeof(T) && s[3] == sizeof(T)
+            && TOp.TryBackwardSpan(new ReadOnlySpan<T>(p[1], len), new ReadOnlySpan<T>(p[2], len), new ReadOnlySpan<T>(p[3], len), new Span<T>(p[0], len), a, b))
+            return;
         byte* gx = p[0], g = p[1], x = p[2], y = p[3];
         for (long i = 0; i < n; i++, gx += s[0], g += s[1], x += s[2], y += s[3])
             *(T*)gx = *(T*)g * TOp.Derivative(*(T*)x, *(T*)y, a, b);

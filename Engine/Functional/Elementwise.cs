@@ -16,7 +16,9 @@ public sealed partial class Tensor
             throw new ArgumentException($"{op}: expected a floating point tensor, got {DType.TorchName()} with shape {Shp(this)}.");
     }
 
-    private Tensor Unary<TOp>(double a = 0, double b = 0) where TOp : IUnaryOp
+    // Internal, not private, so that Engine.Ops runs its own op structs (gelu, silu, ...) through the same
+    // backend kernels and fused backward.
+    internal Tensor Unary<TOp>(double a = 0, double b = 0) where TOp : IUnaryOp
     {
         CheckFloat(TOp.Name);
         long t0 = Stopwatch.GetTimestamp();

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using Engine.Autograd;
+using Engine.Random;
+
+namespace Engine.Ops;
+
+public static partial class Functional
+{
+    /// <summary>
+    /// Zeroes each element with probability <paramref name="p"/> and scales the rest by 1 / (1 - p), PyTorch's
+    /// <c>F.dropout</c>. The mask comes from <see cref="Tensor.Rand"/> (counter-based), so a seed gives the same
+    /// mask for any thread count; the backward multiplies by the same, saved mask. With p = 0, outside training,
+    /// or on an empty tensor the input itself is returned (as PyTorch does); p = 1 gives zeros.
+    /// </summary>
+    public static Tensor Dropout(Tensor input, double p = 0.5, bool training = true, Generator? generator = null)
+    {
+        const string op = "dropout";
+        FamilyGuards.Float(op, input);
+        FamilyGuards.Probability(op, p, input);
+        if (!training || p == 0 || input.NumEl == 0) return input;
+        return DropoutFunction.Apply(op, input, input.Layout.Shape, 1 - p, 1 / (1 - p), generator);
+    }
+
+    /// <summary>
+    /// Stochastic depth, timm's <c>drop_path</c>: drops whole samples (the mask has shape (N, 1, ..., 1)) with
+    /// probability <paramref name="p"/>, and scales the kept ones by 1 / (1 - p) when <paramref name="scaleByKeep"/>.
+    /// Identity (the input itself) outside training or when p = 0.
+    /// </summary>
+    public static Tensor DropPath(Tensor input, double p = 0.0, bool training = false, bool scaleByKeep = true, Generator? generator = null)
+    {
+        const string op = "drop_path";
+        FamilyGuards.Float(op, input);
+        FamilyGuards.Probability(op, p, input);
+        if (input.Rank < 1)
+            throw new ArgumentException($"{op}: expected an input with a batch dimension (rank >= 1), got shape {FamilyGuards.Shape(input)}.");
+        if (!training || p == 0 || input.NumEl == 0) return input;
+        var maskShape = input.Layout.Shape.Select((d, i) => i == 0 ? d : 1).ToArray();
+        double keep = 1 - p;
+        return DropoutFunction.Apply(op, input, maskShape, keep, scaleByKeep && keep > 0 ? 1 / keep : 1, generator);
+    }
+}
+
+/// <summary>y = x * mask with mask = (u &lt; keep) * scale, u uniform from the generator; recorded as one node.</summary>
+internal static class DropoutFunction
+{
+    public static Tensor Apply(string op, Tensor input, int[] maskShape, double keep, double scale, Generator? generator)
+    {
+        FamilyGuards.Cpu(op, input);
+        long t0 = Stopwatch.GetTimestamp();
+        var mask = Tensor.Rand(maskShape, input.DType, input.Device, generator);
+        DropoutKernels.UniformToMask(mask, keep, scale);
+        Tensor y;
+        using (Tape.NoGrad()) y = input.Mul(mask);
+        if (Tape.ShouldRecord(input))
+        {
+            var sm = Tape.Save(mask);
+            Tape.Record(op, [input], [y], g => [g[0].Mul(sm.Value)], [sm], t0);
+        }
+        mask.Dispose();
+        return y;
+    }
+}

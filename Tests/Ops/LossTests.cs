@@ -1,0 +1,276 @@
+using Engine.Autograd;
+using Engine.Cpu;
+using Engine.Tests.Core;
+using Engine.Tests.Support;
+using FsCheck;
+using FsCheck.Fluent;
+using Xunit;
+using F = Engine.Ops.Functional;
+
+namespace Engine.Tests.Ops;
+
+/// <summary>Cross-entropy and nll_loss against the direct formulas (PyTorch's definitions), known values and errors.</summary>
+public class LossTests
+{
+    /// <summary>A generated problem: logits shape (C), (N, C) or (N, C, d...), and the loss's hyper-parameters.</summary>
+    public sealed record Problem(int[] Shape, int Seed, bool Weighted, double Smoothing, string Reduction, long IgnoreIndex, Reference.Kind Layout);
+
+    private static readonly Gen<Problem> Problems =
+        from shape in Reference.ShapeGen(1, 4, 5)
+        from seed in Gen.Choose(0, 100_000)
+        from weighted in Gen.Elements(false, true)
+        from smoothing in Gen.Elements(0.0, 0.0, 0.1, 0.45, 1.0)
+        from reduction in Gen.Elements("mean", "sum", "none")
+        from ignore in Gen.Elements(-100L, 0L, 2L)
+        from layout in Gen.Elements(Reference.AllKinds)
+        select new Problem(shape, seed, weighted, smoothing, reduction, ignore, layout);
+
+    private static int ClassDim(int[] shape) => shape.Length == 1 ? 0 : 1;
+
+    private static int[] PositionShape(int[] shape) => shape.Where((_, i) => i != ClassDim(shape)).ToArray();
+
+    /// <summary>log_softmax over the class dimension, in double, the obvious way.</summary>
+    private static double[] LogProbabilities(double[] x, int[] shape)
+    {
+        int classes = shape[ClassDim(shape)];
+        long inner = Reference.Count(shape) / classes / (shape.Length == 1 ? 1 : shape[0]);
+        var lp = new double[x.Length];
+        for (long f = 0; f < x.Length; f++)
+        {
+            long o = f / (classes * inner), j = f % inner;
+            double max = double.NegativeInfinity, sum = 0;
+            for (int c = 0; c < classes; c++) max = Math.Max(max, x[o * classes * inner + c * inner + j]);
+            for (int c = 0; c < classes; c++) sum += Math.Exp(x[o * classes * inner + c * inner + j] - max);
+            lp[f] = x[f] - max - Math.Log(sum);
+        }
+        return lp;
+    }
+
+    /// <summary>
+    /// PyTorch's cross_entropy on log-probabilities (class indices, label smoothing, weights, ignore index) as its
+    /// documentation writes it; with eps = 0 it is nll_loss. A mean with every position ignored is NaN (0 / 0).
+    /// </summary>
+    private static double[] CrossEntropyReference(double[] logp, int[] shape, long[] target, double[]? weight, long ignore, double eps, string reduction)
+    {
+        int classes = shape[ClassDim(shape)];
+        long positions = target.Length, inner = positions / (shape.Length == 1 ? 1 : shape[0]);
+        var none = new double[positions];
+        double nllSum = 0, smoothSum = 0, denominator = 0;
+        for (long i = 0; i < positions; i++)
+        {
+            if (target[i] == ignore) continue;
+            long o = i / inner, j = i % inner;
+            double W(long c) => weight?[c] ?? 1;
+            double LogP(long c) => logp[o * classes * inner + c * inner + j];
+            double n = -W(target[i]) * LogP(target[i]), s = 0;
+            for (int c = 0; c < classes; c++) s -= W(c) * LogP(c);
+            none[i] = (1 - eps) * n + (eps > 0 ? eps / classes * s : 0);
+            nllSum += n;
+            smoothSum += s;
+            denominator += W(target[i]);
+        }
+        return reduction switch
+        {
+            "none" => none,
+            "sum" => [none.Sum()],
+            _ => [(1 - eps) * nllSum / denominator + (eps > 0 ? eps / classes * smoothSum / denominator : 0)],
+        };
+    }
+
+    private static (double[] Logits, long[] Target, double[]? Weight) Data(Problem p)
+    {
+        var rng = new System.Random(p.Seed);
+        int classes = p.Shape[ClassDim(p.Shape)];
+        var logits = Reference.RandomF32Doubles(rng, Reference.Count(p.Shape), -4, 4);
+        var target = new long[Reference.Count(PositionShape(p.Shape))];
+        for (int i = 0; i < target.Length; i++) target[i] = rng.Next(4) == 0 ? p.IgnoreIndex : rng.Next(classes);
+        var weight = p.Weighted ? Reference.RandomF32Doubles(rng, classes, 0.2, 2) : null;
+        return (logits, target, weight);
+    }
+
+    [Fact]
+    public void CrossEntropyMatchesTheDirectFormula() => Reference.Check(Problems, p =>
+    {
+        using var scope = Tensor.Scope();
+        var (logits, target, weight) = Data(p);
+        var expected = CrossEntropyReference(LogProbabilities(logits, p.Shape), p.Shape, target, weight, p.IgnoreIndex, p.Smoothing, p.Reduction);
+        var t = Tensor.FromArray(target, PositionShape(p.Shape));
+        foreach (var dtype in new[] { DType.F64, DType.F32 })
+        {
+            var x = Reference.Strided(logits, p.Shape, dtype, p.Layout);
+            var w = weight is null ? null : Reference.Make(weight, [weight.Length], dtype);
+            var y = F.CrossEntropy(x, t, w, p.IgnoreIndex, p.Reduction, p.Smoothing);
+            Assert.Equal(p.Reduction == "none" ? PositionShape(p.Shape) : [], y.Shape);
+            Reference.Close(expected, ActivationTests.ToDoubles(y), dtype == DType.F64 ? 1e-13 : 2e-5, dtype == DType.F64 ? 1e-14 : 2e-5, $"{p} {dtype}");
+        }
+        return true;
+    }, maxTest: 150);
+
+    [Fact]
+    public void NllLossMatchesTheDirectFormula() => Reference.Check(Problems, p =>
+    {
+        using var scope = Tensor.Scope();
+        var (logits, target, weight) = Data(p);
+        var logp = LogProbabilities(logits, p.Shape);
+        var expected = CrossEntropyReference(logp, p.Shape, target, weight, p.IgnoreIndex, 0, p.Reduction);
+        var t = Tensor.FromArray(target, PositionShape(p.Shape));
+        foreach (var dtype in new[] { DType.F64, DType.F32 })
+        {
+            var x = Reference.Strided(logp, p.Shape, dtype, p.Layout);
+            var w = weight is null ? null : Reference.Make(weight, [weight.Length], dtype);
+            Reference.Close(expected, ActivationTests.ToDoubles(F.NllLoss(x, t, w, p.IgnoreIndex, p.Reduction)), dtype == DType.F64 ? 1e-13 : 2e-5, 1e-5, $"{p} {dtype}");
+        }
+        return true;
+    }, maxTest: 60);
+
+    [Fact]
+    public void SoftTargetsMatchTheDirectFormula() => Reference.Check(Problems, p =>
+    {
+        using var scope = Tensor.Scope();
+        var (logits, _, weight) = Data(p);
+        var rng = new System.Random(p.Seed + 1);
+        var probs = Reference.RandomF32Doubles(rng, logits.Length, 0, 1);
+        var logp = LogProbabilities(logits, p.Shape);
+        int classes = p.Shape[ClassDim(p.Shape)];
+        long inner = logits.Length / classes / (p.Shape.Length == 1 ? 1 : p.Shape[0]);
+        long positions = logits.Length / classes;
+        var none = new double[positions];
+        for (long f = 0; f < logits.Length; f++)
+        {
+            long o = f / (classes * inner), c = f / inner % classes, j = f % inner;
+            double q = p.Smoothing > 0 ? probs[f] * (1 - p.Smoothing) + p.Smoothing / classes : probs[f];
+            none[o * inner + j] -= (weight?[c] ?? 1) * q * logp[f];
+        }
+        double[] expected = p.Reduction switch { "none" => none, "sum" => [none.Sum()], _ => [none.Sum() / positions] };
+        foreach (var dtype in new[] { DType.F64, DType.F32 })
+        {
+            var x = Reference.Strided(logits, p.Shape, dtype, p.Layout);
+            var target = Reference.Strided(probs, p.Shape, dtype, p.Layout);
+            var w = weight is null ? null : Reference.Make(weight, [weight.Length], dtype);
+            var y = F.CrossEntropy(x, target, w, reduction: p.Reduction, labelSmoothing: p.Smoothing);
+            Reference.Close(expected, ActivationTests.ToDoubles(y), dtype == DType.F64 ? 1e-13 : 2e-5, 2e-5, $"{p} {dtype}");
+        }
+        return true;
+    }, maxTest: 60);
+
+    [Fact]
+    public void KnownValueAndGradientIsSoftmaxMinusOneHotOverN()
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.FromArray(new double[] { 1, 2, 3, 0, 0, 0 }, [2, 3]).RequiresGradInPlace();
+        var loss = F.CrossEntropy(x, Tensor.FromArray(new long[] { 2, 0 }));
+        double first = Math.Log(Math.Exp(1) + Math.Exp(2) + Math.Exp(3)) - 3; // 0.4076059644443803
+        Assert.Equal((first + Math.Log(3)) / 2, loss.Item(), 1e-14);
+        Assert.Equal("cross_entropy", loss.GradFn!.Op);
+        Assert.Single(Tape.NodesOf(loss));
+        loss.Backward();
+        double z = Math.Exp(1) + Math.Exp(2) + Math.Exp(3);
+        double[] expected = [Math.Exp(1) / z / 2, Math.Exp(2) / z / 2, (Math.Exp(3) / z - 1) / 2, (1.0 / 3 - 1) / 2, 1.0 / 6, 1.0 / 6];
+        Reference.Close(expected, x.Grad!.ToArray<double>(), 1e-14, 1e-16);
+    }
+
+    [Fact]
+    public void UnbatchedInputTakesAScalarTarget()
+    {
+        using var scope = Tensor.Scope();
+        var y = F.CrossEntropy(Tensor.FromArray(new float[] { 1, 2, 3 }), Tensor.FromArray(new long[] { 2 }).Reshape());
+        Assert.Equal(0.40760596444438, y.Item(), 6);
+    }
+
+    [Fact]
+    public void AllIgnoredGivesNaNForMeanAndZeroForSum()
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.Randn([3, 4], DType.F64).RequiresGradInPlace();
+        var t = Tensor.Full([3], -100, DType.I64);
+        Assert.True(double.IsNaN(F.CrossEntropy(x, t).Item()));
+        var sum = F.CrossEntropy(x, t, reduction: "sum", labelSmoothing: 0.2);
+        Assert.Equal(0.0, sum.Item());
+        sum.Backward();
+        Assert.All(x.Grad!.ToArray<double>(), v => Assert.Equal(0.0, v));
+    }
+
+    private static void Fails<TException>(Action call, params string[] parts) where TException : Exception
+    {
+        var e = Assert.Throws<TException>(call);
+        foreach (var part in parts) Assert.Contains(part, e.Message);
+    }
+
+    [Fact]
+    public void BadTargetsNameTheOpAndTheShapes()
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.Zeros([4, 5]);
+        Fails<IndexOutOfRangeException>(() => F.CrossEntropy(x, Tensor.FromArray(new long[] { 0, 5, 1, 1 })), "cross_entropy", "Target 5 is out of bounds", "[4, 5]", "[4]");
+        Fails<IndexOutOfRangeException>(() => F.NllLoss(x, Tensor.FromArray(new long[] { 0, -1, 1, 1 })), "nll_loss", "Target -1 is out of bounds");
+        Fails<ArgumentException>(() => F.CrossEntropy(x, Tensor.Zeros([4])), "cross_entropy", "expected scalar type Long", "torch.float32", "[4, 5]", "[4]");
+        Fails<ArgumentException>(() => F.CrossEntropy(x, Tensor.Zeros([3], DType.I64)), "cross_entropy", "expected input batch_size (4) to match target batch_size (3)");
+        Fails<ArgumentException>(() => F.CrossEntropy(Tensor.Zeros([2, 5, 3]), Tensor.Zeros([2, 4], DType.I64)), "cross_entropy", "expected target size [2, 3], got [2, 4]");
+        Fails<ArgumentException>(() => F.CrossEntropy(x, Tensor.Zeros([4, 5], DType.I64)), "cross_entropy", "floating point type for target with class probabilities", "torch.int64");
+        Fails<ArgumentException>(() => F.CrossEntropy(x, Tensor.Zeros([4, 5]), ignoreIndex: 1), "cross_entropy", "ignore_index is not supported for floating point target");
+        Fails<ArgumentException>(() => F.CrossEntropy(x, Tensor.Zeros([4, 5], DType.F64)), "cross_entropy", "torch.float64", "torch.float32");
+    }
+
+    [Fact]
+    public void BadArgumentsNameTheOpAndTheShapes()
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.Zeros([4, 5]);
+        var t = Tensor.Zeros([4], DType.I64);
+        Fails<ArgumentException>(() => F.CrossEntropy(x, t, Tensor.Ones([4])), "cross_entropy", "weight tensor should be defined either for all 5 classes or no classes", "[4]");
+        Fails<ArgumentException>(() => F.CrossEntropy(x, t, labelSmoothing: 1.5), "cross_entropy", "label_smoothing must be between 0.0 and 1.0. Got: 1.5");
+        Fails<ArgumentException>(() => F.CrossEntropy(x, t, reduction: "avg"), "cross_entropy", "avg is not a valid value for reduction");
+        Fails<ArgumentException>(() => F.CrossEntropy(Tensor.Scalar(1), Tensor.Scalar(0, DType.I64)), "cross_entropy", "expected 1 or more dimensions");
+        Fails<ArgumentException>(() => F.NllLoss(Tensor.Zeros([4, 5], DType.I64), t), "nll_loss", "floating point", "torch.int64");
+    }
+
+    [GpuFact]
+    public void CudaMatchesCpu()
+    {
+        using var scope = Tensor.Scope();
+        foreach (var dtype in new[] { DType.F32, DType.F64 })
+        {
+            var x = Tensor.Randn([64, 10, 3], dtype, generator: new Engine.Random.Generator(3));
+            var t = Tensor.RandInt(0, 10, [64, 3], generator: new Engine.Random.Generator(4));
+            var xc = x.ToDevice(Device.Cuda(0));
+            var tc = t.ToDevice(Device.Cuda(0));
+            foreach (var reduction in new[] { "mean", "sum", "none" })
+            {
+                var cpu = F.CrossEntropy(x, t, reduction: reduction, labelSmoothing: 0.1);
+                var gpu = F.CrossEntropy(xc, tc, reduction: reduction, labelSmoothing: 0.1).ToDevice(Device.Cpu);
+                Reference.Close(ActivationTests.ToDoubles(cpu), ActivationTests.ToDoubles(gpu), 1e-5, 1e-6, reduction);
+            }
+        }
+    }
+}
+
+/// <summary>Changes the process-wide thread count, so it runs alone.</summary>
+[Collection(SerialCollection.Name)]
+public class LossThreadCountTests
+{
+    [Fact]
+    public void CrossEntropyBitsDoNotDependOnTheThreadCount()
+    {
+        int before = CpuParallel.ThreadCount;
+        try
+        {
+            using var scope = Tensor.Scope();
+            var x = Tensor.Randn([512, 100], DType.F32, generator: new Engine.Random.Generator(8)).RequiresGradInPlace();
+            var t = Tensor.RandInt(0, 100, [512], generator: new Engine.Random.Generator(9));
+            float[][] Run()
+            {
+                x.ZeroGrad();
+                var y = F.CrossEntropy(x, t, labelSmoothing: 0.1);
+                y.Backward();
+                return [[y.Item<float>()], x.Grad!.ToArray<float>()];
+            }
+            CpuParallel.ThreadCount = 1;
+            var one = Run();
+            CpuParallel.ThreadCount = 2;
+            var two = Run();
+            Assert.Equal(one[0], two[0]);
+            Assert.Equal(one[1], two[1]);
+        }
+        finally { CpuParallel.ThreadCount = before; }
+    }
+}

@@ -1,0 +1,149 @@
+using Engine.Cpu;
+using Engine.Random;
+using Engine.Tests.Core;
+using Engine.Tests.Support;
+using Xunit;
+using F = Engine.Ops.Functional;
+
+namespace Engine.Tests.Ops;
+
+/// <summary>Dropout and drop-path: masks from the counter-based generator, scaling, identities, errors.</summary>
+public class RegularizeTests
+{
+    [Theory]
+    [InlineData(DType.F32, 0.3)]
+    [InlineData(DType.F64, 0.5)]
+    [InlineData(DType.F32, 0.9)]
+    public void DropoutMaskIsRandOfTheSameSeedBelowKeep(DType dtype, double p)
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.Randn([40, 50], dtype, generator: new Generator(1)).Add(5);
+        var y = F.Dropout(x.T, p, generator: new Generator(42)); // a transposed (non-contiguous) input
+        var u = ActivationTests.ToDoubles(Tensor.Rand([50, 40], dtype, generator: new Generator(42)));
+        var xs = ActivationTests.ToDoubles(x.T.Contiguous());
+        var ys = ActivationTests.ToDoubles(y);
+        double keep = dtype == DType.F32 ? (float)(1 - p) : 1 - p, scale = dtype == DType.F32 ? (float)(1 / (1 - p)) : 1 / (1 - p);
+        int dropped = 0;
+        for (int i = 0; i < ys.Length; i++)
+        {
+            double expected = u[i] < keep ? (dtype == DType.F32 ? (float)xs[i] * (float)scale : xs[i] * scale) : 0;
+            Assert.Equal(expected, ys[i]);
+            if (ys[i] == 0) dropped++;
+        }
+        Assert.InRange(dropped / 2000.0, p - 0.05, p + 0.05);
+    }
+
+    [Fact]
+    public void DropoutIdentitiesAndZeros()
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.Randn([3, 4]);
+        Assert.Same(x, F.Dropout(x, 0.5, training: false));
+        Assert.Same(x, F.Dropout(x, 0.0));
+        Assert.All(F.Dropout(x, 1.0).ToArray<float>(), v => Assert.Equal(0f, v));
+        var empty = Tensor.Zeros([0, 3]);
+        Assert.Same(empty, F.Dropout(empty));
+    }
+
+    [Fact]
+    public void DropoutBackwardMultipliesByTheSavedMask()
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.Randn([6, 7], DType.F64).RequiresGradInPlace();
+        var y = F.Dropout(x, 0.4, generator: new Generator(3));
+        Assert.Equal("dropout", y.GradFn!.Op);
+        var g = Tensor.Randn([6, 7], DType.F64);
+        y.Backward(g);
+        var mask = Tensor.Rand([6, 7], DType.F64, generator: new Generator(3)).ToArray<double>().Select(u => u < 0.6 ? 1 / 0.6 : 0).ToArray();
+        Reference.Bitwise(g.ToArray<double>().Select((v, i) => v * mask[i]).ToArray(), x.Grad!.ToArray<double>());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void DropPathDropsWholeSamples(bool scaleByKeep)
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.Randn([64, 3, 2, 2], DType.F64, generator: new Generator(2)).Add(10);
+        var y = F.DropPath(x, 0.25, training: true, scaleByKeep: scaleByKeep, generator: new Generator(7));
+        var u = Tensor.Rand([64, 1, 1, 1], DType.F64, generator: new Generator(7)).ToArray<double>();
+        var xs = x.ToArray<double>();
+        var ys = y.ToArray<double>();
+        for (int i = 0; i < ys.Length; i++)
+            Assert.Equal(u[i / 12] < 0.75 ? xs[i] * (scaleByKeep ? 1 / 0.75 : 1) : 0, ys[i]);
+        Assert.Same(x, F.DropPath(x, 0.25, training: false));
+        Assert.Same(x, F.DropPath(x, 0.0, training: true));
+        Assert.All(F.DropPath(x, 1.0, training: true).ToArray<double>(), v => Assert.Equal(0, v));
+    }
+
+    [Fact]
+    public void SameSeedSameMaskAndTheGeneratorAdvances()
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.Ones([1000]);
+        var a = F.Dropout(x, 0.5, generator: new Generator(11)).ToArray<float>();
+        var b = F.Dropout(x, 0.5, generator: new Generator(11)).ToArray<float>();
+        Assert.Equal(a, b);
+        var g = new Generator(11);
+        F.Dropout(x, 0.5, generator: g);
+        Assert.NotEqual(a, F.Dropout(x, 0.5, generator: g).ToArray<float>());
+    }
+
+    [Fact]
+    public void BadProbabilitiesNameTheOpAndTheShape()
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.Zeros([2, 5]);
+        foreach (var p in new[] { -0.1, 1.5, double.NaN })
+        {
+            var e = Assert.Throws<ArgumentException>(() => F.Dropout(x, p));
+            Assert.Contains("dropout: dropout probability has to be between 0 and 1", e.Message);
+            Assert.Contains("[2, 5]", e.Message);
+            e = Assert.Throws<ArgumentException>(() => F.DropPath(x, p, training: true));
+            Assert.Contains("drop_path", e.Message);
+        }
+        var r = Assert.Throws<ArgumentException>(() => F.DropPath(Tensor.Scalar(1), 0.5, training: true));
+        Assert.Contains("drop_path", r.Message);
+        Assert.Contains("[]", r.Message);
+        r = Assert.Throws<ArgumentException>(() => F.Dropout(Tensor.Zeros([3], DType.I64)));
+        Assert.Contains("torch.int64", r.Message);
+    }
+
+    [GpuFact]
+    public void CudaMasksAreTheCpuMasks()
+    {
+        using var scope = Tensor.Scope();
+        foreach (var dtype in new[] { DType.F32, DType.F64 })
+        {
+            var x = Tensor.Randn([33, 65], dtype, generator: new Generator(1));
+            var cpu = F.Dropout(x, 0.3, generator: new Generator(5));
+            var gpu = F.Dropout(x.ToDevice(Device.Cuda(0)), 0.3, generator: new Generator(5)).ToDevice(Device.Cpu);
+            Assert.Equal(ActivationTests.ToDoubles(cpu), ActivationTests.ToDoubles(gpu));
+            var cpuPath = F.DropPath(x, 0.3, training: true, generator: new Generator(6));
+            var gpuPath = F.DropPath(x.ToDevice(Device.Cuda(0)), 0.3, training: true, generator: new Generator(6)).ToDevice(Device.Cpu);
+            Assert.Equal(ActivationTests.ToDoubles(cpuPath), ActivationTests.ToDoubles(gpuPath));
+        }
+    }
+}
+
+/// <summary>Changes the process-wide thread count, so it runs alone.</summary>
+[Collection(SerialCollection.Name)]
+public class RegularizeThreadCountTests
+{
+    [Fact]
+    public void MasksDoNotDependOnTheThreadCount()
+    {
+        int before = CpuParallel.ThreadCount;
+        try
+        {
+            using var scope = Tensor.Scope();
+            var x = Tensor.Ones([300_000]);
+            CpuParallel.ThreadCount = 1;
+            var one = F.Dropout(x, 0.5, generator: new Generator(9)).ToArray<float>();
+            CpuParallel.ThreadCount = 2;
+            var two = F.Dropout(x, 0.5, generator: new Generator(9)).ToArray<float>();
+            Assert.Equal(one, two);
+        }
+        finally { CpuParallel.ThreadCount = before; }
+    }
+}
