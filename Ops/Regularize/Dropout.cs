@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
-using Engine.Random;
+using Engine.Randomness;
 
 namespace Engine.Ops;
 

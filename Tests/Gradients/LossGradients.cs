@@ -23,7 +23,7 @@ public class LossGradients
     private static bool HasPositions(Case c) => Reduction(c) != "mean" || Layout.Count(c.Operands[0].Shape) > 0;
 
     private static Tensor? Weight(Case c, int classes) =>
-        Weighted(c) ? Tensor.Rand([classes], DType.F64, generator: new Engine.Random.Generator((ulong)c.Seed + 1)).Affine(1.5, 0.25) : null;
+        Weighted(c) ? Tensor.Rand([classes], DType.F64, generator: new Engine.Randomness.Generator((ulong)c.Seed + 1)).Affine(1.5, 0.25) : null;
 
     /// <summary>Class-index targets from the case's seed, some equal to the ignore index (0, 1 or -100), at least one not.</summary>
     private static (Tensor Target, long Ignore) Targets(Case c, int[] shape)

@@ -14,10 +14,10 @@ public class RegularizeGradients
 
     [Fact]
     public void Dropout() => GradientProperty.Check(Arbitrary(Single()),
-        (x, c) => F.Dropout(x[0], P(c), training: c.Choice / 5 % 4 != 0, generator: new Engine.Random.Generator((ulong)c.Seed)));
+        (x, c) => F.Dropout(x[0], P(c), training: c.Choice / 5 % 4 != 0, generator: new Engine.Randomness.Generator((ulong)c.Seed)));
 
     [Fact]
     public void DropPath() => GradientProperty.Check(Arbitrary(Single(minRank: 1), c => c.Operands[0].Shape.Length >= 1),
         (x, c) => F.DropPath(x[0], P(c), training: c.Choice / 5 % 4 != 0, scaleByKeep: c.Choice / 20 % 2 == 0,
-            generator: new Engine.Random.Generator((ulong)c.Seed)));
+            generator: new Engine.Randomness.Generator((ulong)c.Seed)));
 }

@@ -254,7 +254,7 @@ public class ActivationTests
         using var scope = Tensor.Scope();
         foreach (var dtype in new[] { DType.F32, DType.F64 })
         {
-            var x = Tensor.Randn([37, 129], dtype, generator: new Engine.Random.Generator(1));
+            var x = Tensor.Randn([37, 129], dtype, generator: new Engine.Randomness.Generator(1));
             var xc = x.ToDevice(Device.Cuda(0));
             foreach (var name in new[] { "gelu", "gelu_tanh", "silu", "hardswish", "softshrink", "relu", "sigmoid", "tanh" })
             {
@@ -283,8 +283,8 @@ public class ActivationThreadCountTests
         try
         {
             using var scope = Tensor.Scope();
-            var x = Tensor.Randn([64, 300, 7], DType.F32, generator: new Engine.Random.Generator(5)).RequiresGradInPlace();
-            var g = Tensor.Randn([64, 300, 7], DType.F32, generator: new Engine.Random.Generator(6));
+            var x = Tensor.Randn([64, 300, 7], DType.F32, generator: new Engine.Randomness.Generator(5)).RequiresGradInPlace();
+            var g = Tensor.Randn([64, 300, 7], DType.F32, generator: new Engine.Randomness.Generator(6));
             float[][] Run(int dim)
             {
                 x.ZeroGrad();

@@ -158,7 +158,7 @@ public class LinearDeterminismTests
             {
                 Engine.Cpu.CpuParallel.ThreadCount = threads;
                 using var scope = Tensor.Scope();
-                var gen = new Engine.Random.Generator(5);
+                var gen = new Engine.Randomness.Generator(5);
                 var x = Tensor.Randn([16, 20, 48], DType.F32, generator: gen); x.RequiresGrad = true;
                 var w = Tensor.Randn([600, 48], DType.F32, generator: gen); w.RequiresGrad = true;
                 var b = Tensor.Randn([600], DType.F32, generator: gen); b.RequiresGrad = true;

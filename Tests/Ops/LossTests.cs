@@ -230,8 +230,8 @@ public class LossTests
         using var scope = Tensor.Scope();
         foreach (var dtype in new[] { DType.F32, DType.F64 })
         {
-            var x = Tensor.Randn([64, 10, 3], dtype, generator: new Engine.Random.Generator(3));
-            var t = Tensor.RandInt(0, 10, [64, 3], generator: new Engine.Random.Generator(4));
+            var x = Tensor.Randn([64, 10, 3], dtype, generator: new Engine.Randomness.Generator(3));
+            var t = Tensor.RandInt(0, 10, [64, 3], generator: new Engine.Randomness.Generator(4));
             var xc = x.ToDevice(Device.Cuda(0));
             var tc = t.ToDevice(Device.Cuda(0));
             foreach (var reduction in new[] { "mean", "sum", "none" })
@@ -255,8 +255,8 @@ public class LossThreadCountTests
         try
         {
             using var scope = Tensor.Scope();
-            var x = Tensor.Randn([512, 100], DType.F32, generator: new Engine.Random.Generator(8)).RequiresGradInPlace();
-            var t = Tensor.RandInt(0, 100, [512], generator: new Engine.Random.Generator(9));
+            var x = Tensor.Randn([512, 100], DType.F32, generator: new Engine.Randomness.Generator(8)).RequiresGradInPlace();
+            var t = Tensor.RandInt(0, 100, [512], generator: new Engine.Randomness.Generator(9));
             float[][] Run()
             {
                 x.ZeroGrad();

@@ -421,7 +421,7 @@ public class NormDeterminismTests
             {
                 Engine.Cpu.CpuParallel.ThreadCount = threads;
                 using var scope = Tensor.Scope();
-                var gen = new Engine.Random.Generator(7);
+                var gen = new Engine.Randomness.Generator(7);
                 var x = Tensor.Randn(shape, DType.F32, generator: gen); x.RequiresGrad = true;
                 var w = Tensor.Randn(paramShape, DType.F32, generator: gen); w.RequiresGrad = true;
                 var b = Tensor.Randn(paramShape, DType.F32, generator: gen); b.RequiresGrad = true;
@@ -452,7 +452,7 @@ public class NormGpuParityTests
         foreach (var dtype in new[] { DType.F32, DType.F64 })
         {
             using var scope = Tensor.Scope();
-            var gen = new Engine.Random.Generator(11);
+            var gen = new Engine.Randomness.Generator(11);
             var inputs = shapes.Select(s => Tensor.Randn(s, dtype, generator: gen)).ToArray();
             Tensor? g = null;
             double[][] Run(Device device)

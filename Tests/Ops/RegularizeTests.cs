@@ -1,5 +1,5 @@
 using Engine.Cpu;
-using Engine.Random;
+using Engine.Randomness;
 using Engine.Tests.Core;
 using Engine.Tests.Support;
 using Xunit;

@@ -194,7 +194,7 @@ public class ResizeTests
         using var scope = Tensor.Scope();
         foreach (var dtype in new[] { DType.F32, DType.F64 })
         {
-            var x = Tensor.Randn([2, 3, 8, 8], dtype, generator: new Engine.Random.Generator(2));
+            var x = Tensor.Randn([2, 3, 8, 8], dtype, generator: new Engine.Randomness.Generator(2));
             var xc = x.ToDevice(Device.Cuda(0));
             foreach (var mode in new[] { "nearest", "bilinear", "bicubic" })
                 foreach (var size in new[] { 4, 13 })
@@ -218,8 +218,8 @@ public class ResizeThreadCountTests
         try
         {
             using var scope = Tensor.Scope();
-            var x = Tensor.Randn([2, 16, 14, 14], DType.F32, generator: new Engine.Random.Generator(4)).RequiresGradInPlace();
-            var g = Tensor.Randn([2, 16, 9, 20], DType.F32, generator: new Engine.Random.Generator(5));
+            var x = Tensor.Randn([2, 16, 14, 14], DType.F32, generator: new Engine.Randomness.Generator(4)).RequiresGradInPlace();
+            var g = Tensor.Randn([2, 16, 9, 20], DType.F32, generator: new Engine.Randomness.Generator(5));
             float[][] Run()
             {
                 x.ZeroGrad();
