@@ -31,8 +31,8 @@ public sealed class MetricsLog : IDisposable
         string csvPath = Path.Combine(directory, "metrics.csv"), jsonPath = Path.Combine(directory, "metrics.jsonl");
         if (resumeAfterStep is { } keep && File.Exists(jsonPath))
             _rows.AddRange(File.ReadAllLines(jsonPath).Where(l => l.Length > 0).Select(Parse).Where(r => r.Step <= keep));
-        _csv = new StreamWriter(csvPath, append: false, Encoding.UTF8);
-        _jsonl = new StreamWriter(jsonPath, append: false, Encoding.UTF8);
+        _csv = new StreamWriter(csvPath, append: false, new UTF8Encoding(false));
+        _jsonl = new StreamWriter(jsonPath, append: false, new UTF8Encoding(false));
         _csv.WriteLine(string.Join(",", Columns));
         foreach (var r in _rows) WriteLines(r);
         Flush();

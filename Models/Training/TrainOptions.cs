@@ -53,6 +53,12 @@ public sealed record TrainOptions
     /// <summary>Stop (with a checkpoint) after this many steps in this process: for tests of resuming.</summary>
     public long? StopAfterSteps { get; init; }
 
+    /// <summary>Use only the first this-many training images (quick runs and tests); all when null.</summary>
+    public int? LimitTrain { get; init; }
+
+    /// <summary>Use only the first this-many test images; all when null.</summary>
+    public int? LimitTest { get; init; }
+
     /// <summary>Augment the training images (random crop and flip).</summary>
     public bool Augment { get; init; } = true;
 }

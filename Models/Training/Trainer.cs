@@ -71,6 +71,8 @@ public sealed class Trainer
         var o = _options;
         ResolveDevice(o.Device);
         var (trainSet, testSet) = DatasetCatalog.Load(o.Data, o.DataDir, _observer.Message);
+        if (o.LimitTrain is { } lt) trainSet = new SubsetDataset(trainSet, lt);
+        if (o.LimitTest is { } le) testSet = new SubsetDataset(testSet, le);
         var recipe = Recipes.FashionMnist(augment: o.Augment);
         var shape = recipe.InputShape with { Channels = 3 };
         int classes = trainSet.ClassNames.Count;
@@ -138,9 +140,9 @@ public sealed class Trainer
                 bool stopHere = cancel.IsCancellationRequested || (o.StopAfterSteps is { } limit && stepsThisProcess >= limit);
                 if (stopHere)
                 {
-                    int nextBatch = batch.Index + 1;
-                    int e = nextBatch >= trainLoader.BatchesPerEpoch ? epoch + 1 : epoch;
-                    Save(checkpointPath, model, optimizer, schedule, e, nextBatch >= trainLoader.BatchesPerEpoch ? 0 : nextBatch, step);
+                    // The position is saved as it is: after an epoch's last batch the resumed run finds no
+                    // batch left in that epoch and goes straight to its evaluation.
+                    Save(checkpointPath, model, optimizer, schedule, epoch, batch.Index + 1, step);
                     _observer.Message($"stopped at step {step}; checkpoint saved to {checkpointPath} (resume with --resume {o.Out})");
                     CurvePlot.WriteSvg(Path.Combine(o.Out, "curves.svg"), log.Rows, $"{o.Model} on {o.Data}");
                     return new TrainResult(false, epoch, step, lastAccuracy, checkpointPath);

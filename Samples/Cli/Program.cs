@@ -7,6 +7,7 @@ if (Console.IsOutputRedirected) AnsiConsole.Profile.Capabilities.Ansi = false;
 
 // The `engine` command line. Each command lives in its own file and is registered here with one line.
 var root = new RootCommand("engine: a from-scratch deep learning engine");
+root.Add(Engine.Samples.Cli.Train.TrainCommand.Create());
 root.Add(Engine.Samples.Cli.Demo.DemoCommand.Create());
 root.Add(BenchCommand.Create());
 
