@@ -70,7 +70,7 @@ public static unsafe class CpuGemm
         float* b, long bRowStride, long bColStride, float beta, float* c, long cRowStride)
     {
         if (!Prologue(m, n, k, alpha, a, b, beta, c, cRowStride)) return;
-        if ((long)m * n * k < DirectPathMaxWork)
+        if ((double)m * n * k < DirectPathMaxWork)
             GemmSmall.Direct(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
         else if (UsesAvx2)
             GemmDriver<float, Avx2KernelF32>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
@@ -96,7 +96,7 @@ public static unsafe class CpuGemm
         double* b, long bRowStride, long bColStride, double beta, double* c, long cRowStride)
     {
         if (!Prologue(m, n, k, alpha, a, b, beta, c, cRowStride)) return;
-        if ((long)m * n * k < DirectPathMaxWork)
+        if ((double)m * n * k < DirectPathMaxWork)
             GemmSmall.Direct(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
         else if (UsesAvx2)
             GemmDriver<double, Avx2KernelF64>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);

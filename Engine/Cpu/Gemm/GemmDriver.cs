@@ -35,7 +35,7 @@ internal static unsafe class GemmDriver<T, K>
     public static void Run(int m, int n, int k, T alpha, T* a, long ars, long acs, T* b, long brs, long bcs,
         T beta, T* c, long rsc)
     {
-        long work = (long)m * n * k;
+        double work = (double)m * n * k; // a long could overflow
         int tasks = CpuParallel.InsideParallelRegion
             ? 1
             : (int)Math.Clamp(work / MinWorkPerTask, 1, CpuParallel.ThreadCount);
