@@ -76,7 +76,7 @@ public sealed unsafe class CpuStorage : Storage
     public CpuStorage(long length, DType dtype, bool zeroed = false) : base(length, dtype)
     {
         nuint bytes = (nuint)Math.Max(1, checked(length * dtype.SizeOf()));
-        _data = NativeMemory.AlignedAlloc(bytes, 64);
+        _data = Cpu.CpuAllocator.Rent(bytes);
         if (zeroed) NativeMemory.Clear(_data, bytes);
         long live = Interlocked.Add(ref _liveBytes, length * dtype.SizeOf());
         long peak;
@@ -95,7 +95,7 @@ public sealed unsafe class CpuStorage : Storage
         var p = _data;
         _data = null;
         if (p == null) return;
-        NativeMemory.AlignedFree(p);
+        Cpu.CpuAllocator.Return(p, (nuint)Math.Max(1, Length * DType.SizeOf()));
         Interlocked.Add(ref _liveBytes, -Length * DType.SizeOf());
         GC.SuppressFinalize(this);
     }
@@ -105,6 +105,7 @@ public sealed unsafe class CpuStorage : Storage
     {
         if (_data != null)
         {
+            // Not back to the cache: a finalizer runs on the finalizer thread at an unknown time.
             NativeMemory.AlignedFree(_data);
             _data = null;
             Interlocked.Add(ref _liveBytes, -Length * DType.SizeOf());

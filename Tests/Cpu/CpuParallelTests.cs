@@ -3,6 +3,7 @@ using Xunit;
 
 namespace Engine.Tests.Cpu;
 
+[Xunit.Collection(Engine.Tests.Support.SerialCollection.Name)]
 public class CpuParallelTests
 {
     [Fact]
@@ -35,8 +36,18 @@ public class CpuParallelTests
     [Fact]
     public void ExceptionsSurfaceAsAggregate_AndTheTeamStaysUsable()
     {
-        var ex = Assert.Throws<AggregateException>(() =>
-            CpuParallel.ForEachTask(8, i => { if (i == 5) throw new InvalidOperationException("boom"); }));
+        int saved = CpuParallel.ThreadCount;
+        CpuParallel.ThreadCount = 2; // with one thread the loop runs inline and the exception is not wrapped
+        AggregateException ex;
+        try
+        {
+            ex = Assert.Throws<AggregateException>(() =>
+                CpuParallel.ForEachTask(8, i => { if (i == 5) throw new InvalidOperationException("boom"); }));
+        }
+        finally
+        {
+            CpuParallel.ThreadCount = saved;
+        }
         Assert.IsType<InvalidOperationException>(ex.InnerException);
 
         int count = 0;

@@ -11,6 +11,7 @@ namespace Engine.Tests.Cpu;
 /// CpuGemm against a naive double-precision triple loop, over random shapes (0, 1, odd, and sizes
 /// straddling the MR/NR/MC/KC block edges), memory layouts, and alpha/beta; on both micro-kernels.
 /// </summary>
+[Xunit.Collection(Engine.Tests.Support.SerialCollection.Name)]
 public unsafe class GemmTests
 {
     /// <summary>How one operand is laid out in memory; all of them are just strides to CpuGemm.</summary>
