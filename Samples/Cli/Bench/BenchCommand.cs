@@ -10,6 +10,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Measure engine kernels, next to a reference implementation where one is available.");
         bench.Add(GemmBench.CreateCommand());
         bench.Add(ElementwiseBench.CreateCommand());
+        bench.Add(OpsBench.CreateCommand());
         return bench;
     }
 }
