@@ -1,0 +1,59 @@
+using Engine.Cuda.Native;
+
+namespace Engine.Cuda;
+
+/// <summary>
+/// Whether this process can use a CUDA device, and what the devices are. Answering never throws: a missing
+/// driver, a stub library or no device all mean "not available", and <see cref="UnavailableReason"/> says which.
+/// </summary>
+public static class Cuda
+{
+    private static readonly Lazy<(int Count, string? Reason)> Probe = new(ProbeDevices);
+
+    /// <summary>True when the driver loads, initialises and reports at least one device.</summary>
+    public static bool IsAvailable => Probe.Value.Count > 0;
+
+    /// <summary>The number of devices (0 when CUDA is not available).</summary>
+    public static int DeviceCount => Probe.Value.Count;
+
+    /// <summary>Why CUDA is not available, in one line; null when it is.</summary>
+    public static string? UnavailableReason => Probe.Value.Reason;
+
+    /// <summary>Device <paramref name="ordinal"/>'s name, compute capability and memory.</summary>
+    public static CudaDeviceInfo Device(int ordinal)
+    {
+        if (ordinal < 0 || ordinal >= DeviceCount)
+            throw new ArgumentOutOfRangeException(nameof(ordinal), $"cuda:{ordinal} does not exist: {DeviceCount} CUDA device(s){(UnavailableReason is { } r ? " (" + r + ")" : "")}.");
+        int device = Driver.Device(ordinal);
+        return new CudaDeviceInfo(ordinal, Driver.DeviceName(device),
+            Driver.Attribute(device, DeviceAttribute.ComputeCapabilityMajor), Driver.Attribute(device, DeviceAttribute.ComputeCapabilityMinor),
+            Driver.TotalMemory(device), Driver.Attribute(device, DeviceAttribute.MultiprocessorCount));
+    }
+
+    private static (int, string?) ProbeDevices()
+    {
+        try
+        {
+            // Resolve first: with no libcuda.so.1 this is a directory scan, not a failed P/Invoke per call.
+            NativeLibraries.Load(CudaLibrary.Driver);
+            Driver.Init();
+            int count = Driver.DeviceCount();
+            return (count, count > 0 ? null : "the CUDA driver reports no device");
+        }
+        catch (CudaLibraryNotFoundException) { return (0, "no CUDA driver (libcuda.so.1) found"); }
+        catch (Exception e) { return (0, e.Message.Split('\n')[0]); }
+    }
+}
+
+/// <summary>What the engine needs to know about one CUDA device.</summary>
+/// <param name="Ordinal">The device's index, as in <c>cuda:N</c>.</param>
+/// <param name="Name">The marketing name.</param>
+/// <param name="Major">Compute capability, major.</param>
+/// <param name="Minor">Compute capability, minor.</param>
+/// <param name="TotalMemory">Device memory in bytes.</param>
+/// <param name="Multiprocessors">Streaming multiprocessors (grids are capped at a multiple of these).</param>
+public sealed record CudaDeviceInfo(int Ordinal, string Name, int Major, int Minor, ulong TotalMemory, int Multiprocessors)
+{
+    /// <summary>The compute capability as NVRTC's architecture number (90 for 9.0).</summary>
+    public int Architecture => Major * 10 + Minor;
+}

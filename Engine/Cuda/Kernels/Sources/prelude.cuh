@@ -1,0 +1,32 @@
+// Compiled by NVRTC, which has no libc headers: the fixed-width types are spelled out here.
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef long long i64;
+
+#define ENGINE_MAX_DIMS 8
+#define ENGINE_HD __host__ __device__ __forceinline__
+
+// The layout of a strided operand, passed by value: sizes and strides in elements, outermost first.
+// The C# side must build the same struct (ndim, then the two arrays of ENGINE_MAX_DIMS longs).
+struct Strided
+{
+    int ndim;
+    i64 sizes[ENGINE_MAX_DIMS];
+    i64 strides[ENGINE_MAX_DIMS];
+};
+
+// Element offset of the i-th element in row-major order of the sizes.
+__device__ __forceinline__ i64 strided_offset(const Strided& s, i64 i)
+{
+    i64 offset = 0;
+    for (int d = s.ndim - 1; d >= 0; --d)
+    {
+        i64 size = s.sizes[d];
+        offset += (i % size) * s.strides[d];
+        i /= size;
+    }
+    return offset;
+}
+
+#define GRID_STRIDE_LOOP(i, n) \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)blockDim.x * gridDim.x)
