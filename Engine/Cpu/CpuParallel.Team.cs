@@ -16,7 +16,9 @@ public static partial class CpuParallel
         // blocks. Waking a blocked thread costs tens to hundreds of microseconds (more on a VM, where
         // the idle vCPU must be rescheduled), which is the whole runtime of a 256^3 GEMM, so back-to-back
         // kernels need workers that are still awake. Workers never outnumber the spare cores, so the
-        // polling only burns cores the engine would otherwise leave idle.
+        // polling only burns cores the engine would otherwise leave idle. Polling goes through
+        // SpinWait, which soon starts yielding: if the OS has put a poller on the same core as a
+        // thread with work left (seen on this VM), the poller must not hold that core for its slice.
         public static readonly long SpinTicks = Stopwatch.Frequency / 2000;
 
         private static readonly object Gate = new();
@@ -96,8 +98,9 @@ public static partial class CpuParallel
         public void WaitAndRethrow()
         {
             long start = Stopwatch.GetTimestamp();
+            var spinner = new SpinWait();
             while (Volatile.Read(ref _finished) < count && Stopwatch.GetTimestamp() - start < Team.SpinTicks)
-                Thread.SpinWait(32);
+                spinner.SpinOnce(sleep1Threshold: -1);
             // Not disposed: the last finisher may still be inside Set() when Wait() returns. Without a
             // kernel wait handle having been requested, the event holds no native resources.
             _done.Wait();
@@ -127,22 +130,25 @@ public static partial class CpuParallel
         private void Loop()
         {
             long idleSince = Stopwatch.GetTimestamp();
+            var spinner = new SpinWait();
             while (true)
             {
                 if (Interlocked.Exchange(ref _job, null) is { } job)
                 {
                     job.Participate();
                     idleSince = Stopwatch.GetTimestamp();
+                    spinner.Reset();
                     continue;
                 }
                 if (Stopwatch.GetTimestamp() - idleSince < Team.SpinTicks)
                 {
-                    Thread.SpinWait(32);
+                    spinner.SpinOnce(sleep1Threshold: -1);
                     continue;
                 }
                 _wake.Wait();
                 _wake.Reset();
                 idleSince = Stopwatch.GetTimestamp();
+                spinner.Reset();
             }
         }
     }

@@ -58,11 +58,13 @@ internal static class GemmBench
             }
 
             CpuParallel.ThreadCount = threads;
+            Timing engine = TimeRuns(repeat, () => EngineGemm(n, a, b, cEngine));
+
+            // Loaded only now: OpenBLAS starts its threads when told their number, and they spin
+            // for a while, which would take cores from the engine's runs.
             var blas = OpenBlas.TryLoad(out string blasReason);
             blas?.SetThreads(threads);
-            var (engine, reference) = Measure(repeat,
-                () => EngineGemm(n, a, b, cEngine),
-                blas is null ? null : () => BlasGemm(blas, n, a, b, cBlas));
+            Timing? reference = blas is null ? null : TimeRuns(repeat, () => BlasGemm(blas, n, a, b, cBlas));
 
             double? maxDiff = null;
             if (blas != null)
@@ -113,17 +115,10 @@ internal static class GemmBench
         }
     }
 
-    // Warm-up until the JIT has settled on optimised code (at least 3 runs and half a second each),
-    // then time `repeat` runs. Best-of is the figure of merit; the median shows the noise. The two
-    // sides are timed in separate blocks, not alternately: both keep idle worker threads spinning for
-    // a while after a call, and alternating would make each side's spinners steal the other's cores.
-    private static (Timing Engine, Timing? Reference) Measure(int repeat, Action engine, Action? reference)
-    {
-        var e = TimeRuns(repeat, engine);
-        Timing? r = reference is null ? null : TimeRuns(repeat, reference);
-        return (e, r);
-    }
-
+    // Warm-up until the JIT has settled on optimised code (at least 3 runs and half a second), then
+    // time `repeat` runs. Best-of is the figure of merit; the median shows the noise. The two sides
+    // are timed in separate blocks, not alternately: both keep idle worker threads spinning for a
+    // while after a call, and alternating would make each side's spinners steal the other's cores.
     private static Timing TimeRuns(int repeat, Action run)
     {
         WarmUp(run);
