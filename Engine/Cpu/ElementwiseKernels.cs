@@ -88,6 +88,12 @@ internal unsafe struct CopyLoop<TSrc, TDst> : IStridedLoop
             Buffer.MemoryCopy(src, dst, n * sizeof(TDst), n * sizeof(TDst));
             return;
         }
+        if (typeof(TSrc) == typeof(TDst) && s[0] == sizeof(TDst) && s[1] == 0 && n <= int.MaxValue)
+        {
+            // A broadcast (expanded) source, as the gradients of sums and means are: a fill, not a gather.
+            new Span<TDst>(dst, (int)n).Fill(Convert(*(TSrc*)src));
+            return;
+        }
         for (long i = 0; i < n; i++, dst += s[0], src += s[1])
             *(TDst*)dst = Convert(*(TSrc*)src);
     }

@@ -99,6 +99,14 @@ internal static unsafe class BatchNormKernels
                     for (int b = 0; b < n; b++)
                     {
                         long run = ((long)b * c + ch) * s;
+                        if (typeof(T) == typeof(float))
+                        {
+                            // Float runs are widened in registers, without scratch tiles.
+                            var (a, p) = Wide.SumAndCentredProducts((float*)(g + run), (float*)(x + run), s, mu);
+                            sumG += a;
+                            sumGx += p;
+                            continue;
+                        }
                         for (long t = 0; t < s; t += Wide.Tile)
                         {
                             int len = (int)Math.Min(Wide.Tile, s - t);
@@ -115,6 +123,11 @@ internal static unsafe class BatchNormKernels
                     for (int b = 0; b < n; b++)
                     {
                         long run = ((long)b * c + ch) * s;
+                        if (typeof(T) == typeof(float))
+                        {
+                            Wide.Combine((float*)(g + run), (float*)(x + run), alpha, c1, c0, (float*)(dx + run), s);
+                            continue;
+                        }
                         for (long t = 0; t < s; t += Wide.Tile)
                         {
                             int len = (int)Math.Min(Wide.Tile, s - t);

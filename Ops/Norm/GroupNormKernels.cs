@@ -80,7 +80,8 @@ internal static unsafe class GroupNormKernels
                     for (int j = 0; j < perGroup; j++)
                     {
                         double a = 0, b = 0;
-                        for (long t = 0; t < s; t += Wide.Tile)
+                        if (typeof(T) == typeof(float)) (a, b) = Wide.SumAndCentredProducts((float*)(gr + j * s), (float*)(xr + j * s), s, mu);
+                        else for (long t = 0; t < s; t += Wide.Tile)
                         {
                             int len = (int)Math.Min(Wide.Tile, s - t);
                             double* gt = Wide.Load(gr + j * s + t, len, gs);
@@ -97,7 +98,8 @@ internal static unsafe class GroupNormKernels
                     double c0 = -rs * sumG / length - c1 * mu;
                     T* dr = dx + row * length;
                     for (int j = 0; j < perGroup; j++)
-                        for (long t = 0; t < s; t += Wide.Tile)
+                        if (typeof(T) == typeof(float)) Wide.Combine((float*)(gr + j * s), (float*)(xr + j * s), rs * gamma[first + j], c1, c0, (float*)(dr + j * s), s);
+                        else for (long t = 0; t < s; t += Wide.Tile)
                         {
                             int len = (int)Math.Min(Wide.Tile, s - t);
                             long at = j * s + t;

@@ -1,3 +1,4 @@
+using System.Numerics;
 using Engine.Cpu;
 
 namespace Engine.Ops;
@@ -74,6 +75,15 @@ internal static unsafe class LayerNormKernels
                     {
                         T* xr = x + r * d, gr = g + r * d;
                         double mu = Wide.Get(mean + r), rs = Wide.Get(rstd + r);
+                        if (typeof(T) == typeof(float))
+                        {
+                            // Float rows are widened in registers, one pass for the sums and one for dx.
+                            var (sg, sgx) = SumsFloat((float*)gr, gm, (float*)xr, mu, rs, affine ? pg : null, pb, d);
+                            if (dx == null) continue;
+                            double k1 = -rs * rs * rs * sgx / d;
+                            CombineFloat((float*)gr, gm, (float*)xr, rs, k1, -rs * sg / d - k1 * mu, (float*)(dx + r * d), d);
+                            continue;
+                        }
                         double sumG = 0, sumGx = 0;
                         double* xt = null, gt = null;
                         for (int t = 0; t < d; t += Wide.Tile)
@@ -106,6 +116,63 @@ internal static unsafe class LayerNormKernels
             }
         });
         if (affine) SumBlocks(partial, blocks, d, dGamma!, dBeta!);
+    }
+
+    /// <summary>
+    /// <see cref="Wide.SumWeighted"/> and, when <paramref name="dGamma"/> is given, <see cref="Wide.AddAffineGradients"/>
+    /// on one float row, widened in registers: the same operations in the same order as on a widened tile.
+    /// </summary>
+    private static (double A, double B) SumsFloat(float* g, double* gamma, float* x, double mean, double rstd, double* dGamma, double* dBeta, int n)
+    {
+        int w = Vector<double>.Count;
+        Vector<double> a = default, b = default, m = new(mean), r = new(rstd);
+        int i = 0;
+        for (; i <= n - 2 * w; i += 2 * w)
+        {
+            Vector.Widen(Vector.Load(g + i), out var g0, out var g1);
+            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
+            var c0 = x0 - m;
+            var c1 = x1 - m;
+            var gg0 = g0 * Vector.Load(gamma + i);
+            a += gg0;
+            b += gg0 * c0;
+            var gg1 = g1 * Vector.Load(gamma + i + w);
+            a += gg1;
+            b += gg1 * c1;
+            if (dGamma == null) continue;
+            (Vector.Load(dGamma + i) + g0 * c0 * r).Store(dGamma + i);
+            (Vector.Load(dBeta + i) + g0).Store(dBeta + i);
+            (Vector.Load(dGamma + i + w) + g1 * c1 * r).Store(dGamma + i + w);
+            (Vector.Load(dBeta + i + w) + g1).Store(dBeta + i + w);
+        }
+        double sa = Vector.Sum(a), sb = Vector.Sum(b);
+        for (; i < n; i++)
+        {
+            double gi = g[i], c = x[i] - mean, gg = gi * gamma[i];
+            sa += gg;
+            sb += gg * c;
+            if (dGamma == null) continue;
+            dGamma[i] += gi * c * rstd;
+            dBeta[i] += gi;
+        }
+        return (sa, sb);
+    }
+
+    /// <summary><see cref="Wide.Combine(double*, double*, double*, double, double, double, double*, int)"/> on one float row, widened in registers.</summary>
+    private static void CombineFloat(float* g, double* gamma, float* x, double alpha, double c1, double c0, float* dx, int n)
+    {
+        int w = Vector<double>.Count;
+        Vector<double> a = new(alpha), k1 = new(c1), k0 = new(c0);
+        int i = 0;
+        for (; i <= n - 2 * w; i += 2 * w)
+        {
+            Vector.Widen(Vector.Load(g + i), out var g0, out var g1);
+            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
+            var d0 = g0 * Vector.Load(gamma + i) * a + x0 * k1 + k0;
+            var d1 = g1 * Vector.Load(gamma + i + w) * a + x1 * k1 + k0;
+            Vector.Narrow(d0, d1).Store(dx + i);
+        }
+        for (; i < n; i++) dx[i] = (float)(g[i] * gamma[i] * alpha + x[i] * c1 + c0);
     }
 
     /// <summary>How many row blocks keep affine partial sums: enough to share among threads, few enough that the partials stay small.</summary>

@@ -113,6 +113,39 @@ internal static unsafe class Wide
         return s;
     }
 
+    /// <summary>Σ g and Σ g·(x - mean) over float data, widened in registers (no scratch tile).</summary>
+    public static (double SumG, double SumGx) SumAndCentredProducts(float* g, float* x, long n, double mean)
+    {
+        Vector<double> a0 = default, a1 = default, b0 = default, b1 = default, m = new(mean);
+        long i = 0;
+        for (; i <= n - 2 * W; i += 2 * W)
+        {
+            Vector.Widen(Vector.Load(g + i), out var g0, out var g1);
+            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
+            a0 += g0;
+            a1 += g1;
+            b0 += g0 * (x0 - m);
+            b1 += g1 * (x1 - m);
+        }
+        double sa = Vector.Sum(a0 + a1), sb = Vector.Sum(b0 + b1);
+        for (; i < n; i++) { sa += g[i]; sb += g[i] * (x[i] - mean); }
+        return (sa, sb);
+    }
+
+    /// <summary>dx = alpha·g + c1·x + c0 on float data, widened in registers and rounded once.</summary>
+    public static void Combine(float* g, float* x, double alpha, double c1, double c0, float* dx, long n)
+    {
+        Vector<double> a = new(alpha), k1 = new(c1), k0 = new(c0);
+        long i = 0;
+        for (; i <= n - 2 * W; i += 2 * W)
+        {
+            Vector.Widen(Vector.Load(g + i), out var g0, out var g1);
+            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
+            Vector.Narrow(g0 * a + x0 * k1 + k0, g1 * a + x1 * k1 + k0).Store(dx + i);
+        }
+        for (; i < n; i++) dx[i] = (float)(g[i] * alpha + x[i] * c1 + c0);
+    }
+
     /// <summary>y = x·scale + shift.</summary>
     public static void ScaleShift(double* x, double scale, double shift, double* y, int n)
     {
