@@ -158,6 +158,12 @@ public static class Reference
         from dims in Gen.ArrayOf(Gen.Choose(1, maxSize), rank)
         select dims;
 
+    /// <summary>A random shape and a seed for the values: the input of most reference properties.</summary>
+    public static Gen<(int[] Shape, int Seed)> ShapeAndSeed(int minRank, int maxRank, int maxSize) =>
+        from shape in ShapeGen(minRank, maxRank, maxSize)
+        from seed in Gen.Choose(0, 1 << 30)
+        select (shape, seed);
+
     /// <summary>Runs an FsCheck property with a fixed number of cases, throwing on failure.</summary>
     public static void Check<T>(Gen<T> gen, Func<T, bool> property, int maxTest = 100) =>
         Prop.ForAll(Arb.From(gen), property).Check(Config.QuickThrowOnFailure.WithMaxTest(maxTest));
