@@ -66,20 +66,8 @@ public static partial class Functional
             runningVar?.Storage.BumpVersion();
         }
 
-        if (Tape.ShouldRecord(input, weight, bias))
-        {
-            var sx = Tape.Save(x); var sm = Tape.Save(mean); var sr = Tape.Save(rstd);
-            bool needX = input.RequiresGrad, needW = weight is { RequiresGrad: true }, needB = bias is { RequiresGrad: true };
-            var wShape = weight?.Shape; var bShape = bias?.Shape;
-            Tape.Record(op, [input, weight, bias], [y], g =>
-            {
-                using var gc = g[0].ContiguousHandle();
-                var dx = needX ? Tensor.Empty(shape, dtype) : null;
-                double[]? dGamma = needW || needB ? new double[c] : null, dBeta = needW || needB ? new double[c] : null;
-                BatchNormBackward(gc, sx.Value, sm.Value, sr.Value, dx, n, c, s, gamma, dGamma, dBeta, training);
-                return [dx, needW ? ToTensor(dGamma!, wShape!, dtype) : null, needB ? ToTensor(dBeta!, bShape!, dtype) : null];
-            }, [sx, sm, sr], t0);
-        }
+        RecordAffineNorm(op, input, weight, bias, y, x, mean, rstd, c,
+            (g, xs, m, r, dx, dGamma, dBeta) => BatchNormBackward(g, xs, m, r, dx, n, c, s, gamma, dGamma, dBeta, training), t0);
         return y;
     }
 

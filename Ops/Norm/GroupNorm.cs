@@ -47,19 +47,8 @@ public static partial class Functional
         using var rstd = Tensor.Empty([n, numGroups], dtype);
         GroupNormForward(x, y, mean, rstd, n, c, s, numGroups, gamma, beta, eps);
 
-        if (Tape.ShouldRecord(input, weight, bias))
-        {
-            var sx = Tape.Save(x); var sm = Tape.Save(mean); var sr = Tape.Save(rstd);
-            bool needX = input.RequiresGrad, needW = weight is { RequiresGrad: true }, needB = bias is { RequiresGrad: true };
-            Tape.Record(op, [input, weight, bias], [y], g =>
-            {
-                using var gc = g[0].ContiguousHandle();
-                var dx = needX ? Tensor.Empty(shape, dtype) : null;
-                double[]? dGamma = needW || needB ? new double[c] : null, dBeta = needW || needB ? new double[c] : null;
-                GroupNormBackward(gc, sx.Value, sm.Value, sr.Value, dx, n, c, s, numGroups, gamma, dGamma, dBeta);
-                return [dx, needW ? ToTensor(dGamma!, [c], dtype) : null, needB ? ToTensor(dBeta!, [c], dtype) : null];
-            }, [sx, sm, sr], t0);
-        }
+        RecordAffineNorm(op, input, weight, bias, y, x, mean, rstd, c,
+            (g, xs, m, r, dx, dGamma, dBeta) => GroupNormBackward(g, xs, m, r, dx, n, c, s, numGroups, gamma, dGamma, dBeta), t0);
         return y;
     }
 

@@ -48,20 +48,8 @@ public static partial class Functional
         using var rstd = Tensor.Empty([(int)rows], dtype);
         LayerNormForward(x, y, mean, rstd, rows, d, gamma, beta, eps);
 
-        if (Tape.ShouldRecord(input, weight, bias))
-        {
-            var sx = Tape.Save(x); var sm = Tape.Save(mean); var sr = Tape.Save(rstd);
-            bool needX = input.RequiresGrad, needAffine = weight is { RequiresGrad: true } || bias is { RequiresGrad: true };
-            bool needW = weight is { RequiresGrad: true }, needB = bias is { RequiresGrad: true };
-            Tape.Record(op, [input, weight, bias], [y], g =>
-            {
-                using var gc = g[0].ContiguousHandle();
-                var dx = needX ? Tensor.Empty(shape, dtype) : null;
-                double[]? dGamma = needAffine ? new double[d] : null, dBeta = needAffine ? new double[d] : null;
-                LayerNormBackward(gc, sx.Value, sm.Value, sr.Value, dx, rows, d, gamma, dGamma, dBeta);
-                return [dx, needW ? ToTensor(dGamma!, normalizedShape, dtype) : null, needB ? ToTensor(dBeta!, normalizedShape, dtype) : null];
-            }, [sx, sm, sr], t0);
-        }
+        RecordAffineNorm(op, input, weight, bias, y, x, mean, rstd, d,
+            (g, xs, m, r, dx, dGamma, dBeta) => LayerNormBackward(g, xs, m, r, dx, rows, d, gamma, dGamma, dBeta), t0);
         return y;
     }
 

@@ -58,19 +58,8 @@ public static partial class Functional
         using var spread = Tensor.Empty(statShape, dtype);
         ChannelsFirstForward(x, y, mean, spread, n, c, s, gamma, beta, eps, epsOnStd);
 
-        if (Tape.ShouldRecord(input, weight, bias))
-        {
-            var sx = Tape.Save(x); var sm = Tape.Save(mean); var ss = Tape.Save(spread);
-            bool needX = input.RequiresGrad, needW = weight is { RequiresGrad: true }, needB = bias is { RequiresGrad: true };
-            Tape.Record(op, [input, weight, bias], [y], g =>
-            {
-                using var gc = g[0].ContiguousHandle();
-                var dx = needX ? Tensor.Empty(shape, dtype) : null;
-                double[]? dGamma = needW || needB ? new double[c] : null, dBeta = needW || needB ? new double[c] : null;
-                ChannelsFirstBackward(gc, sx.Value, sm.Value, ss.Value, dx, n, c, s, gamma, dGamma, dBeta, eps, epsOnStd);
-                return [dx, needW ? ToTensor(dGamma!, [c], dtype) : null, needB ? ToTensor(dBeta!, [c], dtype) : null];
-            }, [sx, sm, ss], t0);
-        }
+        RecordAffineNorm(op, input, weight, bias, y, x, mean, spread, c,
+            (g, xs, m, sp, dx, dGamma, dBeta) => ChannelsFirstBackward(g, xs, m, sp, dx, n, c, s, gamma, dGamma, dBeta, eps, epsOnStd), t0);
         return y;
     }
 

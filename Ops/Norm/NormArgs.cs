@@ -1,3 +1,5 @@
+using Engine.Autograd;
+
 namespace Engine.Ops;
 
 /// <summary>Argument checks and parameter plumbing shared by the normalisation operators.</summary>
@@ -42,5 +44,34 @@ internal static class NormArgs
         var t = Engine.Tensor.FromArray(values, shape);
         if (dtype == DType.F64) return t;
         using (t) return t.ToDType(dtype);
+    }
+
+    /// <summary>
+    /// A norm's backward kernel: from the output gradient, the input and the saved statistics, it writes the
+    /// input gradient into <c>dx</c> and accumulates the affine gradients into <c>dGamma</c>/<c>dBeta</c>;
+    /// each is null when nobody needs it.
+    /// </summary>
+    public delegate void NormBackward(Tensor g, Tensor x, Tensor mean, Tensor spread, Tensor? dx, double[]? dGamma, double[]? dBeta);
+
+    /// <summary>
+    /// Records the one tape node every affine norm has: it saves the input and the two statistics, and its
+    /// backward runs <paramref name="backward"/> and turns the affine sums into tensors of the parameters' shapes.
+    /// </summary>
+    public static void RecordAffineNorm(string op, Tensor input, Tensor? weight, Tensor? bias, Tensor y,
+        Tensor x, Tensor mean, Tensor spread, int affineCount, NormBackward backward, long forwardStart)
+    {
+        if (!Tape.ShouldRecord(input, weight, bias)) return;
+        var sx = Tape.Save(x); var sm = Tape.Save(mean); var ss = Tape.Save(spread);
+        bool needX = input.RequiresGrad, needW = weight is { RequiresGrad: true }, needB = bias is { RequiresGrad: true };
+        var shape = input.Layout.Shape; var dtype = input.DType;
+        var wShape = weight?.Shape; var bShape = bias?.Shape;
+        Tape.Record(op, [input, weight, bias], [y], g =>
+        {
+            using var gc = g[0].ContiguousHandle();
+            var dx = needX ? Tensor.Empty(shape, dtype) : null;
+            double[]? dGamma = needW || needB ? new double[affineCount] : null, dBeta = needW || needB ? new double[affineCount] : null;
+            backward(gc, sx.Value, sm.Value, ss.Value, dx, dGamma, dBeta);
+            return [dx, needW ? ToTensor(dGamma!, wShape!, dtype) : null, needB ? ToTensor(dBeta!, bShape!, dtype) : null];
+        }, [sx, sm, ss], forwardStart);
     }
 }
