@@ -116,7 +116,7 @@ public static class Tape
         var seed = gradient ?? Tensor.OnesLike(root);
         if (root.GradFn is null)
         {
-            AccumulateLeaf(root, seed);
+            AccumulateLeaf(root, seed, takeOver: false);
             return;
         }
 
@@ -181,7 +181,7 @@ public static class Tape
                 }
                 else
                 {
-                    AccumulateLeaf(edge.Leaf!, g);
+                    AccumulateLeaf(edge.Leaf!, g, CanTakeOver(g, inGrads, holders));
                 }
             }
             foreach (var g in filled) Drop(g);
@@ -189,10 +189,19 @@ public static class Tape
         }
     }
 
-    private static void AccumulateLeaf(Tensor leaf, Tensor g)
+    /// <summary>
+    /// True when nothing but this edge can see <paramref name="g"/>: a dense tensor the backward just made,
+    /// whose storage no other handle shares (no saved tensor, view or other gradient), held in no pending
+    /// slot, and returned for one input only. Such a gradient can become the leaf's without a copy.
+    /// </summary>
+    private static bool CanTakeOver(Tensor g, Tensor?[] inGrads, Dictionary<Tensor, int> holders) =>
+        g.GradFn is null && g.IsContiguous && g.Offset == 0 && g.Storage.Length == g.NumEl && g.Storage.RefCount == 1
+        && !holders.ContainsKey(g) && inGrads.Count(x => ReferenceEquals(x, g)) == 1;
+
+    private static void AccumulateLeaf(Tensor leaf, Tensor g, bool takeOver)
     {
-        // The leaf gets a copy of its own: g may share storage with saved tensors or other gradients.
-        if (leaf.Grad is null) leaf.Grad = g.Clone();
+        // Otherwise the leaf gets a copy of its own: g may share storage with saved tensors or other gradients.
+        if (leaf.Grad is null) leaf.Grad = takeOver ? g : g.Clone();
         else leaf.Grad.AddInPlace(g);
     }
 }

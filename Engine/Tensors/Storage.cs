@@ -41,6 +41,9 @@ public abstract class Storage
 
     internal void BumpVersion() => Version++;
 
+    /// <summary>Number of tensor handles sharing this storage.</summary>
+    internal int RefCount => Volatile.Read(ref _refCount);
+
     internal void AddRef()
     {
         if (Interlocked.Increment(ref _refCount) <= 1)
