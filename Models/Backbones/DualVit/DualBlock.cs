@@ -14,7 +14,10 @@ public sealed class DualAttention : Module
     private readonly Sequential _qkvProxy, _mlpProxy;
     private readonly LayerNorm _qProxyLn, _pLn, _proxyLn;
     private readonly Linear _qProxy, _kvProxy, _q, _kv, _proj;
-    private readonly Tensor _gamma1, _gamma2, _gamma3;
+    // Looked up on each use: ToDType replaces the tensors registered under these names.
+    private Tensor Gamma1 => GetParameter("gamma1")!;
+    private Tensor Gamma2 => GetParameter("gamma2")!;
+    private Tensor Gamma3 => GetParameter("gamma3")!;
 
     /// <summary>Creates the attention for width <paramref name="dim"/> and <paramref name="heads"/> heads.</summary>
     public DualAttention(int dim, int heads, DType? dtype = null)
@@ -24,9 +27,9 @@ public sealed class DualAttention : Module
         _kv = RegisterModule("kv", new Linear(dim, 2 * dim, dtype: dtype));
         _proj = RegisterModule("proj", new Linear(dim, dim, dtype: dtype));
         _qkvProxy = RegisterModule("qkv_proxy", new Sequential(new LayerNorm(dim, 1e-5, dtype: dtype), new Linear(dim, 3 * dim, dtype: dtype)));
-        _gamma1 = RegisterParameter("gamma1", Tensor.Full([dim], 1e-6, dtype))!;
-        _gamma2 = RegisterParameter("gamma2", Tensor.Full([dim], 1e-6, dtype))!;
-        _gamma3 = RegisterParameter("gamma3", Tensor.Full([dim], 1e-6, dtype))!;
+        RegisterParameter("gamma1", Tensor.Full([dim], 1e-6, dtype));
+        RegisterParameter("gamma2", Tensor.Full([dim], 1e-6, dtype));
+        RegisterParameter("gamma3", Tensor.Full([dim], 1e-6, dtype));
         _qProxyLn = RegisterModule("q_proxy_ln", new LayerNorm(dim, 1e-5, dtype: dtype));
         _qProxy = RegisterModule("q_proxy", new Linear(dim, dim, dtype: dtype));
         _kvProxy = RegisterModule("kv_proxy", new Linear(dim, 2 * dim, dtype: dtype));
@@ -44,14 +47,14 @@ public sealed class DualAttention : Module
         int c = u.Shape[^1];
         var qkv = _qkvProxy.Call(z);
         var self = Tokens.Attend(Tokens.Part(qkv, 0, c), Tokens.Part(qkv, 1, c), Tokens.Part(qkv, 2, c), _heads);
-        z = Residual.Add(z, _gamma1, self, dropPath, Training);
+        z = Residual.Add(z, Gamma1, self, dropPath, Training);
 
         var qc = _qProxy.Call(_qProxyLn.Call(z));
         var kvp = _kvProxy.Call(u);
         var cross = Tokens.Attend(qc, Tokens.Part(kvp, 0, c), Tokens.Part(kvp, 1, c), _heads);
-        z = Residual.Add(z, _gamma2, cross, dropPath, Training);
+        z = Residual.Add(z, Gamma2, cross, dropPath, Training);
 
-        z = Residual.Add(z, _gamma3, _mlpProxy.Call(_pLn.Call(z)), dropPath, Training);
+        z = Residual.Add(z, Gamma3, _mlpProxy.Call(_pLn.Call(z)), dropPath, Training);
 
         var qx = _q.Call(u);
         var kvz = _kv.Call(_proxyLn.Call(z));
@@ -69,15 +72,17 @@ public sealed class DualBlock : Module
     private readonly LayerNorm _norm1, _norm2;
     private readonly DualAttention _attn;
     private readonly PixelFfn _mlp;
-    private readonly Tensor _gamma1, _gamma2;
+    // Looked up on each use: ToDType replaces the tensors registered under these names.
+    private Tensor Gamma1 => GetParameter("gamma1")!;
+    private Tensor Gamma2 => GetParameter("gamma2")!;
     private readonly double _dropPath;
 
     /// <summary>Creates the block; the FFN hidden width is int(dim · mlpRatio).</summary>
     public DualBlock(int dim, int heads, double mlpRatio, double lnEps = 1e-6, double dropPath = 0, DType? dtype = null)
     {
         _dropPath = dropPath;
-        _gamma1 = RegisterParameter("gamma1", Tensor.Full([dim], 1e-6, dtype))!;
-        _gamma2 = RegisterParameter("gamma2", Tensor.Full([dim], 1e-6, dtype))!;
+        RegisterParameter("gamma1", Tensor.Full([dim], 1e-6, dtype));
+        RegisterParameter("gamma2", Tensor.Full([dim], 1e-6, dtype));
         _norm1 = RegisterModule("norm1", new LayerNorm(dim, lnEps, dtype: dtype));
         _attn = RegisterModule("attn", new DualAttention(dim, heads, dtype));
         _norm2 = RegisterModule("norm2", new LayerNorm(dim, lnEps, dtype: dtype));
@@ -88,8 +93,8 @@ public sealed class DualBlock : Module
     public (Tensor X, Tensor Z) Forward(Tensor x, Tensor z, int h, int w)
     {
         var (pixel, semantic) = _attn.Forward(_norm1.Call(x), z, _dropPath);
-        x = Residual.Add(x, _gamma1, pixel, _dropPath, Training);
-        x = Residual.Add(x, _gamma2, _mlp.Pixels(_norm2.Call(x), h, w), _dropPath, Training);
+        x = Residual.Add(x, Gamma1, pixel, _dropPath, Training);
+        x = Residual.Add(x, Gamma2, _mlp.Pixels(_norm2.Call(x), h, w), _dropPath, Training);
         return (x, semantic);
     }
 }

@@ -36,15 +36,17 @@ public sealed class MergeBlock : Module
     private readonly LayerNorm _norm1, _norm2;
     private readonly MergeAttention _attn;
     private readonly PixelFfn _mlp;
-    private readonly Tensor _gamma1, _gamma2;
+    // Looked up on each use: ToDType replaces the tensors registered under these names.
+    private Tensor Gamma1 => GetParameter("gamma1")!;
+    private Tensor Gamma2 => GetParameter("gamma2")!;
     private readonly double _dropPath;
 
     /// <summary>Creates the block; the pixel FFN hidden width is int(dim · mlpRatio).</summary>
     public MergeBlock(int dim, int heads, double mlpRatio, double lnEps = 1e-6, double dropPath = 0, DType? dtype = null)
     {
         _dropPath = dropPath;
-        _gamma1 = RegisterParameter("gamma1", Tensor.Full([dim], 1e-6, dtype))!;
-        _gamma2 = RegisterParameter("gamma2", Tensor.Full([dim], 1e-6, dtype))!;
+        RegisterParameter("gamma1", Tensor.Full([dim], 1e-6, dtype));
+        RegisterParameter("gamma2", Tensor.Full([dim], 1e-6, dtype));
         _norm1 = RegisterModule("norm1", new LayerNorm(dim, lnEps, dtype: dtype));
         _attn = RegisterModule("attn", new MergeAttention(dim, heads, dtype));
         _norm2 = RegisterModule("norm2", new LayerNorm(dim, lnEps, dtype: dtype));
@@ -55,9 +57,9 @@ public sealed class MergeBlock : Module
     public Tensor Forward(Tensor s, int h, int w)
     {
         int n = h * w, m = s.Shape[1] - n;
-        s = Residual.Add(s, _gamma1, _attn.Forward(_norm1.Call(s)), _dropPath, Training);
+        s = Residual.Add(s, Gamma1, _attn.Forward(_norm1.Call(s)), _dropPath, Training);
         var t = _norm2.Call(s);
         var f = Tensor.Cat([_mlp.Pixels(t.Narrow(1, 0, n), h, w), _mlp.Semantic(t.Narrow(1, n, m))], 1);
-        return Residual.Add(s, _gamma2, f, _dropPath, Training);
+        return Residual.Add(s, Gamma2, f, _dropPath, Training);
     }
 }

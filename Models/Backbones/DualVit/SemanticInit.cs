@@ -7,7 +7,7 @@ namespace Engine.Models.Backbones.DualVit;
 public sealed partial class DualVit
 {
     private const int QueryGrid = 8;
-    private Tensor _queries = null!;
+    private Tensor Queries => GetParameter("q")!;
     private Sequential _qEmbed = null!, _gate = null!;
     private Linear _kv = null!;
     private LayerNorm _proxyLn = null!;
@@ -15,7 +15,7 @@ public sealed partial class DualVit
     /// <summary>The model's own semantic-init state: <c>q</c>, <c>q_embed</c>, <c>kv</c>, <c>se</c>, <c>proxy_ln</c>.</summary>
     private void RegisterSemanticInit(int dim, DType? dtype)
     {
-        _queries = RegisterParameter("q", Tensor.Empty([QueryGrid * QueryGrid, dim], dtype))!;
+        RegisterParameter("q", Tensor.Empty([QueryGrid * QueryGrid, dim], dtype));
         _qEmbed = RegisterModule("q_embed", new Sequential(new LayerNorm(dim, 1e-5, dtype: dtype), new Linear(dim, dim, dtype: dtype)));
         _kv = RegisterModule("kv", new Linear(dim, 2 * dim, dtype: dtype));
         _gate = RegisterModule("se", new Sequential(new Linear(dim, dim, dtype: dtype), new Activation("relu"), new Linear(dim, 2 * dim, dtype: dtype)));
@@ -25,7 +25,7 @@ public sealed partial class DualVit
     private void InitSemanticQueries(Generator? generator)
     {
         using var noGrad = Autograd.Tape.NoGrad();
-        Init.TruncNormal(_queries, 0, 0.02, generator: generator);
+        Init.TruncNormal(Queries, 0, 0.02, generator: generator);
         foreach (var (name, p) in NamedParameters())
             if (name.EndsWith("gamma1", StringComparison.Ordinal) || name.EndsWith("gamma2", StringComparison.Ordinal) || name.EndsWith("gamma3", StringComparison.Ordinal))
                 Init.Constant(p, 1e-6);
@@ -45,7 +45,7 @@ public sealed partial class DualVit
         var pooled = Tokens.FromMap(Functional.AvgPool2d(Tokens.ToMap(x, h, w), p, p));
         int hp = h / p, wp = w / p, m = hp * wp;
         var kv = _kv.Call(pooled);
-        var queries = _qEmbed.Call(m == QueryGrid * QueryGrid ? _queries : ResizedQueries(hp, wp));
+        var queries = _qEmbed.Call(m == QueryGrid * QueryGrid ? Queries : ResizedQueries(hp, wp));
         var attended = Functional.ScaledDotProductAttention(queries, Tokens.Part(kv, 0, c), Tokens.Part(kv, 1, c));
 
         var weights = Functional.Softmax(_gate.Call((attended + pooled).Mean(1)).Reshape(-1, 2, c), 1);
@@ -56,8 +56,8 @@ public sealed partial class DualVit
     /// <summary>The learned queries read as a (C, 8, 8) image, resized bicubically (A = -0.75, half-pixel centres, no antialias) to (hp, wp), back as (hp·wp, C).</summary>
     private Tensor ResizedQueries(int hp, int wp)
     {
-        int c = _queries.Shape[1];
-        var image = _queries.Transpose(0, 1).Reshape(1, c, QueryGrid, QueryGrid);
+        int c = Queries.Shape[1];
+        var image = Queries.Transpose(0, 1).Reshape(1, c, QueryGrid, QueryGrid);
         var resized = Functional.Interpolate(image, size: [hp, wp], mode: "bicubic", alignCorners: false);
         return resized.Reshape(c, hp * wp).Transpose(0, 1);
     }
