@@ -9,6 +9,8 @@ public static class ModelZoo
     private static readonly Dictionary<string, Func<ImageShape, int, Engine.Randomness.Generator, Module<Tensor, Tensor>>> Factories = new()
     {
         ["cnn"] = (shape, classes, g) => new SmallCnn(shape.Channels, classes, shape.Width, shape.Height, g),
+        ["dualvit-nano"] = (shape, classes, g) => new Backbones.DualVit.DualVit(Backbones.DualVit.DualVitConfig.Nano(classes), shape.Channels, generator: g),
+        ["dualvit-s"] = (shape, classes, g) => new Backbones.DualVit.DualVit(Backbones.DualVit.DualVitConfig.Small(numClasses: classes) with { DropPathRate = 0 }, shape.Channels, generator: g),
     };
 
     /// <summary>Names accepted by <see cref="Create"/>.</summary>
