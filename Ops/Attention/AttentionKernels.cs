@@ -81,20 +81,25 @@ internal static unsafe class AttentionKernels
         double cost = 2.0 * l * s * (e + ev) + 8.0 * l * s;
         CpuParallel.For(g.Count, cost, (start, end) =>
         {
-            for (long i = start; i < end; i++)
-            {
-                T* q = (T*)qb + g.QOffsets[i], k = (T*)kb + g.KOffsets[i], v = (T*)vb + g.VOffsets[i];
-                T* p = (T*)pb + i * l * s, o = (T*)ob + i * l * ev;
-                // logits = scale * q kᵀ, written straight into the probability rows, then softmax in place.
-                Gemm(l, s, e, scale, q, g.QRow, g.QCol, k, g.KCol, g.KRow, T.Zero, p, s);
-                if (s > 0)
-                    for (int r = 0; r < l; r++)
-                    {
-                        var row = new Span<T>(p + (long)r * s, s);
-                        SoftmaxKernels.RowForward<T>(row, row, null, log: false);
-                    }
-                Gemm(l, ev, s, T.One, p, s, 1, v, g.VRow, g.VCol, T.Zero, o, ev);
-            }
+            var kT = new T[(long)e * s];
+            var vPack = new T[g.VCol == 1 ? 0 : (long)s * ev];
+            fixed (T* kt = kT, vp = vPack)
+                for (long i = start; i < end; i++)
+                {
+                    T* q = (T*)qb + g.QOffsets[i], k = (T*)kb + g.KOffsets[i], v = (T*)vb + g.VOffsets[i];
+                    T* p = (T*)pb + i * l * s, o = (T*)ob + i * l * ev;
+                    // logits = scale * q kᵀ, written straight into the probability rows, then softmax in place.
+                    AttentionGemm.Pack(k, e, s, g.KCol, g.KRow, kt);
+                    AttentionGemm.Multiply(l, s, e, scale, q, g.QRow, g.QCol, kt, s, p, s);
+                    if (s > 0)
+                        for (int r = 0; r < l; r++)
+                        {
+                            var row = new Span<T>(p + (long)r * s, s);
+                            SoftmaxKernels.RowForward<T>(row, row, null, log: false);
+                        }
+                    var (vr, vld) = Rows(v, s, ev, g.VRow, g.VCol, vp);
+                    AttentionGemm.Multiply(l, ev, s, T.One, p, s, 1, (T*)vr, vld, o, ev);
+                }
         });
     }
 
@@ -104,15 +109,18 @@ internal static unsafe class AttentionKernels
         double cost = 4.0 * l * s * (e + ev) + 6.0 * l * s;
         CpuParallel.For(g.Count, cost, (start, end) =>
         {
-            var scratch = new T[(long)l * s];
-            fixed (T* ds = scratch)
+            var dsScratch = new T[(long)l * s];
+            var vT = new T[(long)ev * s];
+            var pack = new T[Math.Max((long)s * e, (long)l * e)];
+            fixed (T* ds = dsScratch, vt = vT, pk = pack)
                 for (long i = start; i < end; i++)
                 {
                     T* q = (T*)qb + g.QOffsets[i], k = (T*)kb + g.KOffsets[i], v = (T*)vb + g.VOffsets[i];
                     T* p = (T*)pb + i * l * s, go = (T*)gob + i * l * ev;
-                    if (dvb != 0) Gemm(s, ev, l, T.One, p, 1, s, go, ev, 1, T.Zero, (T*)dvb + i * s * ev, ev); // dv = pᵀ go
+                    if (dvb != 0) AttentionGemm.Multiply(s, ev, l, T.One, p, 1, s, go, ev, (T*)dvb + i * s * ev, ev); // dv = pᵀ go
                     if (dqb == 0 && dkb == 0) continue;
-                    Gemm(l, s, ev, T.One, go, ev, 1, v, g.VCol, g.VRow, T.Zero, ds, s);                          // dp = go vᵀ
+                    AttentionGemm.Pack(v, ev, s, g.VCol, g.VRow, vt);
+                    AttentionGemm.Multiply(l, s, ev, T.One, go, ev, 1, vt, s, ds, s);                                 // dp = go vᵀ
                     for (int r = 0; r < l; r++)
                     {
                         // Softmax backward on one row: ds = p * (dp - <dp, p>).
@@ -122,17 +130,25 @@ internal static unsafe class AttentionKernels
                         TensorPrimitives.Subtract<T>(dr, dot, dr);
                         TensorPrimitives.Multiply<T>(dr, pr, dr);
                     }
-                    if (dqb != 0) Gemm(l, e, s, scale, ds, s, 1, k, g.KRow, g.KCol, T.Zero, (T*)dqb + i * l * e, e); // dq = scale ds k
-                    if (dkb != 0) Gemm(s, e, l, scale, ds, 1, s, q, g.QRow, g.QCol, T.Zero, (T*)dkb + i * s * e, e); // dk = scale dsᵀ q
+                    if (dqb != 0)
+                    {
+                        var (kr, kld) = Rows(k, s, e, g.KRow, g.KCol, pk);
+                        AttentionGemm.Multiply(l, e, s, scale, ds, s, 1, (T*)kr, kld, (T*)dqb + i * l * e, e);           // dq = scale ds k
+                    }
+                    if (dkb != 0)
+                    {
+                        var (qr, qld) = Rows(q, l, e, g.QRow, g.QCol, pk);
+                        AttentionGemm.Multiply(s, e, l, scale, ds, 1, s, (T*)qr, qld, (T*)dkb + i * s * e, e);           // dk = scale dsᵀ q
+                    }
                 }
         });
     }
 
-    private static void Gemm<T>(int m, int n, int kk, T alpha, T* a, long aRow, long aCol, T* b, long bRow, long bCol, T beta, T* c, long cRow) where T : unmanaged
+    /// <summary>The matrix itself when its rows are contiguous, else a row-major copy in <paramref name="scratch"/>; with the row stride to use.</summary>
+    private static (nint Rows, long Stride) Rows<T>(T* m, int rows, int cols, long rowStride, long colStride, T* scratch) where T : unmanaged
     {
-        if (typeof(T) == typeof(float))
-            CpuGemm.Gemm(m, n, kk, (float)(object)alpha, (float*)a, aRow, aCol, (float*)b, bRow, bCol, (float)(object)beta, (float*)c, cRow);
-        else
-            CpuGemm.Gemm(m, n, kk, (double)(object)alpha, (double*)a, aRow, aCol, (double*)b, bRow, bCol, (double)(object)beta, (double*)c, cRow);
+        if (colStride == 1 || cols <= 1) return ((nint)m, rowStride);
+        AttentionGemm.Pack(m, rows, cols, rowStride, colStride, scratch);
+        return ((nint)scratch, cols);
     }
 }

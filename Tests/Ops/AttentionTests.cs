@@ -47,6 +47,40 @@ public class AttentionTests
         Assert.True(MaxRelative(grads[2], v.Grad!) < tolerance, "dv");
     }
 
+    /// <summary>
+    /// Lengths and widths that reach every tile of the small-product kernel (4 rows x 2 vectors, 1 x 2, 1 x 1 and
+    /// the scalar tail, in both dtypes), with keys and values read through transposed and sliced layouts.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1, 1, 1)]
+    [InlineData(3, 7, 8, 9)]
+    [InlineData(4, 16, 16, 16)]
+    [InlineData(9, 33, 19, 7)]
+    [InlineData(17, 4, 33, 24)]
+    public void MatchesComposedReferenceOverTileShapes(int l, int s, int e, int ev)
+    {
+        foreach (var (dtype, tolerance) in new[] { (DType.F64, 1e-13), (DType.F32, 2e-5) })
+        {
+            using var scope = Tensor.Scope();
+            var gen = new Generator((ulong)(l * 1000 + s));
+            var q = Tensor.Randn([2, l, e], dtype, generator: gen);
+            var k = Tensor.Randn([2, e, s], dtype, generator: gen).Transpose(1, 2);
+            var v = Tensor.Randn([2, s, 2 * ev], dtype, generator: gen).Narrow(2, ev, ev);
+            foreach (var t in new[] { q, k, v }) t.RequiresGrad = true;
+            var r = Tensor.Randn([2, l, ev], dtype, generator: gen);
+            (F.ScaledDotProductAttention(q, k, v) * r).Sum().Backward();
+            var grads = new[] { q.Grad!.Clone(), k.Grad!.Clone(), v.Grad!.Clone() };
+            foreach (var t in new[] { q, k, v }) t.ZeroGrad();
+            var y = F.ScaledDotProductAttention(q, k, v);
+            var yr = Reference(q, k, v, 1 / Math.Sqrt(e));
+            (yr * r).Sum().Backward();
+            Assert.True(MaxRelative(y, yr) < tolerance, $"output {dtype}");
+            Assert.True(MaxRelative(grads[0], q.Grad!) < tolerance, $"dq {dtype}");
+            Assert.True(MaxRelative(grads[1], k.Grad!) < tolerance, $"dk {dtype}");
+            Assert.True(MaxRelative(grads[2], v.Grad!) < tolerance, $"dv {dtype}");
+        }
+    }
+
     [Fact]
     public void UnbatchedQueriesBroadcastAgainstBatchedKeys()
     {
