@@ -76,8 +76,8 @@ internal static class AttentionFunction
         long t0 = Stopwatch.GetTimestamp();
         var geometry = AttentionGeometry.Of(q, k, v);
         var dtype = q.DType;
-        var output = Tensor.Empty(geometry.OutputShape, dtype, q.Device);
-        var probabilities = Tensor.Empty(geometry.ProbabilityShape, dtype, q.Device);
+        var output = AttentionGeometry.EmptyLike(q, geometry.Ev);
+        var probabilities = Tensor.Empty([.. q.Layout.Shape[..^1], geometry.S], dtype, q.Device);
         AttentionKernels.Forward(geometry, q, k, v, scale, probabilities, output);
         if (Tape.ShouldRecord(q, k, v))
         {
@@ -85,10 +85,12 @@ internal static class AttentionFunction
             bool needQ = q.RequiresGrad, needK = k.RequiresGrad, needV = v.RequiresGrad;
             Tape.Record(op, [q, k, v], [output], g =>
             {
-                using var go = FamilyGuards.Dense(g[0]);
-                var dq = needQ ? Tensor.Empty(q.Layout.Shape, dtype, q.Device) : null;
-                var dk = needK ? Tensor.Empty(k.Layout.Shape, dtype, q.Device) : null;
-                var dv = needV ? Tensor.Empty(v.Layout.Shape, dtype, q.Device) : null;
+                // The output gradient is read through its strides when its rows are contiguous (the usual
+                // case: the gradient of the head merge is the permuted view of a dense (B, L, h, d) tensor).
+                using var go = g[0].Layout.Strides[^1] == 1 || g[0].Layout.Shape[^1] <= 1 ? g[0].Alias() : FamilyGuards.Dense(g[0]);
+                var dq = needQ ? AttentionGeometry.EmptyLike(sq.Value, geometry.E) : null;
+                var dk = needK ? AttentionGeometry.EmptyLike(sk.Value, geometry.E) : null;
+                var dv = needV ? AttentionGeometry.EmptyLike(sv.Value, geometry.Ev) : null;
                 var geo = AttentionGeometry.Of(sq.Value, sk.Value, sv.Value);
                 AttentionKernels.Backward(geo, sq.Value, sk.Value, sv.Value, sp.Value, go, scale, dq, dk, dv);
                 return [dq, dk, dv];

@@ -81,6 +81,20 @@ public class AttentionTests
         }
     }
 
+    /// <summary>The output follows the queries' memory order, so merging head views back into (B, L, C) is a view, not a copy.</summary>
+    [Fact]
+    public void OutputOfHeadViewsMergesWithoutACopy()
+    {
+        using var scope = Tensor.Scope();
+        var gen = new Generator(11);
+        var q = Tensor.Randn([2, 5, 3, 4], DType.F32, generator: gen).Permute(0, 2, 1, 3);
+        var k = Tensor.Randn([2, 3, 6, 4], DType.F32, generator: gen);
+        var y = F.ScaledDotProductAttention(q, k, k);
+        Assert.Equal([2, 3, 5, 4], y.Shape);
+        Assert.True(y.Permute(0, 2, 1, 3).IsContiguous);
+        Assert.True(MaxRelative(y, Reference(q, k, k, 0.5)) < 1e-5);
+    }
+
     [Fact]
     public void UnbatchedQueriesBroadcastAgainstBatchedKeys()
     {
