@@ -120,21 +120,29 @@ public class AttentionTests
     }
 
     [Fact]
-    public void ResultsDoNotDependOnTheThreadCount()
+    public void ResultsAndGradientsDoNotDependOnTheThreadCount()
     {
         using var scope = Tensor.Scope();
         var gen = new Generator(3);
         var q = Tensor.Randn([8, 4, 33, 16], DType.F32, generator: gen);
         var k = Tensor.Randn([8, 4, 40, 16], DType.F32, generator: gen);
         var v = Tensor.Randn([8, 4, 40, 16], DType.F32, generator: gen);
+        var r = Tensor.Randn([8, 4, 33, 16], DType.F32, generator: gen);
+        foreach (var t in new[] { q, k, v }) t.RequiresGrad = true;
+        float[][] Run(int threads)
+        {
+            Engine.Cpu.CpuParallel.ThreadCount = threads;
+            foreach (var t in new[] { q, k, v }) t.ZeroGrad();
+            var y = F.ScaledDotProductAttention(q, k, v);
+            (y * r).Sum().Backward();
+            return [y.ToArray<float>(), q.Grad!.ToArray<float>(), k.Grad!.ToArray<float>(), v.Grad!.ToArray<float>()];
+        }
         int saved = Engine.Cpu.CpuParallel.ThreadCount;
         try
         {
-            Engine.Cpu.CpuParallel.ThreadCount = 1;
-            var one = F.ScaledDotProductAttention(q, k, v).ToArray<float>();
-            Engine.Cpu.CpuParallel.ThreadCount = 2;
-            var two = F.ScaledDotProductAttention(q, k, v).ToArray<float>();
-            Assert.Equal(one, two);
+            var one = Run(1);
+            var two = Run(2);
+            for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
         }
         finally { Engine.Cpu.CpuParallel.ThreadCount = saved; }
     }
