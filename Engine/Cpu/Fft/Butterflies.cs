@@ -1,18 +1,28 @@
+using System.Runtime.Intrinsics;
+
 namespace Engine.Cpu;
 
 /// <summary>
 /// One decimation-in-time pass of radix p over a row of n complex values (split storage): every block
 /// of p*span elements holds p adjacent sub-transforms of length span, which become one of length p*span.
-/// Input q of butterfly j is multiplied by the twiddle tw[j*(p-1) + q-1] first. Forward sign throughout.
+/// Input q of butterfly j is multiplied by the twiddle tw[(q-1)*span + j] first. Forward sign throughout.
 /// </summary>
 internal static unsafe class Butterflies
 {
+    /// <summary>Tests set this to run the scalar passes on a machine with vector units.</summary>
+    internal static bool ForceScalar { get; set; }
+
     private const double Sin60 = 0.86602540378443864676; // sqrt(3)/2
     private static readonly double Cos72 = Math.Cos(2 * Math.PI / 5), Cos144 = Math.Cos(4 * Math.PI / 5);
     private static readonly double Sin72 = Math.Sin(2 * Math.PI / 5), Sin144 = Math.Sin(4 * Math.PI / 5);
 
     public static void Radix2(double* re, double* im, int n, int span, double* tr, double* ti)
     {
+        if (span % 4 == 0 && Vector256.IsHardwareAccelerated && !ForceScalar)
+        {
+            ButterfliesVector.Radix2(re, im, n, span, tr, ti);
+            return;
+        }
         for (int b = 0; b < n; b += 2 * span)
         for (int j = 0; j < span; j++)
         {
@@ -30,10 +40,10 @@ internal static unsafe class Butterflies
         for (int b = 0; b < n; b += 3 * span)
         for (int j = 0; j < span; j++)
         {
-            int i0 = b + j, i1 = i0 + span, i2 = i1 + span, t = 2 * j;
+            int i0 = b + j, i1 = i0 + span, i2 = i1 + span;
             double a0r = re[i0], a0i = im[i0];
-            double a1r = re[i1] * tr[t] - im[i1] * ti[t], a1i = re[i1] * ti[t] + im[i1] * tr[t];
-            double a2r = re[i2] * tr[t + 1] - im[i2] * ti[t + 1], a2i = re[i2] * ti[t + 1] + im[i2] * tr[t + 1];
+            double a1r = re[i1] * tr[j] - im[i1] * ti[j], a1i = re[i1] * ti[j] + im[i1] * tr[j];
+            double a2r = re[i2] * tr[span + j] - im[i2] * ti[span + j], a2i = re[i2] * ti[span + j] + im[i2] * tr[span + j];
             double sr = a1r + a2r, si = a1i + a2i;
             double mr = a0r - 0.5 * sr, mi = a0i - 0.5 * si;
             // -i * sin(60) * (a1 - a2)
@@ -46,19 +56,44 @@ internal static unsafe class Butterflies
 
     public static void Radix4(double* re, double* im, int n, int span, double* tr, double* ti)
     {
+        if (span % 4 == 0 && Vector256.IsHardwareAccelerated && !ForceScalar)
+        {
+            ButterfliesVector.Radix4(re, im, n, span, tr, ti);
+            return;
+        }
+        if (span == 1)
+        {
+            Radix4FirstPass(re, im, n);
+            return;
+        }
         for (int b = 0; b < n; b += 4 * span)
         for (int j = 0; j < span; j++)
         {
-            int i0 = b + j, i1 = i0 + span, i2 = i1 + span, i3 = i2 + span, t = 3 * j;
+            int i0 = b + j, i1 = i0 + span, i2 = i1 + span, i3 = i2 + span;
             double a0r = re[i0], a0i = im[i0];
-            double a1r = re[i1] * tr[t] - im[i1] * ti[t], a1i = re[i1] * ti[t] + im[i1] * tr[t];
-            double a2r = re[i2] * tr[t + 1] - im[i2] * ti[t + 1], a2i = re[i2] * ti[t + 1] + im[i2] * tr[t + 1];
-            double a3r = re[i3] * tr[t + 2] - im[i3] * ti[t + 2], a3i = re[i3] * ti[t + 2] + im[i3] * tr[t + 2];
+            double a1r = re[i1] * tr[j] - im[i1] * ti[j], a1i = re[i1] * ti[j] + im[i1] * tr[j];
+            double a2r = re[i2] * tr[span + j] - im[i2] * ti[span + j], a2i = re[i2] * ti[span + j] + im[i2] * tr[span + j];
+            double a3r = re[i3] * tr[2 * span + j] - im[i3] * ti[2 * span + j], a3i = re[i3] * ti[2 * span + j] + im[i3] * tr[2 * span + j];
             double s02r = a0r + a2r, s02i = a0i + a2i, d02r = a0r - a2r, d02i = a0i - a2i;
             double s13r = a1r + a3r, s13i = a1i + a3i, d13r = a1r - a3r, d13i = a1i - a3i;
             re[i0] = s02r + s13r; im[i0] = s02i + s13i;
             re[i2] = s02r - s13r; im[i2] = s02i - s13i;
             // y1 = d02 - i*d13, y3 = d02 + i*d13
+            re[i1] = d02r + d13i; im[i1] = d02i - d13r;
+            re[i3] = d02r - d13i; im[i3] = d02i + d13r;
+        }
+    }
+
+    // The first pass's twiddles are all exactly 1, so it skips the multiplies (same results for finite inputs).
+    private static void Radix4FirstPass(double* re, double* im, int n)
+    {
+        for (int i0 = 0; i0 < n; i0 += 4)
+        {
+            int i1 = i0 + 1, i2 = i0 + 2, i3 = i0 + 3;
+            double s02r = re[i0] + re[i2], s02i = im[i0] + im[i2], d02r = re[i0] - re[i2], d02i = im[i0] - im[i2];
+            double s13r = re[i1] + re[i3], s13i = im[i1] + im[i3], d13r = re[i1] - re[i3], d13i = im[i1] - im[i3];
+            re[i0] = s02r + s13r; im[i0] = s02i + s13i;
+            re[i2] = s02r - s13r; im[i2] = s02i - s13i;
             re[i1] = d02r + d13i; im[i1] = d02i - d13r;
             re[i3] = d02r - d13i; im[i3] = d02i + d13r;
         }
@@ -70,12 +105,12 @@ internal static unsafe class Butterflies
         for (int b = 0; b < n; b += 5 * span)
         for (int j = 0; j < span; j++)
         {
-            int i0 = b + j, i1 = i0 + span, i2 = i1 + span, i3 = i2 + span, i4 = i3 + span, t = 4 * j;
+            int i0 = b + j, i1 = i0 + span, i2 = i1 + span, i3 = i2 + span, i4 = i3 + span;
             double a0r = re[i0], a0i = im[i0];
-            double a1r = re[i1] * tr[t] - im[i1] * ti[t], a1i = re[i1] * ti[t] + im[i1] * tr[t];
-            double a2r = re[i2] * tr[t + 1] - im[i2] * ti[t + 1], a2i = re[i2] * ti[t + 1] + im[i2] * tr[t + 1];
-            double a3r = re[i3] * tr[t + 2] - im[i3] * ti[t + 2], a3i = re[i3] * ti[t + 2] + im[i3] * tr[t + 2];
-            double a4r = re[i4] * tr[t + 3] - im[i4] * ti[t + 3], a4i = re[i4] * ti[t + 3] + im[i4] * tr[t + 3];
+            double a1r = re[i1] * tr[j] - im[i1] * ti[j], a1i = re[i1] * ti[j] + im[i1] * tr[j];
+            double a2r = re[i2] * tr[span + j] - im[i2] * ti[span + j], a2i = re[i2] * ti[span + j] + im[i2] * tr[span + j];
+            double a3r = re[i3] * tr[2 * span + j] - im[i3] * ti[2 * span + j], a3i = re[i3] * ti[2 * span + j] + im[i3] * tr[2 * span + j];
+            double a4r = re[i4] * tr[3 * span + j] - im[i4] * ti[3 * span + j], a4i = re[i4] * ti[3 * span + j] + im[i4] * tr[3 * span + j];
             double b1r = a1r + a4r, b1i = a1i + a4i, d1r = a1r - a4r, d1i = a1i - a4i;
             double b2r = a2r + a3r, b2i = a2i + a3i, d2r = a2r - a3r, d2i = a2i - a3i;
             double m1r = a0r + c1 * b1r + c2 * b2r, m1i = a0i + c1 * b1i + c2 * b2i;
@@ -99,13 +134,13 @@ internal static unsafe class Butterflies
         for (int b = 0; b < n; b += p * span)
         for (int j = 0; j < span; j++)
         {
-            int i0 = b + j, t = (p - 1) * j;
+            int i0 = b + j;
             ar[0] = re[i0]; ai[0] = im[i0];
             for (int q = 1; q < p; q++)
             {
                 int i = i0 + q * span;
-                ar[q] = re[i] * tr[t + q - 1] - im[i] * ti[t + q - 1];
-                ai[q] = re[i] * ti[t + q - 1] + im[i] * tr[t + q - 1];
+                ar[q] = re[i] * tr[(q - 1) * span + j] - im[i] * ti[(q - 1) * span + j];
+                ai[q] = re[i] * ti[(q - 1) * span + j] + im[i] * tr[(q - 1) * span + j];
             }
             for (int k = 0; k < p; k++)
             {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 
 namespace Engine.Cpu;
 
@@ -57,10 +58,14 @@ public static unsafe class Fft
                     double* rowRe = s, rowIm = s + n, planScratch = s + 2 * n;
                     for (long row = start; row < end; row++)
                     {
-                        float* fr = baseRe + row * n, fi = baseIm + row * n;
-                        for (int i = 0; i < n; i++) { rowRe[i] = fr[i]; rowIm[i] = fi[i]; }
+                        var fr = new Span<float>(baseRe + row * n, n);
+                        var fi = new Span<float>(baseIm + row * n, n);
+                        // Widening is exact; narrowing rounds to nearest, the result's only rounding in float.
+                        TensorPrimitives.ConvertTruncating<float, double>(fr, new Span<double>(rowRe, n));
+                        TensorPrimitives.ConvertTruncating<float, double>(fi, new Span<double>(rowIm, n));
                         TransformRow(plan, rowRe, rowIm, planScratch, inverse);
-                        for (int i = 0; i < n; i++) { fr[i] = (float)rowRe[i]; fi[i] = (float)rowIm[i]; }
+                        TensorPrimitives.ConvertTruncating<double, float>(new ReadOnlySpan<double>(rowRe, n), fr);
+                        TensorPrimitives.ConvertTruncating<double, float>(new ReadOnlySpan<double>(rowIm, n), fi);
                     }
                 }
                 ArrayPool<double>.Shared.Return(scratch);

@@ -10,7 +10,8 @@ internal sealed unsafe class MixedRadixPlan : FftPlan
     private readonly int[] _radices;
     // _source[i]: which input element lands at position i, so that each pass combines adjacent sub-transforms.
     private readonly int[] _source;
-    // Per pass, the twiddles w_L^{j*q} for j < l (span of the sub-transforms) and 1 <= q < p, q fastest.
+    // Per pass, the twiddles w_L^{j*q} for j < span (length of the sub-transforms) and 1 <= q < p, j fastest
+    // so that consecutive butterflies read consecutive twiddles.
     private readonly double[][] _twiddleRe, _twiddleIm;
     // Per pass with a generic radix p, the p-th roots of unity e^{-2 pi i k/p}; null for specialised radices.
     private readonly double[]?[] _rootRe, _rootIm;
@@ -32,7 +33,7 @@ internal sealed unsafe class MixedRadixPlan : FftPlan
             var im = new double[span * (p - 1)];
             for (int j = 0; j < span; j++)
                 for (int q = 1; q < p; q++)
-                    (re[j * (p - 1) + q - 1], im[j * (p - 1) + q - 1]) = Root((long)j * q, length);
+                    (re[(q - 1) * span + j], im[(q - 1) * span + j]) = Root((long)j * q, length);
             _twiddleRe[s] = re;
             _twiddleIm[s] = im;
             if (p > 5)
