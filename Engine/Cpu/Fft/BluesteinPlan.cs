@@ -17,6 +17,8 @@ internal sealed unsafe class BluesteinPlan : FftPlan
 
     public BluesteinPlan(int n) : base(n)
     {
+        if (n > 1 << 29)
+            throw new NotSupportedException($"Fft.Transform: n={n} has a prime factor above {MaxDirectPrime} and is too long for Bluestein's power-of-two padding (at most {1 << 29}).");
         _m = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)(2 * n - 1));
         _inner = For(_m);
         _chirpRe = new double[n];
