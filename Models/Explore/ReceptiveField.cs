@@ -136,21 +136,27 @@ public static class ReceptiveField
         return new ReceptiveFieldMap(stage, height, width, sum, n);
     }
 
-    /// <summary>Runs the model until <paramref name="target"/> has produced its output, then stops the forward pass.</summary>
+    /// <summary>
+    /// Runs the model until <paramref name="target"/> has produced its output and stops the forward pass there
+    /// (by an exception from the hook, caught here). The output stays usable because a trainable forward keeps
+    /// what it records in the caller's scope.
+    /// </summary>
     private static Tensor RunUntil(Module<Tensor, Tensor> model, Module<Tensor, Tensor> target, Tensor x)
     {
         Tensor? captured = null;
-        using var hook = target.RegisterForwardHook((_, _, output) =>
+        using (target.RegisterForwardHook((_, _, output) =>
         {
             captured = output;
             throw new StageReached();
-        });
-        try
+        }))
         {
-            model.Call(x);
-        }
-        catch (StageReached)
-        {
+            try
+            {
+                model.Call(x);
+            }
+            catch (StageReached)
+            {
+            }
         }
         return captured ?? throw new InvalidOperationException("erf: the stage did not run during the forward pass.");
     }
