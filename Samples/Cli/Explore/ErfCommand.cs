@@ -22,7 +22,7 @@ internal static class ErfCommand
         var threads = ExploreCommand.ThreadsOption();
         var command = new Command("erf", "Effective receptive fields of a model's stages, at initialisation and after training.")
         { model, checkpoint, stage, images, scale, seed, output, threads };
-        command.SetAction(parse =>
+        command.SetAction(parse => ExploreCommand.Guard(() =>
         {
             ExploreCommand.ApplyThreads(parse.GetValue(threads));
             string? ckpt = parse.GetValue(checkpoint);
@@ -33,7 +33,7 @@ internal static class ErfCommand
             Console.Write(ErfReport.Format(results));
             foreach (var r in results) Console.WriteLine($"wrote {r.PngPath}");
             return 0;
-        });
+        }));
         return command;
     }
 }

@@ -27,6 +27,20 @@ internal static class ExploreCommand
     /// <summary>The <c>--threads</c> option.</summary>
     public static Option<int?> ThreadsOption() => new("--threads") { Description = "CPU threads (default: all cores)." };
 
+    /// <summary>Runs a command's body; a bad argument, a missing file or an unknown model or stage is one line on stderr and exit code 2, not a stack trace.</summary>
+    public static int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
+    }
+
     /// <summary>Applies <c>--threads</c>.</summary>
     public static void ApplyThreads(int? threads)
     {

@@ -16,7 +16,7 @@ internal static class PictureCommand
         var images = new Option<int>("--images") { Description = "Real images given to the model.", DefaultValueFactory = _ => 8 };
         var output = new Option<string>("--out") { Description = "Directory for the PNG files.", DefaultValueFactory = _ => "runs/explore" };
         var command = new Command("picture", "Draw the backbone's own pictures (what is particular to how it mixes tokens).") { model, checkpoint, images, output };
-        command.SetAction(parse =>
+        command.SetAction(parse => ExploreCommand.Guard(() =>
         {
             string? ckpt = parse.GetValue(checkpoint);
             string name = parse.GetValue(model) ?? (ckpt is null ? null : ExploreData.ModelNameOf(ckpt))
@@ -36,7 +36,7 @@ internal static class PictureCommand
                     Console.WriteLine($"wrote {path}");
             }
             return 0;
-        });
+        }));
         return command;
     }
 }

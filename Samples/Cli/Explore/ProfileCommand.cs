@@ -18,7 +18,7 @@ internal static class ProfileCommand
         var warmup = new Option<int>("--warmup") { Description = "Untraced steps first (optimizer state, allocator cache, JIT).", DefaultValueFactory = _ => 3 };
         var threads = ExploreCommand.ThreadsOption();
         var command = new Command("profile", "Time and memory per operator on the CPU over one training step; the memory timeline as an image.") { model, batch, output, warmup, threads };
-        command.SetAction(parse =>
+        command.SetAction(parse => ExploreCommand.Guard(() =>
         {
             ExploreCommand.ApplyThreads(parse.GetValue(threads));
             string name = parse.GetValue(model)!, dir = parse.GetValue(output)!;
@@ -37,7 +37,7 @@ internal static class ProfileCommand
             File.WriteAllText(Path.Combine(dir, "memory.csv"), MemoryTimeline.ToCsv(trace.Profile.Events));
             Console.WriteLine($"wrote profile.txt, memory.svg and memory.csv to {dir}");
             return 0;
-        });
+        }));
         return command;
     }
 }

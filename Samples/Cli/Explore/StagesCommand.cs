@@ -12,7 +12,7 @@ internal static class StagesCommand
         var model = ExploreCommand.ModelOption();
         var all = new Option<bool>("--all") { Description = "List every module that runs on a tensor, not only the stages." };
         var command = new Command("stages", "List a model's feature stages (for --stage) and their output shapes.") { model, all };
-        command.SetAction(parse =>
+        command.SetAction(parse => ExploreCommand.Guard(() =>
         {
             using var net = ExploreData.Model(parse.GetValue(model)!);
             var table = new Table().AddColumn("module").AddColumn("output (one image)");
@@ -29,7 +29,7 @@ internal static class StagesCommand
             }
             AnsiConsole.Write(table);
             return 0;
-        });
+        }));
         return command;
     }
 }

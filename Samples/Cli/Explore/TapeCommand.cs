@@ -19,7 +19,7 @@ internal static class TapeCommand
         var warmup = new Option<int>("--warmup") { Description = "Untraced steps first (optimizer state, allocator cache, JIT).", DefaultValueFactory = _ => 3 };
         var threads = ExploreCommand.ThreadsOption();
         var command = new Command("tape", "Show the tape of one training step: table, summary by op kind, DOT graph.") { model, batch, output, summaryOnly, warmup, threads };
-        command.SetAction(parse =>
+        command.SetAction(parse => ExploreCommand.Guard(() =>
         {
             ExploreCommand.ApplyThreads(parse.GetValue(threads));
             string name = parse.GetValue(model)!;
@@ -41,7 +41,7 @@ internal static class TapeCommand
                 Console.WriteLine($"wrote tape.txt, tape-summary.txt and tape.dot to {dir} (render with: dot -Tsvg tape.dot -o tape.svg)");
             }
             return 0;
-        });
+        }));
         return command;
     }
 }
