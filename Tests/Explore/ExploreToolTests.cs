@@ -59,6 +59,33 @@ public class TrainingStepTraceTests
         }
     }
 
+    /// <summary>Any classifier works, not only the zoo's: here a linear layer on flattened pixels.</summary>
+    private sealed class LinearProbe : Module<Tensor, Tensor>
+    {
+        private readonly Linear _fc = new(3 * 32 * 32, 10, generator: new Generator(4));
+
+        public LinearProbe() => RegisterModule("fc", _fc);
+
+        public override Tensor Forward(Tensor input) => _fc.Call(input.Flatten(1));
+    }
+
+    [Fact]
+    public void AHandBuiltModelsStepIsTracedToo()
+    {
+        using var model = new LinearProbe();
+        var (images, labels) = ExploreData.EvalImages(4);
+        using (images)
+        using (labels)
+        using (var trace = TrainingStepTrace.Run(model, images, labels, warmupSteps: 0))
+        {
+            Assert.Equal(["linear", "cross_entropy"], trace.Nodes.Select(n => n.Op)); // the flatten of the images needs no gradient
+            Assert.Contains("<fc.weight", trace.Table);
+            var linear = trace.Profile.ByOp().Single(p => p.Op == "linear");
+            Assert.Equal((1, 1), (linear.Calls, linear.BackwardCalls));
+            Assert.Equal(4 * 10 * 4, linear.OutputBytes);
+        }
+    }
+
     [Fact]
     public void ParametersAreNamedAfterTheirPathsUnlessAlreadyNamed()
     {

@@ -167,6 +167,23 @@ public class ReceptiveFieldTests
         }
     }
 
+    private sealed class NamesAMissingStage : Module<Tensor, Tensor>, IFeatureStages
+    {
+        public NamesAMissingStage() => RegisterModule("body", new ConvStack(1, 3));
+
+        public IReadOnlyList<FeatureStage> FeatureStages => [new("body"), new("neck")];
+
+        public override Tensor Forward(Tensor input) => ((ConvStack)NamedChildren().First().Module).Call(input);
+    }
+
+    [Fact]
+    public void AModelsOwnStageListIsCheckedAgainstWhatRuns()
+    {
+        using var model = new NamesAMissingStage();
+        var e = Assert.Throws<InvalidOperationException>(() => FeatureStageFinder.Find(model, new ImageShape(3, Size, Size)));
+        Assert.Contains("NamesAMissingStage names the stage 'neck', but no module at that path ran on a tensor", e.Message);
+    }
+
     [Fact]
     public void BadInputsSayWhatIsWrong()
     {
