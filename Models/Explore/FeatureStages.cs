@@ -33,9 +33,10 @@ public static class FeatureStageFinder
     /// <summary>
     /// The model's stages with their output shapes: the model's own list when it implements
     /// <see cref="IFeatureStages"/>; otherwise, found by running one image through the model with a hook on
-    /// every submodule: for each spatial size the feature maps pass through (larger than 1x1, NCHW outputs),
-    /// the outermost module that last produced it, that is, the end of each resolution stage. The last entry
-    /// is the default stage: the last feature map before pooling.
+    /// every submodule: for each spatial size the feature maps pass through (larger than 1x1), the outermost
+    /// module that last produced it, that is, the end of each resolution stage. The last entry is the default
+    /// stage: the last feature map before pooling. The layout of a 4-d output is read from its shape (see
+    /// <see cref="GuessLayout"/>).
     /// </summary>
     public static IReadOnlyList<FeatureStage> Find(Module<Tensor, Tensor> model, ImageShape input)
     {
@@ -48,15 +49,17 @@ public static class FeatureStageFinder
                     ?? throw new InvalidOperationException($"explore: {model.GetType().Name} names the stage '{s.Path}', but no module at that path ran on a tensor."),
             }).ToList();
         }
-        var lastPerSize = new List<(int H, int W, string Path, int[] Shape)>();
+        var lastPerSize = new List<FeatureStage>();
         foreach (var (path, shape) in calls)
         {
-            if (shape.Length != 4 || shape[2] * shape[3] <= 1 || path.Length == 0) continue;
-            int i = lastPerSize.FindIndex(e => e.H == shape[2] && e.W == shape[3]);
-            if (i >= 0) lastPerSize.RemoveAt(i);
-            lastPerSize.Add((shape[2], shape[3], path, shape));
+            if (path.Length == 0 || GuessLayout(shape, input) is not { } channelsLast) continue;
+            var stage = new FeatureStage(path, channelsLast) { OutputShape = shape };
+            var (h, w) = stage.Spatial;
+            if (h * w <= 1) continue;
+            lastPerSize.RemoveAll(e => e.Spatial == (h, w));
+            lastPerSize.Add(stage);
         }
-        return lastPerSize.Select(e => new FeatureStage(e.Path) { OutputShape = e.Shape }).ToList();
+        return lastPerSize;
     }
 
     /// <summary>The stage at <paramref name="path"/>, or the default (the last) when it is null; an unknown path lists the known ones.</summary>
@@ -71,9 +74,22 @@ public static class FeatureStageFinder
         var (_, shape) = calls.LastOrDefault(c => c.Path == path);
         if (shape is null)
             throw new ArgumentException($"explore: the model has no module '{path}' that runs on a tensor; its stages: {string.Join(", ", stages.Select(s => s.Path))}.");
-        if (shape.Length != 4)
-            throw new ArgumentException($"explore: module '{path}' outputs shape {Layout.Format(shape)}, not a feature map (N, C, H, W).");
-        return new FeatureStage(path) { OutputShape = shape };
+        if (GuessLayout(shape, input) is not { } channelsLast)
+            throw new ArgumentException($"explore: module '{path}' outputs shape {Layout.Format(shape)}, not a feature map (N, C, H, W) or (N, H, W, C).");
+        return new FeatureStage(path, channelsLast) { OutputShape = shape };
+    }
+
+    /// <summary>
+    /// Whether a module's output is a feature map, and which layout: (N, C, H, W) when its last two sizes have
+    /// the input's aspect ratio (false), else (N, H, W, C) when the middle two have it (true), else null (not a
+    /// feature map: tokens, logits). A map whose channel count happens to equal its width reads as (N, C, H, W);
+    /// a model for which that guess is wrong names its stages with <see cref="IFeatureStages"/>.
+    /// </summary>
+    public static bool? GuessLayout(int[] shape, ImageShape input)
+    {
+        if (shape.Length != 4) return null;
+        bool Aspect(int h, int w) => (long)h * input.Width == (long)w * input.Height;
+        return Aspect(shape[2], shape[3]) ? false : Aspect(shape[1], shape[2]) ? true : null;
     }
 
     /// <summary>Every tensor-to-tensor module's output shape for one zero image, in the order the outputs were produced ('' is the model).</summary>

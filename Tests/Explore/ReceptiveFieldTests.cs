@@ -46,6 +46,15 @@ public class ReceptiveFieldTests
         public override Tensor Forward(Tensor input) => _body.Call(input);
     }
 
+    private sealed class Wrapper : Module<Tensor, Tensor>
+    {
+        private readonly Module<Tensor, Tensor> _body;
+
+        public Wrapper(Module<Tensor, Tensor> body) => _body = RegisterModule("body", body);
+
+        public override Tensor Forward(Tensor input) => _body.Call(input);
+    }
+
     /// <summary>Runs its stage, then a layer that must never run when the ERF of the stage is asked for.</summary>
     private sealed class StageThenTrap : Module<Tensor, Tensor>
     {
@@ -118,6 +127,22 @@ public class ReceptiveFieldTests
         Assert.Equal([1, Size, Size, 4], stages[0].OutputShape);
         Assert.Equal((Size, Size), stages[0].Spatial);
         Assert.Equal(25, Erf(model).Support());
+    }
+
+    [Fact]
+    public void ChannelsLastOutputsAreRecognisedFromTheirShape()
+    {
+        using var scope = Tensor.Scope();
+        using var model = new Wrapper(new ConvStack(depth: 2, kernel: 3, channelsLastOutput: true));
+        var stage = FeatureStageFinder.Resolve(model, new ImageShape(3, Size, Size), null);
+        Assert.Equal("body", stage.Path); // after body.layers (NCHW, same size): the last at 16x16
+        Assert.True(stage.ChannelsLast);
+        Assert.Equal(25, ReceptiveField.Compute(model, stage, Images()).Support());
+        Assert.True(FeatureStageFinder.GuessLayout([1, Size, Size, 4], new ImageShape(3, Size, Size)));
+        Assert.False(FeatureStageFinder.GuessLayout([1, 4, 8, 8], new ImageShape(3, Size, Size)));
+        Assert.Null(FeatureStageFinder.GuessLayout([1, 64, 10], new ImageShape(3, Size, Size)));
+        Assert.Null(FeatureStageFinder.GuessLayout([1, 5, 7, 9], new ImageShape(3, Size, Size)));
+        Assert.False(FeatureStageFinder.GuessLayout([2, 3, 8, 16], new ImageShape(3, 16, 32)));
     }
 
     [Fact]
