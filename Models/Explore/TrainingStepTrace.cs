@@ -8,16 +8,14 @@ namespace Engine.Models.Explore;
 
 /// <summary>
 /// One training step (forward, cross-entropy, backward, AdamW update) run under a <see cref="Profiler"/>, with
-/// its tape kept for printing. The step's tensors live until the trace is disposed; dispose it on the thread
-/// that ran it. The model's weights change: the trace takes <c>warmupSteps + 1</c> optimizer steps.
+/// its tape kept for printing. The step's tensors are freed when it ends, as in training; the trace keeps only
+/// the loss, whose nodes hold the shapes, saved sizes and times. The model's weights change: the trace takes
+/// <c>warmupSteps + 1</c> optimizer steps.
 /// </summary>
 public sealed class TrainingStepTrace : IDisposable
 {
-    private readonly TensorScope _scope;
-
-    private TrainingStepTrace(TensorScope scope, Tensor loss, Profiler profile)
+    private TrainingStepTrace(Tensor loss, Profiler profile)
     {
-        _scope = scope;
         Loss = loss;
         Profile = profile;
         LossValue = loss.Item();
@@ -59,20 +57,11 @@ public sealed class TrainingStepTrace : IDisposable
             using var warm = Tensor.Scope();
             Step(model, optimizer, images, labels, labelSmoothing, null);
         }
-        var scope = Tensor.Scope();
-        var profile = Profiler.Start();
-        try
-        {
-            var loss = Step(model, optimizer, images, labels, labelSmoothing, profile);
-            profile.Stop();
-            return new TrainingStepTrace(scope, loss, profile);
-        }
-        catch
-        {
-            profile.Stop();
-            scope.Dispose();
-            throw;
-        }
+        using var scope = Tensor.Scope();
+        using var profile = Profiler.Start();
+        var loss = Step(model, optimizer, images, labels, labelSmoothing, profile).DetachFromScope();
+        profile.Stop();
+        return new TrainingStepTrace(loss, profile);
     }
 
     /// <summary>
@@ -98,9 +87,5 @@ public sealed class TrainingStepTrace : IDisposable
     }
 
     /// <inheritdoc/>
-    public void Dispose()
-    {
-        Profile.Stop();
-        _scope.Dispose();
-    }
+    public void Dispose() => Loss.Dispose();
 }

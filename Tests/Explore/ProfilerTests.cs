@@ -113,6 +113,28 @@ public class ProfilerTests
     }
 
     [Fact]
+    public void ATracedStepFreesItsTensorsAndKeepsOnlyTheLoss()
+    {
+        using var model = ExploreData.Model("cnn");
+        var (images, labels) = ExploreData.EvalImages(4);
+        using (images)
+        using (labels)
+        {
+            // Storages other tests leaked would otherwise be finalized in the middle of the count.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            long before = CpuStorage.LiveBytes;
+            using (var trace = TrainingStepTrace.Run(model, images, labels, warmupSteps: 1))
+            {
+                Assert.InRange(CpuStorage.LiveBytes - before, 0, 64); // the loss, a scalar
+                Assert.Equal(11, trace.Nodes.Count);
+                Assert.True(trace.Profile.PeakBytes > before + (1 << 20));
+            }
+            Assert.Equal(before, CpuStorage.LiveBytes);
+        }
+    }
+
+    [Fact]
     public void PeakBytesCanStartAgain()
     {
         using (var scope = Tensor.Scope()) Tensor.Zeros([1 << 20]);
