@@ -66,10 +66,11 @@ public static class TapePrinter
     public static string Summary(Tensor root)
     {
         var nodes = Tape.NodesOf(root);
+        int width = Math.Max(14, nodes.Select(n => n.Op.Length + 2).DefaultIfEmpty(0).Max());
         var sb = new StringBuilder();
-        sb.AppendLine($"{"op",-14}{"count",6}{"saved",12}{"fwd ms",10}{"bwd ms",10}");
+        sb.AppendLine($"{"op".PadRight(width)}{"count",6}{"saved",12}{"fwd ms",10}{"bwd ms",10}");
         foreach (var g in nodes.GroupBy(n => n.Op).OrderByDescending(g => g.Sum(n => n.SavedBytesAtRecord)))
-            sb.AppendLine(CultureInfo.InvariantCulture, $"{g.Key,-14}{g.Count(),6}{Bytes(g.Sum(n => n.SavedBytesAtRecord)),12}{Ms(g.Sum(n => n.ForwardMilliseconds)),10}{Ms(g.Sum(n => n.BackwardMilliseconds)),10}");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"{g.Key.PadRight(width)}{g.Count(),6}{Bytes(g.Sum(n => n.SavedBytesAtRecord)),12}{Ms(g.Sum(n => n.ForwardMilliseconds)),10}{Ms(g.Sum(n => n.BackwardMilliseconds)),10}");
         return sb.ToString();
     }
 

@@ -111,11 +111,13 @@ public sealed class Profiler : ITapeListener, IDisposable
     /// <summary><see cref="ByOp"/> as a text table.</summary>
     public string FormatByOp()
     {
+        var ops = ByOp();
+        int width = Math.Max(22, ops.Select(p => p.Op.Length + 2).DefaultIfEmpty(0).Max());
         var sb = new StringBuilder();
-        sb.AppendLine(CultureInfo.InvariantCulture, $"{"op",-22}{"calls",6}{"fwd ms",10}{"bwd ms",10}{"kernel f/b ms",16}{"outputs",12}{"saved",12}{"alloc +",12}");
-        foreach (var p in ByOp())
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{"op".PadRight(width)}{"calls",6}{"fwd ms",10}{"bwd ms",10}{"kernel f/b ms",16}{"outputs",12}{"saved",12}{"alloc +",12}");
+        foreach (var p in ops)
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"{p.Op,-22}{p.Calls,6}{p.ForwardMs,10:0.000}{p.BackwardMs,10:0.000}{$"{p.ForwardKernelMs:0.00}/{p.BackwardKernelMs:0.00}",16}{Bytes(p.OutputBytes),12}{Bytes(p.SavedBytes),12}{Bytes(p.ForwardAllocatedDelta),12}");
+                $"{p.Op.PadRight(width)}{p.Calls,6}{p.ForwardMs,10:0.000}{p.BackwardMs,10:0.000}{$"{p.ForwardKernelMs:0.00}/{p.BackwardKernelMs:0.00}",16}{Bytes(p.OutputBytes),12}{Bytes(p.SavedBytes),12}{Bytes(p.ForwardAllocatedDelta),12}");
         var last = _events[^1];
         sb.AppendLine(CultureInfo.InvariantCulture, $"total {last.AtMs:0.000} ms; peak {Bytes(PeakBytes)} in use, {Bytes(last.CachedBytes)} cached at the end");
         return sb.ToString();
