@@ -5,7 +5,8 @@ namespace Engine.Models.Explore;
 /// <summary>
 /// An effective receptive field: how much each input pixel moves the centre position of a feature map,
 /// the mean over images of |d centre / d input| summed over the input channels (Luo et al. 2016; the
-/// centre is the sum over channels at (H/2, W/2), as in RepLKNet's ERF script).
+/// centre is the sum over channels of relu(feature) at (H/2, W/2), as in RepLKNet's ERF script: without the
+/// relu, the centre of a LayerNorm's output would be the sum of its normalised channels, zero for every input).
 /// </summary>
 public sealed class ReceptiveFieldMap
 {
@@ -120,7 +121,7 @@ public static class ReceptiveField
                     throw new InvalidOperationException($"erf: stage '{stage.Path}' produced shape {Layout.Format(feature.Shape)}, not a feature map.");
                 var (hDim, wDim) = stage.ChannelsLast ? (1, 2) : (2, 3);
                 var centre = feature.Narrow(hDim, feature.Shape[hDim] / 2, 1).Narrow(wDim, feature.Shape[wDim] / 2, 1);
-                centre.Sum().Backward();
+                centre.Relu().Sum().Backward();
                 var grad = (x.Grad ?? throw new InvalidOperationException($"erf: the centre of stage '{stage.Path}' does not depend on the input."))
                     .Abs().Sum([0, 1]).ToDType(DType.F64).ToArray<double>();
                 for (int i = 0; i < sum.Length; i++) sum[i] += grad[i];
