@@ -28,8 +28,8 @@ public interface IBackbonePicture
 /// <summary>Runs a model's <see cref="IBackbonePicture"/> and writes the results.</summary>
 public static class BackbonePictures
 {
-    /// <summary>True when <paramref name="model"/> draws pictures of its own.</summary>
-    public static bool Has(Module model) => model is IBackbonePicture;
+    /// <summary>True when <paramref name="model"/> draws pictures of its own (itself or through its adapter in <see cref="BackboneAdapters"/>).</summary>
+    public static bool Has(Module model) => BackboneAdapters.Picture(model) is not null;
 
     /// <summary>
     /// The pictures of <paramref name="model"/>, drawn in evaluation mode with recording off, each written to
@@ -37,8 +37,8 @@ public static class BackbonePictures
     /// </summary>
     public static IReadOnlyList<string> Write(Module<Tensor, Tensor> model, PictureRequest request, string outDirectory)
     {
-        if (model is not IBackbonePicture drawer)
-            throw new NotSupportedException($"explore picture: {model.GetType().Name} draws no pictures of its own yet; implement {typeof(IBackbonePicture).FullName} on the model.");
+        if (BackboneAdapters.Picture(model) is not { } drawer)
+            throw new NotSupportedException($"explore picture: {model.GetType().Name} draws no pictures of its own yet; implement {typeof(IBackbonePicture).FullName} on the model, or add an adapter to {typeof(BackboneAdapters).FullName}.");
         bool training = model.Training;
         model.Eval();
         try

@@ -12,9 +12,29 @@ public sealed record FeatureStage(string Path, bool ChannelsLast = false)
     /// <summary>The output shape for one image, once discovered (empty until then).</summary>
     public int[] OutputShape { get; init; } = [];
 
+    /// <summary>
+    /// Set for a stage whose output is a token sequence (N, L, C) rather than a map: its first H·W tokens are an
+    /// H x W grid, row-major (a transformer's pixel tokens; any tokens after them, such as semantic or class
+    /// tokens, are not part of the map). Such a stage reads as (N, H, W, C) through <see cref="ToMap"/>.
+    /// </summary>
+    public (int Height, int Width)? TokenGrid { get; init; }
+
     /// <summary>Height and width of the feature map.</summary>
-    public (int Height, int Width) Spatial => OutputShape.Length != 4 ? (0, 0)
+    public (int Height, int Width) Spatial => TokenGrid is { } grid ? grid
+        : OutputShape.Length != 4 ? (0, 0)
         : ChannelsLast ? (OutputShape[1], OutputShape[2]) : (OutputShape[2], OutputShape[3]);
+
+    /// <summary>
+    /// The module's output as a 4-d map: itself for a map stage, the grid tokens viewed as (N, H, W, C) for a
+    /// <see cref="TokenGrid"/> stage (then <see cref="ChannelsLast"/> must be true).
+    /// </summary>
+    public Tensor ToMap(Tensor output)
+    {
+        if (TokenGrid is not { } grid) return output;
+        if (output.Rank != 3 || output.Shape[1] < grid.Height * grid.Width)
+            throw new InvalidOperationException($"explore: stage '{Path}' should output tokens (N, L >= {grid.Height * grid.Width}, C), got shape {Layout.Format(output.Shape)}.");
+        return output.Narrow(1, 0, grid.Height * grid.Width).Reshape(output.Shape[0], grid.Height, grid.Width, output.Shape[2]);
+    }
 }
 
 /// <summary>
@@ -31,8 +51,8 @@ public interface IFeatureStages
 public static class FeatureStageFinder
 {
     /// <summary>
-    /// The model's stages with their output shapes: the model's own list when it implements
-    /// <see cref="IFeatureStages"/>; otherwise, found by running one image through the model with a hook on
+    /// The model's stages with their output shapes: the model's own list when it (or its adapter in
+    /// <see cref="BackboneAdapters"/>) implements <see cref="IFeatureStages"/>; otherwise, found by running one image through the model with a hook on
     /// every submodule: for each spatial size the feature maps pass through (larger than 1x1), the outermost
     /// module that last produced it, that is, the end of each resolution stage. The last entry is the default
     /// stage: the last feature map before pooling. The layout of a 4-d output is read from its shape (see
@@ -41,7 +61,7 @@ public static class FeatureStageFinder
     public static IReadOnlyList<FeatureStage> Find(Module<Tensor, Tensor> model, ImageShape input)
     {
         var calls = TraceOutputs(model, input);
-        if (model is IFeatureStages own)
+        if (BackboneAdapters.Stages(model) is { } own)
         {
             return own.FeatureStages.Select(s => s with
             {

@@ -116,7 +116,7 @@ public static class ReceptiveField
             {
                 using var scope = Tensor.Scope();
                 var x = images.Narrow(0, start, Math.Min(chunk, n - start)).ToDType(dtype).Clone().RequiresGradInPlace();
-                var feature = RunUntil(model, target, x);
+                var feature = stage.ToMap(RunUntil(model, target, x));
                 if (feature.Rank != 4)
                     throw new InvalidOperationException($"erf: stage '{stage.Path}' produced shape {Layout.Format(feature.Shape)}, not a feature map.");
                 var (hDim, wDim) = stage.ChannelsLast ? (1, 2) : (2, 3);
