@@ -22,6 +22,18 @@ public sealed record SemanticAttention(int Images, int Heads, int Tokens, int Gr
     /// <summary>The map of one semantic token over the grid, row-major (H·W values).</summary>
     public ReadOnlySpan<double> Map(int image, int head, int token) =>
         Probabilities.AsSpan((((image * Heads) + head) * Tokens + token) * GridHeight * GridWidth, GridHeight * GridWidth);
+
+    /// <summary>
+    /// How peaked the attention is: the largest probability of each row times the number of pixel tokens,
+    /// averaged over all rows; 1 for uniform attention, H·W when every token looks at a single position.
+    /// </summary>
+    public double Peak()
+    {
+        int n = GridHeight * GridWidth, rows = Probabilities.Length / n;
+        double sum = 0;
+        for (int r = 0; r < rows; r++) sum += Probabilities.AsSpan(r * n, n).ToArray().Max() * n;
+        return sum / rows;
+    }
 }
 
 /// <summary>
