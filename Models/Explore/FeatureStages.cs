@@ -9,8 +9,15 @@ namespace Engine.Models.Explore;
 /// <param name="ChannelsLast">True when the output is laid out (N, H, W, C) rather than (N, C, H, W).</param>
 public sealed record FeatureStage(string Path, bool ChannelsLast = false)
 {
-    /// <summary>The output shape for one image, once discovered (empty until then).</summary>
+    /// <summary>The output shape for one image, once discovered (empty until then); the input's shape for a <see cref="FromInput"/> stage.</summary>
     public int[] OutputShape { get; init; } = [];
+
+    /// <summary>
+    /// True when the stage is what the module at <see cref="Path"/> receives rather than what it returns: for
+    /// models whose stage ends are not modules on tensors (blocks taking extra arguments), the next module's input
+    /// (a downsample's, the head's) is the previous stage's output.
+    /// </summary>
+    public bool FromInput { get; init; }
 
     /// <summary>
     /// Set for a stage whose output is a token sequence (N, L, C) rather than a map: its first H·W tokens are an
@@ -60,15 +67,16 @@ public static class FeatureStageFinder
     /// </summary>
     public static IReadOnlyList<FeatureStage> Find(Module<Tensor, Tensor> model, ImageShape input)
     {
-        var calls = TraceOutputs(model, input);
+        var traced = Trace(model, input);
         if (BackboneAdapters.Stages(model) is { } own)
         {
             return own.FeatureStages.Select(s => s with
             {
-                OutputShape = calls.LastOrDefault(c => c.Path == s.Path).Shape
+                OutputShape = (s.FromInput ? traced.LastOrDefault(c => c.Path == s.Path).InputShape : traced.LastOrDefault(c => c.Path == s.Path).OutputShape)
                     ?? throw new InvalidOperationException($"explore: {model.GetType().Name} names the stage '{s.Path}', but no module at that path ran on a tensor."),
             }).ToList();
         }
+        var calls = traced.Select(c => (c.Path, Shape: c.OutputShape)).ToList();
         var lastPerSize = new List<FeatureStage>();
         foreach (var (path, shape) in calls)
         {
@@ -113,16 +121,20 @@ public static class FeatureStageFinder
     }
 
     /// <summary>Every tensor-to-tensor module's output shape for one zero image, in the order the outputs were produced ('' is the model).</summary>
-    public static IReadOnlyList<(string Path, int[] Shape)> TraceOutputs(Module<Tensor, Tensor> model, ImageShape input)
+    public static IReadOnlyList<(string Path, int[] Shape)> TraceOutputs(Module<Tensor, Tensor> model, ImageShape input) =>
+        Trace(model, input).Select(c => (c.Path, c.OutputShape)).ToList();
+
+    /// <summary>Every tensor-to-tensor module's input and output shapes for one zero image, in the order the outputs were produced.</summary>
+    private static List<(string Path, int[] InputShape, int[] OutputShape)> Trace(Module<Tensor, Tensor> model, ImageShape input)
     {
-        var calls = new List<(string Path, int[] Shape)>();
+        var calls = new List<(string Path, int[] InputShape, int[] OutputShape)>();
         var hooks = new List<IDisposable>();
         bool training = model.Training;
         try
         {
             foreach (var (name, module) in model.NamedModules())
                 if (module is Module<Tensor, Tensor> m)
-                    hooks.Add(m.RegisterForwardHook((_, _, output) => calls.Add((name, output.Shape))));
+                    hooks.Add(m.RegisterForwardHook((_, x, output) => calls.Add((name, x.Shape, output.Shape))));
             model.Eval();
             using var scope = Tensor.Scope();
             using var noGrad = Tape.NoGrad();

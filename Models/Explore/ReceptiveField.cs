@@ -116,7 +116,7 @@ public static class ReceptiveField
             {
                 using var scope = Tensor.Scope();
                 var x = images.Narrow(0, start, Math.Min(chunk, n - start)).ToDType(dtype).Clone().RequiresGradInPlace();
-                var feature = stage.ToMap(RunUntil(model, target, x));
+                var feature = stage.ToMap(RunUntil(model, target, x, stage.FromInput));
                 if (feature.Rank != 4)
                     throw new InvalidOperationException($"erf: stage '{stage.Path}' produced shape {Layout.Format(feature.Shape)}, not a feature map.");
                 var (hDim, wDim) = stage.ChannelsLast ? (1, 2) : (2, 3);
@@ -138,16 +138,17 @@ public static class ReceptiveField
     }
 
     /// <summary>
-    /// Runs the model until <paramref name="target"/> has produced its output and stops the forward pass there
+    /// Runs the model until <paramref name="target"/> has produced its output (or, with <paramref name="takeInput"/>,
+    /// has run on its input) and stops the forward pass there
     /// (by an exception from the hook, caught here). The output stays usable because a trainable forward keeps
     /// what it records in the caller's scope.
     /// </summary>
-    private static Tensor RunUntil(Module<Tensor, Tensor> model, Module<Tensor, Tensor> target, Tensor x)
+    private static Tensor RunUntil(Module<Tensor, Tensor> model, Module<Tensor, Tensor> target, Tensor x, bool takeInput)
     {
         Tensor? captured = null;
-        using (target.RegisterForwardHook((_, _, output) =>
+        using (target.RegisterForwardHook((_, input, output) =>
         {
-            captured = output;
+            captured = takeInput ? input : output;
             throw new StageReached();
         }))
         {

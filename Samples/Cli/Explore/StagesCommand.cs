@@ -25,7 +25,7 @@ internal static class StagesCommand
             {
                 var stages = FeatureStageFinder.Find(net, ExploreData.InputShape);
                 for (int i = 0; i < stages.Count; i++)
-                    table.AddRow(Markup.Escape(stages[i].Path) + (i == stages.Count - 1 ? " [grey](default)[/]" : ""), Markup.Escape(Layout.Format(stages[i].OutputShape)));
+                    table.AddRow(Markup.Escape(stages[i].Path) + (stages[i].FromInput ? " (its input)" : "") + (i == stages.Count - 1 ? " [grey](default)[/]" : ""), Markup.Escape(Layout.Format(stages[i].OutputShape)));
             }
             AnsiConsole.Write(table);
             return 0;
