@@ -117,7 +117,7 @@ public static partial class Functional
     /// <param name="w2">Second layer's weight, (2, G, C/G, C/G).</param>
     /// <param name="b2">Second layer's bias, (2, G, C/G).</param>
     /// <param name="lambd">The soft-shrink threshold of the mask.</param>
-    /// <param name="activation">φ: "silu" (or "swish"), "relu", "gelu" or "identity".</param>
+    /// <param name="activation">φ: "silu" (or "swish"), "relu", "gelu", "hardswish" or "identity".</param>
     public static Tensor AdaptiveFrequencyFilter(Tensor input, Tensor w1, Tensor b1, Tensor w2, Tensor b2, double lambd = 0.01, string activation = "silu")
     {
         const string op = "adaptive_frequency_filter";
@@ -132,6 +132,7 @@ public static partial class Functional
             "silu" or "swish" => Silu(hidden),
             "relu" => hidden.Relu(),
             "gelu" => Gelu(hidden),
+            "hardswish" => Hardswish(hidden),
             "identity" => hidden,
             _ => throw new ArgumentException($"{op}: unknown activation '{activation}' (input of shape {Layout.Format(input.Layout.Shape)})."),
         };
