@@ -68,11 +68,11 @@ internal static class ParityCommand
             AnsiConsole.MarkupLine($"[red]problem[/]: {e.Group} {Markup.Escape(e.Key)}: {Markup.Escape(e.Problem!)}");
         AnsiConsole.MarkupLine(report.Passed(tolerance) ? "[green]passed[/]" : "[red]failed[/]");
         // One machine-readable line for scripts: the worst error per group.
-        var worst = ParityReport.Groups.Where(g => report.Worst(g) is not null).ToDictionary(g => g, g => report.Worst(g)!.Error);
+        var worstByGroup = ParityReport.Groups.Where(g => report.Worst(g) is not null).ToDictionary(g => g, g => report.Worst(g)!.Error);
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
         {
             golden = report.Golden, model = report.Model, dtype = report.DType.ToString(), tolerance,
-            passed = report.Passed(tolerance), worst,
+            passed = report.Passed(tolerance), worst = worstByGroup,
         }));
     }
 }
