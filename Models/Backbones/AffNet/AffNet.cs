@@ -20,7 +20,7 @@ public sealed class AffNet : Module<Tensor, Tensor>
     {
         Config = config;
         string act = AffNetConfig.ActivationName(config.Activation);
-        _conv1 = RegisterModule("conv_1", new ConvLayer(3, config.StemOut, 3, 2, activation: act, bnMomentum: config.BnMomentum, generator: generator));
+        _conv1 = RegisterModule("conv_1", new ConvLayer(config.InChannels, config.StemOut, 3, 2, activation: act, bnMomentum: config.BnMomentum, generator: generator));
         int width = config.StemOut;
         _layers = new Sequential[config.Stages.Count];
         for (int s = 0; s < config.Stages.Count; s++)

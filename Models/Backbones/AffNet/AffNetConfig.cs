@@ -14,7 +14,8 @@ public sealed record AffStageConfig(string Type, int Out, int Blocks, int Stride
 
 /// <summary>
 /// An AFFNet configuration: the stem width, the five stage tables and the options the reference reads
-/// from its global settings (activation, norms, soft-shrink threshold, head dropout).
+/// from its global settings (activation, norms, soft-shrink threshold, head dropout). The reference's
+/// stem takes 3 channels; <c>InChannels</c> is there for other data (1-channel images).
 /// </summary>
 public sealed record AffNetConfig(
     IReadOnlyList<AffStageConfig> Stages,
@@ -25,7 +26,8 @@ public sealed record AffNetConfig(
     string AttnNorm = "layer_norm",
     double BnMomentum = 0.1,
     double SparsityThreshold = 0.01,
-    double ClassifierDropout = 0.0)
+    double ClassifierDropout = 0.0,
+    int InChannels = 3)
 {
     /// <summary>Mask groups of every AFF token mixer (hard-coded in the reference).</summary>
     public const int MaskGroups = 8;

@@ -1,0 +1,75 @@
+using Engine.Autograd;
+using Engine.Models.Backbones.AffNet;
+using Engine.Models.Nn;
+using Engine.Models.Zoo;
+using Xunit;
+
+namespace Engine.Tests.Backbones.AffNet;
+
+/// <summary>Parameter counts of the spec's tables, any input size, state-dict names, and the zoo entry.</summary>
+public class AffNetModelTests
+{
+    [Theory]
+    [InlineData("ET", 1_436_264)]
+    [InlineData("T", 2_654_232)]
+    [InlineData("AFFNet", 5_568_696)]
+    public void OfficialVariantsHaveTheReferenceParameterCounts(string variant, long expected)
+    {
+        var config = variant switch { "ET" => AffNetConfig.ExtraTiny(), "T" => AffNetConfig.Tiny(), _ => AffNetConfig.Small() };
+        using var model = new Engine.Models.Backbones.AffNet.AffNet(config);
+        Assert.Equal(expected, model.ParameterCount());
+    }
+
+    [Fact]
+    public void NanoMatchesTheSpecTableStageByStage()
+    {
+        using var model = new Engine.Models.Backbones.AffNet.AffNet(AffNetConfig.Nano());
+        Assert.Equal(247_034, model.ParameterCount());
+        var perStage = model.NamedParameters().GroupBy(p => p.Name.Split('.')[0]).ToDictionary(g => g.Key, g => g.Sum(p => p.Parameter.NumEl));
+        Assert.Equal(new Dictionary<string, long>
+        {
+            ["conv_1"] = 464, ["layer_1"] = 1_744, ["layer_2"] = 8_368, ["layer_3"] = 37_440, ["layer_4"] = 66_272,
+            ["layer_5"] = 103_296, ["conv_1x1_exp"] = 26_240, ["classifier"] = 3_210,
+        }, perStage);
+    }
+
+    [Fact]
+    public void StateDictUsesTheReferenceNames()
+    {
+        using var model = new Engine.Models.Backbones.AffNet.AffNet(AffNetConfig.Nano());
+        var keys = model.StateDict().Keys.ToHashSet();
+        foreach (var key in new[]
+        {
+            "conv_1.block.conv.weight", "conv_1.block.norm.running_var", "layer_1.0.block.exp_1x1.block.conv.weight",
+            "layer_3.0.block.conv_3x3.block.norm.weight", "layer_3.1.global_rep.0.norm1.weight", "layer_3.1.global_rep.0.filter.w1",
+            "layer_3.1.global_rep.1.mlp.block.red_1x1.block.norm.bias", "layer_3.1.global_rep.2.bias", "layer_5.1.conv_proj.block.conv.weight",
+            "layer_5.1.fusion.block.conv.weight", "conv_1x1_exp.block.conv.weight", "classifier.fc.weight", "classifier.fc.bias",
+        })
+            Assert.Contains(key, keys);
+    }
+
+    [Theory]
+    [InlineData(32, 32)]
+    [InlineData(37, 45)]
+    [InlineData(17, 9)]
+    [InlineData(64, 40)]
+    public void AnyInputSizeRunsForwardAndBackward(int h, int w)
+    {
+        var config = AffNetConfig.Nano() with { Stages = [.. AffNetConfig.Nano().Stages.Take(4), AffNetConfig.Nano().Stages[4] with { NoFuse = true }] };
+        using var model = new Engine.Models.Backbones.AffNet.AffNet(config, new Engine.Randomness.Generator(1));
+        using var scope = Tensor.Scope();
+        var x = Tensor.Randn([2, 3, h, w], DType.F32, generator: new Engine.Randomness.Generator(2));
+        var y = model.Call(x);
+        Assert.Equal([2, 10], y.Shape);
+        y.Sum().Backward();
+        Assert.All(model.Parameters(), p => Assert.NotNull(p.Grad));
+        Assert.DoesNotContain(model.StateDict().Keys, k => k.StartsWith("layer_5.1.fusion", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ZooBuildsNano()
+    {
+        using var model = ModelZoo.Create("affnet-nano", new Engine.Models.Data.ImageShape(3, 32, 32), 10, new Engine.Randomness.Generator(0));
+        Assert.Equal(247_034, ((Module)model).ParameterCount());
+    }
+}
