@@ -10,6 +10,7 @@ public static class ModelZoo
     {
         ["cnn"] = (shape, classes, g) => new SmallCnn(shape.Channels, classes, shape.Width, shape.Height, g),
         ["affnet-nano"] = (shape, classes, g) => new Backbones.AffNet.AffNet(Backbones.AffNet.AffNetConfig.Nano(classes) with { InChannels = shape.Channels }, g),
+        ["affnet"] = (shape, classes, g) => new Backbones.AffNet.AffNet(Backbones.AffNet.AffNetConfig.Small(classes) with { InChannels = shape.Channels }, g),
     };
 
     /// <summary>Names accepted by <see cref="Create"/>.</summary>

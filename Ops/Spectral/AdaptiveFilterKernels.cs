@@ -14,8 +14,55 @@ internal static unsafe class AdaptiveFilterKernels
     /// <summary>Shapes of one complex group-linear call.</summary>
     public readonly record struct GroupShape(int Batch, int Groups, int In, int Out, long Pairs)
     {
+        /// <summary>
+        /// Small groups (AFFNet Nano's d = 6..10) run as vector loops: per-block GEMM calls cost more than
+        /// their arithmetic. Decided on the calling thread (tests force either path per thread).
+        /// </summary>
+        public bool Direct { get; } = (long)In * Out <= DirectMaxWeights;
         /// <summary>Reals per channel (P complex values).</summary>
         public long Row => 2 * Pairs;
+    }
+
+    [ThreadStatic] private static int t_directMaxWeights;
+
+    /// <summary>Groups with at most this many weights (dIn·dOut) take the vector loops; per calling thread, for tests (default 256).</summary>
+    internal static int DirectMaxWeights
+    {
+        get => t_directMaxWeights == 0 ? 256 : t_directMaxWeights - 1;
+        set => t_directMaxWeights = value + 1;
+    }
+
+    /// <summary>y += a·x + b·z over n elements.</summary>
+    private static void Axpy2<T>(T* y, T a, T* x, T b, T* z, long n) where T : unmanaged, INumber<T>
+    {
+        long p = 0;
+        if (Vector.IsHardwareAccelerated && n >= Vector<T>.Count)
+        {
+            var va = new Vector<T>(a); var vb = new Vector<T>(b);
+            for (; p <= n - Vector<T>.Count; p += Vector<T>.Count)
+                Vector.Store(Vector.Load(y + p) + va * Vector.Load(x + p) + vb * Vector.Load(z + p), y + p);
+        }
+        for (; p < n; p++) y[p] += a * x[p] + b * z[p];
+    }
+
+    /// <summary>(Σ x·g, Σ z·g) over n elements, in a fixed order.</summary>
+    private static (T, T) Dot2<T>(T* x, T* z, T* g, long n) where T : unmanaged, INumber<T>
+    {
+        long p = 0;
+        T sx = T.Zero, sz = T.Zero;
+        if (Vector.IsHardwareAccelerated && n >= Vector<T>.Count)
+        {
+            var ax = Vector<T>.Zero; var az = Vector<T>.Zero;
+            for (; p <= n - Vector<T>.Count; p += Vector<T>.Count)
+            {
+                var vg = Vector.Load(g + p);
+                ax += Vector.Load(x + p) * vg;
+                az += Vector.Load(z + p) * vg;
+            }
+            sx = Vector.Sum(ax); sz = Vector.Sum(az);
+        }
+        for (; p < n; p++) { sx += x[p] * g[p]; sz += z[p] * g[p]; }
+        return (sx, sz);
     }
 
     public static void LinearForward<T>(T* x, T* w, T* bias, T* y, GroupShape s) where T : unmanaged, INumber<T>
@@ -40,8 +87,15 @@ internal static unsafe class AdaptiveFilterKernels
                         for (long p = 0; p < row; p += 2) { yr[p] = re; yr[p + 1] = im; }
                     }
                     TimesI(xs, ix, s.In * row, sign: 1);
-                    RfftKernels.Gemm(s.Out, (int)row, s.In, 1, wa, 1, s.Out, xs, row, 1, 1, ys, row);
-                    RfftKernels.Gemm(s.Out, (int)row, s.In, 1, wb, 1, s.Out, ix, row, 1, 1, ys, row);
+                    if (s.Direct)
+                        for (int o = 0; o < s.Out; o++)
+                            for (int i = 0; i < s.In; i++)
+                                Axpy2(ys + o * row, wa[i * s.Out + o], xs + i * row, wb[i * s.Out + o], ix + i * row, row);
+                    else
+                    {
+                        RfftKernels.Gemm(s.Out, (int)row, s.In, 1, wa, 1, s.Out, xs, row, 1, 1, ys, row);
+                        RfftKernels.Gemm(s.Out, (int)row, s.In, 1, wb, 1, s.Out, ix, row, 1, 1, ys, row);
+                    }
                 }
             }
             finally { NativeMemory.AlignedFree(ix); }
@@ -54,7 +108,7 @@ internal static unsafe class AdaptiveFilterKernels
         long row = s.Row, wPart = (long)s.Groups * s.In * s.Out;
         CpuParallel.For((long)s.Batch * s.Groups, 4.0 * s.In * s.Out * row, (start, end) =>
         {
-            T* t = RfftKernels.Alloc<T>(s.In * row);
+            T* t = RfftKernels.Alloc<T>(Math.Max(s.In, s.Out) * row);
             try
             {
                 for (long bg = start; bg < end; bg++)
@@ -63,6 +117,15 @@ internal static unsafe class AdaptiveFilterKernels
                     T* gs = gy + (b * s.Groups * s.Out + g * s.Out) * row;
                     T* ds = dx + (b * s.Groups * s.In + g * s.In) * row;
                     T* wa = w + g * s.In * s.Out, wb = wa + wPart;
+                    if (s.Direct)
+                    {
+                        TimesI(gs, t, s.Out * row, sign: -1);
+                        new Span<T>(ds, checked((int)(s.In * row))).Clear();
+                        for (int i = 0; i < s.In; i++)
+                            for (int o = 0; o < s.Out; o++)
+                                Axpy2(ds + i * row, wa[i * s.Out + o], gs + o * row, wb[i * s.Out + o], t + o * row, row);
+                        continue;
+                    }
                     RfftKernels.Gemm(s.In, (int)row, s.Out, 1, wa, s.Out, 1, gs, row, 1, 0, ds, row);
                     RfftKernels.Gemm(s.In, (int)row, s.Out, 1, wb, s.Out, 1, gs, row, 1, 0, t, row);
                     long n = s.In * row;
@@ -94,8 +157,19 @@ internal static unsafe class AdaptiveFilterKernels
                             T* xs = x + (b * s.Groups * s.In + g * s.In) * row;
                             T* da = dw + g * s.In * s.Out, db = da + wPart;
                             TimesI(xs, ix, s.In * row, sign: 1);
-                            RfftKernels.Gemm(s.In, s.Out, (int)row, 1, xs, row, 1, gs, 1, row, 1, da, s.Out);
-                            RfftKernels.Gemm(s.In, s.Out, (int)row, 1, ix, row, 1, gs, 1, row, 1, db, s.Out);
+                            if (s.Direct)
+                                for (int i = 0; i < s.In; i++)
+                                    for (int o = 0; o < s.Out; o++)
+                                    {
+                                        var (sa, sb) = Dot2(xs + i * row, ix + i * row, gs + o * row, row);
+                                        da[i * s.Out + o] += sa;
+                                        db[i * s.Out + o] += sb;
+                                    }
+                            else
+                            {
+                                RfftKernels.Gemm(s.In, s.Out, (int)row, 1, xs, row, 1, gs, 1, row, 1, da, s.Out);
+                                RfftKernels.Gemm(s.In, s.Out, (int)row, 1, ix, row, 1, gs, 1, row, 1, db, s.Out);
+                            }
                         }
                         if (dBias is not null)
                             for (int o = 0; o < s.Out; o++)

@@ -62,9 +62,20 @@ public class SpectralGradients
             && b.SequenceEqual(new[] { 2, w[1], w[3] });
     }
 
-    [Fact]
-    public void ComplexGroupLinear() => GradientProperty.Check(Arbitrary(Of(GroupLinearShapes), GroupLinearValid),
-        (x, c) => F.ComplexGroupLinear(x[0], x[1], c.Choice % 2 == 0 ? x[2] : null));
+    /// <summary>Both kernels: the vector loops of small groups and (forced for these small shapes) the GEMM path.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ComplexGroupLinear(bool gemmPath)
+    {
+        Engine.Ops.AdaptiveFilterKernels.DirectMaxWeights = gemmPath ? 0 : 256;
+        try
+        {
+            GradientProperty.Check(Arbitrary(Of(GroupLinearShapes), GroupLinearValid),
+                (x, c) => F.ComplexGroupLinear(x[0], x[1], c.Choice % 2 == 0 ? x[2] : null));
+        }
+        finally { Engine.Ops.AdaptiveFilterKernels.DirectMaxWeights = 256; }
+    }
 
     private static readonly Gen<int[][]> PairShapes =
         from b in Batch(3)

@@ -129,10 +129,12 @@ public class SpectralTests
         Assert.Equal([3, 6], y.Shape);
     }
 
-    [Fact]
-    public void ComplexGroupLinearMatchesLoops()
+    [Theory]
+    [InlineData(2, 3, 2, 3, 5)]
+    [InlineData(1, 2, 17, 16, 7)]
+    [InlineData(2, 2, 9, 3, 1)]
+    public void ComplexGroupLinearMatchesLoops(int n, int g, int din, int dout, int p)
     {
-        int n = 2, g = 3, din = 2, dout = 3, p = 5;
         var x = RandomValues(n * g * din * p * 2, 1);
         var w = RandomValues(2 * g * din * dout, 2);
         var b = RandomValues(2 * g * dout, 3);
