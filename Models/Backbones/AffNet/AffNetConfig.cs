@@ -67,14 +67,25 @@ public sealed record AffNetConfig(
         string Opt(string key, string fallback) => opts.ValueKind == JsonValueKind.Object && opts.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : fallback;
         double OptNum(string key, double fallback) => opts.ValueKind == JsonValueKind.Object && opts.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : fallback;
         int Int(JsonElement e, string key, int fallback) => e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : fallback;
-        double Num(JsonElement e, string key, double fallback) => e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : fallback;
         bool Flag(JsonElement e, string key) => e.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.True;
 
         if (!config.TryGetProperty("stages", out var stagesJson) || stagesJson.ValueKind != JsonValueKind.Array)
             throw new InvalidDataException("affnet: the config has no 'stages' array.");
-        var stages = stagesJson.EnumerateArray().Select(s => new AffStageConfig(
-            s.GetProperty("type").GetString()!, s.GetProperty("out").GetInt32(), Int(s, "blocks", 1), Int(s, "stride", 1),
-            Num(s, s.TryGetProperty("mv_expand", out _) ? "mv_expand" : "expand", 4), Int(s, "ffn", 0), Flag(s, "no_fuse"))).ToList();
+        // The golden configs use the short names; the reference's own table names are accepted too.
+        JsonElement? Find(JsonElement e, params string[] keys) =>
+            keys.Select(k => e.TryGetProperty(k, out var v) ? v : (JsonElement?)null).FirstOrDefault(v => v is not null);
+        int IntOf(JsonElement e, int fallback, params string[] keys) => Find(e, keys) is { ValueKind: JsonValueKind.Number } v ? v.GetInt32() : fallback;
+        var stages = stagesJson.EnumerateArray().Select(s =>
+        {
+            var type = Find(s, "type", "block_type")?.GetString() ?? "mv2";
+            bool aff = type is "aff" or "aff_block";
+            double expand = Find(s, aff ? ["mv_expand", "mv_expand_ratio", "expand", "expand_ratio"] : ["expand", "expand_ratio"]) is { ValueKind: JsonValueKind.Number } e ? e.GetDouble() : 4;
+            int blocks = IntOf(s, 1, aff ? ["blocks", "transformer_blocks", "num_blocks"] : ["blocks", "num_blocks"]);
+            bool noFuse = Flag(s, "no_fuse") || Flag(s, "no_fusion");
+            int width = IntOf(s, 0, "out", "out_channels");
+            return new AffStageConfig(aff ? "aff" : type, width, blocks, IntOf(s, 1, "stride"), expand,
+                IntOf(s, aff ? 2 * width : 0, "ffn", "ffn_dim"), noFuse);
+        }).ToList();
         int classes = Int(config, "num_classes", (int)OptNum("model.classification.n_classes", 1000));
         var norm = Opt("model.normalization.name", "batch_norm");
         if (norm is not ("batch_norm" or "batch_norm_2d"))

@@ -67,6 +67,22 @@ public class AffNetModelTests
     }
 
     [Fact]
+    public void ConfigReadsTheReferenceTableNamesToo()
+    {
+        const string json = """
+            {"opts": {"model.activation.name": "swish", "model.classification.affnet.attn_norm_layer": "layer_norm"}, "num_classes": 10,
+             "stages": [{"block_type": "mv2", "out_channels": 24, "expand_ratio": 2, "num_blocks": 1, "stride": 1},
+                        {"block_type": "mv2", "out_channels": 32, "expand_ratio": 2, "num_blocks": 2, "stride": 1},
+                        {"block_type": "aff_block", "out_channels": 48, "ffn_dim": 96, "transformer_blocks": 2, "stride": 2, "mv_expand_ratio": 2},
+                        {"block_type": "aff_block", "out_channels": 64, "ffn_dim": 128, "transformer_blocks": 2, "stride": 2, "mv_expand_ratio": 2},
+                        {"block_type": "aff_block", "out_channels": 80, "transformer_blocks": 2, "stride": 2, "mv_expand_ratio": 2, "no_fuse": true}]}
+            """;
+        var config = AffNetConfig.FromJson(System.Text.Json.JsonDocument.Parse(json).RootElement);
+        Assert.Equal(AffNetConfig.Nano().Stages.Take(4), config.Stages.Take(4));
+        Assert.Equal(AffNetConfig.Nano().Stages[4] with { NoFuse = true }, config.Stages[4]);
+    }
+
+    [Fact]
     public void ZooBuildsNano()
     {
         using var model = ModelZoo.Create("affnet-nano", new Engine.Models.Data.ImageShape(3, 32, 32), 10, new Engine.Randomness.Generator(0));
