@@ -89,6 +89,64 @@ internal static unsafe class RfftKernels
     /// </summary>
     private static void HPass<T>(T* src, T* dst, long planes, RfftBasis b, bool inverseSign) where T : unmanaged
     {
+        if (b.H >= FftMinRows) HPassFft(src, dst, planes, b, inverseSign);
+        else HPassGemm(src, dst, planes, b, inverseSign);
+    }
+
+    [ThreadStatic] private static int t_fftMinRows;
+
+    /// <summary>
+    /// Maps with at least this many rows take the H pass through the engine's FFT (O(H log H) per
+    /// column); shorter ones through two small GEMMs per plane (O(H²), but cheaper below this). Per
+    /// calling thread, so tests can force either path (default 8).
+    /// </summary>
+    internal static int FftMinRows
+    {
+        get => t_fftMinRows == 0 ? 8 : t_fftMinRows - 1;
+        set => t_fftMinRows = value + 1;
+    }
+
+    /// <summary>
+    /// The H pass with <see cref="Fft.Transform(Span{double}, Span{double}, int, int, bool)"/>: the columns
+    /// are gathered into planar rows of length H, transformed in place (the inverse unnormalised, as
+    /// here), and scattered back.
+    /// </summary>
+    private static void HPassFft<T>(T* src, T* dst, long planes, RfftBasis b, bool inverseSign) where T : unmanaged
+    {
+        int h = b.H, k = b.K;
+        long rows = planes * k, count = rows * h;
+        T* re = Alloc<T>(count), im = Alloc<T>(count);
+        try
+        {
+            CpuParallel.For(planes, 4.0 * h * k, (start, end) =>
+            {
+                for (long p = start; p < end; p++)
+                    for (int n = 0; n < h; n++)
+                    {
+                        T* s = src + (p * h + n) * 2 * k;
+                        long at = p * k * h + n;
+                        for (int c = 0; c < k; c++) { re[at + c * h] = s[2 * c]; im[at + c * h] = s[2 * c + 1]; }
+                    }
+            });
+            int len = checked((int)count);
+            if (typeof(T) == typeof(double)) Fft.Transform(new Span<double>(re, len), new Span<double>(im, len), h, checked((int)rows), inverseSign);
+            else Fft.Transform(new Span<float>(re, len), new Span<float>(im, len), h, checked((int)rows), inverseSign);
+            CpuParallel.For(planes, 4.0 * h * k, (start, end) =>
+            {
+                for (long p = start; p < end; p++)
+                    for (int n = 0; n < h; n++)
+                    {
+                        T* d = dst + (p * h + n) * 2 * k;
+                        long at = p * k * h + n;
+                        for (int c = 0; c < k; c++) { d[2 * c] = re[at + c * h]; d[2 * c + 1] = im[at + c * h]; }
+                    }
+            });
+        }
+        finally { NativeMemory.AlignedFree(re); NativeMemory.AlignedFree(im); }
+    }
+
+    private static void HPassGemm<T>(T* src, T* dst, long planes, RfftBasis b, bool inverseSign) where T : unmanaged
+    {
         int h = b.H, row = 2 * b.K, plane = h * row;
         T* cos = b.CosH<T>(), sin = b.SinH<T>();
         CpuParallel.For(planes, 4.0 * h * plane, (start, end) =>

@@ -30,9 +30,16 @@ public class SpectralGradients
 
     private static bool RealValid(Case c) => Small(c) && c.Operands[0].Shape is { Length: >= 2 } s && s[^1] >= 1 && s[^2] >= 1;
 
-    [Fact]
-    public void Rfft2() => GradientProperty.Check(Arbitrary(Of(RealMaps), RealValid),
-        (x, c) => F.Rfft2(x[0], Norms[c.Choice % 3]));
+    /// <summary>Each DFT path forced in turn: the dense matrix, the separable pass with GEMM, with FFT.</summary>
+    [Theory]
+    [InlineData("dense")]
+    [InlineData("gemm")]
+    [InlineData("fft")]
+    public void Rfft2(string path)
+    {
+        using var forced = Engine.Tests.Ops.SpectralTests.Force(path);
+        GradientProperty.Check(Arbitrary(Of(RealMaps), RealValid), (x, c) => F.Rfft2(x[0], Norms[c.Choice % 3]), cases: 50);
+    }
 
     /// <summary>The width is odd or even (from the choice), so K = ⌊W/2⌋ + 1 gets a Nyquist column or not.</summary>
     private static int Width(Case c) => 2 * (c.Operands[0].Shape[^2] - 1) + c.Choice / 3 % 2;
@@ -44,9 +51,15 @@ public class SpectralGradients
     private static bool SpectrumValid(Case c) => Small(c) && c.Operands[0].Shape is { Length: >= 3 } s && s[^1] == 2 && s[^2] >= 1 && s[^3] >= 1
         && 2 * (s[^2] - 1) + c.Choice / 3 % 2 >= 1;
 
-    [Fact]
-    public void Irfft2() => GradientProperty.Check(Arbitrary(Of(Spectra), SpectrumValid),
-        (x, c) => F.Irfft2(x[0], [x[0].Shape[^3], Width(c)], Norms[c.Choice % 3]));
+    [Theory]
+    [InlineData("dense")]
+    [InlineData("gemm")]
+    [InlineData("fft")]
+    public void Irfft2(string path)
+    {
+        using var forced = Engine.Tests.Ops.SpectralTests.Force(path);
+        GradientProperty.Check(Arbitrary(Of(Spectra), SpectrumValid), (x, c) => F.Irfft2(x[0], [x[0].Shape[^3], Width(c)], Norms[c.Choice % 3]), cases: 50);
+    }
 
     /// <summary>x (N, G·dIn, *, 2), weight (2, G, dIn, dOut), bias (2, G, dOut).</summary>
     private static readonly Gen<int[][]> GroupLinearShapes =

@@ -5,15 +5,33 @@ namespace Engine.Tests.Ops;
 
 /// <summary>
 /// rfft2 / irfft2 against the defining sums (the spec's formulas, non-Hermitian inverse included), on
-/// sizes that take the dense path (≤ 64 pixels) and the separable one; the complex pieces of the AFF
-/// mixer against loops; and the error messages.
+/// every path (dense 2-D matrix; W pass + H pass by GEMM; W pass + H pass by FFT), each forced on every
+/// size; the complex pieces of the AFF mixer against loops; and the error messages.
 /// </summary>
 public class SpectralTests
 {
-    public static TheoryData<int, int> Sizes() => new()
+    private static readonly (int H, int W)[] SizeList = [(1, 1), (1, 2), (2, 3), (3, 6), (4, 4), (4, 5), (5, 7), (6, 8), (8, 8), (9, 9), (7, 12), (16, 5), (11, 16)];
+
+    public static TheoryData<int, int, string> Sizes()
     {
-        { 1, 1 }, { 1, 2 }, { 2, 3 }, { 3, 6 }, { 4, 4 }, { 4, 5 }, { 5, 7 }, { 6, 8 }, { 8, 8 }, { 9, 9 }, { 7, 12 }, { 16, 5 }, { 11, 16 },
-    };
+        var data = new TheoryData<int, int, string>();
+        foreach (var (h, w) in SizeList)
+            foreach (var path in new[] { "dense", "gemm", "fft" }) data.Add(h, w, path);
+        return data;
+    }
+
+    /// <summary>Forces one DFT path on this thread until disposed.</summary>
+    internal static IDisposable Force(string path)
+    {
+        Engine.Ops.RfftBasis.DenseMaxPixels = path == "dense" ? 1024 : 0;
+        Engine.Ops.RfftKernels.FftMinRows = path == "fft" ? 1 : 1 << 20;
+        return new Restore();
+    }
+
+    private sealed class Restore : IDisposable
+    {
+        public void Dispose() { Engine.Ops.RfftBasis.DenseMaxPixels = 200; Engine.Ops.RfftKernels.FftMinRows = 8; }
+    }
 
     private static double[] RandomValues(int count, int seed)
     {
@@ -77,8 +95,9 @@ public class SpectralTests
 
     [Theory]
     [MemberData(nameof(Sizes))]
-    public void Rfft2MatchesTheDefiningSumForEveryNorm(int h, int w)
+    public void Rfft2MatchesTheDefiningSumForEveryNorm(int h, int w, string path)
     {
+        using var forced = Force(path);
         int planes = 3;
         var x = RandomValues(planes * h * w, h * 31 + w);
         using var t = Tensor.FromArray(x, [planes, h, w]);
@@ -92,8 +111,9 @@ public class SpectralTests
 
     [Theory]
     [MemberData(nameof(Sizes))]
-    public void Irfft2OfANonHermitianSpectrumMatchesTheSpecFormula(int h, int w)
+    public void Irfft2OfANonHermitianSpectrumMatchesTheSpecFormula(int h, int w, string path)
     {
+        using var forced = Force(path);
         int planes = 2, k = w / 2 + 1;
         var spec = RandomValues(planes * h * k * 2, h * 17 + w);
         using var t = Tensor.FromArray(spec, [planes, h, k, 2]);
