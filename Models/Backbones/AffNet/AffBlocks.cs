@@ -42,12 +42,12 @@ public sealed class AffBlock : Module<Tensor, Tensor>
     private readonly AffTokenMixer _filter;
     private readonly InvertedResidual _mlp;
 
-    /// <summary>Creates the block of width <paramref name="channels"/> with an MV2 of hidden width about <paramref name="ffnDim"/>.</summary>
-    public AffBlock(int channels, int ffnDim, AffNetConfig config, Generator? generator = null)
+    /// <summary>Creates the block of width <paramref name="channels"/> with an MV2 of hidden width about <paramref name="ffnDim"/> (the network always uses 8 mask groups).</summary>
+    public AffBlock(int channels, int ffnDim, AffNetConfig config, Generator? generator = null, int groups = AffNetConfig.MaskGroups)
     {
         string act = AffNetConfig.ActivationName(config.Activation);
         _norm1 = RegisterModule("norm1", AttnNorm(channels, config.AttnNorm));
-        _filter = RegisterModule("filter", new AffTokenMixer(channels, AffNetConfig.MaskGroups, config.SparsityThreshold, act, generator));
+        _filter = RegisterModule("filter", new AffTokenMixer(channels, groups, config.SparsityThreshold, act, generator));
         _norm2 = RegisterModule("norm2", AttnNorm(channels, config.AttnNorm));
         _mlp = RegisterModule("mlp", new InvertedResidual(channels, channels, 1, (double)ffnDim / channels, act, config.BnMomentum, generator));
     }

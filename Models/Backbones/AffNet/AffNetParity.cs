@@ -17,7 +17,7 @@ public static class AffNetParity
     public static ParityModel Block(GoldenCase golden)
     {
         var config = Options(golden.Config);
-        var block = new AffBlock(golden.ConfigInt("dim", 0), golden.ConfigInt("ffn_dim", 0), config);
+        var block = new AffBlock(golden.ConfigInt("dim", 0), golden.ConfigInt("ffn_dim", 0), config, groups: golden.ConfigInt("num_blocks", AffNetConfig.MaskGroups));
         return new ParityModel(block, block.Call);
     }
 
@@ -36,9 +36,8 @@ public static class AffNetParity
         string FirstWord(string key, string fallback) =>
             c.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()!.Split(' ', 2)[0] : fallback;
         double threshold = c.TryGetProperty("sparsity_threshold", out var t) && t.ValueKind == JsonValueKind.Number ? t.GetDouble() : 0.01;
-        if (c.TryGetProperty("num_blocks", out var g) && g.ValueKind == JsonValueKind.Number && g.GetInt32() != AffNetConfig.MaskGroups
-            && c.TryGetProperty("dim", out _))
-            throw new NotSupportedException($"affnet: AFF blocks use {AffNetConfig.MaskGroups} mask groups, the golden asks for {g.GetInt32()}.");
+        if (c.TryGetProperty("hidden_size_factor", out var f) && f.ValueKind == JsonValueKind.Number && f.GetDouble() != 1)
+            throw new NotSupportedException($"affnet: the token mixer's hidden_size_factor is 1 in the reference's AFF blocks; the golden asks for {f.GetDouble()}.");
         return new AffNetConfig([], Activation: FirstWord("activation", "swish"), AttnNorm: FirstWord("norm", "layer_norm"), SparsityThreshold: threshold);
     }
 }
