@@ -83,6 +83,22 @@ public class AffNetModelTests
     }
 
     [Fact]
+    public void BadConfigurationsAreRefusedWithAMessage()
+    {
+        var nano = AffNetConfig.Nano();
+        var notDivisible = nano with { Stages = [.. nano.Stages.Take(2), nano.Stages[2] with { Out = 44 }, .. nano.Stages.Skip(3)] };
+        Assert.Contains("stage 3 width 44 is not divisible by the 8 mask groups",
+            Assert.Throws<ArgumentException>(() => new Engine.Models.Backbones.AffNet.AffNet(notDivisible)).Message);
+        var strideOne = nano with { Stages = [.. nano.Stages.Take(2), nano.Stages[2] with { Stride = 1 }, .. nano.Stages.Skip(3)] };
+        Assert.Contains("stage 3 has stride 1, so its input width 32 must equal its width 48",
+            Assert.Throws<ArgumentException>(() => new Engine.Models.Backbones.AffNet.AffNet(strideOne)).Message);
+        Assert.Contains("channels (12) must be divisible by the number of groups (8)",
+            Assert.Throws<ArgumentException>(() => new AffTokenMixer(12)).Message);
+        Assert.Contains("activation 'mish' is not supported",
+            Assert.Throws<NotSupportedException>(() => new Engine.Models.Backbones.AffNet.AffNet(nano with { Activation = "mish" })).Message);
+    }
+
+    [Fact]
     public void ZooBuildsNano()
     {
         using var model = ModelZoo.Create("affnet-nano", new Engine.Models.Data.ImageShape(3, 32, 32), 10, new Engine.Randomness.Generator(0));
