@@ -11,6 +11,9 @@ public static class ParityModels
         (m => m == "affnet", Backbones.AffNet.AffNetParity.Network),
         (m => m == "affnet.AFF_block", Backbones.AffNet.AffNetParity.Block),
         (m => m == "affnet.AFF_token_mixer", Backbones.AffNet.AffNetParity.TokenMixer),
+        (m => m == "dualvit", Backbones.DualVit.DualVitParity.Model),
+        (m => m == "dualvit.DualBlock", Backbones.DualVit.DualVitParity.DualBlock),
+        (m => m == "dualvit.MergeBlock", Backbones.DualVit.DualVitParity.MergeBlock),
     ];
 
     /// <summary>True when some builder knows the golden's model name.</summary>

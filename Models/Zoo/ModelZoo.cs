@@ -11,6 +11,8 @@ public static class ModelZoo
         ["cnn"] = (shape, classes, g) => new SmallCnn(shape.Channels, classes, shape.Width, shape.Height, g),
         ["affnet-nano"] = (shape, classes, g) => new Backbones.AffNet.AffNet(Backbones.AffNet.AffNetConfig.Nano(classes) with { InChannels = shape.Channels }, g),
         ["affnet"] = (shape, classes, g) => new Backbones.AffNet.AffNet(Backbones.AffNet.AffNetConfig.Small(classes) with { InChannels = shape.Channels }, g),
+        ["dualvit-nano"] = (shape, classes, g) => new Backbones.DualVit.DualVit(Backbones.DualVit.DualVitConfig.Nano(classes), shape.Channels, generator: g),
+        ["dualvit-s"] = (shape, classes, g) => new Backbones.DualVit.DualVit(Backbones.DualVit.DualVitConfig.Small(numClasses: classes) with { DropPathRate = 0 }, shape.Channels, generator: g),
     };
 
     /// <summary>Names accepted by <see cref="Create"/>.</summary>
