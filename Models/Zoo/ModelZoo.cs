@@ -21,5 +21,5 @@ public static class ModelZoo
     /// <summary>Builds the model <paramref name="name"/> for inputs of <paramref name="shape"/>, initialised from <paramref name="generator"/>.</summary>
     public static Module<Tensor, Tensor> Create(string name, ImageShape shape, int classes, Engine.Randomness.Generator generator) =>
         Factories.TryGetValue(name, out var f) ? f(shape, classes, generator)
-            : throw new ArgumentException($"train: unknown model '{name}'; known models: {string.Join(", ", Factories.Keys)}.");
+            : throw new ArgumentException($"model zoo: unknown model '{name}'; known models: {string.Join(", ", Factories.Keys)}.");
 }
