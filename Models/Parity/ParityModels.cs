@@ -8,6 +8,9 @@ public static class ParityModels
 {
     private static readonly (Func<string, bool> Matches, Func<GoldenCase, ParityModel> Build)[] Builders =
     [
+        (m => m == "affnet", Backbones.AffNet.AffNetParity.Network),
+        (m => m == "affnet.AFF_block", Backbones.AffNet.AffNetParity.Block),
+        (m => m == "affnet.AFF_token_mixer", Backbones.AffNet.AffNetParity.TokenMixer),
         (m => m == "dualvit", Backbones.DualVit.DualVitParity.Model),
         (m => m == "dualvit.DualBlock", Backbones.DualVit.DualVitParity.DualBlock),
         (m => m == "dualvit.MergeBlock", Backbones.DualVit.DualVitParity.MergeBlock),
