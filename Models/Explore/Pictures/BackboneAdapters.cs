@@ -1,3 +1,4 @@
+using Engine.Models.Backbones.AffNet;
 using Engine.Models.Backbones.DualVit;
 using Engine.Models.Nn;
 
@@ -15,6 +16,7 @@ public static class BackboneAdapters
     {
         IBackbonePicture own => own,
         DualVit dualVit => new DualVitPictures(dualVit),
+        AffNet affNet => new AffNetPictures(affNet),
         _ => null,
     };
 
@@ -23,6 +25,7 @@ public static class BackboneAdapters
     {
         IFeatureStages own => own,
         DualVit dualVit => new DualVitPictures(dualVit),
+        AffNet affNet => new AffNetPictures(affNet),
         _ => null,
     };
 }
