@@ -8,6 +8,8 @@ public static class ParityModels
 {
     private static readonly (Func<string, bool> Matches, Func<GoldenCase, ParityModel> Build)[] Builders =
     [
+        (m => m == "vHeat", Backbones.VHeat.VHeatParity.Build),
+        (m => m == "vHeat.Heat2D", Backbones.VHeat.VHeatParity.BuildOperator),
     ];
 
     /// <summary>True when some builder knows the golden's model name.</summary>

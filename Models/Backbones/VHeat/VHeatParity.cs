@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Engine.Models.Nn;
+using Engine.Models.Parity;
 using Engine.Randomness;
 
 namespace Engine.Models.Backbones.VHeat;
@@ -11,6 +12,20 @@ namespace Engine.Models.Backbones.VHeat;
 /// </summary>
 public static class VHeatParity
 {
+    /// <summary>The parity model of a "vHeat" golden: the network for its config and img_hw, in float64.</summary>
+    public static ParityModel Build(GoldenCase golden)
+    {
+        var model = BuildModel(golden.Config, golden.Metadata.GetValueOrDefault("img_hw"), DType.F64);
+        return new ParityModel(model, model.Call);
+    }
+
+    /// <summary>The parity model of a "vHeat.Heat2D" golden: the operator and its embedding, in float64.</summary>
+    public static ParityModel BuildOperator(GoldenCase golden)
+    {
+        var op = BuildOperator(golden.Config, DType.F64);
+        return new ParityModel(op, op.Call);
+    }
+
     /// <summary>The network for a golden's config JSON and optional img_hw JSON ("[H, W]").</summary>
     public static VHeat BuildModel(JsonElement config, string? imageHwJson, DType dtype)
     {
