@@ -9,6 +9,8 @@ public static class ModelZoo
     private static readonly Dictionary<string, Func<ImageShape, int, Engine.Randomness.Generator, Module<Tensor, Tensor>>> Factories = new()
     {
         ["cnn"] = (shape, classes, g) => new SmallCnn(shape.Channels, classes, shape.Width, shape.Height, g),
+        ["vheat-nano"] = (shape, classes, g) => Backbones.VHeat.VHeatZoo.Nano(shape.Channels, shape.Height, shape.Width, classes, g),
+        ["vheat-t"] = (shape, classes, g) => Backbones.VHeat.VHeatZoo.Tiny(shape.Channels, shape.Height, shape.Width, classes, g),
     };
 
     /// <summary>Names accepted by <see cref="Create"/>.</summary>
