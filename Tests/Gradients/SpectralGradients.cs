@@ -28,6 +28,13 @@ public class SpectralGradients
     /// <summary>K is kept positive (as ReLU leaves it in the model), though the formula holds for any K.</summary>
     [Fact] public void HeatDecay() => GradientProperty.Check(Planes(1), (x, c) => F.HeatDecay(x[0]), _ => Values.Positive);
 
+    /// <summary>u (B, H, W, C) in any layout (a stepped last axis is a channel slice) and decay (H, W, C).</summary>
+    [Fact]
+    public void HeatConduction() => GradientProperty.Check(Arbitrary(Of(
+        from s in Shape(4, 4)
+        select new[] { s, s[1..] }), c => c.Operands[0].Shape.Length == 4 && c.Operands[1].Shape.AsSpan().SequenceEqual(c.Operands[0].Shape.AsSpan(1))),
+        (x, c) => F.HeatConduction(x[0], x[1]));
+
     /// <summary>u and K share the plane shape; K broadcasts over u's leading axes when the case expands it.</summary>
     [Fact]
     public void HeatPath() => GradientProperty.Check(Planes(2),

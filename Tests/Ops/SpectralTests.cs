@@ -127,6 +127,45 @@ public class SpectralTests
         Close(F.Dct2(g).ToArray<double>(), x.Grad!.ToArray<double>(), 1e-14, 1e-14, "idct2 backward");
     }
 
+    /// <summary>Planes on both sides of the Kronecker/separable switch, with u a channel slice of a wider tensor half the time.</summary>
+    [Theory]
+    [InlineData(2, 6, 10, 12, false)]
+    [InlineData(3, 8, 8, 5, true)]
+    [InlineData(2, 1, 1, 7, true)]
+    [InlineData(2, 9, 11, 3, false)]
+    [InlineData(1, 13, 6, 4, true)]
+    [InlineData(0, 3, 3, 2, false)]
+    public void HeatConductionIsTheDctPathOnChannelsLastMaps(int b, int h, int w, int c, bool slice)
+    {
+        foreach (var dtype in new[] { DType.F64, DType.F32 })
+        {
+            using var scope = Tensor.Scope();
+            var gen = new Engine.Randomness.Generator(11);
+            var wide = Tensor.Randn([b, h, w, slice ? 2 * c : c], dtype, generator: gen);
+            var u = wide.Narrow(3, 0, c);
+            var f = Tensor.Rand([h, w, c], dtype, generator: gen);
+            var expected = F.Idct2(F.Dct2(u.Permute(0, 3, 1, 2)) * f.Permute(2, 0, 1)).Permute(0, 2, 3, 1);
+            double tol = dtype == DType.F64 ? 1e-13 : 1e-5;
+            Close(expected.ToArray<double>(), F.HeatConduction(u, f).ToArray<double>(), tol, tol, $"heat_conduction {dtype}");
+        }
+    }
+
+    [Fact]
+    public void HeatConductionGradientsMatchTheComposedOps()
+    {
+        using var scope = Tensor.Scope();
+        var gen = new Engine.Randomness.Generator(12);
+        var u = Tensor.Randn([3, 5, 9, 4], DType.F64, generator: gen); u.RequiresGrad = true;
+        var f = Tensor.Rand([5, 9, 4], DType.F64, generator: gen); f.RequiresGrad = true;
+        var g = Tensor.Randn([3, 5, 9, 4], DType.F64, generator: gen);
+        F.HeatConduction(u, f).Backward(g);
+        var (gu, gf) = (u.Grad!.ToArray<double>(), f.Grad!.ToArray<double>());
+        u.ZeroGrad(); f.ZeroGrad();
+        F.Idct2(F.Dct2(u.Permute(0, 3, 1, 2)) * f.Permute(2, 0, 1)).Permute(0, 2, 3, 1).Backward(g);
+        Close(u.Grad!.ToArray<double>(), gu, 1e-13, 1e-13, "gu");
+        Close(f.Grad!.ToArray<double>(), gf, 1e-13, 1e-13, "gdecay");
+    }
+
     [Fact]
     public void ExplicitMatmulEqualsAuto()
     {
@@ -161,6 +200,15 @@ public class SpectralErrorTests
         Throws<ArgumentException>(() => F.Dct2(Tensor.Zeros([2, 3], DType.I64)), "dct2", "int64", "[2, 3]");
         Throws<ArgumentException>(() => F.HeatDecay(Tensor.Zeros([2, 3], DType.I64)), "heat_decay", "int64", "[2, 3]");
         Throws<ArgumentException>(() => F.Dct2(Tensor.Zeros([2, 3]), (Engine.Ops.DctImplementation)7), "dct2", "implementation", "[2, 3]");
+    }
+
+    [Fact]
+    public void HeatConductionRejectsMismatchedShapesAndDtypes()
+    {
+        using var scope = Tensor.Scope();
+        Throws<ArgumentException>(() => F.HeatConduction(Tensor.Zeros([2, 4, 5, 3]), Tensor.Zeros([4, 5, 2])), "heat_conduction", "[2, 4, 5, 3]", "[4, 5, 2]");
+        Throws<ArgumentException>(() => F.HeatConduction(Tensor.Zeros([4, 5, 3]), Tensor.Zeros([4, 5, 3])), "heat_conduction", "(B, H, W, C)", "[4, 5, 3]");
+        Throws<ArgumentException>(() => F.HeatConduction(Tensor.Zeros([1, 4, 5, 3]), Tensor.Zeros([4, 5, 3], DType.F64)), "heat_conduction", "float64", "float32");
     }
 
     [Fact]
