@@ -12,17 +12,16 @@ namespace Engine.Models.Backbones.VHeat;
 /// <c>out_norm.*</c>, <c>out_linear.*</c>, as in the reference.
 /// </summary>
 /// <remarks>
-/// The reference permutes to channels-last for the linear maps and the DCT. Here everything stays NCHW:
-/// the linear maps are 1×1 convolutions with the (out, in) weight viewed as (out, in, 1, 1), the DCT runs
-/// over the last two axes, out_norm is the channels-first layer norm, and the decay is laid out (C, H, W).
-/// The arithmetic is the same; the permute copies are gone.
+/// Channels-last inside, as the reference after its first permute; the depthwise conv runs channels-last
+/// too (<see cref="Functional.DepthwiseConv2dChannelsLast"/>). The heat path is the fused
+/// <see cref="Functional.HeatConduction"/>, which reads u in place as a channel slice of the linear map's output.
 /// </remarks>
 public sealed class Heat2D : Module
 {
     private readonly Conv2d _dwconv;
     private readonly Linear _linear, _outLinear;
     private readonly Linear? _toK;
-    private readonly LayerNorm2d _outNorm;
+    private readonly LayerNorm _outNorm;
     private readonly int _hidden;
 
     /// <summary>Creates the operator; in infer mode it holds a frozen (H, W, C) k_exp of the given size instead of to_k.</summary>
@@ -43,7 +42,7 @@ public sealed class Heat2D : Module
             _toK = VHeatInit.Linear(hiddenDim, hiddenDim, dtype, generator);
             RegisterModule("to_k", new Sequential(_toK, new Activation("relu")));
         }
-        _outNorm = RegisterModule("out_norm", new LayerNorm2d(hiddenDim, 1e-5, dtype: dtype));
+        _outNorm = RegisterModule("out_norm", new LayerNorm(hiddenDim, 1e-5, dtype: dtype));
         _outLinear = RegisterModule("out_linear", VHeatInit.Linear(hiddenDim, hiddenDim, dtype, generator));
     }
 
@@ -53,38 +52,43 @@ public sealed class Heat2D : Module
     /// <summary>The frozen decay (H, W, C) in infer mode, else null.</summary>
     public Tensor? KExp => InferMode ? GetParameter("k_exp") : null;
 
-    /// <summary>The decay F = exp(-ReLU(to_k(FVE))·Ω), laid out (C, H, W), from an (H, W, C) embedding.</summary>
-    public Tensor Decay(Tensor freqEmbed)
+    /// <summary>The decay F = exp(-ReLU(to_k(FVE))·Ω), (H, W, C), from an (H, W, C) embedding (or the frozen k_exp in infer mode).</summary>
+    public Tensor Decay(Tensor? freqEmbed)
     {
-        if (_toK is null) return KExp!.Permute(2, 0, 1);
+        if (_toK is null) return KExp!;
+        ArgumentNullException.ThrowIfNull(freqEmbed, "freqEmbed (the frequency embedding is required outside infer mode)");
         var k = Functional.Linear(freqEmbed, _toK.Weight, _toK.Bias).Relu();
-        return Functional.HeatDecay(k.Permute(2, 0, 1));
+        return Functional.HeatDecay(k.Permute(2, 0, 1)).Permute(1, 2, 0);
     }
 
-    /// <summary>
-    /// y = out_linear(LN(IDCT2(DCT2(u) ⊙ F)) ⊙ SiLU(z)) with [u | z] = linear(dwconv(x)); x is (B, C, H, W),
-    /// <paramref name="freqEmbed"/> (H, W, C), or null in infer mode.
-    /// </summary>
+    /// <summary>The reference's interface: x and the result are NCHW (B, C, H, W); <paramref name="freqEmbed"/> is (H, W, C), or null in infer mode.</summary>
     public Tensor Forward(Tensor x, Tensor? freqEmbed)
     {
         if (x.Rank != 4)
             throw new ArgumentException($"Heat2D: expected an input of shape (B, C, H, W), got {Layout.Format(x.Layout.Shape)}.");
-        int h = x.Layout.Shape[2], w = x.Layout.Shape[3];
-        var decay = InferMode ? Decay(null!) : Decay(freqEmbed ?? throw new ArgumentException("Heat2D: the frequency embedding is required outside infer mode."));
-        if (decay.Layout.Shape[1] != h || decay.Layout.Shape[2] != w)
-            throw new ArgumentException($"Heat2D: the decay map is {decay.Layout.Shape[1]}x{decay.Layout.Shape[2]} but the feature map is {h}x{w} (input of shape {Layout.Format(x.Layout.Shape)}).");
-
-        var t = _dwconv.Call(x);
-        t = Pointwise(t, _linear);
-        var u = t.Narrow(1, 0, _hidden);
-        var z = t.Narrow(1, _hidden, _hidden);
-        var v = Functional.Idct2(Functional.Dct2(u) * decay);
-        v = _outNorm.Call(v);
-        v = v * Functional.Silu(z);
-        return Pointwise(v, _outLinear);
+        return ForwardChannelsLast(x.Permute(0, 2, 3, 1), freqEmbed).Permute(0, 3, 1, 2);
     }
 
-    /// <summary>A Linear over the channels of NCHW: the same numbers as permute → linear → permute back.</summary>
-    private static Tensor Pointwise(Tensor x, Linear linear) =>
-        Functional.Conv2d(x, linear.Weight.View(linear.OutFeatures, linear.InFeatures, 1, 1), linear.Bias);
+    /// <summary>
+    /// y = out_linear(LN(IDCT2(DCT2(u) ⊙ F)) ⊙ SiLU(z)) with [u | z] = linear(dwconv(x)), on channels-last
+    /// x (B, H, W, C); the result is (B, H, W, C).
+    /// </summary>
+    public Tensor ForwardChannelsLast(Tensor x, Tensor? freqEmbed)
+    {
+        if (x.Rank != 4)
+            throw new ArgumentException($"Heat2D: expected a channels-last input of shape (B, H, W, C), got {Layout.Format(x.Layout.Shape)}.");
+        int h = x.Layout.Shape[1], w = x.Layout.Shape[2];
+        var decay = Decay(freqEmbed);
+        if (decay.Layout.Shape[0] != h || decay.Layout.Shape[1] != w)
+            throw new ArgumentException($"Heat2D: the decay map is {decay.Layout.Shape[0]}x{decay.Layout.Shape[1]} but the feature map is {h}x{w} (channels-last input of shape {Layout.Format(x.Layout.Shape)}).");
+
+        // With dim == hidden_dim (every vHeat config) the depthwise conv runs channels-last as well.
+        var t = _dwconv.InChannels == _hidden
+            ? Functional.DepthwiseConv2dChannelsLast(x, _dwconv.Weight, _dwconv.Bias)
+            : _dwconv.Call(x.Permute(0, 3, 1, 2)).Permute(0, 2, 3, 1);
+        t = Functional.Linear(t, _linear.Weight, _linear.Bias);
+        var v = Functional.HeatConduction(t.Narrow(3, 0, _hidden), decay);
+        v = _outNorm.Call(v) * Functional.Silu(t.Narrow(3, _hidden, _hidden));
+        return Functional.Linear(v, _outLinear.Weight, _outLinear.Bias);
+    }
 }

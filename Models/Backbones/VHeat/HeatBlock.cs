@@ -9,10 +9,11 @@ namespace Engine.Models.Backbones.VHeat;
 /// Post-norm (vHeat-S/B): x + DropPath(γ1·LN(HCO(x))), then x + DropPath(γ2·LN(MLP(x))); the norm is on
 /// the branch, never on the residual stream. γ is present only with a layer scale.
 /// State: <c>norm1.*</c>, <c>op.*</c>, <c>norm2.*</c>, <c>mlp.fc1.*</c>, <c>mlp.fc2.*</c>, [<c>gamma1</c>, <c>gamma2</c>].
+/// Works on channels-last maps (B, H, W, C): the norms are over the last axis, γ broadcasts over it.
 /// </summary>
 public sealed class HeatBlock : Module
 {
-    private readonly LayerNorm2d _norm1, _norm2;
+    private readonly LayerNorm _norm1, _norm2;
     private readonly ConvMlp _mlp;
     private readonly bool _postNorm, _scaled;
     private readonly double _dropPath;
@@ -25,9 +26,9 @@ public sealed class HeatBlock : Module
         _postNorm = postNorm;
         _dropPath = dropPath;
         _generator = generator;
-        _norm1 = RegisterModule("norm1", new LayerNorm2d(dim, 1e-5, dtype: dtype));
+        _norm1 = RegisterModule("norm1", new LayerNorm(dim, 1e-5, dtype: dtype));
         Op = RegisterModule("op", new Heat2D(dim, dim, inferMode, inferHeight, inferWidth, dtype, generator));
-        _norm2 = RegisterModule("norm2", new LayerNorm2d(dim, 1e-5, dtype: dtype));
+        _norm2 = RegisterModule("norm2", new LayerNorm(dim, 1e-5, dtype: dtype));
         _mlp = RegisterModule("mlp", new ConvMlp(dim, (int)(dim * mlpRatio), dtype, generator));
         if (layerScale is { } scale)
         {
@@ -40,25 +41,29 @@ public sealed class HeatBlock : Module
     /// <summary>The heat conduction operator.</summary>
     public Heat2D Op { get; }
 
-    /// <summary>One block on NCHW <paramref name="x"/>; <paramref name="freqEmbed"/> is the stage's (H, W, C) embedding (null in infer mode).</summary>
+    /// <summary>One block on channels-last <paramref name="x"/> (B, H, W, C); <paramref name="freqEmbed"/> is the stage's (H, W, C) embedding (null in infer mode).</summary>
     public Tensor Forward(Tensor x, Tensor? freqEmbed)
     {
         var g1 = _scaled ? GetParameter("gamma1") : null;
         var g2 = _scaled ? GetParameter("gamma2") : null;
-        var a = _postNorm ? _norm1.Call(Op.Forward(x, freqEmbed)) : Op.Forward(_norm1.Call(x), freqEmbed);
+        var a = _postNorm ? _norm1.Call(Op.ForwardChannelsLast(x, freqEmbed)) : Op.ForwardChannelsLast(_norm1.Call(x), freqEmbed);
         x = x + DropPath(Scale(a, g1));
         var m = _postNorm ? _norm2.Call(_mlp.Call(x)) : _mlp.Call(_norm2.Call(x));
         return x + DropPath(Scale(m, g2));
     }
 
     private static Tensor Scale(Tensor branch, Tensor? gamma) =>
-        gamma is null ? branch : branch * gamma.View(gamma.Layout.Shape[0], 1, 1);
+        gamma is null ? branch : branch * gamma;
 
     private Tensor DropPath(Tensor branch) =>
         _dropPath > 0 ? Functional.DropPath(branch, _dropPath, Training, generator: _generator) : branch;
 }
 
-/// <summary>The block's MLP as 1×1 convolutions on NCHW: fc1, exact GELU, fc2 (dropout is 0 in every config). State: <c>fc1.*</c>, <c>fc2.*</c> with (out, in, 1, 1) weights.</summary>
+/// <summary>
+/// The block's MLP: fc1, exact GELU, fc2 (dropout is 0 in every config). The reference's 1×1 convolutions
+/// (state <c>fc1.*</c>, <c>fc2.*</c> with (out, in, 1, 1) weights) run as linear maps over the channels of
+/// channels-last maps: the same numbers, one GEMM each.
+/// </summary>
 public sealed class ConvMlp : Module<Tensor, Tensor>
 {
     private readonly Conv2d _fc1, _fc2;
@@ -71,5 +76,9 @@ public sealed class ConvMlp : Module<Tensor, Tensor>
     }
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => _fc2.Call(Functional.Gelu(_fc1.Call(input)));
+    public override Tensor Forward(Tensor input) =>
+        Pointwise(Functional.Gelu(Pointwise(input, _fc1)), _fc2);
+
+    private static Tensor Pointwise(Tensor x, Conv2d conv) =>
+        Functional.Linear(x, conv.Weight.View(conv.OutChannels, conv.InChannels), conv.Bias);
 }

@@ -18,7 +18,7 @@ public sealed class VHeat : Module<Tensor, Tensor>
     private readonly VHeatStem _stem;
     private readonly ParameterList? _freqEmbed;
     private readonly ModuleList<HeatStage> _layers;
-    private readonly Sequential _classifier;
+    private readonly VHeatHead _classifier;
 
     /// <summary>Builds the network for <paramref name="config"/>, initialised as the reference does.</summary>
     public VHeat(VHeatConfig config, DType? dtype = null, Generator? generator = null)
@@ -47,9 +47,7 @@ public sealed class VHeat : Module<Tensor, Tensor>
             var (h, w) = config.StageSize(s);
             _layers.Add(new HeatStage(dims[s], s + 1 < stages ? dims[s + 1] : null, rates, config, h, w, dtype, generator));
         }
-        _classifier = RegisterModule("classifier", new Sequential(
-            new LayerNorm2d(dims[^1], 1e-5, dtype: dtype), new GlobalAvgPool2d(), new Flatten(),
-            VHeatInit.Linear(dims[^1], config.NumClasses, dtype, generator)));
+        _classifier = RegisterModule("classifier", new VHeatHead(dims[^1], config.NumClasses, dtype, generator));
     }
 
     /// <summary>The configuration the network was built from.</summary>
@@ -59,19 +57,25 @@ public sealed class VHeat : Module<Tensor, Tensor>
     public IReadOnlyList<HeatStage> Stages => _layers;
 
     /// <summary>Logits (B, classes) for images (B, in_chans, H, W).</summary>
-    public override Tensor Forward(Tensor input) => _classifier.Call(ForwardFeatures(input));
+    public override Tensor Forward(Tensor input) => _classifier.Call(ForwardChannelsLast(input));
 
     /// <summary>The last stage's map (B, C3, H3, W3), before the head.</summary>
-    public Tensor ForwardFeatures(Tensor input)
+    public Tensor ForwardFeatures(Tensor input) => ForwardChannelsLast(input).Permute(0, 3, 1, 2);
+
+    /// <summary>
+    /// The last stage's map channels-last, (B, H3, W3, C3). The stem runs on NCHW; from there on the
+    /// residual stream is channels-last, so every norm is over the last axis and every linear map one GEMM.
+    /// </summary>
+    public Tensor ForwardChannelsLast(Tensor input)
     {
         if (input.Rank != 4 || input.Layout.Shape[1] != Config.InChans)
             throw new ArgumentException($"vHeat: expected images of shape (B, {Config.InChans}, H, W), got {Layout.Format(input.Layout.Shape)}.");
         int h0 = input.Layout.Shape[2], w0 = input.Layout.Shape[3];
         if ((h0 != Config.ImageHeight || w0 != Config.ImageWidth) && (Config.InferMode || !Config.ResizeFreqEmbed))
             throw new ArgumentException($"vHeat: the model is configured for {Config.ImageHeight}x{Config.ImageWidth} inputs (its frequency embeddings follow that size) but got {h0}x{w0} (input of shape {Layout.Format(input.Layout.Shape)}); build it for that size, or set ResizeFreqEmbed to resize the embeddings bicubically.");
-        var x = _stem.Call(input);
+        var x = _stem.Call(input).Permute(0, 2, 3, 1);
         for (int s = 0; s < _layers.Count; s++)
-            x = _layers[s].Forward(x, _freqEmbed is null ? null : FreqEmbedFor(s, x.Layout.Shape[2], x.Layout.Shape[3]));
+            x = _layers[s].Forward(x, _freqEmbed is null ? null : FreqEmbedFor(s, x.Layout.Shape[1], x.Layout.Shape[2]));
         return x;
     }
 
@@ -105,8 +109,7 @@ public sealed class VHeat : Module<Tensor, Tensor>
             for (int s = 0; s < _layers.Count; s++)
                 for (int j = 0; j < _layers[s].Blocks.Count; j++)
                 {
-                    var f = _layers[s].Blocks[j].Op.Decay(_freqEmbed![s]);
-                    state[$"layers.{s}.{j}.op.k_exp"] = f.Permute(1, 2, 0).Contiguous();
+                    state[$"layers.{s}.{j}.op.k_exp"] = _layers[s].Blocks[j].Op.Decay(_freqEmbed![s]).Contiguous();
                 }
             var own = infer.StateDict();
             infer.LoadStateDict(state.Where(kv => own.ContainsKey(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value));
