@@ -21,7 +21,7 @@ public static partial class Functional
     /// Planes whose larger side is at least this long take the FFT path under <see cref="DctImplementation.Auto"/>;
     /// smaller ones the matrix products. Measured on this project's CPU (docs/ops-notes/dct.md).
     /// </summary>
-    public static int DctFftCrossover { get; set; } = int.MaxValue;
+    public static int DctFftCrossover { get; set; } = 768;
 
     /// <summary>
     /// The orthonormal 2-D DCT-II over the last two axes (scipy's <c>dctn(x, type=2, norm='ortho', axes=(-2, -1))</c>):

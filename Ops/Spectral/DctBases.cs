@@ -17,6 +17,20 @@ internal static class DctBases
     private static readonly ConcurrentDictionary<(int N, DType DType), Array> Bases = new();
     private static readonly ConcurrentDictionary<(int H, int W, DType DType), Array> Kron = new();
     private static readonly ConcurrentDictionary<(int H, int W), double[]> Omegas = new();
+    private static readonly ConcurrentDictionary<int, (double[] Cos, double[] Sin, double[] Alpha)> TwiddleCache = new();
+
+    /// <summary>cos(πk/2n), sin(πk/2n) and the orthonormal scales α_k of the FFT path, k = 0..n-1.</summary>
+    public static (double[] Cos, double[] Sin, double[] Alpha) Twiddles(int n) => TwiddleCache.GetOrAdd(n, len =>
+    {
+        var c = new double[len]; var s = new double[len]; var a = new double[len];
+        for (int k = 0; k < len; k++)
+        {
+            double theta = Math.PI * k / (2.0 * len);
+            c[k] = Math.Cos(theta); s[k] = Math.Sin(theta);
+            a[k] = k == 0 ? Math.Sqrt(1.0 / len) : Math.Sqrt(2.0 / len);
+        }
+        return (c, s, a);
+    });
 
     /// <summary>D[k, i] = α_k cos(π k (i + ½) / n), α_0 = √(1/n), α_k = √(2/n): row-major, n×n, D Dᵀ = I.</summary>
     public static double[] Basis64(int n)

@@ -76,7 +76,7 @@ internal static unsafe class DctChannelsLast
     /// <paramref name="len"/> contiguous values (x rows <paramref name="xRowStride"/> apart, y dense), one
     /// vector of accumulators at a time.
     /// </summary>
-    private static void RowProduct<T>(T* a, int n, bool transpose, T* x, long xRowStride, int len, T* y) where T : unmanaged
+    internal static void RowProduct<T>(T* a, int n, bool transpose, T* x, long xRowStride, int len, T* y) where T : unmanaged
     {
         if (typeof(T) == typeof(float)) VectorRowProduct((float*)a, n, transpose, (float*)x, xRowStride, len, (float*)y);
         else VectorRowProduct((double*)a, n, transpose, (double*)x, xRowStride, len, (double*)y);

@@ -63,10 +63,15 @@ internal static unsafe class DctMatmul
             // Along H, plane by plane: Y_b = D_H · T_b (forward) or D_Hᵀ · T_b (inverse).
             nint ts = (nint)t, ys = (nint)y, hs = (nint)dhp;
             long ars = inverse ? 1 : h, acs = inverse ? h : 1;
+            // Below the GEMM's own small-problem threshold its unpacked loop is scalar; the row kernel is vectorised along W.
+            bool rowKernel = (long)h * h * w < 32 * 32 * 32;
             CpuParallel.For(batch, (double)h * h * w, (start, end) =>
             {
                 for (long b = start; b < end; b++)
-                    ConvPoolKernels.Gemm(h, w, h, (T*)hs, ars, acs, (T*)ts + b * plane, w, 1, false, (T*)ys + b * plane, w);
+                {
+                    if (rowKernel) DctChannelsLast.RowProduct((T*)hs, h, inverse, (T*)ts + b * plane, w, w, (T*)ys + b * plane);
+                    else ConvPoolKernels.Gemm(h, w, h, (T*)hs, ars, acs, (T*)ts + b * plane, w, 1, false, (T*)ys + b * plane, w);
+                }
             });
         }
     }

@@ -17,9 +17,13 @@ public class SpectralGradients
         from s in Shape(2, 4)
         select Enumerable.Repeat(s, operands).ToArray()), c => c.Operands[0].Shape.Length >= 2);
 
-    /// <summary>The implementation from the case: matrix products, or the automatic choice.</summary>
-    private static Engine.Ops.DctImplementation Impl(Case c) =>
-        c.Choice % 2 == 0 ? Engine.Ops.DctImplementation.Matmul : Engine.Ops.DctImplementation.Auto;
+    /// <summary>The implementation from the case: matrix products, the FFT, or the automatic choice.</summary>
+    private static Engine.Ops.DctImplementation Impl(Case c) => (c.Choice % 3) switch
+    {
+        0 => Engine.Ops.DctImplementation.Matmul,
+        1 => Engine.Ops.DctImplementation.Fft,
+        _ => Engine.Ops.DctImplementation.Auto,
+    };
 
     [Fact] public void Dct2() => GradientProperty.Check(Planes(1), (x, c) => F.Dct2(x[0], Impl(c)));
 

@@ -166,6 +166,50 @@ public class SpectralTests
         Close(f.Grad!.ToArray<double>(), gf, 1e-13, 1e-13, "gdecay");
     }
 
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void TheFftPathMatchesTheFormulasAndTheProducts(int[] shape)
+    {
+        foreach (var dtype in new[] { DType.F64, DType.F32 })
+        {
+            var rng = new System.Random(shape.Sum() * 7);
+            var x = RandomF32Doubles(rng, Count(shape));
+            double tol = dtype == DType.F64 ? 1e-12 : 2e-5;
+            using var scope = Tensor.Scope();
+            var input = Strided(x, shape, dtype, Kind.Permuted);
+            foreach (var inverse in new[] { false, true })
+            {
+                var fft = inverse ? F.Idct2(input, Engine.Ops.DctImplementation.Fft) : F.Dct2(input, Engine.Ops.DctImplementation.Fft);
+                var mm = inverse ? F.Idct2(input, Engine.Ops.DctImplementation.Matmul) : F.Dct2(input, Engine.Ops.DctImplementation.Matmul);
+                Close(ReferenceDct2(x, shape, inverse), fft.ToArray<double>(), tol, tol, $"fft {(inverse ? "idct2" : "dct2")} {Layout.Format(shape)} {dtype}");
+                Close(mm.ToArray<double>(), fft.ToArray<double>(), tol, tol, $"fft vs matmul {Layout.Format(shape)} {dtype}");
+            }
+        }
+    }
+
+    [Fact]
+    public void TheFftPathsBackwardIsTheOtherTransform()
+    {
+        using var scope = Tensor.Scope();
+        var gen = new Engine.Randomness.Generator(6);
+        var x = Tensor.Randn([2, 11, 20], DType.F64, generator: gen); x.RequiresGrad = true;
+        var g = Tensor.Randn([2, 11, 20], DType.F64, generator: gen);
+        F.Dct2(x, Engine.Ops.DctImplementation.Fft).Backward(g);
+        Close(F.Idct2(g, Engine.Ops.DctImplementation.Matmul).ToArray<double>(), x.Grad!.ToArray<double>(), 1e-13, 1e-13, "fft dct2 backward");
+        x.ZeroGrad();
+        F.Idct2(x, Engine.Ops.DctImplementation.Fft).Backward(g);
+        Close(F.Dct2(g, Engine.Ops.DctImplementation.Matmul).ToArray<double>(), x.Grad!.ToArray<double>(), 1e-13, 1e-13, "fft idct2 backward");
+    }
+
+    [Fact]
+    public void AutoTakesTheFftFromTheCrossoverOn()
+    {
+        using var scope = Tensor.Scope();
+        int n = F.DctFftCrossover;
+        var x = Tensor.Randn([1, 3, n], DType.F32, generator: new Engine.Randomness.Generator(2));
+        Bitwise(F.Dct2(x, Engine.Ops.DctImplementation.Fft).ToArray<double>(), F.Dct2(x).ToArray<double>(), "auto at the crossover");
+    }
+
     [Fact]
     public void ExplicitMatmulEqualsAuto()
     {
