@@ -113,6 +113,35 @@ public class VHeatModelTests
     }
 
     [Fact]
+    public void ConfigComesFromTheReferenceKwargsJson()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse("{\"patch_size\": 4, \"in_chans\": 1, \"num_classes\": 7, \"depths\": [1, 2, 1, 1], \"dims\": [8, 16, 24, 32], \"drop_path_rate\": 0.1, \"post_norm\": true, \"layer_scale\": 1e-05, \"mlp_ratio\": 3.0, \"img_size\": 32}");
+        var c = VHeatConfig.FromJson(doc.RootElement, [28, 44]);
+        Assert.Equal([8, 16, 24, 32], c.Dims);
+        Assert.Equal([1, 2, 1, 1], c.Depths);
+        Assert.Equal((7, 1, true, (double?)1e-5, 3.0, 0.1, 28, 44), (c.NumClasses, c.InChans, c.PostNorm, c.LayerScale, c.MlpRatio, c.DropPathRate, c.ImageHeight, c.ImageWidth));
+        using var nano = System.Text.Json.JsonDocument.Parse("{\"dims\": 16, \"depths\": [2, 2, 2, 1], \"layer_scale\": null, \"post_norm\": false, \"img_size\": 32, \"num_classes\": 10, \"drop_path_rate\": 0.0}");
+        var n = VHeatConfig.FromJson(nano.RootElement);
+        Assert.Equal([16, 32, 64, 128], n.Dims);
+        Assert.Null(n.LayerScale);
+        Assert.Equal((32, 32), (n.ImageHeight, n.ImageWidth));
+        using var model = new Engine.Models.Backbones.VHeat.VHeat(n);
+        Assert.Equal(436_554, model.ParameterCount());
+    }
+
+    [Fact]
+    public void AnOperatorWithAWiderInputRunsItsDepthwiseConvGrouped()
+    {
+        using var scope = Tensor.Scope();
+        using var op = new Heat2D(24, 12, dtype: DType.F64);
+        var x = Tensor.Randn([2, 24, 5, 6], DType.F64);
+        var fve = Tensor.Randn([5, 6, 12], DType.F64);
+        var y = op.Forward(x, fve);
+        Assert.Equal([2, 12, 5, 6], y.Shape);
+        Assert.Equal([12, 2, 3, 3], op.StateDict()["dwconv.weight"].Shape);
+    }
+
+    [Fact]
     public void BadConfigurationsAreRefused()
     {
         Assert.Throws<ArgumentException>(() => new Engine.Models.Backbones.VHeat.VHeat(VHeatConfig.Nano() with { Depths = [1, 1] }));
