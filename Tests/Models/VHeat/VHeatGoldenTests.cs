@@ -24,6 +24,19 @@ public class VHeatGoldenTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(report.Passed(1e-9), report.ToString());
     }
 
+    /// <summary>
+    /// Cases in the same format made by the PyTorch twin (twin/make_twin_goldens.py), for what the reference
+    /// goldens leave out: post-norm with layer scale, other widths and depths, MLP ratio 3, odd non-square inputs.
+    /// </summary>
+    [Theory]
+    [InlineData("twin/twin_postnorm_train.safetensors")]
+    [InlineData("twin/twin_prenorm_eval.safetensors")]
+    public void Float64MatchesTheTwinOnOtherConfigurations(string file)
+    {
+        var report = Run(file, DType.F64);
+        Assert.True(report.Passed(1e-9), report.ToString());
+    }
+
     [Theory]
     [InlineData("op_train.safetensors")]
     [InlineData("nano_train.safetensors")]
