@@ -69,7 +69,8 @@ public abstract class Module : IDisposable
         if (p >= 0)
         {
             var old = _parameters[p].Tensor;
-            if (tensor is not null) { tensor.DetachFromScope(); tensor.RequiresGrad = true; }
+            // A frozen parameter stays frozen (PyTorch's .to() keeps requires_grad).
+            if (tensor is not null) { tensor.DetachFromScope(); tensor.RequiresGrad = old?.RequiresGrad ?? true; }
             _parameters[p] = (name, tensor);
             if (old is not null && !ReferenceEquals(old, tensor)) old.Dispose();
             return;

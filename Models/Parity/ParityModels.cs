@@ -14,6 +14,8 @@ public static class ParityModels
         (m => m == "dualvit", Backbones.DualVit.DualVitParity.Model),
         (m => m == "dualvit.DualBlock", Backbones.DualVit.DualVitParity.DualBlock),
         (m => m == "dualvit.MergeBlock", Backbones.DualVit.DualVitParity.MergeBlock),
+        (m => m == "vHeat", Backbones.VHeat.VHeatParity.Build),
+        (m => m == "vHeat.Heat2D", Backbones.VHeat.VHeatParity.BuildOperator),
     ];
 
     /// <summary>True when some builder knows the golden's model name.</summary>

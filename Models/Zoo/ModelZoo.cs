@@ -13,6 +13,8 @@ public static class ModelZoo
         ["affnet"] = (shape, classes, g) => new Backbones.AffNet.AffNet(Backbones.AffNet.AffNetConfig.Small(classes) with { InChannels = shape.Channels }, g),
         ["dualvit-nano"] = (shape, classes, g) => new Backbones.DualVit.DualVit(Backbones.DualVit.DualVitConfig.Nano(classes), shape.Channels, generator: g),
         ["dualvit-s"] = (shape, classes, g) => new Backbones.DualVit.DualVit(Backbones.DualVit.DualVitConfig.Small(numClasses: classes) with { DropPathRate = 0 }, shape.Channels, generator: g),
+        ["vheat-nano"] = (shape, classes, g) => Backbones.VHeat.VHeatZoo.Nano(shape.Channels, shape.Height, shape.Width, classes, g),
+        ["vheat-t"] = (shape, classes, g) => Backbones.VHeat.VHeatZoo.Tiny(shape.Channels, shape.Height, shape.Width, classes, g),
     };
 
     /// <summary>Names accepted by <see cref="Create"/>.</summary>

@@ -129,6 +129,17 @@ public class ModuleTests
     }
 
     [Fact]
+    public void ToDTypeKeepsFrozenParametersFrozen()
+    {
+        using var net = new Net();
+        var first = net.Parameters().First();
+        first.RequiresGrad = false;
+        net.ToDType(DType.F32);
+        Assert.False(net.Parameters().First().RequiresGrad);
+        Assert.All(net.Parameters().Skip(1), p => Assert.True(p.RequiresGrad));
+    }
+
+    [Fact]
     public void BadNamesAreRefused()
     {
         Assert.Throws<ArgumentException>(() => new BadModule("a.b"));

@@ -12,6 +12,7 @@ internal static class BenchCommand
         bench.Add(ElementwiseBench.CreateCommand());
         bench.Add(OpsBench.CreateCommand());
         bench.Add(ModelBench.CreateCommand());
+        bench.Add(DctBench.CreateCommand());
         return bench;
     }
 }
