@@ -1,5 +1,6 @@
 using Engine.Models.Backbones.AffNet;
 using Engine.Models.Backbones.DualVit;
+using Engine.Models.Backbones.VHeat;
 using Engine.Models.Nn;
 
 namespace Engine.Models.Explore;
@@ -17,6 +18,7 @@ public static class BackboneAdapters
         IBackbonePicture own => own,
         DualVit dualVit => new DualVitPictures(dualVit),
         AffNet affNet => new AffNetPictures(affNet),
+        VHeat vHeat => new VHeatPictures(vHeat),
         _ => null,
     };
 
@@ -26,6 +28,7 @@ public static class BackboneAdapters
         IFeatureStages own => own,
         DualVit dualVit => new DualVitPictures(dualVit),
         AffNet affNet => new AffNetPictures(affNet),
+        VHeat vHeat => new VHeatPictures(vHeat),
         _ => null,
     };
 }

@@ -42,6 +42,22 @@ public static class PicturePanels
         return Heatmap.Render(shifted, rows, columns, cellSize, HeatmapScale.Linear, colourBar: false);
     }
 
+    /// <summary>
+    /// A heat map without colour bar on a fixed scale: <paramref name="low"/> is dark, <paramref name="high"/> light,
+    /// values outside are clamped; for a series of maps that must be compared (frames of one process).
+    /// </summary>
+    public static RgbImage MapInRange(ReadOnlySpan<double> values, int rows, int columns, int cellSize, double low, double high)
+    {
+        if (rows <= 0 || columns <= 0 || values.Length != (long)rows * columns)
+            throw new ArgumentException($"PicturePanels: {values.Length} values for a {rows}x{columns} grid.", nameof(values));
+        double span = high > low ? high - low : 1;
+        var image = new RgbImage(columns * cellSize, rows * cellSize);
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++)
+                image.Fill(c * cellSize, r * cellSize, cellSize, cellSize, Heatmap.Colour((values[r * columns + c] - low) / span));
+        return image;
+    }
+
     /// <summary>Lays out rows of panels, left to right and top to bottom, <see cref="Gap"/> pixels apart, on white.</summary>
     public static RgbImage Grid(IReadOnlyList<IReadOnlyList<RgbImage>> rows)
     {
