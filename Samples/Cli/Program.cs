@@ -10,5 +10,6 @@ var root = new RootCommand("engine: a from-scratch deep learning engine");
 root.Add(Engine.Samples.Cli.Train.TrainCommand.Create());
 root.Add(Engine.Samples.Cli.Demo.DemoCommand.Create());
 root.Add(BenchCommand.Create());
+root.Add(Engine.Samples.Cli.Parity.ParityCommand.Create());
 
 return root.Parse(args).Invoke();

@@ -11,6 +11,7 @@ internal static class BenchCommand
         bench.Add(GemmBench.CreateCommand());
         bench.Add(ElementwiseBench.CreateCommand());
         bench.Add(OpsBench.CreateCommand());
+        bench.Add(ModelBench.CreateCommand());
         return bench;
     }
 }

@@ -30,9 +30,11 @@ internal static class TrainCommand
         var output = new Option<string>("--out") { Description = "Run directory for logs, curves and checkpoints.", DefaultValueFactory = _ => defaults.Out };
         var resume = new Option<string?>("--resume") { Description = "Continue the run saved in this directory, exactly." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
+        var limitTrain = new Option<int?>("--limit-train") { Description = "Use only the first N training images (quick runs)." };
+        var limitTest = new Option<int?>("--limit-test") { Description = "Use only the first N test images (quick runs)." };
 
         var command = new Command("train", "Train a model: progress, evaluation each epoch, logs, curves and checkpoints.")
-        { model, data, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, output, resume, threads };
+        { model, data, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, output, resume, threads, limitTrain, limitTest };
         command.SetAction(parse =>
         {
             if (parse.GetValue(threads) is { } t) Engine.Cpu.CpuParallel.ThreadCount = t;
@@ -45,6 +47,7 @@ internal static class TrainCommand
                     Epochs = parse.GetValue(epochs), Batch = parse.GetValue(batch), Lr = parse.GetValue(lr),
                     WeightDecay = parse.GetValue(wd), WarmupSteps = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing),
                     Seed = parse.GetValue(seed), Device = parse.GetValue(device)!, Out = parse.GetValue(output)!,
+                    LimitTrain = parse.GetValue(limitTrain), LimitTest = parse.GetValue(limitTest),
                 };
             return Run(options, resumeDir is not null);
         });
