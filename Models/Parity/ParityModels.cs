@@ -8,6 +8,9 @@ public static class ParityModels
 {
     private static readonly (Func<string, bool> Matches, Func<GoldenCase, ParityModel> Build)[] Builders =
     [
+        (Backbones.Sequencer.SequencerParity.IsNetwork, Backbones.Sequencer.SequencerParity.Network),
+        (Backbones.Sequencer.SequencerParity.IsLayer, Backbones.Sequencer.SequencerParity.Layer),
+        (Backbones.Sequencer.SequencerParity.IsTokenMixer, Backbones.Sequencer.SequencerParity.TokenMixer),
     ];
 
     /// <summary>True when some builder knows the golden's model name.</summary>

@@ -9,6 +9,7 @@ public static class ModelZoo
     private static readonly Dictionary<string, Func<ImageShape, int, Engine.Randomness.Generator, Module<Tensor, Tensor>>> Factories = new()
     {
         ["cnn"] = (shape, classes, g) => new SmallCnn(shape.Channels, classes, shape.Width, shape.Height, g),
+        ["sequencer-nano"] = (shape, classes, g) => new Backbones.Sequencer.Sequencer2d(Backbones.Sequencer.SequencerConfig.Nano(classes, shape.Channels) with { DropPathRate = 0.1 }, generator: g),
     };
 
     /// <summary>Names accepted by <see cref="Create"/>.</summary>

@@ -50,10 +50,12 @@ public static partial class Functional
 
         if (unbatched)
         {
-            using var scope = Tensor.Scope();
-            var (o, hn, cn) = Lstm(input.Unsqueeze(batchFirst ? 0 : 1), weights, numLayers, bidirectional, batchFirst,
-                h0?.Unsqueeze(1), c0?.Unsqueeze(1), dropout, training, generator);
-            return (o.Squeeze(batchFirst ? 0 : 1).MoveToOuterScope(), hn.Squeeze(1).MoveToOuterScope(), cn.Squeeze(1).MoveToOuterScope());
+            using var batched = input.Unsqueeze(batchFirst ? 0 : 1);
+            using var h = h0?.Unsqueeze(1);
+            using var c = c0?.Unsqueeze(1);
+            var (o, hn, cn) = Lstm(batched, weights, numLayers, bidirectional, batchFirst, h, c, dropout, training, generator);
+            using (o) using (hn) using (cn)
+                return (o.Squeeze(batchFirst ? 0 : 1), hn.Squeeze(1), cn.Squeeze(1));
         }
         if (numLayers == 1) return LstmLayer(op, input, batchFirst, layers[0], h0, c0);
 
