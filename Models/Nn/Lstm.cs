@@ -20,7 +20,7 @@ public sealed class Lstm : Module<Tensor, Tensor>
         if (hiddenSize < 1) throw new ArgumentException($"LSTM: hidden_size must be greater than zero, got {hiddenSize}.");
         if (numLayers < 1) throw new ArgumentException($"LSTM: num_layers must be greater than zero, got {numLayers}.");
         if (dropout < 0 || dropout > 1) throw new ArgumentException($"LSTM: dropout should be a number in range [0, 1], got {dropout}.");
-        InputSize = inputSize; HiddenSize = hiddenSize; NumLayers = numLayers;
+        InputSize = inputSize; HiddenSize = hiddenSize; NumLayers = numLayers; Bias = bias;
         BatchFirst = batchFirst; Dropout = dropout; Bidirectional = bidirectional;
         double bound = 1.0 / Math.Sqrt(hiddenSize);
         for (int l = 0; l < numLayers; l++)
@@ -56,6 +56,9 @@ public sealed class Lstm : Module<Tensor, Tensor>
     /// <summary>Dropout between layers, in training.</summary>
     public double Dropout { get; }
 
+    /// <summary>Whether every direction has the two bias vectors.</summary>
+    public bool Bias { get; }
+
     /// <summary>Whether every layer has a reverse direction.</summary>
     public bool Bidirectional { get; }
 
@@ -72,7 +75,7 @@ public sealed class Lstm : Module<Tensor, Tensor>
 
     /// <summary>Output sequence and final states (h_n, c_n), from the given initial states (zeros when null).</summary>
     public (Tensor Output, Tensor HN, Tensor CN) Forward(Tensor input, Tensor? h0, Tensor? c0) =>
-        Functional.Lstm(input, FlatWeights, NumLayers, Bidirectional, BatchFirst, h0, c0, Dropout, Training);
+        Functional.Lstm(input, FlatWeights, NumLayers, Bidirectional, BatchFirst, h0, c0, Dropout, Training, hasBiases: Bias);
 
     /// <inheritdoc/>
     public override string ExtraRepr() =>

@@ -16,7 +16,7 @@ public static partial class Functional
     /// </summary>
     /// <param name="input">(T, N, C), or (N, T, C) with <paramref name="batchFirst"/>, or unbatched (T, C).</param>
     /// <param name="weights">PyTorch's flat weights: per layer, per direction (forward, then reverse): weight_ih (4D, C or dirs·D),
-    /// weight_hh (4D, D), and bias_ih (4D), bias_hh (4D) unless there are no biases.</param>
+    /// weight_hh (4D, D), and bias_ih (4D), bias_hh (4D) when <paramref name="hasBiases"/>.</param>
     /// <param name="numLayers">Number of stacked layers.</param>
     /// <param name="bidirectional">Whether each layer also runs from the last step to the first.</param>
     /// <param name="batchFirst">Whether the input and output are (N, T, ·).</param>
@@ -25,10 +25,11 @@ public static partial class Functional
     /// <param name="dropout">Dropout on the outputs of every layer but the last, in training.</param>
     /// <param name="training">Whether <paramref name="dropout"/> applies.</param>
     /// <param name="generator">Random numbers for the dropout.</param>
+    /// <param name="hasBiases">Whether <paramref name="weights"/> include the two bias vectors of every direction.</param>
     /// <returns>The last layer's outputs (·, ·, dirs·D) with [forward, reverse] halves, and the final states (numLayers·dirs, N, D).</returns>
     public static (Tensor Output, Tensor HN, Tensor CN) Lstm(Tensor input, IReadOnlyList<Tensor> weights, int numLayers = 1,
         bool bidirectional = false, bool batchFirst = false, Tensor? h0 = null, Tensor? c0 = null,
-        double dropout = 0.0, bool training = false, Generator? generator = null)
+        double dropout = 0.0, bool training = false, Generator? generator = null, bool hasBiases = true)
     {
         const string op = "lstm";
         CheckInput(op, input);
@@ -40,7 +41,7 @@ public static partial class Functional
         if (numLayers < 1) throw new ArgumentException($"{op}: num_layers must be at least 1, got {numLayers}.");
         if (dropout < 0 || dropout > 1) throw new ArgumentException($"{op}: dropout should be a number in range [0, 1], got {dropout}.");
         int dirs = bidirectional ? 2 : 1;
-        var layers = LstmArgs.Layers(op, weights, numLayers, dirs, input);
+        var layers = LstmArgs.Layers(op, weights, numLayers, dirs, hasBiases, input);
         int hidden = layers[0][0].WeightHh.Layout.Shape[1];
         bool unbatched = input.Rank == 2;
         int batch = unbatched ? 1 : input.Layout.Shape[batchFirst ? 0 : 1];
@@ -53,7 +54,7 @@ public static partial class Functional
             using var batched = input.Unsqueeze(batchFirst ? 0 : 1);
             using var h = h0?.Unsqueeze(1);
             using var c = c0?.Unsqueeze(1);
-            var (o, hn, cn) = Lstm(batched, weights, numLayers, bidirectional, batchFirst, h, c, dropout, training, generator);
+            var (o, hn, cn) = Lstm(batched, weights, numLayers, bidirectional, batchFirst, h, c, dropout, training, generator, hasBiases);
             using (o) using (hn) using (cn)
                 return (o.Squeeze(batchFirst ? 0 : 1), hn.Squeeze(1), cn.Squeeze(1));
         }

@@ -17,8 +17,9 @@ public static partial class Functional
     /// <param name="vertical">The vertical LSTM's flat weights (one layer, as <see cref="Lstm"/>), or null to leave it out.</param>
     /// <param name="horizontal">The horizontal LSTM's flat weights, or null to leave it out.</param>
     /// <param name="bidirectional">Whether each LSTM has a reverse direction.</param>
+    /// <param name="hasBiases">Whether the weight lists include the two bias vectors of every direction.</param>
     /// <returns>(B, H, W, dirs·Dv + dirs·Dh).</returns>
-    public static Tensor Lstm2d(Tensor input, IReadOnlyList<Tensor>? vertical, IReadOnlyList<Tensor>? horizontal, bool bidirectional = true)
+    public static Tensor Lstm2d(Tensor input, IReadOnlyList<Tensor>? vertical, IReadOnlyList<Tensor>? horizontal, bool bidirectional = true, bool hasBiases = true)
     {
         const string op = "lstm2d";
         CheckInput(op, input);
@@ -36,7 +37,7 @@ public static partial class Functional
         void Add(IReadOnlyList<Tensor>? flat, SequenceGeometry geometry)
         {
             if (flat is null) return;
-            var layer = LstmArgs.Layers(op, flat, 1, dirs, input)[0];
+            var layer = LstmArgs.Layers(op, flat, 1, dirs, hasBiases, input)[0];
             int hidden = layer[0].WeightHh.Layout.Shape[1];
             for (int k = 0; k < dirs; k++)
             {

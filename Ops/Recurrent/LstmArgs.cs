@@ -9,12 +9,12 @@ internal static class LstmArgs
     /// Splits PyTorch's flat weight list into [layer][direction] and checks every shape: weight_hh (4D, D),
     /// weight_ih (4D, C) for layer 0 and (4D, dirs·D) above it, biases (4D). D is the same everywhere.
     /// </summary>
-    public static DirectionWeights[][] Layers(string op, IReadOnlyList<Tensor> weights, int numLayers, int dirs, Tensor input)
+    public static DirectionWeights[][] Layers(string op, IReadOnlyList<Tensor> weights, int numLayers, int dirs, bool hasBiases, Tensor input)
     {
         int groups = numLayers * dirs;
-        int per = weights.Count / groups;
-        if (weights.Count != per * groups || per is not (2 or 4))
-            throw new ArgumentException($"{op}: expected {4 * groups} weights ({2 * groups} without biases) for num_layers={numLayers}, bidirectional={dirs == 2}, got {weights.Count} (input of shape {Shp(input)}).");
+        int per = hasBiases ? 4 : 2;
+        if (weights.Count != per * groups)
+            throw new ArgumentException($"{op}: expected {per * groups} weights for num_layers={numLayers}, bidirectional={dirs == 2}, has_biases={hasBiases}, got {weights.Count} (input of shape {Shp(input)}).");
         foreach (var w in weights)
         {
             ArgumentNullException.ThrowIfNull(w, nameof(weights));

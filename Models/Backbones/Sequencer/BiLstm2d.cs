@@ -61,7 +61,7 @@ public sealed class BiLstm2d : Module<Tensor, Tensor>
     {
         var (v, h) = (_vertical, _horizontal);
         if ((v ?? h)!.NumLayers == 1)
-            return Functional.Lstm2d(x, v?.FlatWeights, h?.FlatWeights, (v ?? h)!.Bidirectional);
+            return Functional.Lstm2d(x, v?.FlatWeights, h?.FlatWeights, (v ?? h)!.Bidirectional, (v ?? h)!.Bias);
         // Stacked layers: each LSTM on its own through the generic operator.
         int b = x.Shape[0], height = x.Shape[1], width = x.Shape[2], c = x.Shape[3];
         var parts = new List<Tensor>();
