@@ -4,10 +4,11 @@ using Engine.Cpu;
 namespace Engine.Ops;
 
 /// <summary>
-/// The recurrence of one direction over all its sequences at once: per step one GEMM (N, D)·(D, 4D) for the
-/// recurrent product and one fused cell kernel over the N rows; backward through time the mirror image, one
-/// fused cell-backward kernel and one GEMM (N, 4D)·(4D, D) per step, then one GEMM for the recurrent weight's
-/// gradient over all steps. Everything lives in buffers allocated before the loop; the row delegates are made
+/// The recurrence of one direction over all its sequences at once: per step one fused kernel over the N rows
+/// (gather the row's input projection, add its recurrent product h·Uᵀ, gates, cell and hidden update); backward
+/// through time the mirror image (gate gradients, then dh = dz·U for the previous step, per row), then one GEMM
+/// for the recurrent weight's gradient over all steps. The per-step products (N, D)·(D, 4D) have k = D as small
+/// as 8: a row kernel with the 4D outputs in registers beats a packed GEMM there by several times. Everything lives in buffers allocated before the loop; the row delegates are made
 /// once, so a step allocates nothing.
 /// </summary>
 /// <remarks>
@@ -20,6 +21,7 @@ internal sealed unsafe class LstmDirectionRun<T> where T : unmanaged, IFloatingP
     private readonly DirectionPlan _plan;
     private readonly int _n, _d, _steps;
     private readonly T* _weightHh, _gates, _cells, _tanhC, _hiddens;
+    private T* _weightHhT;
     private readonly long _projectionStride, _outputStride;
     private T* _projection, _output, _dh, _carry, _dz;
     private int _step;
@@ -49,18 +51,14 @@ internal sealed unsafe class LstmDirectionRun<T> where T : unmanaged, IFloatingP
     /// Runs every step, reading the input projections (both biases included) and writing h into the output's
     /// D columns; the final state is left in slot S of cells and hiddens.
     /// </summary>
-    public void Forward(T* projection, T* output)
+    /// <param name="projection">The input projections.</param>
+    /// <param name="output">The output rows.</param>
+    /// <param name="weightHhT">Uᵀ, (D, 4D) row-major, for the per-row recurrent products.</param>
+    public void Forward(T* projection, T* output, T* weightHhT)
     {
-        _projection = projection; _output = output;
+        _projection = projection; _output = output; _weightHhT = weightHhT;
         Action<long, long> rows = ForwardRows;
-        int d4 = 4 * _d;
-        for (_step = 0; _step < _steps; _step++)
-        {
-            T* gates = _gates + (long)_step * _n * d4;
-            // gates = h_prev · Uᵀ: Uᵀ[p, j] = U[j, p].
-            Gemm(_n, d4, _d, _hiddens + StateOffset(_step), _d, 1, _weightHh, 1, _d, false, gates, d4);
-            CpuParallel.For(_n, 40.0 * _d, rows);
-        }
+        for (_step = 0; _step < _steps; _step++) CpuParallel.For(_n, 48.0 * _d * _d, rows);
     }
 
     private void ForwardRows(long start, long end)
@@ -71,7 +69,8 @@ internal sealed unsafe class LstmDirectionRun<T> where T : unmanaged, IFloatingP
         for (long n = start; n < end; n++)
         {
             long row = geometry.Row(n, t);
-            LstmCell<T>.Forward(_gates + (here + n * d) * 4, _projection + row * _projectionStride + _plan.ProjectionColumn, d,
+            LstmCell<T>.Forward(_gates + (here + n * d) * 4, _projection + row * _projectionStride + _plan.ProjectionColumn,
+                _hiddens + prev + n * d, _weightHhT, d,
                 _cells + prev + n * d, _cells + next + n * d, _tanhC + here + n * d, _hiddens + next + n * d,
                 _output + row * _outputStride + _plan.OutputColumn);
         }
@@ -88,12 +87,7 @@ internal sealed unsafe class LstmDirectionRun<T> where T : unmanaged, IFloatingP
         _output = gradOutput; _projection = dProjection; _dh = dh; _carry = carry; _dz = dz;
         Action<long, long> rows = BackwardRows;
         int d4 = 4 * _d;
-        for (_step = _steps - 1; _step >= 0; _step--)
-        {
-            CpuParallel.For(_n, 30.0 * _d, rows);
-            // dh_prev = dz · U.
-            Gemm(_n, _d, d4, dz + (long)_step * _n * d4, d4, 1, _weightHh, _d, 1, false, dh, _d);
-        }
+        for (_step = _steps - 1; _step >= 0; _step--) CpuParallel.For(_n, 40.0 * _d * _d, rows);
         // dU = Σ_s dz_sᵀ · h_s over all steps at once: (4D, S·N)·(S·N, D).
         Gemm(d4, _d, checked(_steps * _n), dz, 1, d4, _hiddens, _d, 1, false, dWeightHh, _d);
     }
@@ -108,7 +102,7 @@ internal sealed unsafe class LstmDirectionRun<T> where T : unmanaged, IFloatingP
             long row = geometry.Row(n, t);
             LstmCell<T>.Backward(_gates + (here + n * d) * 4, _dh + n * d, _output + row * _outputStride + _plan.OutputColumn,
                 _tanhC + here + n * d, _cells + prev + n * d, _carry + n * d, d, _dz + (here + n * d) * 4,
-                _projection + row * _projectionStride + _plan.ProjectionColumn);
+                _projection + row * _projectionStride + _plan.ProjectionColumn, _weightHh);
         }
     }
 

@@ -87,6 +87,8 @@ internal static unsafe class LstmEngine
         LstmDirectionRun<T>.Gemm(rows, width, inputSize, CpuBackend.Ptr<T>(trace.Input), inputSize, 1,
             CpuBackend.Ptr<T>(trace.WeightIh), 1, inputSize, true, p, width);
         T* o = CpuBackend.Ptr<T>(output);
+        Tensor[] transposed;
+        using (Engine.Autograd.Tape.NoGrad()) transposed = trace.WeightHh.Select(u => u.Transpose(0, 1).Contiguous()).ToArray();
         CpuParallel.ForEachTask(plans.Length, k =>
         {
             var plan = plans[k];
@@ -95,11 +97,12 @@ internal static unsafe class LstmEngine
             InitialState(h0, k * state, hiddens, state);
             InitialState(c0, k * state, cells, state);
             new LstmDirectionRun<T>(plan, width, outWidth, CpuBackend.Ptr<T>(trace.WeightHh[k]), CpuBackend.Ptr<T>(trace.Gates[k]),
-                cells, CpuBackend.Ptr<T>(trace.TanhC[k]), hiddens).Forward(p, o);
+                cells, CpuBackend.Ptr<T>(trace.TanhC[k]), hiddens).Forward(p, o, CpuBackend.Ptr<T>(transposed[k]));
             long last = plan.Geometry.Steps * state;
             if (hN is not null) new ReadOnlySpan<T>(hiddens + last, (int)state).CopyTo(new Span<T>(CpuBackend.Ptr<T>(hN) + k * state, (int)state));
             if (cN is not null) new ReadOnlySpan<T>(cells + last, (int)state).CopyTo(new Span<T>(CpuBackend.Ptr<T>(cN) + k * state, (int)state));
         });
+        foreach (var t in transposed) t.Dispose();
     }
 
     /// <summary>The number of token rows: every dimension but the last.</summary>
