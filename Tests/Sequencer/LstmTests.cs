@@ -74,6 +74,21 @@ public class LstmTests
         Assert.Equal(Run(1), Run(2));
     }
 
+    /// <summary>The register sigmoid and tanh saturate to 0, 1 and ±1 without NaN however large the pre-activations.</summary>
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.F64)]
+    public void SaturatesWithoutNaN(DType dtype)
+    {
+        using var scope = Tensor.Scope();
+        var x = (Rand(2, 9, 8, 16) * 1e4).ToDType(dtype);
+        var w = new[] { Rand(32, 16), Rand(32, 8), Rand(32), Rand(32) }.Select(t => (t * 100).ToDType(dtype)).ToArray();
+        var y = F.Lstm2d(x, w, w, bidirectional: false);
+        var values = y.ToDType(DType.F64).ToArray<double>();
+        Assert.All(values, v => Assert.True(Math.Abs(v) <= 1, $"{v}"));
+        Assert.Contains(values, v => Math.Abs(v) > 0.99);
+    }
+
     [Fact]
     public void RejectsBadInputs()
     {
