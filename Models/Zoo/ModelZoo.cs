@@ -10,6 +10,7 @@ public static class ModelZoo
     {
         ["cnn"] = (shape, classes, g) => new SmallCnn(shape.Channels, classes, shape.Width, shape.Height, g),
         ["sequencer-nano"] = (shape, classes, g) => new Backbones.Sequencer.Sequencer2d(Backbones.Sequencer.SequencerConfig.Nano(classes, shape.Channels) with { DropPathRate = 0.1 }, generator: g),
+        ["sequencer2d-s"] = (shape, classes, g) => new Backbones.Sequencer.Sequencer2d(Backbones.Sequencer.SequencerConfig.Small(classes, shape.Channels) with { DropPathRate = 0.1 }, generator: g),
     };
 
     /// <summary>Names accepted by <see cref="Create"/>.</summary>
