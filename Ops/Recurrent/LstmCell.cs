@@ -134,10 +134,20 @@ internal static unsafe class LstmCell<T> where T : unmanaged, IFloatingPointIeee
             }
             for (; j + width <= n; j += width)
             {
-                var a = start is null ? Vector256<T>.Zero : Vector256.Load(start + j);
+                // One column vector: four accumulators over k, so the FMAs do not wait on each other.
+                var a0 = start is null ? Vector256<T>.Zero : Vector256.Load(start + j);
+                Vector256<T> a1 = Vector256<T>.Zero, a2 = Vector256<T>.Zero, a3 = Vector256<T>.Zero;
                 T* row = m + j;
-                for (int p = 0; p < k; p++, row += n) a = Fma(Vector256.Create(x[p]), Vector256.Load(row), a);
-                Vector256.Store(a, y + j);
+                int p = 0;
+                for (; p + 4 <= k; p += 4, row += 4L * n)
+                {
+                    a0 = Fma(Vector256.Create(x[p]), Vector256.Load(row), a0);
+                    a1 = Fma(Vector256.Create(x[p + 1]), Vector256.Load(row + n), a1);
+                    a2 = Fma(Vector256.Create(x[p + 2]), Vector256.Load(row + 2L * n), a2);
+                    a3 = Fma(Vector256.Create(x[p + 3]), Vector256.Load(row + 3L * n), a3);
+                }
+                for (; p < k; p++, row += n) a0 = Fma(Vector256.Create(x[p]), Vector256.Load(row), a0);
+                Vector256.Store((a0 + a1) + (a2 + a3), y + j);
             }
         }
         for (; j < n; j++)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using Engine.Cpu;
 
 namespace Engine.Ops;
@@ -90,6 +91,36 @@ internal sealed unsafe class LstmDirectionRun<T> where T : unmanaged, IFloatingP
         for (_step = _steps - 1; _step >= 0; _step--) CpuParallel.For(_n, 40.0 * _d * _d, rows);
         // dU = Σ_s dz_sᵀ · h_s over all steps at once: (4D, S·N)·(S·N, D).
         Gemm(d4, _d, checked(_steps * _n), dz, 1, d4, _hiddens, _d, 1, false, dWeightHh, _d);
+    }
+
+    /// <summary>
+    /// Column sums of dz over every step and sequence, in double and in a fixed order: the gradient of both
+    /// biases. Done here, inside the direction's task, so the directions' sums run concurrently.
+    /// </summary>
+    public void BiasGradient(T* dz, Span<double> sums)
+    {
+        int d4 = 4 * _d;
+        long rows = (long)_steps * _n;
+        sums.Clear();
+        fixed (double* acc = sums)
+        {
+            for (long r = 0; r < rows; r++)
+            {
+                T* row = dz + r * d4;
+                int j = 0;
+                if (Vector256.IsHardwareAccelerated && typeof(T) == typeof(float))
+                    for (; j + 8 <= d4; j += 8)
+                    {
+                        var (low, high) = Vector256.Widen(Vector256.Load((float*)row + j));
+                        Vector256.Store(Vector256.Load(acc + j) + low, acc + j);
+                        Vector256.Store(Vector256.Load(acc + j + 4) + high, acc + j + 4);
+                    }
+                else if (Vector256.IsHardwareAccelerated)
+                    for (; j + 4 <= d4; j += 4)
+                        Vector256.Store(Vector256.Load(acc + j) + Vector256.Load((double*)row + j), acc + j);
+                for (; j < d4; j++) acc[j] += double.CreateTruncating(row[j]);
+            }
+        }
     }
 
     private void BackwardRows(long start, long end)

@@ -158,14 +158,14 @@ internal static unsafe class LstmEngine
             InitialState(gradHN, k * state, h, state);
             InitialState(gradCN, k * state, c, state);
             using var dz = Tensor.Empty(trace.Gates[k].Layout.Shape, trace.Gates[k].DType);
-            new LstmDirectionRun<T>(plan, width, outWidth, CpuBackend.Ptr<T>(trace.WeightHh[k]), CpuBackend.Ptr<T>(trace.Gates[k]),
-                CpuBackend.Ptr<T>(trace.Cells[k]), CpuBackend.Ptr<T>(trace.TanhC[k]), CpuBackend.Ptr<T>(trace.Hiddens[k]))
-                .Backward(g, dp, h, c, CpuBackend.Ptr<T>(dz), CpuBackend.Ptr<T>(dWeightHh[k]));
+            var run = new LstmDirectionRun<T>(plan, width, outWidth, CpuBackend.Ptr<T>(trace.WeightHh[k]), CpuBackend.Ptr<T>(trace.Gates[k]),
+                CpuBackend.Ptr<T>(trace.Cells[k]), CpuBackend.Ptr<T>(trace.TanhC[k]), CpuBackend.Ptr<T>(trace.Hiddens[k]));
+            run.Backward(g, dp, h, c, CpuBackend.Ptr<T>(dz), CpuBackend.Ptr<T>(dWeightHh[k]));
+            run.BiasGradient(CpuBackend.Ptr<T>(dz), sums.AsSpan(plan.ProjectionColumn, 4 * plan.Hidden));
         });
         T* w = CpuBackend.Ptr<T>(trace.WeightIh), x = CpuBackend.Ptr<T>(trace.Input);
-        // dx = dP · W_ih (rows, P)·(P, C); dW_ih = dPᵀ · x (P, rows)·(rows, C); db = column sums of dP.
+        // dx = dP · W_ih (rows, P)·(P, C); dW_ih = dPᵀ · x (P, rows)·(rows, C). The biases' sums came from the tasks.
         if (dx is not null) LstmDirectionRun<T>.Gemm(rows, inputSize, width, dp, width, 1, w, inputSize, 1, false, CpuBackend.Ptr<T>(dx), inputSize);
         LstmDirectionRun<T>.Gemm(width, inputSize, rows, dp, 1, width, x, inputSize, 1, false, CpuBackend.Ptr<T>(dWeightIh), inputSize);
-        LinearKernels.SumRows(dp, rows, width, width, sums);
     }
 }
