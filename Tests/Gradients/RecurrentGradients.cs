@@ -72,13 +72,18 @@ public class RecurrentGradients
             return Tensor.Cat([o.Flatten(), hn.Flatten(), cn.Flatten()]);
         }, cases: 60);
 
-    /// <summary>Choice bits: bidirectional, and which LSTMs exist (both, vertical only, horizontal only).</summary>
+    /// <summary>Choice: bidirectional (choice % 2), which LSTMs exist (both, vertical only, horizontal only: choice / 2 % 3), biases (choice / 6 % 2 == 0).</summary>
     private static int[][] GridShapes(int choice, int b, int h, int w, int c, int d)
     {
         int dirs = choice % 2 == 1 ? 2 : 1, which = choice / 2 % 3;
+        bool bias = choice / 6 % 2 == 0;
         var shapes = new List<int[]> { new[] { b, h, w, c } };
         int lstms = which == 0 ? 2 : 1;
-        for (int k = 0; k < lstms * dirs; k++) { shapes.Add([4 * d, c]); shapes.Add([4 * d, d]); shapes.Add([4 * d]); shapes.Add([4 * d]); }
+        for (int k = 0; k < lstms * dirs; k++)
+        {
+            shapes.Add([4 * d, c]); shapes.Add([4 * d, d]);
+            if (bias) { shapes.Add([4 * d]); shapes.Add([4 * d]); }
+        }
         return [.. shapes];
     }
 
@@ -93,7 +98,7 @@ public class RecurrentGradients
     }
 
     private static readonly Gen<Case> GridCases =
-        from choice in Gen.Choose(0, 5)
+        from choice in Gen.Choose(0, 11)
         from b in Gen.Choose(1, 2)
         from h in Gen.Choose(1, 3)
         from w in Gen.Choose(1, 3)
@@ -107,15 +112,15 @@ public class RecurrentGradients
     [Fact]
     public void Lstm2d() => GradientProperty.Check(Arbitrary(GridCases, GridValid), (x, c) =>
     {
-        bool bidirectional = c.Choice % 2 == 1;
-        int which = c.Choice / 2 % 3, per = (bidirectional ? 2 : 1) * 4;
+        bool bidirectional = c.Choice % 2 == 1, bias = c.Choice / 6 % 2 == 0;
+        int which = c.Choice / 2 % 3, per = (bidirectional ? 2 : 1) * (bias ? 4 : 2);
         var first = x[1..(1 + per)];
         var second = which == 0 ? x[(1 + per)..] : null;
         return which switch
         {
-            0 => F.Lstm2d(x[0], first, second, bidirectional),
-            1 => F.Lstm2d(x[0], first, null, bidirectional),
-            _ => F.Lstm2d(x[0], null, first, bidirectional),
+            0 => F.Lstm2d(x[0], first, second, bidirectional, bias),
+            1 => F.Lstm2d(x[0], first, null, bidirectional, bias),
+            _ => F.Lstm2d(x[0], null, first, bidirectional, bias),
         };
     }, cases: 60);
 }
