@@ -83,6 +83,8 @@ internal static unsafe class LstmCell<T> where T : unmanaged, IFloatingPointIeee
                 Vector256.Store(dc * vf, carry + j);
                 Vector256.Store(dzi, dz + j); Vector256.Store(dzf, dz + d + j);
                 Vector256.Store(dzg, dz + 2 * d + j); Vector256.Store(dzo, dz + 3 * d + j);
+                Vector256.Store(dzi, dProjection + j); Vector256.Store(dzf, dProjection + d + j);
+                Vector256.Store(dzg, dProjection + 2 * d + j); Vector256.Store(dzo, dProjection + 3 * d + j);
             }
         }
         for (; j < d; j++)
@@ -94,9 +96,9 @@ internal static unsafe class LstmCell<T> where T : unmanaged, IFloatingPointIeee
             T dzg = dc * vi * (T.One - vg * vg);
             T dzo = e * tc * vo * (T.One - vo);
             carry[j] = dc * vf;
-            dz[j] = dzi; dz[d + j] = dzf; dz[2 * d + j] = dzg; dz[3 * d + j] = dzo;
+            dProjection[j] = dz[j] = dzi; dProjection[d + j] = dz[d + j] = dzf;
+            dProjection[2 * d + j] = dz[2 * d + j] = dzg; dProjection[3 * d + j] = dz[3 * d + j] = dzo;
         }
-        new ReadOnlySpan<T>(dz, 4 * d).CopyTo(new Span<T>(dProjection, 4 * d));
         // The recurrent gradient for the previous step: dh = dz·U, U (4D, D). This row's dh was consumed above.
         RowTimesMatrix(dh, null, dz, 4 * d, weightHh, d);
     }

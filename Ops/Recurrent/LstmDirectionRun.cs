@@ -66,10 +66,10 @@ internal sealed unsafe class LstmDirectionRun<T> where T : unmanaged, IFloatingP
     {
         int d = _d, t = Time(_step);
         long prev = StateOffset(_step), next = StateOffset(_step + 1), here = (long)_step * _n * d;
-        var geometry = _plan.Geometry;
-        for (long n = start; n < end; n++)
+        var rows = new SequenceGeometry.Cursor(_plan.Geometry, start, t);
+        for (long n = start; n < end; n++, rows.Next())
         {
-            long row = geometry.Row(n, t);
+            long row = rows.Row;
             LstmCell<T>.Forward(_gates + (here + n * d) * 4, _projection + row * _projectionStride + _plan.ProjectionColumn,
                 _hiddens + prev + n * d, _weightHhT, d,
                 _cells + prev + n * d, _cells + next + n * d, _tanhC + here + n * d, _hiddens + next + n * d,
@@ -127,10 +127,10 @@ internal sealed unsafe class LstmDirectionRun<T> where T : unmanaged, IFloatingP
     {
         int d = _d, t = Time(_step);
         long prev = StateOffset(_step), here = (long)_step * _n * d;
-        var geometry = _plan.Geometry;
-        for (long n = start; n < end; n++)
+        var rows = new SequenceGeometry.Cursor(_plan.Geometry, start, t);
+        for (long n = start; n < end; n++, rows.Next())
         {
-            long row = geometry.Row(n, t);
+            long row = rows.Row;
             LstmCell<T>.Backward(_gates + (here + n * d) * 4, _dh + n * d, _output + row * _outputStride + _plan.OutputColumn,
                 _tanhC + here + n * d, _cells + prev + n * d, _carry + n * d, d, _dz + (here + n * d) * 4,
                 _projection + row * _projectionStride + _plan.ProjectionColumn, _weightHh);

@@ -17,6 +17,33 @@ internal readonly record struct SequenceGeometry(int Outer, int Inner, int Steps
         long outer = n / Inner, inner = n - outer * Inner;
         return outer * OuterStride + inner * InnerStride + t * StepStride;
     }
+
+    /// <summary>Walks the token rows of sequences start, start+1, ... at one step without a division per sequence.</summary>
+    public struct Cursor
+    {
+        private readonly SequenceGeometry _g;
+        private long _inner, _row;
+
+        /// <summary>Starts at sequence <paramref name="start"/>, step <paramref name="t"/>.</summary>
+        public Cursor(SequenceGeometry g, long start, int t)
+        {
+            _g = g;
+            long outer = start / g.Inner;
+            _inner = start - outer * g.Inner;
+            _row = g.Row(start, t);
+        }
+
+        /// <summary>The current sequence's token row.</summary>
+        public readonly long Row => _row;
+
+        /// <summary>Moves to the next sequence.</summary>
+        public void Next()
+        {
+            if (++_inner < _g.Inner) { _row += _g.InnerStride; return; }
+            _inner = 0;
+            _row += _g.OuterStride - (_g.Inner - 1) * _g.InnerStride;
+        }
+    }
 }
 
 /// <summary>
