@@ -33,6 +33,7 @@ public sealed class Node
         Device = device;
         _backward = backward;
         _saved = saved;
+        SavedBytesAtRecord = saved.Sum(s => s.Bytes);
         ForwardMilliseconds = forwardMilliseconds;
     }
 
@@ -59,6 +60,9 @@ public sealed class Node
 
     /// <summary>Bytes held alive for the backward pass by this node.</summary>
     public long SavedBytes => _saved.Sum(s => s.Bytes);
+
+    /// <summary>Bytes the node saved when it was recorded; unlike <see cref="SavedBytes"/> it stays after the backward freed them.</summary>
+    public long SavedBytesAtRecord { get; }
 
     /// <summary>Time the forward kernel took, when it was measured.</summary>
     public double ForwardMilliseconds { get; }

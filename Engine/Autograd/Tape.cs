@@ -72,6 +72,7 @@ public static class Tape
             outputs[i].OutputIndex = i;
             outputs[i].MarkRequiresGrad();
         }
+        Diagnostics.TapeListeners.Current?.NodeRecorded(node);
         return node;
     }
 
@@ -185,6 +186,7 @@ public static class Tape
                 }
             }
             foreach (var g in filled) Drop(g);
+            Diagnostics.TapeListeners.Current?.BackwardRan(node);
             if (!retainGraph) node.Release();
         }
     }

@@ -8,7 +8,8 @@ public static class TapePrinter
 {
     /// <summary>
     /// One line per node in forward order: its number, op, input and output shapes, the bytes it saved for
-    /// the backward pass, and the forward and backward times where they were measured.
+    /// the backward pass (when it was recorded, so the table reads the same after a backward), and the forward
+    /// and backward times where they were measured.
     /// </summary>
     public static string Format(Tensor root)
     {
@@ -21,7 +22,7 @@ public static class TapePrinter
             rows.Add([
                 ids[n].ToString(CultureInfo.InvariantCulture), n.Op, string.Join(" ", inputs),
                 string.Join(" ", n.OutputShapes.Select(s => Layout.Format(s))),
-                Bytes(n.SavedBytes), Ms(n.ForwardMilliseconds), n.BackwardMilliseconds > 0 ? Ms(n.BackwardMilliseconds) : "-",
+                Bytes(n.SavedBytesAtRecord), Ms(n.ForwardMilliseconds), n.BackwardMilliseconds > 0 ? Ms(n.BackwardMilliseconds) : "-",
             ]);
         }
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
@@ -61,14 +62,15 @@ public static class TapePrinter
         return sb.Append("}\n").ToString();
     }
 
-    /// <summary>Node count, saved bytes and time per op kind, largest saved bytes first.</summary>
+    /// <summary>Node count, saved bytes (at record time) and time per op kind, largest saved bytes first.</summary>
     public static string Summary(Tensor root)
     {
         var nodes = Tape.NodesOf(root);
+        int width = Math.Max(14, nodes.Select(n => n.Op.Length + 2).DefaultIfEmpty(0).Max());
         var sb = new StringBuilder();
-        sb.AppendLine($"{"op",-14}{"count",6}{"saved",12}{"fwd ms",10}{"bwd ms",10}");
-        foreach (var g in nodes.GroupBy(n => n.Op).OrderByDescending(g => g.Sum(n => n.SavedBytes)))
-            sb.AppendLine(CultureInfo.InvariantCulture, $"{g.Key,-14}{g.Count(),6}{Bytes(g.Sum(n => n.SavedBytes)),12}{Ms(g.Sum(n => n.ForwardMilliseconds)),10}{Ms(g.Sum(n => n.BackwardMilliseconds)),10}");
+        sb.AppendLine($"{"op".PadRight(width)}{"count",6}{"saved",12}{"fwd ms",10}{"bwd ms",10}");
+        foreach (var g in nodes.GroupBy(n => n.Op).OrderByDescending(g => g.Sum(n => n.SavedBytesAtRecord)))
+            sb.AppendLine(CultureInfo.InvariantCulture, $"{g.Key.PadRight(width)}{g.Count(),6}{Bytes(g.Sum(n => n.SavedBytesAtRecord)),12}{Ms(g.Sum(n => n.ForwardMilliseconds)),10}{Ms(g.Sum(n => n.BackwardMilliseconds)),10}");
         return sb.ToString();
     }
 

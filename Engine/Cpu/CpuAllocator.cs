@@ -15,6 +15,16 @@ public static unsafe class CpuAllocator
     private static readonly object Gate = new();
     private static long _cachedBytes;
     private static long _cacheLimit = 2L << 30;
+    private static long _rents, _cacheHits, _systemAllocations;
+
+    /// <summary>Blocks handed out since the start (every tensor storage is one).</summary>
+    public static long Rents => Interlocked.Read(ref _rents);
+
+    /// <summary>Of <see cref="Rents"/>, those served from the cache.</summary>
+    public static long CacheHits => Interlocked.Read(ref _cacheHits);
+
+    /// <summary>Of <see cref="Rents"/>, those that asked the system for memory.</summary>
+    public static long SystemAllocations => Interlocked.Read(ref _systemAllocations);
 
     /// <summary>Bytes held in the cache, ready for reuse (not counted as in use).</summary>
     public static long CachedBytes => Interlocked.Read(ref _cachedBytes);
@@ -47,6 +57,7 @@ public static unsafe class CpuAllocator
     public static void* Rent(nuint bytes)
     {
         var size = SizeClass(bytes);
+        Interlocked.Increment(ref _rents);
         if (size >= CacheFrom)
         {
             lock (Gate)
@@ -54,10 +65,12 @@ public static unsafe class CpuAllocator
                 if (Free.TryGetValue(size, out var stack) && stack.Count > 0)
                 {
                     Interlocked.Add(ref _cachedBytes, -(long)size);
+                    Interlocked.Increment(ref _cacheHits);
                     return (void*)stack.Pop();
                 }
             }
         }
+        Interlocked.Increment(ref _systemAllocations);
         return NativeMemory.AlignedAlloc(size, 64);
     }
 

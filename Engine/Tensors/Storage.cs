@@ -69,8 +69,11 @@ public sealed unsafe class CpuStorage : Storage
     /// <summary>Bytes currently held by all CPU storages.</summary>
     public static long LiveBytes => Interlocked.Read(ref _liveBytes);
 
-    /// <summary>Largest value <see cref="LiveBytes"/> has reached.</summary>
+    /// <summary>Largest value <see cref="LiveBytes"/> has reached (since the start, or the last <see cref="ResetPeakBytes"/>).</summary>
     public static long PeakBytes => Interlocked.Read(ref _peakBytes);
+
+    /// <summary>Starts <see cref="PeakBytes"/> again from the bytes in use now (PyTorch's <c>reset_peak_memory_stats</c>).</summary>
+    public static void ResetPeakBytes() => Interlocked.Exchange(ref _peakBytes, LiveBytes);
 
     /// <inheritdoc/>
     public override Device Device => Device.Cpu;

@@ -8,6 +8,9 @@ public static class ParityModels
 {
     private static readonly (Func<string, bool> Matches, Func<GoldenCase, ParityModel> Build)[] Builders =
     [
+        (m => m == "dualvit", Backbones.DualVit.DualVitParity.Model),
+        (m => m == "dualvit.DualBlock", Backbones.DualVit.DualVitParity.DualBlock),
+        (m => m == "dualvit.MergeBlock", Backbones.DualVit.DualVitParity.MergeBlock),
         (Backbones.Sequencer.SequencerParity.IsNetwork, Backbones.Sequencer.SequencerParity.Network),
         (Backbones.Sequencer.SequencerParity.IsLayer, Backbones.Sequencer.SequencerParity.Layer),
         (Backbones.Sequencer.SequencerParity.IsTokenMixer, Backbones.Sequencer.SequencerParity.TokenMixer),

@@ -9,6 +9,8 @@ public static class ModelZoo
     private static readonly Dictionary<string, Func<ImageShape, int, Engine.Randomness.Generator, Module<Tensor, Tensor>>> Factories = new()
     {
         ["cnn"] = (shape, classes, g) => new SmallCnn(shape.Channels, classes, shape.Width, shape.Height, g),
+        ["dualvit-nano"] = (shape, classes, g) => new Backbones.DualVit.DualVit(Backbones.DualVit.DualVitConfig.Nano(classes), shape.Channels, generator: g),
+        ["dualvit-s"] = (shape, classes, g) => new Backbones.DualVit.DualVit(Backbones.DualVit.DualVitConfig.Small(numClasses: classes) with { DropPathRate = 0 }, shape.Channels, generator: g),
         ["sequencer-nano"] = (shape, classes, g) => new Backbones.Sequencer.Sequencer2d(Backbones.Sequencer.SequencerConfig.Nano(classes, shape.Channels) with { DropPathRate = 0.1 }, generator: g),
         ["sequencer2d-s"] = (shape, classes, g) => new Backbones.Sequencer.Sequencer2d(Backbones.Sequencer.SequencerConfig.Small(classes, shape.Channels) with { DropPathRate = 0.1 }, generator: g),
     };
@@ -19,5 +21,5 @@ public static class ModelZoo
     /// <summary>Builds the model <paramref name="name"/> for inputs of <paramref name="shape"/>, initialised from <paramref name="generator"/>.</summary>
     public static Module<Tensor, Tensor> Create(string name, ImageShape shape, int classes, Engine.Randomness.Generator generator) =>
         Factories.TryGetValue(name, out var f) ? f(shape, classes, generator)
-            : throw new ArgumentException($"train: unknown model '{name}'; known models: {string.Join(", ", Factories.Keys)}.");
+            : throw new ArgumentException($"model zoo: unknown model '{name}'; known models: {string.Join(", ", Factories.Keys)}.");
 }

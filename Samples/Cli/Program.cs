@@ -11,5 +11,6 @@ root.Add(Engine.Samples.Cli.Train.TrainCommand.Create());
 root.Add(Engine.Samples.Cli.Demo.DemoCommand.Create());
 root.Add(BenchCommand.Create());
 root.Add(Engine.Samples.Cli.Parity.ParityCommand.Create());
+root.Add(Engine.Samples.Cli.Explore.ExploreCommand.Create());
 
 return root.Parse(args).Invoke();

@@ -67,5 +67,12 @@ internal static class ParityCommand
         foreach (var e in report.Entries.Where(e => e.Problem is not null))
             AnsiConsole.MarkupLine($"[red]problem[/]: {e.Group} {Markup.Escape(e.Key)}: {Markup.Escape(e.Problem!)}");
         AnsiConsole.MarkupLine(report.Passed(tolerance) ? "[green]passed[/]" : "[red]failed[/]");
+        // One machine-readable line for scripts: the worst error per group.
+        var worstByGroup = ParityReport.Groups.Where(g => report.Worst(g) is not null).ToDictionary(g => g, g => report.Worst(g)!.Error);
+        Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+        {
+            golden = report.Golden, model = report.Model, dtype = report.DType.ToString(), tolerance,
+            passed = report.Passed(tolerance), worst = worstByGroup,
+        }));
     }
 }
