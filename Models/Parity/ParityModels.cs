@@ -16,6 +16,9 @@ public static class ParityModels
         (m => m == "dualvit.MergeBlock", Backbones.DualVit.DualVitParity.MergeBlock),
         (m => m == "vHeat", Backbones.VHeat.VHeatParity.Build),
         (m => m == "vHeat.Heat2D", Backbones.VHeat.VHeatParity.BuildOperator),
+        (Backbones.Sequencer.SequencerParity.IsNetwork, Backbones.Sequencer.SequencerParity.Network),
+        (Backbones.Sequencer.SequencerParity.IsLayer, Backbones.Sequencer.SequencerParity.Layer),
+        (Backbones.Sequencer.SequencerParity.IsTokenMixer, Backbones.Sequencer.SequencerParity.TokenMixer),
     ];
 
     /// <summary>True when some builder knows the golden's model name.</summary>
