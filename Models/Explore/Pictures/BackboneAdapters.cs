@@ -1,5 +1,6 @@
 using Engine.Models.Backbones.AffNet;
 using Engine.Models.Backbones.DualVit;
+using Engine.Models.Backbones.Sequencer;
 using Engine.Models.Backbones.VHeat;
 using Engine.Models.Nn;
 
@@ -19,6 +20,7 @@ public static class BackboneAdapters
         DualVit dualVit => new DualVitPictures(dualVit),
         AffNet affNet => new AffNetPictures(affNet),
         VHeat vHeat => new VHeatPictures(vHeat),
+        Sequencer2d sequencer => new SequencerPictures(sequencer),
         _ => null,
     };
 
@@ -29,6 +31,7 @@ public static class BackboneAdapters
         DualVit dualVit => new DualVitPictures(dualVit),
         AffNet affNet => new AffNetPictures(affNet),
         VHeat vHeat => new VHeatPictures(vHeat),
+        Sequencer2d sequencer => new SequencerPictures(sequencer),
         _ => null,
     };
 }
