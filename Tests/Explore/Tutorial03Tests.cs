@@ -15,8 +15,40 @@ public class Tutorial03Tests
         Assert.InRange(peak, 1, 64);
     }
 
+    [Fact]
+    public void HeatOnAnImage()
+    {
+        var output = new StringWriter();
+        var roughness = Tutorial03TokenMixers.HeatOnAnImage(output);
+        for (int i = 1; i < roughness.Length; i++) Assert.True(roughness[i] < roughness[i - 1]);
+        var means = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split("mean ")[1].Split(',')[0]).Distinct();
+        Assert.Single(means);
+    }
+
+    [Fact]
+    public void AffNetsMask()
+    {
+        var output = new StringWriter();
+        double zeroed = Tutorial03TokenMixers.AffNetMask(output);
+        Assert.Contains("layer_3.1.global_rep.0.filter: 48 channels in 8 groups, a 8x5 half spectrum", output.ToString());
+        Assert.InRange(zeroed, 0, 1);
+    }
+
+    [Fact]
+    public void SequencersStates()
+    {
+        var output = new StringWriter();
+        var means = Tutorial03TokenMixers.SequencerStates(output);
+        Assert.Equal(4, means.Length);
+        Assert.All(means, m => Assert.InRange(m, 0, Math.Sqrt(8)));
+        Assert.Contains("Down ", output.ToString());
+    }
+
     [Theory]
     [InlineData("dualvit-nano", 3)]
+    [InlineData("affnet-nano", 3)]
+    [InlineData("vheat-nano", 4)]
+    [InlineData("sequencer-nano", 4)]
     public void EveryBackboneDrawsItsPictures(string model, int pictures)
     {
         using var dir = new TempDirectory();
