@@ -57,3 +57,31 @@ public class Tutorial03Tests
         Assert.All(paths, p => Assert.True(PngReader.Read(p).Width > 0));
     }
 }
+
+public class BackboneErfTests
+{
+    /// <summary>What <c>engine explore erf --checkpoint RUN</c> does for each backbone, on a two-step training run.</summary>
+    [Theory]
+    [InlineData("vheat-nano", "layers.2.2")]
+    [InlineData("affnet-nano", "layer_5")]
+    [InlineData("sequencer-nano", "blocks.3.0")]
+    [InlineData("dualvit-nano", "norm3")]
+    public void FieldsAtInitialisationAndAfterTraining(string model, string defaultStage)
+    {
+        using var dir = new TempDirectory();
+        string run = Path.Combine(dir.Path, "run");
+        var options = new Engine.Models.Training.TrainOptions
+        {
+            Model = model, Data = "fashion-mnist-small", Epochs = 1, Batch = 32, LimitTrain = 64, LimitTest = 32, WarmupSteps = 1, Device = "cpu", Out = run,
+        };
+        Assert.True(new Engine.Models.Training.Trainer(options, new LineObserver(TextWriter.Null)).Run().Completed);
+        Assert.Equal(model, Engine.Models.Explore.ExploreData.ModelNameOf(run));
+        var fields = Engine.Models.Explore.ErfReport.Run(model, run, stage: null, images: 4, Path.Combine(dir.Path, "erf"));
+        Assert.Equal(["init", "trained"], fields.Select(f => f.State));
+        Assert.All(fields, f => Assert.Equal(defaultStage, f.Map.Stage.Path));
+        Assert.All(fields, f => Assert.True(f.Map.Max > 0 && f.Map.Support() > 0));
+        Assert.NotEqual(fields[0].Map.Values, fields[1].Map.Values);
+        Assert.All(fields, f => Assert.Equal((32, 32), (f.Map.Height, f.Map.Width)));
+        Assert.True(File.Exists(Path.Combine(dir.Path, "erf", "erf.json")));
+    }
+}
