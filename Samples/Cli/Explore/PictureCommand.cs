@@ -24,7 +24,7 @@ internal static class PictureCommand
             using var net = ExploreData.Model(name, checkpoint: ckpt);
             if (!BackbonePictures.Has(net))
             {
-                Console.Error.WriteLine($"explore picture: '{name}' draws no pictures of its own yet (its model class does not implement {typeof(IBackbonePicture).FullName}).");
+                Console.Error.WriteLine($"explore picture: '{name}' draws no pictures of its own yet (its model class does not implement {typeof(IBackbonePicture).FullName}, and {typeof(BackboneAdapters).FullName} has no adapter for it).");
                 return 2;
             }
             var (x, y) = ExploreData.EvalImages(parse.GetValue(images));
