@@ -9,7 +9,7 @@ namespace Engine.Models.Training;
 public sealed record TrainOptions
 {
     /// <summary>Model name (see <see cref="Zoo.ModelZoo"/>).</summary>
-    public string Model { get; init; } = "cnn";
+    public string Model { get; init; } = "vheat-nano";
 
     /// <summary>Dataset name (see <see cref="Data.DatasetCatalog"/>).</summary>
     public string Data { get; init; } = "fashion-mnist-small";

@@ -17,7 +17,7 @@ public class TrainerTests
 
     private static TrainOptions Small(string dir) => new()
     {
-        Data = "fashion-mnist-small", Epochs = 2, Batch = 32, LimitTrain = 160, LimitTest = 64,
+        Model = "cnn", Data = "fashion-mnist-small", Epochs = 2, Batch = 32, LimitTrain = 160, LimitTest = 64,
         WarmupSteps = 3, Out = dir, Seed = 7,
     };
 
