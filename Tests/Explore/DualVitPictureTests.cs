@@ -36,6 +36,52 @@ public class DualVitPictureTests
         }
     }
 
+    /// <summary>
+    /// The recomputed attention is the block's own: with the layer scale gamma2 set to 1, what the cross-attention
+    /// adds to the semantic tokens (p_ln's input minus q_proxy_ln's input) equals merge(A · v) with v from kv_proxy.
+    /// </summary>
+    [Fact]
+    public void TheAttentionIsWhatTheBlockAddsToTheSemanticTokens()
+    {
+        using var model = Nano();
+        model.Eval();
+        var (images, labels) = ExploreData.EvalImages(2);
+        using (images)
+        using (labels)
+        using (var scope = Tensor.Scope())
+        using (Engine.Autograd.Tape.NoGrad())
+        {
+            var modules = model.NamedModules().ToDictionary(m => m.Name, m => m.Module);
+            model.NamedParameters().First(p => p.Name == "block1.0.attn.gamma2").Parameter.Fill(1);
+            var a = DualVitPictures.Attention(model, images, stage: 1, block: 0);
+
+            Tensor? before = null, after = null, kv = null;
+            Engine.Models.Nn.Module<Tensor, Tensor> M(string name) => (Engine.Models.Nn.Module<Tensor, Tensor>)modules[name];
+            using (M("block1.0.attn.q_proxy_ln").RegisterForwardHook((_, x, _) => before = x.ToDType(DType.F64).Contiguous()))
+            using (M("block1.0.attn.p_ln").RegisterForwardHook((_, x, _) => after = x.ToDType(DType.F64).Contiguous()))
+            using (M("block1.0.attn.kv_proxy").RegisterForwardHook((_, _, o) => kv = o.ToDType(DType.F64).Contiguous()))
+                model.Call(images);
+            int c = kv!.Shape[2] / 2, d = c / a.Heads;
+            var added = (after! - before!).ToArray<double>();
+            var v = kv.ToArray<double>();
+            int n = a.GridHeight * a.GridWidth;
+            double scale = added.Max(Math.Abs), worst = 0;
+            for (int i = 0; i < a.Images; i++)
+                for (int t = 0; t < a.Tokens; t++)
+                    for (int h = 0; h < a.Heads; h++)
+                    {
+                        var row = a.Map(i, h, t);
+                        for (int k = 0; k < d; k++)
+                        {
+                            double sum = 0;
+                            for (int p = 0; p < n; p++) sum += row[p] * v[(i * n + p) * 2 * c + c + h * d + k];
+                            worst = Math.Max(worst, Math.Abs(sum - added[(i * a.Tokens + t) * c + h * d + k]));
+                        }
+                    }
+            Assert.True(worst <= 1e-4 * scale, $"worst difference {worst}, largest update {scale}");
+        }
+    }
+
     [Fact]
     public void ThePicturesAreOnePngPerDualBlockWithARowPerImageAndHead()
     {
