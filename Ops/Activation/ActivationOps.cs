@@ -133,6 +133,7 @@ public readonly struct SiluOp : IUnaryOp
 
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (SiluVector.TryForward(x, y)) return true;
         TensorPrimitives.Sigmoid(x, y);
         TensorPrimitives.Multiply(x, y, y);
         return true;
@@ -140,6 +141,7 @@ public readonly struct SiluOp : IUnaryOp
 
     public static bool TryBackwardSpan<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> gx, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (SiluVector.TryBackward(g, x, gx)) return true;
         const int chunk = 1024;
         Span<T> s = stackalloc T[chunk];
         for (int at = 0; at < x.Length; at += chunk)

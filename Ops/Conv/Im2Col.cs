@@ -26,10 +26,20 @@ internal static unsafe class Im2Col
     {
         long rowLength = (long)count * g.OutPlane;
         nint xs = (nint)x, cs = (nint)cols;
+        bool pointwise = g.IsPointwise;
         CpuParallel.For((long)g.Cin * g.KH * g.KW, rowLength, (start, end) =>
         {
-            for (long r = start; r < end; r++) FillRow(g, (T*)xs, b0, count, (T*)cs + r * rowLength, (int)r);
+            for (long r = start; r < end; r++)
+                if (pointwise) CopyPlanes((T*)xs + ((long)b0 * g.Cin + r) * g.InPlane, (long)g.Cin * g.InPlane, (T*)cs + r * rowLength, g.OutPlane, count, g.OutPlane);
+                else FillRow(g, (T*)xs, b0, count, (T*)cs + r * rowLength, (int)r);
         });
+    }
+
+    /// <summary>Copies <paramref name="count"/> runs of <paramref name="length"/> elements between strided starts.</summary>
+    private static void CopyPlanes<T>(T* src, long srcStride, T* dst, long dstStride, int count, int length) where T : unmanaged
+    {
+        for (int b = 0; b < count; b++)
+            new ReadOnlySpan<T>(src + b * srcStride, length).CopyTo(new Span<T>(dst + b * dstStride, length));
     }
 
     private static void FillRow<T>(ConvGeometry g, T* x, int b0, int count, T* row, int r) where T : unmanaged, IFloatingPointIeee754<T>
@@ -72,12 +82,19 @@ internal static unsafe class Im2Col
     {
         long rowLength = (long)count * g.OutPlane;
         nint cs = (nint)cols, gs = (nint)gx;
+        bool pointwise = g.IsPointwise;
         CpuParallel.For((long)count * g.Cin, (double)g.KH * g.KW * g.OutPlane + g.InPlane, (start, end) =>
         {
             for (long p = start; p < end; p++)
             {
                 int b = (int)(p / g.Cin), c = (int)(p % g.Cin);
                 T* plane = (T*)gs + ((long)(b0 + b) * g.Cin + c) * g.InPlane;
+                if (pointwise)
+                {
+                    // One tap reads each pixel once: the plane is its column-matrix run.
+                    new ReadOnlySpan<T>((T*)cs + c * rowLength + (long)b * g.OutPlane, g.InPlane).CopyTo(new Span<T>(plane, g.InPlane));
+                    continue;
+                }
                 new Span<T>(plane, g.InPlane).Clear();
                 for (int ky = 0; ky < g.KH; ky++)
                     for (int kx = 0; kx < g.KW; kx++)

@@ -1,3 +1,4 @@
+using System.Numerics;
 using Engine.Cpu;
 
 namespace Engine.Ops;
@@ -33,7 +34,21 @@ internal static unsafe class BatchNormKernels
                 for (int ch = (int)start; ch < end; ch++)
                 {
                     double mu, rs;
-                    if (training)
+                    if (training && typeof(T) == typeof(float))
+                    {
+                        // Float runs are widened in registers, without scratch tiles.
+                        double sum = 0, squares = 0;
+                        for (int b = 0; b < n; b++)
+                            sum += SumWidened((float*)(x + ((long)b * c + ch) * s), s);
+                        mu = Wide.Average(sum, count);
+                        for (int b = 0; b < n; b++)
+                            squares += SumSquaredDeviationsWidened((float*)(x + ((long)b * c + ch) * s), s, mu);
+                        double variance = Wide.Average(squares, count);
+                        rs = 1 / Math.Sqrt(variance + eps);
+                        if (running.Mean != 0) Wide.Set(running.MeanAt(ch), (1 - momentum) * Wide.Get(running.MeanAt(ch)) + momentum * mu);
+                        if (running.Var != 0) Wide.Set(running.VarAt(ch), (1 - momentum) * Wide.Get(running.VarAt(ch)) + momentum * variance * count / (count - 1));
+                    }
+                    else if (training)
                     {
                         double sum = 0, squares = 0;
                         for (int b = 0; b < n; b++)
@@ -65,6 +80,11 @@ internal static unsafe class BatchNormKernels
                     for (int b = 0; b < n; b++)
                     {
                         long run = ((long)b * c + ch) * s;
+                        if (typeof(T) == typeof(float))
+                        {
+                            ScaleShiftWidened((float*)(x + run), scale, shift, (float*)(y + run), s);
+                            continue;
+                        }
                         for (long t = 0; t < s; t += Wide.Tile)
                         {
                             int len = (int)Math.Min(Wide.Tile, s - t);
@@ -139,5 +159,53 @@ internal static unsafe class BatchNormKernels
                 }
             }
         });
+    }
+
+    private static int W => Vector<double>.Count;
+
+    /// <summary>Σ x over float data, widened in registers, four double accumulators.</summary>
+    private static double SumWidened(float* x, long n)
+    {
+        Vector<double> a0 = default, a1 = default, a2 = default, a3 = default;
+        long i = 0;
+        for (; i <= n - 4 * W; i += 4 * W)
+        {
+            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
+            Vector.Widen(Vector.Load(x + i + 2 * W), out var x2, out var x3);
+            a0 += x0; a1 += x1; a2 += x2; a3 += x3;
+        }
+        double sum = Vector.Sum((a0 + a1) + (a2 + a3));
+        for (; i < n; i++) sum += x[i];
+        return sum;
+    }
+
+    /// <summary>Σ (x - mean)² over float data, widened in registers.</summary>
+    private static double SumSquaredDeviationsWidened(float* x, long n, double mean)
+    {
+        Vector<double> a0 = default, a1 = default, a2 = default, a3 = default, m = new(mean);
+        long i = 0;
+        for (; i <= n - 4 * W; i += 4 * W)
+        {
+            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
+            Vector.Widen(Vector.Load(x + i + 2 * W), out var x2, out var x3);
+            x0 -= m; x1 -= m; x2 -= m; x3 -= m;
+            a0 += x0 * x0; a1 += x1 * x1; a2 += x2 * x2; a3 += x3 * x3;
+        }
+        double sum = Vector.Sum((a0 + a1) + (a2 + a3));
+        for (; i < n; i++) { double d = x[i] - mean; sum += d * d; }
+        return sum;
+    }
+
+    /// <summary>y = x·scale + shift over float data, in double and rounded once.</summary>
+    private static void ScaleShiftWidened(float* x, double scale, double shift, float* y, long n)
+    {
+        Vector<double> a = new(scale), b = new(shift);
+        long i = 0;
+        for (; i <= n - 2 * W; i += 2 * W)
+        {
+            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
+            Vector.Narrow(x0 * a + b, x1 * a + b).Store(y + i);
+        }
+        for (; i < n; i++) y[i] = (float)(x[i] * scale + shift);
     }
 }
