@@ -4,7 +4,7 @@ using Engine.Models.Nn;
 using Engine.Models.Zoo;
 using Xunit;
 
-namespace Engine.Tests.Backbones.AffNet;
+namespace Engine.Tests.Models.AffNet;
 
 /// <summary>Parameter counts of the spec's tables, any input size, state-dict names, and the zoo entry.</summary>
 public class AffNetModelTests

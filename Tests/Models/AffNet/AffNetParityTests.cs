@@ -3,7 +3,7 @@ using Engine.Models.Parity;
 using Engine.Tests.Models;
 using Xunit;
 
-namespace Engine.Tests.Backbones.AffNet;
+namespace Engine.Tests.Models.AffNet;
 
 /// <summary>
 /// The AFFNet goldens made by the reference (token mixer, one AFF block, Nano in train and eval mode):

@@ -4,7 +4,7 @@ using Engine.Models.Zoo;
 using Engine.Tests.Models;
 using Xunit;
 
-namespace Engine.Tests.Sequencer;
+namespace Engine.Tests.Models.Sequencer;
 
 /// <summary>The Sequencer2D network: sizes of the spec's table, state-dict keys, configs from golden metadata, free input sizes.</summary>
 public class SequencerModelTests

@@ -3,7 +3,7 @@ using Engine.Models.Backbones.AffNet;
 using Engine.Models.Nn;
 using Xunit;
 
-namespace Engine.Tests.Backbones.AffNet;
+namespace Engine.Tests.Models.AffNet;
 
 /// <summary>
 /// Float64 gradient checks of the AFFNet modules in training mode (BatchNorm on batch statistics), for the

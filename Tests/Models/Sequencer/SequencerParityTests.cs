@@ -2,7 +2,7 @@ using Engine.Models.Parity;
 using Engine.Tests.Models;
 using Xunit;
 
-namespace Engine.Tests.Sequencer;
+namespace Engine.Tests.Models.Sequencer;
 
 /// <summary>Forward and backward of the Sequencer pieces against the reference's float64 goldens.</summary>
 public class SequencerParityTests

@@ -4,7 +4,7 @@ using Engine.Models.Nn;
 using Xunit;
 using F = Engine.Ops.Functional;
 
-namespace Engine.Tests.Sequencer;
+namespace Engine.Tests.Ops;
 
 /// <summary>Behaviour and bad-input tests of the LSTM operators and layers.</summary>
 public class LstmTests
