@@ -12,6 +12,13 @@ public static class GoldenFiles
     /// <summary>A golden file copied into the repository, by its path under <c>golden/</c>.</summary>
     public static string Copied(string relative) => Path.Combine(AppContext.BaseDirectory, "Data", "golden", relative);
 
+    /// <summary>Runs the copied golden <paramref name="relative"/> through the parity runner and the model registry.</summary>
+    public static Engine.Models.Parity.ParityReport Parity(string relative, DType dtype)
+    {
+        using var golden = Engine.Models.Parity.GoldenCase.Load(Copied(relative));
+        return Engine.Models.Parity.ParityRunner.Run(golden, dtype);
+    }
+
     /// <summary>The shared golden directory, or null when it is not there.</summary>
     public static string? SharedRoot { get; } = FindShared();
 

@@ -15,11 +15,7 @@ namespace Engine.Tests.Models.AffNet;
 /// </summary>
 public class AffNetParityTests
 {
-    private static ParityReport Run(string file, DType dtype)
-    {
-        using var golden = GoldenCase.Load(GoldenFiles.Copied($"affnet/{file}.safetensors"));
-        return ParityRunner.Run(golden, dtype);
-    }
+    private static ParityReport Run(string file, DType dtype) => GoldenFiles.Parity($"affnet/{file}.safetensors", dtype);
 
     [Theory]
     [InlineData("op_train")]

@@ -10,11 +10,7 @@ namespace Engine.Tests.Models.DualVit;
 /// </summary>
 public class DualVitParityTests
 {
-    private static ParityReport Run(string file, DType dtype)
-    {
-        using var golden = GoldenCase.Load(GoldenFiles.Copied("dualvit/" + file));
-        return ParityRunner.Run(golden, dtype);
-    }
+    private static ParityReport Run(string file, DType dtype) => GoldenFiles.Parity("dualvit/" + file, dtype);
 
     [Theory]
     [InlineData("op_train.safetensors")]

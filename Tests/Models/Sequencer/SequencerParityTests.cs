@@ -7,11 +7,7 @@ namespace Engine.Tests.Models.Sequencer;
 /// <summary>Forward and backward of the Sequencer pieces against the reference's float64 goldens.</summary>
 public class SequencerParityTests
 {
-    private static ParityReport Run(string file, DType dtype)
-    {
-        using var golden = GoldenCase.Load(GoldenFiles.Copied("sequencer/" + file));
-        return ParityRunner.Run(golden, dtype);
-    }
+    private static ParityReport Run(string file, DType dtype) => GoldenFiles.Parity("sequencer/" + file, dtype);
 
     [Theory]
     [InlineData("op_bilstm_train.safetensors")]

@@ -8,8 +8,7 @@ public class VHeatGoldenTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private ParityReport Run(string file, DType dtype)
     {
-        using var golden = GoldenCase.Load(GoldenFiles.Copied("vheat/" + file));
-        var report = ParityRunner.Run(golden, dtype);
+        var report = GoldenFiles.Parity("vheat/" + file, dtype);
         output.WriteLine(report.ToString());
         return report;
     }
