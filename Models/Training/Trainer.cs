@@ -65,6 +65,20 @@ public sealed class Trainer
         return JsonSerializer.Deserialize<TrainOptions>(json)! with { Out = runDirectory };
     }
 
+    /// <summary>
+    /// The recipe's optimizer for <paramref name="model"/>: AdamW (betas 0.9/0.999, eps 1e-8) at
+    /// <see cref="TrainOptions.Lr"/>, with <see cref="TrainOptions.WeightDecay"/> on tensors of rank 2 or more
+    /// and none on biases and norm scales.
+    /// </summary>
+    public static AdamW CreateOptimizer(Module model, TrainOptions o)
+    {
+        var parameters = model.NamedParameters().Select(p => p.Parameter).ToList();
+        return new AdamW(
+            [new ParamGroup(parameters.Where(p => p.Rank >= 2), weightDecay: o.WeightDecay),
+             new ParamGroup(parameters.Where(p => p.Rank < 2), weightDecay: 0)],
+            lr: o.Lr, betas: (0.9, 0.999), eps: 1e-8, weightDecay: o.WeightDecay);
+    }
+
     /// <summary>Trains (or continues, when <paramref name="resume"/>) until the last epoch or until <paramref name="cancel"/> fires.</summary>
     public TrainResult Run(bool resume = false, CancellationToken cancel = default)
     {
@@ -82,11 +96,7 @@ public sealed class Trainer
 
         using var model = ModelZoo.Create(o.Model, shape, classes, new Generator(o.Seed));
         _observer.Message($"model: {o.Model}, {model.ParameterCount():N0} parameters");
-        var parameters = model.NamedParameters().ToList();
-        using var optimizer = new AdamW(
-            [new ParamGroup(parameters.Where(p => p.Parameter.Rank >= 2).Select(p => p.Parameter), weightDecay: o.WeightDecay),
-             new ParamGroup(parameters.Where(p => p.Parameter.Rank < 2).Select(p => p.Parameter), weightDecay: 0)],
-            lr: o.Lr, betas: (0.9, 0.999), eps: 1e-8, weightDecay: o.WeightDecay);
+        using var optimizer = CreateOptimizer(model, o);
         long totalSteps = (long)o.Epochs * trainLoader.BatchesPerEpoch;
         // The cosine ends at the last step taken (t = totalSteps - 1), where the lr is exactly MinLr.
         var schedule = new WarmupCosine(o.Lr, o.WarmupSteps, o.WarmupFactor * o.Lr, o.MinLr, Math.Max(o.WarmupSteps + 1, totalSteps - 1));

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using Engine.Autograd;
 using Engine.Models.Data;
-using Engine.Models.Optim;
+using Engine.Models.Training;
 using Engine.Models.Zoo;
 using Engine.Ops;
 using Spectre.Console;
@@ -50,10 +50,7 @@ internal static class ModelBench
     {
         var generator = new Engine.Randomness.Generator(0);
         using var model = ModelZoo.Create(name, new ImageShape(3, size, size), 10, generator);
-        var parameters = model.NamedParameters().ToList();
-        using var optimizer = new AdamW(
-            [new ParamGroup(parameters.Where(p => p.Parameter.Rank >= 2).Select(p => p.Parameter), weightDecay: 0.05),
-             new ParamGroup(parameters.Where(p => p.Parameter.Rank < 2).Select(p => p.Parameter), weightDecay: 0)], lr: 2e-3);
+        using var optimizer = Trainer.CreateOptimizer(model, new TrainOptions());
         using var images = Tensor.Randn([batch, 3, size, size], DType.F32, Device.Cpu, generator);
         using var labels = Tensor.RandInt(0, 10, [batch], DType.I64, Device.Cpu, generator);
 
