@@ -127,7 +127,7 @@ internal static class OpsBench
     private static Dictionary<string, OpsBenchTiming>? RunTorch(int threads, string dtype, string? filter, int repeat, out string? note)
     {
         note = null;
-        var script = FindScript();
+        var script = BenchScripts.Find("ops_torch.py");
         if (!File.Exists(TorchPython) || script is null)
         {
             note = "not available";
@@ -153,17 +153,5 @@ internal static class OpsBench
         return doc.RootElement.GetProperty("cases").EnumerateObject().ToDictionary(p => p.Name, p => new OpsBenchTiming(
             p.Value.GetProperty("fwd_median_ms").GetDouble(), p.Value.GetProperty("fwd_min_ms").GetDouble(),
             p.Value.GetProperty("bwd_median_ms").GetDouble(), p.Value.GetProperty("bwd_min_ms").GetDouble()));
-    }
-
-    /// <summary>Looks for Samples/bench/ops_torch.py above the working directory, then above the executable.</summary>
-    private static string? FindScript()
-    {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var path = Path.Combine(dir.FullName, "Samples", "bench", "ops_torch.py");
-                if (File.Exists(path)) return path;
-            }
-        return null;
     }
 }
