@@ -23,8 +23,8 @@ public enum ReduceKind
 /// </summary>
 internal interface IBackend
 {
-    /// <summary>Memory for <paramref name="length"/> elements.</summary>
-    Storage Allocate(long length, DType dtype, bool zeroed);
+    /// <summary>Memory for <paramref name="length"/> elements on <paramref name="device"/>.</summary>
+    Storage Allocate(Device device, long length, DType dtype, bool zeroed);
 
     /// <summary>Writes <paramref name="value"/> into every element of <paramref name="dst"/> (any strides).</summary>
     void Fill(Tensor dst, double value);
@@ -73,6 +73,27 @@ internal interface IBackend
 
     /// <summary>dst.scatter_add_(dim, index, src), in place.</summary>
     void ScatterAdd(Tensor dst, int dim, Tensor index, Tensor src);
+
+    /// <summary>Copies the elements of <paramref name="src"/> (contiguous, on this backend's device) to host memory at <paramref name="destination"/>; returns when they are there.</summary>
+    unsafe void CopyToHost(Tensor src, void* destination);
+
+    /// <summary>Copies host memory at <paramref name="source"/> into <paramref name="dst"/> (contiguous, on this backend's device); the host memory may be reused when this returns.</summary>
+    unsafe void CopyFromHost(void* source, Tensor dst);
+
+    /// <summary>Waits until every operation queued on <paramref name="device"/> has finished (a no-op on the CPU).</summary>
+    void Synchronize(Device device);
+
+    /// <summary>Starts a timer on <paramref name="device"/>'s own clock: events on its stream on CUDA, a stopwatch on the CPU.</summary>
+    DeviceTimer StartTimer(Device device);
+
+    /// <summary>The memory figures of <paramref name="device"/>.</summary>
+    DeviceMemoryStats Memory(Device device);
+
+    /// <summary>Starts the peak of <see cref="Memory"/> over from what is allocated now.</summary>
+    void ResetPeakMemory(Device device);
+
+    /// <summary>Returns cached, unused memory of <paramref name="device"/> to the system.</summary>
+    void EmptyCache(Device device);
 }
 
 /// <summary>Distributions the random fill produces.</summary>
@@ -92,16 +113,7 @@ internal static class Backend
     public static IBackend For(Device device) => device.Type switch
     {
         DeviceType.Cpu => Cpu.CpuBackend.Instance,
-        _ => throw new NotSupportedException($"No backend for device {device} in this build: the CUDA backend is not available."),
+        DeviceType.Cuda => Cuda.Runtime.CudaBackend.Instance,
+        _ => throw new NotSupportedException($"No backend for device {device}."),
     };
-}
-
-/// <summary>Which devices this process can run tensors on.</summary>
-public static class Devices
-{
-    /// <summary>
-    /// True when a CUDA device can be used. This build has no CUDA backend yet, so the answer is no;
-    /// the GPU test cases use it to report themselves as skipped rather than passed.
-    /// </summary>
-    public static bool CudaAvailable => false;
 }

@@ -8,7 +8,7 @@ internal sealed unsafe partial class CpuBackend : IBackend
 {
     public static CpuBackend Instance { get; } = new();
 
-    public Storage Allocate(long length, DType dtype, bool zeroed) => new CpuStorage(length, dtype, zeroed);
+    public Storage Allocate(Device device, long length, DType dtype, bool zeroed) => new CpuStorage(length, dtype, zeroed);
 
     /// <summary>Address of the tensor's first element.</summary>
     internal static nint BasePointer(Tensor t) =>

@@ -19,6 +19,13 @@ public static class Cuda
     /// <summary>Why CUDA is not available, in one line; null when it is.</summary>
     public static string? UnavailableReason => Probe.Value.Reason;
 
+    /// <summary>
+    /// Whether F32 matrix products may use TF32 tensor cores (about 1e-3 relative error, much faster on
+    /// Ampere and later). Off by default, so that results match the CPU; PyTorch's
+    /// <c>torch.backends.cuda.matmul.allow_tf32</c>.
+    /// </summary>
+    public static bool AllowTf32 { get; set; }
+
     /// <summary>Device <paramref name="ordinal"/>'s name, compute capability and memory.</summary>
     public static CudaDeviceInfo Device(int ordinal)
     {

@@ -20,7 +20,8 @@ public sealed partial class Tensor
     {
         shape = CheckShape("empty", shape);
         var dt = dtype ?? DefaultDType;
-        var storage = Backends.Backend.For(device ?? Device.Cpu).Allocate(Layout.Count(shape), dt, zeroed: false);
+        var on = device ?? Devices.Default;
+        var storage = Backends.Backend.For(on).Allocate(on, Layout.Count(shape), dt, zeroed: false);
         return new Tensor(storage, new Layout(shape), addRef: false);
     }
 
@@ -29,7 +30,8 @@ public sealed partial class Tensor
     {
         shape = CheckShape("zeros", shape);
         var dt = dtype ?? DefaultDType;
-        var storage = Backends.Backend.For(device ?? Device.Cpu).Allocate(Layout.Count(shape), dt, zeroed: true);
+        var on = device ?? Devices.Default;
+        var storage = Backends.Backend.For(on).Allocate(on, Layout.Count(shape), dt, zeroed: true);
         return new Tensor(storage, new Layout(shape), addRef: false);
     }
 
@@ -61,7 +63,7 @@ public sealed partial class Tensor
         int n = (int)Math.Ceiling((end - start) / step);
         var values = new double[n];
         for (int i = 0; i < n; i++) values[i] = start + i * step;
-        return FromArray(values, [n]).ToDType(dtype ?? DefaultDType).ToDevice(device ?? Device.Cpu);
+        return FromArray(values, [n]).ToDType(dtype ?? DefaultDType).ToDevice(device ?? Devices.Default);
     }
 
     /// <summary>Values from 0 to end-1 (PyTorch's <c>arange(end)</c>).</summary>
@@ -76,7 +78,7 @@ public sealed partial class Tensor
         // Fill from both ends, as PyTorch does, so the last value is exactly 'end'; a single step is 'start'.
         if (steps == 1) values[0] = start;
         else for (int i = 0; i < steps; i++) values[i] = i < steps / 2 ? start + step * i : end - step * (steps - 1 - i);
-        return FromArray(values, [steps]).ToDType(dtype ?? DefaultDType).ToDevice(device ?? Device.Cpu);
+        return FromArray(values, [steps]).ToDType(dtype ?? DefaultDType).ToDevice(device ?? Devices.Default);
     }
 
     private static unsafe Tensor FromSpan<T>(ReadOnlySpan<T> data, int[]? shape, DType dtype) where T : unmanaged
@@ -199,17 +201,50 @@ public sealed partial class Tensor
         return y;
     }
 
-    /// <summary>This tensor on <paramref name="device"/> (this tensor itself when it is already there).</summary>
-    public Tensor ToDevice(Device device)
+    /// <summary>
+    /// This tensor on <paramref name="device"/> (this tensor itself when it is already there), like PyTorch's
+    /// <c>to(device)</c>: a contiguous copy, recorded on the tape so that the gradient goes back to the
+    /// source device. A copy to the host waits for the device's queued work.
+    /// </summary>
+    public unsafe Tensor ToDevice(Device device)
     {
         ThrowIfDisposed("to");
         if (device == Device) return this;
-        throw new NotSupportedException($"to: cannot move a tensor from {Device} to {device}: this build has no backend for {device}.");
+        Devices.Check(device, "to");
+        var y = Empty(Layout.Shape, DType, device);
+        using (Autograd.Tape.NoGrad())
+        using (var src = ContiguousHandle())
+        {
+            if (Device.Type == DeviceType.Cpu)
+                y.Backend.CopyFromHost((byte*)((CpuStorage)src.Storage).Pointer + src.Offset * DType.SizeOf(), y);
+            else if (device.Type == DeviceType.Cpu)
+                Backend.CopyToHost(src, (byte*)((CpuStorage)y.Storage).Pointer);
+            else
+            {
+                // Between two GPUs, through the host: peer copies are not bound.
+                using var host = src.ToDevice(Device.Cpu);
+                y.Backend.CopyFromHost((byte*)((CpuStorage)host.Storage).Pointer + host.Offset * DType.SizeOf(), y);
+            }
+        }
+        if (Autograd.Tape.ShouldRecord(this))
+        {
+            var from = Device;
+            Autograd.Tape.Record("to_" + device.Type.ToString().ToLowerInvariant(), [this], [y], g => [g[0].ToDevice(from)]);
+        }
+        return y;
     }
 
-    /// <summary>Copies <paramref name="src"/> (broadcast to this shape, any dtype) into this tensor in place, like <c>copy_</c>.</summary>
+    /// <summary>Copies <paramref name="src"/> (broadcast to this shape, any dtype, any device) into this tensor in place, like <c>copy_</c>.</summary>
     public Tensor CopyFrom(Tensor src)
     {
+        if (src.Device != Device)
+        {
+            // copy_ crosses devices: bring the source here first (not recorded: in-place copies never are).
+            src.ThrowIfDisposed("copy_");
+            using (Autograd.Tape.NoGrad())
+            using (var here = src.ToDevice(Device))
+                return CopyFrom(here);
+        }
         CheckInPlace("copy_", src);
         using var b = src.BroadcastTo(Layout.Shape);
         Backend.Copy(b, this);

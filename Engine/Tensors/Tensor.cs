@@ -21,10 +21,10 @@ public sealed partial class Tensor : IDisposable
     public static long LiveCount => Interlocked.Read(ref _liveCount);
 
     /// <summary>The memory this tensor reads and writes.</summary>
-    public Storage Storage { get; }
+    public Storage Storage { get; private set; }
 
     /// <summary>Shape, strides and offset.</summary>
-    public Layout Layout { get; }
+    public Layout Layout { get; private set; }
 
     /// <summary>A number unique to this handle, used when the tape is printed.</summary>
     public long Id { get; }
@@ -143,6 +143,30 @@ public sealed partial class Tensor : IDisposable
 
     /// <summary>A new handle on the same storage and layout, with no tape history.</summary>
     internal Tensor Alias() => new(Storage, Layout, addRef: true);
+
+    /// <summary>
+    /// Makes this handle refer to <paramref name="data"/>'s memory and layout (its dtype and device too),
+    /// keeping the handle itself: PyTorch's <c>tensor.data = data</c>, which <c>Module.to</c> uses so that
+    /// references to a parameter (an optimizer's, a module's own field) stay valid across a move. Only leaves
+    /// can change their data; a tensor that requires a gradient must stay floating point. The gradient, if
+    /// any, is dropped when the dtype or device changes (move it with the data, as Module.ToDevice does).
+    /// </summary>
+    public void SetData(Tensor data)
+    {
+        ThrowIfDisposed("set_data");
+        data.ThrowIfDisposed("set_data");
+        if (!IsLeaf) throw new InvalidOperationException($"set_data: only a leaf tensor's data can be replaced; this {Layout.Format(Layout.Shape)} tensor was produced by {GradFn!.Op}.");
+        if (RequiresGrad && !data.DType.IsFloatingPoint())
+            throw new ArgumentException($"set_data: a tensor that requires grad needs floating point data, not {data.DType.TorchName()}.");
+        if (ReferenceEquals(data.Storage, Storage) && data.Layout == Layout) return;
+        bool sameKind = data.DType == DType && data.Device == Device && data.Layout.Shape.AsSpan().SequenceEqual(Layout.Shape);
+        data.Storage.AddRef();
+        var old = Storage;
+        Storage = data.Storage;
+        Layout = data.Layout;
+        old.Release();
+        if (!sameKind) Grad = null;
+    }
 
     /// <summary>A tensor with the same data, cut from the tape: it never requires a gradient.</summary>
     public Tensor Detach()

@@ -196,22 +196,45 @@ public abstract class Module : IDisposable
         return new LoadResult(missing, unexpected);
     }
 
-    /// <summary>Converts every parameter and buffer of floating-point dtype to <paramref name="dtype"/> (for example F64 for gradient parity).</summary>
-    public Module ToDType(DType dtype)
+    /// <summary>
+    /// Converts every parameter and buffer of floating-point dtype to <paramref name="dtype"/> (for example F64
+    /// for gradient parity). The tensors are converted in place (<see cref="Tensor.SetData"/>), so references
+    /// to them stay valid; gradients are converted with them.
+    /// </summary>
+    public Module ToDType(DType dtype) => Apply(t => t.DType.IsFloatingPoint() && t.DType != dtype, t => t.ToDType(dtype));
+
+    /// <summary>
+    /// Moves every parameter, its gradient and every buffer to <paramref name="device"/>, in place, as
+    /// PyTorch's <c>module.to(device)</c>: the tensor handles stay the same objects, so an optimizer made
+    /// before the move keeps working (move its state with <c>Optimizer.ToDevice</c>).
+    /// </summary>
+    public Module ToDevice(Device device)
     {
+        Backends.Devices.Check(device, "Module.ToDevice");
+        return Apply(t => t.Device != device, t => t.ToDevice(device));
+    }
+
+    private Module Apply(Func<Tensor, bool> needs, Func<Tensor, Tensor> convert)
+    {
+        using var noGrad = Tape.NoGrad();
         foreach (var (_, m) in NamedModules())
         {
-            foreach (var (name, t) in m._parameters.ToList())
-                if (t is not null && t.DType != dtype) m.ReplaceTensor(name, Converted(t, dtype));
-            foreach (var (name, t, _) in m._buffers.ToList())
-                if (t is not null && t.DType.IsFloatingPoint() && t.DType != dtype) m.ReplaceTensor(name, Converted(t, dtype));
+            foreach (var (_, t) in m._parameters)
+                if (t is not null) ApplyInPlace(t, needs, convert);
+            foreach (var (_, t, _) in m._buffers)
+                if (t is not null) ApplyInPlace(t, needs, convert);
         }
         return this;
     }
 
-    private static Tensor Converted(Tensor t, DType dtype)
+    private static void ApplyInPlace(Tensor t, Func<Tensor, bool> needs, Func<Tensor, Tensor> convert)
     {
-        using (Tape.NoGrad()) return t.ToDType(dtype).DetachFromScope();
+        if (!needs(t)) return;
+        var grad = t.Grad is { } g && needs(g) ? convert(g) : null;
+        var data = convert(t);
+        t.SetData(data);
+        if (!ReferenceEquals(data, t)) data.Dispose();
+        if (grad is not null) t.Grad = grad.DetachFromScope();
     }
 
     /// <summary>Frees every parameter and buffer of this module and its descendants.</summary>

@@ -43,6 +43,10 @@ public sealed class AdamW : Optimizer
     public override string Kind => "AdamW";
 
     /// <inheritdoc/>
+    protected override IEnumerable<Tensor> StateTensors() =>
+        _state.Values.SelectMany(s => s.MaxExpAvgSq is null ? new[] { s.ExpAvg, s.ExpAvgSq } : [s.ExpAvg, s.ExpAvgSq, s.MaxExpAvgSq]);
+
+    /// <inheritdoc/>
     protected override void Validate(ParamGroup group)
     {
         double lr = group.Lr, eps = group.GetDouble("eps"), wd = group.WeightDecay;

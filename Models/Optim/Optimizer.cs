@@ -82,6 +82,26 @@ public abstract class Optimizer : IDisposable
             }
     }
 
+    /// <summary>Every tensor of the optimizer's per-parameter state (moments, momentum buffers), for <see cref="ToDevice"/>.</summary>
+    protected abstract IEnumerable<Tensor> StateTensors();
+
+    /// <summary>
+    /// Moves the optimizer's state tensors to <paramref name="device"/> in place (the handles stay the same),
+    /// after the module's parameters were moved with <c>Module.ToDevice</c>.
+    /// </summary>
+    public Optimizer ToDevice(Device device)
+    {
+        Backends.Devices.Check(device, "Optimizer.ToDevice");
+        using var noGrad = Tape.NoGrad();
+        foreach (var t in StateTensors().ToList())
+        {
+            if (t.Device == device) continue;
+            using var moved = t.ToDevice(device);
+            t.SetData(moved);
+        }
+        return this;
+    }
+
     /// <summary>The state entries every saved parameter state must have (checked before a load changes anything).</summary>
     protected virtual IReadOnlyList<string> RequiredStateKeys => [];
 

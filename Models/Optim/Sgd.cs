@@ -27,6 +27,9 @@ public sealed class Sgd : Optimizer
     public override string Kind => "SGD";
 
     /// <inheritdoc/>
+    protected override IEnumerable<Tensor> StateTensors() => _buffers.Values;
+
+    /// <inheritdoc/>
     protected override void Validate(ParamGroup group)
     {
         double lr = group.Lr, momentum = group.GetDouble("momentum"), wd = group.WeightDecay;

@@ -102,8 +102,6 @@ public class ErrorTests
         var x = Tensor.Zeros([2, 3]);
         var dev = Assert.Throws<ArgumentException>(() => x.AddInPlace(OnCuda([3])));
         ContainsAll(dev.Message, "add_", "cpu", "cuda:0", "[2, 3]", "[3]");
-        var copy = Assert.Throws<ArgumentException>(() => x.CopyFrom(OnCuda([2, 3])));
-        ContainsAll(copy.Message, "copy_", "cpu", "cuda:0", "[2, 3]");
         var shape = Assert.Throws<ArgumentException>(() => x.CopyFrom(Tensor.Zeros([4])));
         ContainsAll(shape.Message, "[4]", "[2, 3]");
         var dt = Assert.Throws<ArgumentException>(() => x.AddInPlace(Tensor.Zeros([3], DType.F64)));

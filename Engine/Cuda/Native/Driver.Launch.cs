@@ -82,3 +82,30 @@ public static unsafe partial class Driver
     [LibraryImport(Lib)] private static partial int cuEventDestroy_v2(nint cudaEvent);
     [LibraryImport(Lib)] private static partial int cuEventElapsedTime(float* milliseconds, nint start, nint end);
 }
+
+public static unsafe partial class Driver
+{
+    private static readonly Lazy<nint> ParamInfoExport = new(() =>
+        NativeLibrary.TryGetExport(NativeLibraries.Load(CudaLibrary.Driver), "cuFuncGetParamInfo", out var f) ? f : 0);
+
+    /// <summary>
+    /// The size in bytes of each parameter of <paramref name="function"/> (cuFuncGetParamInfo, CUDA 12.4 and
+    /// later), or null when the driver does not export it. Bound by hand: older drivers lack the symbol.
+    /// </summary>
+    public static int[]? FunctionParameterSizes(nint function)
+    {
+        var export = ParamInfoExport.Value;
+        if (export == 0) return null;
+        var getInfo = (delegate* unmanaged<nint, nuint, nuint*, nuint*, int>)export;
+        var sizes = new List<int>();
+        for (nuint i = 0; ; i++)
+        {
+            nuint offset, size;
+            int result = getInfo(function, i, &offset, &size);
+            if (result == 1) break;                     // INVALID_VALUE: past the last parameter
+            Check(result, "cuFuncGetParamInfo");
+            sizes.Add((int)size);
+        }
+        return sizes.ToArray();
+    }
+}

@@ -33,6 +33,12 @@ internal static class ParityCommand
             Console.Error.WriteLine("parity: --device cuda asked for, but no CUDA device is available on this machine.");
             return 2;
         }
+        if (device == "cuda")
+        {
+            // Never report a CPU run as the GPU's: the backbones' operators have no CUDA kernels yet.
+            Console.Error.WriteLine("parity: --device cuda is not supported yet: the backbones' operators have no CUDA kernels (see docs/cuda.md).");
+            return 2;
+        }
         ParityReport report;
         try
         {

@@ -1,4 +1,5 @@
 // Compiled by NVRTC, which has no libc headers: the fixed-width types are spelled out here.
+typedef unsigned char u8;   // Bool tensors: one byte, 0 or 1
 typedef unsigned int u32;
 typedef unsigned long long u64;
 typedef long long i64;

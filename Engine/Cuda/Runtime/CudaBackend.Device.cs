@@ -1,0 +1,104 @@
+using Engine.Backends;
+using Engine.Cuda.Native;
+
+namespace Engine.Cuda.Runtime;
+
+// Transfers, synchronisation, timers and memory figures. Copies use only the asynchronous entry points on
+// the compute stream, from the device's pinned staging buffer, then wait for the stream: a synchronous
+// cuMemcpy runs on the legacy stream, which does not wait for a non-blocking stream's kernels, and could
+// read a result before the kernel that writes it has run.
+internal sealed unsafe partial class CudaBackend
+{
+    /// <summary>Transfers go through the staging buffer in pieces of this size, so a huge tensor needs no huge pinned buffer.</summary>
+    internal const long StagingChunk = 32 << 20;
+
+    public void CopyToHost(Tensor src, void* destination)
+    {
+        var device = DeviceOf(src);
+        long bytes = src.NumEl * src.DType.SizeOf();
+        if (bytes == 0) return;
+        ulong address = ((CudaStorage)src.Storage).Address(src.Offset);
+        device.WithStaging((ulong)Math.Min(bytes, StagingChunk), staging =>
+        {
+            for (long done = 0; done < bytes; done += StagingChunk)
+            {
+                long piece = Math.Min(StagingChunk, bytes - done);
+                Driver.CopyDtoHAsync((void*)staging.Pointer, new CUdeviceptr(address + (ulong)done), (ulong)piece, device.Stream);
+                Driver.StreamSynchronize(device.Stream);
+                Buffer.MemoryCopy((void*)staging.Pointer, (byte*)destination + done, piece, piece);
+            }
+            return 0;
+        });
+    }
+
+    public void CopyFromHost(void* source, Tensor dst)
+    {
+        var device = DeviceOf(dst);
+        long bytes = dst.NumEl * dst.DType.SizeOf();
+        if (bytes == 0) return;
+        ulong address = ((CudaStorage)dst.Storage).Address(dst.Offset);
+        device.WithStaging((ulong)Math.Min(bytes, StagingChunk), staging =>
+        {
+            for (long done = 0; done < bytes; done += StagingChunk)
+            {
+                long piece = Math.Min(StagingChunk, bytes - done);
+                Buffer.MemoryCopy((byte*)source + done, (void*)staging.Pointer, piece, piece);
+                Driver.CopyHtoDAsync(new CUdeviceptr(address + (ulong)done), (void*)staging.Pointer, (ulong)piece, device.Stream);
+                // The staging buffer is reused by the next piece (and the next transfer): wait for this one.
+                Driver.StreamSynchronize(device.Stream);
+            }
+            return 0;
+        });
+    }
+
+    public void Synchronize(Device device) => CudaDevice.For(device).Synchronize();
+
+    public DeviceTimer StartTimer(Device device) => new EventTimer(CudaDevice.For(device));
+
+    public DeviceMemoryStats Memory(Device device) => CudaDevice.For(device).MemoryStats();
+
+    public void ResetPeakMemory(Device device) => CudaDevice.For(device).Allocator.ResetPeak();
+
+    public void EmptyCache(Device device)
+    {
+        var cuda = CudaDevice.For(device);
+        // A cached block may still be read by queued kernels: they must finish before it goes back to the driver.
+        cuda.Synchronize();
+        cuda.Allocator.EmptyCache();
+    }
+
+    /// <summary>Two events on the compute stream: the time between them is the device's time for the work queued in between.</summary>
+    private sealed class EventTimer : DeviceTimer
+    {
+        private readonly CudaDevice _device;
+        private nint _start, _end;
+
+        public EventTimer(CudaDevice device)
+        {
+            _device = device;
+            device.MakeCurrent();
+            _start = Driver.EventCreate();
+            _end = Driver.EventCreate();
+            Driver.EventRecord(_start, device.Stream);
+        }
+
+        public override double Stop()
+        {
+            if (_start == 0) throw new ObjectDisposedException(nameof(DeviceTimer));
+            _device.MakeCurrent();
+            Driver.EventRecord(_end, _device.Stream);
+            Driver.EventSynchronize(_end);
+            return Driver.EventElapsedMilliseconds(_start, _end);
+        }
+
+        public override void Dispose()
+        {
+            if (_start == 0) return;
+            _device.MakeCurrent();
+            Driver.EventDestroy(_start);
+            Driver.EventDestroy(_end);
+            _start = _end = 0;
+            base.Dispose();
+        }
+    }
+}
