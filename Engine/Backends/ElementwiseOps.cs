@@ -22,6 +22,16 @@ public interface IUnaryOp
     /// <summary>Vectorised forward over contiguous spans; returns false when the op has none.</summary>
     static virtual bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => false;
 
+    /// <summary>
+    /// The forward as a CUDA C expression in the doubles <c>x</c>, <c>a</c> and <c>b</c> (the kernel widens
+    /// the element and the parameters, already rounded to the tensor's dtype as the CPU rounds them, and
+    /// narrows the result); null when the op has no CUDA kernel.
+    /// </summary>
+    static virtual string? CudaForward => null;
+
+    /// <summary>The derivative f'(x, y) as a CUDA C expression in the doubles <c>x</c>, <c>y</c>, <c>a</c> and <c>b</c>; the backward kernel multiplies it by the incoming gradient.</summary>
+    static virtual string? CudaDerivative => null;
+
     /// <summary>Vectorised fused backward gx = g * f'(x, y) over contiguous spans; returns false when the op has none.</summary>
     static virtual bool TryBackwardSpan<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> gx, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => false;
 }
@@ -40,6 +50,9 @@ public interface IBinaryOp
 
     /// <summary>Vectorised forward with a scalar right operand.</summary>
     static virtual bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> => false;
+
+    /// <summary>The forward as a CUDA C expression in the doubles <c>x</c> and <c>y</c>; null when the op has no CUDA kernel.</summary>
+    static virtual string? Cuda => null;
 }
 
 /// <summary>A comparison producing a Bool tensor.</summary>
@@ -50,6 +63,9 @@ public interface ICompareOp
 
     /// <summary>The predicate.</summary>
     static abstract bool Test<T>(T x, T y) where T : unmanaged, INumber<T>;
+
+    /// <summary>The predicate as a CUDA C expression in <c>x</c> and <c>y</c> of the operands' own type (so int64 compares exactly).</summary>
+    static abstract string Cuda { get; }
 }
 
 #pragma warning disable CS1591 // the ops below are documented by their names and formulas
@@ -57,6 +73,8 @@ public interface ICompareOp
 public readonly struct NegOp : IUnaryOp
 {
     public static string Name => "neg";
+    public static string CudaForward => "-x";
+    public static string CudaDerivative => "-1.0";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => -x;
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => -T.One;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Negate(x, y); return true; }
@@ -65,6 +83,8 @@ public readonly struct NegOp : IUnaryOp
 public readonly struct ExpOp : IUnaryOp
 {
     public static string Name => "exp";
+    public static string CudaForward => "exp(x)";
+    public static string CudaDerivative => "y";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Exp(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => y;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Exp(x, y); return true; }
@@ -73,6 +93,8 @@ public readonly struct ExpOp : IUnaryOp
 public readonly struct LogOp : IUnaryOp
 {
     public static string Name => "log";
+    public static string CudaForward => "log(x)";
+    public static string CudaDerivative => "1.0 / x";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Log(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.One / x;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Log(x, y); return true; }
@@ -81,6 +103,8 @@ public readonly struct LogOp : IUnaryOp
 public readonly struct SqrtOp : IUnaryOp
 {
     public static string Name => "sqrt";
+    public static string CudaForward => "sqrt(x)";
+    public static string CudaDerivative => "0.5 / y";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Sqrt(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.CreateTruncating(0.5) / y;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Sqrt(x, y); return true; }
@@ -89,6 +113,8 @@ public readonly struct SqrtOp : IUnaryOp
 public readonly struct RsqrtOp : IUnaryOp
 {
     public static string Name => "rsqrt";
+    public static string CudaForward => "1.0 / sqrt(x)";
+    public static string CudaDerivative => "-0.5 * y * y * y";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.One / T.Sqrt(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.CreateTruncating(-0.5) * y * y * y;
 }
@@ -96,6 +122,8 @@ public readonly struct RsqrtOp : IUnaryOp
 public readonly struct AbsOp : IUnaryOp
 {
     public static string Name => "abs";
+    public static string CudaForward => "fabs(x)";
+    public static string CudaDerivative => "x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : 0.0";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Abs(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x > T.Zero ? T.One : x < T.Zero ? -T.One : T.Zero;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Abs(x, y); return true; }
@@ -104,6 +132,8 @@ public readonly struct AbsOp : IUnaryOp
 public readonly struct SinOp : IUnaryOp
 {
     public static string Name => "sin";
+    public static string CudaForward => "sin(x)";
+    public static string CudaDerivative => "cos(x)";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Sin(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Cos(x);
 }
@@ -111,6 +141,8 @@ public readonly struct SinOp : IUnaryOp
 public readonly struct CosOp : IUnaryOp
 {
     public static string Name => "cos";
+    public static string CudaForward => "cos(x)";
+    public static string CudaDerivative => "-sin(x)";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Cos(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => -T.Sin(x);
 }
@@ -118,6 +150,8 @@ public readonly struct CosOp : IUnaryOp
 public readonly struct TanhOp : IUnaryOp
 {
     public static string Name => "tanh";
+    public static string CudaForward => "tanh(x)";
+    public static string CudaDerivative => "1.0 - y * y";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Tanh(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.One - y * y;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Tanh(x, y); return true; }
@@ -126,6 +160,8 @@ public readonly struct TanhOp : IUnaryOp
 public readonly struct SigmoidOp : IUnaryOp
 {
     public static string Name => "sigmoid";
+    public static string CudaForward => "x >= 0.0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x))";
+    public static string CudaDerivative => "y * (1.0 - y)";
     // Written so that neither branch overflows: exp of a non-positive number only.
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -139,6 +175,8 @@ public readonly struct SigmoidOp : IUnaryOp
 public readonly struct ReluOp : IUnaryOp
 {
     public static string Name => "relu";
+    public static string CudaForward => "x > 0.0 ? x : (x != x ? x : 0.0)";
+    public static string CudaDerivative => "x > 0.0 ? 1.0 : 0.0";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x > T.Zero ? x : (T.IsNaN(x) ? x : T.Zero);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x > T.Zero ? T.One : T.Zero;
 }
@@ -147,6 +185,8 @@ public readonly struct ReluOp : IUnaryOp
 public readonly struct ClampOp : IUnaryOp
 {
     public static string Name => "clamp";
+    public static string CudaForward => "x != x ? x : fmin(fmax(x, a), b)";
+    public static string CudaDerivative => "x >= a && x <= b ? 1.0 : 0.0";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.IsNaN(x) ? x : T.Min(T.Max(x, a), b);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x >= a && x <= b ? T.One : T.Zero;
 }
@@ -155,6 +195,8 @@ public readonly struct ClampOp : IUnaryOp
 public readonly struct PowScalarOp : IUnaryOp
 {
     public static string Name => "pow";
+    public static string CudaForward => "a == 2.0 ? x * x : pow(x, a)";
+    public static string CudaDerivative => "a == 0.0 ? 0.0 : a * pow(x, a - 1.0)";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => a == T.CreateTruncating(2) ? x * x : T.Pow(x, a);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => a == T.Zero ? T.Zero : a * T.Pow(x, a - T.One);
 }
@@ -163,6 +205,8 @@ public readonly struct PowScalarOp : IUnaryOp
 public readonly struct ScalarPowOp : IUnaryOp
 {
     public static string Name => "pow";
+    public static string CudaForward => "pow(a, x)";
+    public static string CudaDerivative => "y * log(a)";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Pow(a, x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => y * T.Log(a);
 }
@@ -174,6 +218,8 @@ public readonly struct ScalarPowOp : IUnaryOp
 public readonly struct AffineOp : IUnaryOp
 {
     public static string Name => "affine";
+    public static string CudaForward => "a == 1.0 ? x + b : b == 0.0 ? x * a : x * a + b";
+    public static string CudaDerivative => "a";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> =>
         a == T.One ? x + b : b == T.Zero ? x * a : x * a + b;
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => a;
@@ -189,6 +235,8 @@ public readonly struct AffineOp : IUnaryOp
 public readonly struct ReciprocalOp : IUnaryOp
 {
     public static string Name => "reciprocal";
+    public static string CudaForward => "1.0 / x";
+    public static string CudaDerivative => "-y * y";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.One / x;
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => -y * y;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Reciprocal(x, y); return true; }
@@ -197,6 +245,7 @@ public readonly struct ReciprocalOp : IUnaryOp
 public readonly struct AddOp : IBinaryOp
 {
     public static string Name => "add";
+    public static string Cuda => "x + y";
     public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x + y;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Add(x, y, z); return true; }
     public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Add(x, y, z); return true; }
@@ -205,6 +254,7 @@ public readonly struct AddOp : IBinaryOp
 public readonly struct SubOp : IBinaryOp
 {
     public static string Name => "sub";
+    public static string Cuda => "x - y";
     public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x - y;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Subtract(x, y, z); return true; }
     public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Subtract(x, y, z); return true; }
@@ -213,6 +263,7 @@ public readonly struct SubOp : IBinaryOp
 public readonly struct MulOp : IBinaryOp
 {
     public static string Name => "mul";
+    public static string Cuda => "x * y";
     public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x * y;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Multiply(x, y, z); return true; }
     public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Multiply(x, y, z); return true; }
@@ -221,6 +272,7 @@ public readonly struct MulOp : IBinaryOp
 public readonly struct DivOp : IBinaryOp
 {
     public static string Name => "div";
+    public static string Cuda => "x / y";
     public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x / y;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Divide(x, y, z); return true; }
     public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Divide(x, y, z); return true; }
@@ -229,6 +281,7 @@ public readonly struct DivOp : IBinaryOp
 public readonly struct PowOp : IBinaryOp
 {
     public static string Name => "pow";
+    public static string Cuda => "pow(x, y)";
     public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => T.Pow(x, y);
 }
 
@@ -236,6 +289,7 @@ public readonly struct PowOp : IBinaryOp
 public readonly struct MaximumOp : IBinaryOp
 {
     public static string Name => "maximum";
+    public static string Cuda => "x != x || y != y ? x + y : fmax(x, y)";
     public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => T.IsNaN(x) || T.IsNaN(y) ? T.NaN : T.Max(x, y);
 }
 
@@ -243,12 +297,13 @@ public readonly struct MaximumOp : IBinaryOp
 public readonly struct MinimumOp : IBinaryOp
 {
     public static string Name => "minimum";
+    public static string Cuda => "x != x || y != y ? x + y : fmin(x, y)";
     public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => T.IsNaN(x) || T.IsNaN(y) ? T.NaN : T.Min(x, y);
 }
 
-public readonly struct EqOp : ICompareOp { public static string Name => "eq"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x == y; }
-public readonly struct NeOp : ICompareOp { public static string Name => "ne"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x != y; }
-public readonly struct GtOp : ICompareOp { public static string Name => "gt"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x > y; }
-public readonly struct GeOp : ICompareOp { public static string Name => "ge"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x >= y; }
-public readonly struct LtOp : ICompareOp { public static string Name => "lt"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x < y; }
-public readonly struct LeOp : ICompareOp { public static string Name => "le"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x <= y; }
+public readonly struct EqOp : ICompareOp { public static string Name => "eq"; public static string Cuda => "x == y"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x == y; }
+public readonly struct NeOp : ICompareOp { public static string Name => "ne"; public static string Cuda => "x != y"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x != y; }
+public readonly struct GtOp : ICompareOp { public static string Name => "gt"; public static string Cuda => "x > y"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x > y; }
+public readonly struct GeOp : ICompareOp { public static string Name => "ge"; public static string Cuda => "x >= y"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x >= y; }
+public readonly struct LtOp : ICompareOp { public static string Name => "lt"; public static string Cuda => "x < y"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x < y; }
+public readonly struct LeOp : ICompareOp { public static string Name => "le"; public static string Cuda => "x <= y"; public static bool Test<T>(T x, T y) where T : unmanaged, INumber<T> => x <= y; }

@@ -53,6 +53,13 @@ internal interface IBackend
     /// <summary>c[b] = a[b] @ bm[b] for every batch index; a is [..., m, k], bm is [..., k, n], both already broadcast to c's batch shape.</summary>
     void MatMul(Tensor a, Tensor bm, Tensor c);
 
+    /// <summary>
+    /// c[b] = alpha · a[b] @ bm[b] + beta · c[b] for every batch index, in place: a is [..., m, k], bm is
+    /// [..., k, n], both broadcast to c's batch shape; c may be any view whose columns are adjacent (unit
+    /// column stride). beta = 0 never reads c.
+    /// </summary>
+    void Gemm(Tensor a, Tensor bm, Tensor c, double alpha, double beta);
+
     /// <summary>Fills <paramref name="dst"/> (contiguous, floating point) from the Philox stream at the given key and counter offset.</summary>
     void Random(Tensor dst, RandomDistribution distribution, ulong seed, ulong offset, double p0, double p1);
 
@@ -74,6 +81,17 @@ internal interface IBackend
     /// <summary>dst.scatter_add_(dim, index, src), in place.</summary>
     void ScatterAdd(Tensor dst, int dim, Tensor index, Tensor src);
 
+    /// <summary>
+    /// Batched discrete Fourier transforms over the last <paramref name="lengths"/>.Length (1 or 2) logical
+    /// dimensions of contiguous tensors, unnormalised (forward e^-i, inverse e^+i). A complex tensor is a real
+    /// one with a trailing dimension of 2 (interleaved real and imaginary parts, as <c>torch.view_as_real</c>).
+    /// C2C: x and y are [..., n0, (n1,) 2]. R2C: x [..., n0, n1] gives y [..., n0, n1/2+1, 2] (always forward).
+    /// C2R: x [..., n0, n1/2+1, 2] gives y [..., n0, n1] (always inverse; the imaginary parts of the zero and
+    /// Nyquist bins of the last axis are ignored; with two axes it is the inverse C2C along the first, then a
+    /// C2R along the last, as cuFFT defines it). x is never changed.
+    /// </summary>
+    void Fft(Tensor x, Tensor y, FftKind kind, int[] lengths, bool inverse);
+
     /// <summary>Copies the elements of <paramref name="src"/> (contiguous, on this backend's device) to host memory at <paramref name="destination"/>; returns when they are there.</summary>
     unsafe void CopyToHost(Tensor src, void* destination);
 
@@ -94,6 +112,17 @@ internal interface IBackend
 
     /// <summary>Returns cached, unused memory of <paramref name="device"/> to the system.</summary>
     void EmptyCache(Device device);
+}
+
+/// <summary>The kinds of transform <see cref="IBackend.Fft"/> computes.</summary>
+public enum FftKind
+{
+    /// <summary>Complex to complex.</summary>
+    C2C,
+    /// <summary>Real to the half spectrum along the last axis.</summary>
+    R2C,
+    /// <summary>The half spectrum to real.</summary>
+    C2R,
 }
 
 /// <summary>Distributions the random fill produces.</summary>

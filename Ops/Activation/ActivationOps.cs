@@ -18,6 +18,8 @@ public readonly struct GeluOp : IUnaryOp
     private const double InvSqrt2Pi = 0.39894228040143267794;
 
     public static string Name => "gelu";
+    public static string CudaForward => "x * 0.5 * erfc(-x * 0.70710678118654752440)";
+    public static string CudaDerivative => "0.5 * erfc(-x * 0.70710678118654752440) + x * exp(-0.5 * x * x) * 0.39894228040143267794";
 
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -53,6 +55,8 @@ public readonly struct GeluTanhOp : IUnaryOp
     private const int Chunk = 1024;
 
     public static string Name => "gelu_tanh";
+    public static string CudaForward => "x / (1.0 + exp(-2.0 * 0.79788456080286535588 * (x + 0.044715 * x * x * x)))";
+    public static string CudaDerivative => "(1.0 / (1.0 + exp(-2.0 * 0.79788456080286535588 * (x + 0.044715 * x * x * x)))) * (1.0 + 2.0 * x * (1.0 - 1.0 / (1.0 + exp(-2.0 * 0.79788456080286535588 * (x + 0.044715 * x * x * x)))) * 0.79788456080286535588 * (1.0 + 3.0 * 0.044715 * x * x))";
 
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> =>
         x / (T.One + T.Exp(T.CreateTruncating(-2 * Beta) * (x + T.CreateTruncating(Kappa) * x * x * x)));
@@ -122,6 +126,8 @@ public readonly struct GeluTanhOp : IUnaryOp
 public readonly struct SiluOp : IUnaryOp
 {
     public static string Name => "silu";
+    public static string CudaForward => "x / (1.0 + exp(-x))";
+    public static string CudaDerivative => "(1.0 / (1.0 + exp(-x))) * (1.0 + x * (1.0 - 1.0 / (1.0 + exp(-x))))";
 
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x / (T.One + T.Exp(-x));
 
@@ -164,6 +170,8 @@ public readonly struct SiluOp : IUnaryOp
 public readonly struct HardswishOp : IUnaryOp
 {
     public static string Name => "hardswish";
+    public static string CudaForward => "x * fmin(fmax(x + 3.0, 0.0), 6.0) / 6.0";
+    public static string CudaDerivative => "x < -3.0 ? 0.0 : x <= 3.0 ? x / 3.0 + 0.5 : 1.0";
 
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -185,6 +193,8 @@ public readonly struct HardswishOp : IUnaryOp
 public readonly struct SoftshrinkOp : IUnaryOp
 {
     public static string Name => "softshrink";
+    public static string CudaForward => "x > a ? x - a : x < -a ? x + a : x * 0.0";
+    public static string CudaDerivative => "x >= -a && x <= a ? 0.0 : 1.0";
 
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> =>
         x > a ? x - a : x < -a ? x + a : x * T.Zero;
