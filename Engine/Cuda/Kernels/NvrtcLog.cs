@@ -63,7 +63,7 @@ public sealed partial class NvrtcLog
             else if ((m = Entry().Match(line)).Success)
             {
                 Flush();
-                current = new KernelResources(m.Groups["name"].Value, m.Groups["arch"].Value, 0, 0, 0, 0, 0, 0);
+                current = new KernelResources(m.Groups["name"].Value, m.Groups["arch"].Value, 0, 0, 0, 0, 0, null);
                 propertiesOf = null;
             }
             else if ((m = Properties().Match(line)).Success)
@@ -85,7 +85,7 @@ public sealed partial class NvrtcLog
                 {
                     int bytes = Int(item.Groups["bytes"]);
                     if (item.Groups["what"].Value == "smem") current = current with { SharedMemory = current.SharedMemory + bytes };
-                    else if (item.Groups["what"].Value.StartsWith("cmem", StringComparison.Ordinal)) current = current with { ConstantMemory = current.ConstantMemory + bytes };
+                    else if (item.Groups["what"].Value.StartsWith("cmem", StringComparison.Ordinal)) current = current with { ConstantMemory = (current.ConstantMemory ?? 0) + bytes };
                 }
             }
             else if ((m = OtherDiagnostic().Match(line)).Success)
@@ -142,8 +142,8 @@ public sealed partial class NvrtcLog
 /// <param name="SpillStores">Bytes of register spill stores.</param>
 /// <param name="SpillLoads">Bytes of register spill loads.</param>
 /// <param name="SharedMemory">Bytes of static shared memory per block (dynamic shared memory is not in the log).</param>
-/// <param name="ConstantMemory">Bytes of constant memory over all banks (<c>cmem[0]</c> holds the parameters); ptxas 11.8 prints none for sm_90.</param>
-public sealed record KernelResources(string Name, string Architecture, int Registers, int StackFrame, int SpillStores, int SpillLoads, int SharedMemory, int ConstantMemory)
+/// <param name="ConstantMemory">Bytes of constant memory over all banks (<c>cmem[0]</c> holds the parameters); null when ptxas did not say, as 11.8 does not for sm_90.</param>
+public sealed record KernelResources(string Name, string Architecture, int Registers, int StackFrame, int SpillStores, int SpillLoads, int SharedMemory, int? ConstantMemory)
 {
     /// <summary>True when ptxas spilled registers to local memory.</summary>
     public bool Spills => SpillStores > 0 || SpillLoads > 0;
