@@ -29,9 +29,14 @@ public sealed record CudaLibrary(
     public static readonly CudaLibrary CuFft = new("cufft", "ENGINE_LIBCUFFT",
         ["libcufft.so.12", "libcufft.so.11"], ["nvidia/cu13/lib", "nvidia/cufft/lib"], []);
 
-    /// <summary>NVRTC 13 or 12; its <c>libnvrtc-builtins.so.MAJOR.MINOR</c> is preloaded from the same folder, since NVRTC opens it by soname at compile time.</summary>
+    /// <summary>
+    /// NVRTC 13, 12 or 11 (every CUDA 11.x names it <c>libnvrtc.so.11.2</c>; Debian 12's non-free
+    /// <c>libnvrtc11.2</c> is CUDA 11.8's, which CI compiles the kernels with). Its
+    /// <c>libnvrtc-builtins.so.MAJOR.MINOR</c> is preloaded from the same folder, since NVRTC opens it by soname
+    /// at compile time.
+    /// </summary>
     public static readonly CudaLibrary Nvrtc = new("nvrtc", "ENGINE_LIBNVRTC",
-        ["libnvrtc.so.13", "libnvrtc.so.12"], ["nvidia/cu13/lib", "nvidia/cuda_nvrtc/lib"], ["libnvrtc-builtins.so."]);
+        ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"], ["nvidia/cu13/lib", "nvidia/cuda_nvrtc/lib"], ["libnvrtc-builtins.so."]);
 
     /// <summary>The four libraries the bindings use.</summary>
     public static IReadOnlyList<CudaLibrary> All { get; } = [Driver, CuBlas, CuFft, Nvrtc];

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Engine.Cuda;
 
 /// <summary>
-/// Finds and loads the CUDA libraries of CUDA 12 or 13, wherever they were installed. Candidates, in order:
+/// Finds and loads the CUDA libraries of CUDA 12 or 13 (NVRTC also of CUDA 11), wherever they were installed. Candidates, in order:
 /// <list type="number">
 /// <item>the library's own override variable (for example <c>ENGINE_LIBCUBLAS=/path/libcublas.so.12</c>): when set, the only candidate;</item>
 /// <item>each versioned name in <c>ENGINE_CUDA_LIBRARY_DIR</c>;</item>
@@ -91,10 +91,16 @@ public sealed class LibraryResolver
     private void PreloadCompanions(CudaLibrary library, string folder, string candidate)
     {
         // The companion of the same major: libcublas.so.12 wants libcublasLt.so.12, libnvrtc.so.13 wants libnvrtc-builtins.so.13.*.
-        var major = candidate[(candidate.LastIndexOf(".so.", StringComparison.Ordinal) + 4)..];
+        // Only the major counts: CUDA 11.8's libnvrtc.so.11.2 opens libnvrtc-builtins.so.11.8.
+        var version = candidate[(candidate.LastIndexOf(".so.", StringComparison.Ordinal) + 4)..];
+        var major = version.Split('.')[0];
         foreach (var prefix in library.Companions)
             foreach (var file in _env.Files(folder, prefix + major + "*").Order(StringComparer.Ordinal))
-                _tryLoad(file);
+            {
+                // "libnvrtc-builtins.so.1*" would also match major 11's; only the major itself or major.minor… belongs.
+                var rest = Path.GetFileName(file)[(prefix.Length + major.Length)..];
+                if (rest.Length == 0 || rest[0] == '.') _tryLoad(file);
+            }
     }
 
     private List<string> ToolkitFolders()

@@ -12,5 +12,6 @@ root.Add(Engine.Samples.Cli.Demo.DemoCommand.Create());
 root.Add(BenchCommand.Create());
 root.Add(Engine.Samples.Cli.Parity.ParityCommand.Create());
 root.Add(Engine.Samples.Cli.Explore.ExploreCommand.Create());
+root.Add(Engine.Samples.Cli.Cuda.CudaCommand.Create());
 
 return root.Parse(args).Invoke();

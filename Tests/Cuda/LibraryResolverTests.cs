@@ -98,9 +98,38 @@ public sealed class LibraryResolverTests
         var (resolver, attempts) = Make(env, name => name.StartsWith('/'));
 
         resolver.Load(CudaLibrary.Nvrtc);
-        Assert.Equal(["libnvrtc.so.13", "libnvrtc.so.12",
+        Assert.Equal(["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2",
             "/w/lib/python3.12/site-packages/nvidia/cu13/lib/libnvrtc-builtins.so.13.0",
             "/w/lib/python3.12/site-packages/nvidia/cu13/lib/libnvrtc.so.13"], attempts);
+    }
+
+    [Fact]
+    public void Cuda_11s_nvrtc_comes_last_and_preloads_the_builtins_of_its_major_not_of_its_soname()
+    {
+        // Debian 12's libnvrtc11.2 (CUDA 11.8): the soname says 11.2, the builtins it opens say 11.8.
+        const string lib = "/usr/lib/x86_64-linux-gnu";
+        var env = new FakeResolverEnvironment()
+            .WithFile($"{lib}/libnvrtc.so.11.2")
+            .WithFile($"{lib}/libnvrtc.so.11.8.89")
+            .WithFile($"{lib}/libnvrtc-builtins.so.11.8")
+            .WithFile($"{lib}/libnvrtc-builtins.so.11.8.89")
+            .WithFile($"{lib}/libnvrtc-builtins.so.12.8")
+            .WithFile($"{lib}/libnvrtc-builtins.so.110.0"); // no such major: it checks that "11*" stops at the dot
+        env.Variables["ENGINE_CUDA_LIBRARY_DIR"] = lib;
+        var (resolver, attempts) = Make(env, name => name == $"{lib}/libnvrtc.so.11.2");
+
+        Assert.Equal([$"{lib}/libnvrtc.so.11.2", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"], resolver.Candidates(CudaLibrary.Nvrtc));
+        Assert.Equal(42, resolver.Load(CudaLibrary.Nvrtc));
+        Assert.Equal([$"{lib}/libnvrtc-builtins.so.11.8", $"{lib}/libnvrtc-builtins.so.11.8.89", $"{lib}/libnvrtc.so.11.2"], attempts);
+    }
+
+    [Fact]
+    public void Without_a_folder_the_bare_cuda_11_soname_is_tried_after_13_and_12()
+    {
+        var (resolver, attempts) = Make(new FakeResolverEnvironment(), name => name == "libnvrtc.so.11.2");
+
+        Assert.Equal(42, resolver.Load(CudaLibrary.Nvrtc));
+        Assert.Equal(["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"], attempts);
     }
 
     [Fact]
@@ -120,11 +149,11 @@ public sealed class LibraryResolverTests
     }
 
     [Fact]
-    public void Every_library_lists_cuda_13_and_12_names_newest_first()
+    public void Every_library_lists_cuda_13_and_12_names_newest_first_and_nvrtc_also_cuda_11s()
     {
         Assert.Equal(["libcublas.so.13", "libcublas.so.12"], CudaLibrary.CuBlas.Sonames);
         Assert.Equal(["libcufft.so.12", "libcufft.so.11"], CudaLibrary.CuFft.Sonames);
-        Assert.Equal(["libnvrtc.so.13", "libnvrtc.so.12"], CudaLibrary.Nvrtc.Sonames);
+        Assert.Equal(["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"], CudaLibrary.Nvrtc.Sonames);
         Assert.Equal(["libcuda.so.1"], CudaLibrary.Driver.Sonames);
     }
 }
