@@ -9,7 +9,7 @@ public sealed class KernelSourceTests
     [Fact]
     public void The_kernel_files_are_embedded()
     {
-        Assert.Equal(["copy.cu", "elementwise.cu", "philox.cu", "reduce.cu", "where.cu"], KernelSource.Files);
+        Assert.Equal(["copy.cu", "elementwise.cu", "index.cu", "philox.cu", "reduce.cu", "reduction.cu", "where.cu"], KernelSource.Files);
         Assert.Contains("typedef unsigned long long u64;", KernelSource.Read(KernelSource.Prelude));
     }
 

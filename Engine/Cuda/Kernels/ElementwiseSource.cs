@@ -40,6 +40,28 @@ public static class ElementwiseSource
     /// <summary>The unit of a comparison (all four dtypes, Bool result).</summary>
     public static string Compare<TOp>() where TOp : ICompareOp => Compare(Id(typeof(TOp)), typeof(TOp).FullName!, TOp.Cuda);
 
+    /// <summary>
+    /// The generated unit of every elementwise op declared in <paramref name="assembly"/> that has a CUDA
+    /// formula, as (file name, source): <c>generated/unary_exp.cu</c>, <c>generated/binary_add.cu</c>, ...
+    /// </summary>
+    public static IEnumerable<(string File, string Source)> DeclaredIn(System.Reflection.Assembly assembly)
+    {
+        Type[] types;
+        try { types = assembly.GetTypes(); }
+        catch (System.Reflection.ReflectionTypeLoadException e) { types = e.Types.Where(t => t is not null).ToArray()!; }
+        var kinds = new (Type Interface, string Kind, string Method)[]
+        {
+            (typeof(IUnaryOp), "unary", nameof(Unary)), (typeof(IBinaryOp), "binary", nameof(Binary)), (typeof(ICompareOp), "compare", nameof(Compare)),
+        };
+        foreach (var type in types.Where(t => t.IsValueType && !t.IsGenericTypeDefinition).OrderBy(t => t.FullName, StringComparer.Ordinal))
+            foreach (var (iface, kind, method) in kinds)
+            {
+                if (!iface.IsAssignableFrom(type)) continue;
+                var generate = typeof(ElementwiseSource).GetMethod(method, 1, Type.EmptyTypes)!.MakeGenericMethod(type);
+                if (generate.Invoke(null, null) is string source) yield return ($"generated/{kind}_{Id(type)}.cu", source);
+            }
+    }
+
     /// <summary>The unit name a generated op is cached under.</summary>
     public static string UnitName(string kind, Type op) => $"{kind}:{Id(op)}";
 

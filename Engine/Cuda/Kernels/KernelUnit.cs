@@ -16,7 +16,9 @@ namespace Engine.Cuda.Kernels;
 /// &lt;EmbeddedResource Include="**\*.cu" Exclude="$(DefaultItemExcludes)" LogicalName="cuda/%(RecursiveDir)%(Filename)%(Extension)" /&gt;
 /// </code>
 /// so that <c>Ops/Conv/conv2d.cu</c> becomes the unit <c>Engine.Ops/Conv/conv2d.cu</c>. A unit includes nothing
-/// (NVRTC sees no files): what several files share belongs in the prelude.
+/// (NVRTC sees no files): what several files share belongs in the prelude. The elementwise ops' units are
+/// generated from the ops' own CUDA formulas (<see cref="ElementwiseSource"/>) and listed as
+/// <c>generated/unary_exp.cu</c> and so on, under the assembly that declares the op.
 /// </remarks>
 /// <param name="Name">The assembly's name, <c>/</c>, the file: <c>Engine.Core/elementwise.cu</c>.</param>
 /// <param name="File">The file as <c>#line</c> names it: <c>elementwise.cu</c>, <c>Conv/conv2d.cu</c>.</param>
@@ -76,6 +78,10 @@ public sealed record KernelUnit(string Name, string File, Assembly Assembly, str
             var text = KernelSource.ReadResource(assembly, resource)!;
             yield return new KernelUnit($"{owner}/{file}", file, assembly, KernelSource.Assemble(file, text));
         }
+        // The elementwise ops' kernels are generated from their declarations, one unit per op: found here too,
+        // so that CI's NVRTC check compiles every formula an op declares.
+        foreach (var (file, source) in ElementwiseSource.DeclaredIn(assembly))
+            yield return new KernelUnit($"{owner}/{file}", file, assembly, source);
     }
 
     private static bool IsEngine(string name) => name.StartsWith(AssemblyPrefix, StringComparison.Ordinal);
