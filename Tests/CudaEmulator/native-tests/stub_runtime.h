@@ -22,6 +22,7 @@ long library_calls();
 } // namespace stub
 
 extern "C" {
+int cuEmuGetLastLibraryError(const char** text);
 int cublasCreate_v2(void** handle);
 int cublasDestroy_v2(void* handle);
 int cublasSetStream_v2(void* handle, void* stream);

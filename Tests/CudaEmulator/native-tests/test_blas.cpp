@@ -242,6 +242,9 @@ void test_argument_checks(void* h)
     CHECK_STATUS(cublasSgemm_v2(h, 0, 0, m, n, k, &one, dA + 1, m, dB, k, &zero, dC, m), 13, "past the end");
     float host[16] = {};
     CHECK_STATUS(cublasSgemm_v2(h, 0, 0, m, n, k, &one, dA, m, host, k, &zero, dC, m), 13, "operand B");
+    const char* last = nullptr;
+    CHECK(cuEmuGetLastLibraryError(&last) == 0 && std::string(last).find("cublas: cublasSgemm_v2 returned 13: operand B") == 0,
+        std::string("the last library error is kept for tests: ") + (last ? last : "null"));
     float* freed = upload(A);
     stub::device_free(freed);
     CHECK_STATUS(cublasSgemm_v2(h, 0, 0, m, n, k, &one, dA, m, dB, k, &zero, freed, m), 13, "operand C");

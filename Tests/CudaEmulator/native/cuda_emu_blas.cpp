@@ -2,6 +2,7 @@
 // GemmStridedBatchedEx), as plain reference loops on the CPU. Semantics: notes/cuda-emulator.md §10 and
 // native/LIBRARIES.md. The arithmetic is in emu_gemm.h; this file checks arguments and memory.
 #include "emu_gemm.h"
+#include "emu_lib_error.h"
 #include "emu_runtime.h"
 
 #include <cinttypes>
@@ -44,7 +45,7 @@ std::unordered_map<const void*, Handle*> g_handles;
 
 int fail(int code, const char* function, const std::string& message)
 {
-    return emu::fail(code, "cublas", function, message);
+    return emu::lib::fail(code, "cublas", function, message);
 }
 
 std::string hex(std::uintptr_t p)

@@ -1,6 +1,7 @@
 // cuFFT emulation: plans (create, configure, make, destroy), the six exec functions, as reference DFTs
 // on the CPU (emu_dft.h). Semantics: notes/cuda-emulator.md §10 and native/LIBRARIES.md.
 #include "emu_dft.h"
+#include "emu_lib_error.h"
 #include "emu_runtime.h"
 
 #include <cinttypes>
@@ -99,7 +100,7 @@ std::mutex g_mutex;
 std::map<int, Plan> g_plans;  // destroyed plans stay, marked dead: handles are never reused
 int g_next = 1;
 
-int fail(int code, const char* function, const std::string& message) { return emu::fail(code, "cufft", function, message); }
+int fail(int code, const char* function, const std::string& message) { return emu::lib::fail(code, "cufft", function, message); }
 
 std::string hex(std::uintptr_t p)
 {
