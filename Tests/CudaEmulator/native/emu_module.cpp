@@ -24,6 +24,7 @@ struct Module
     cuda_emu_module_info info;
     std::uintptr_t text_begin, text_end;
     std::vector<Function*> functions;
+    int fd;                          // the memfd it was loaded from, open while it is loaded (see cuModuleLoadData)
 };
 
 struct Function
@@ -107,6 +108,7 @@ void unload(Module* m)   // caller holds exec_mutex and has removed m from g_mod
         for (Function* f : m->functions) { g_functions.erase(f); delete f; }
     }
     dlclose(m->library);
+    close(m->fd);
     delete m;
 }
 
@@ -144,15 +146,18 @@ EMU_EXPORT CUresult cuModuleLoadData(void** module, const void* image)
         written += (std::size_t)n;
     }
     std::string path = format("/proc/self/fd/%d", fd);
+    // The fd stays open while the module is loaded: glibc's dlopen finds an already loaded object by the
+    // path string, so a closed fd's number reused by the next module's memfd would return the old module.
     void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    close(fd);
+    if (library == nullptr) close(fd);
     if (library == nullptr) return driver_fail(kInvalidImage, "cuModuleLoadData", format("dlopen of the module failed: %s", dlerror()));
     auto entry = (cuda_emu_module_entry)dlsym(library, CUDA_EMU_MODULE_ENTRY_NAME);
-    Module* m = new Module{c, library, {}, 0, 0, {}};
+    Module* m = new Module{c, library, {}, 0, 0, {}, fd};
     int abi = entry ? entry(runtime_table(), &m->info) : -1;
     if (abi != 0)
     {
         dlclose(library);
+        close(fd);
         delete m;
         return driver_fail(kInvalidImage, "cuModuleLoadData",
                            abi < 0 ? "the image has no module entry" : format("the image was built for emulator ABI %d, this emulator has %d", abi, CUDA_EMU_ABI_VERSION));
