@@ -10,6 +10,7 @@ public static class Devices
     public const string DefaultDeviceVariable = "ENGINE_DEVICE";
 
     private static Device? _default;
+    [ThreadStatic] private static Device? _scoped;
 
     /// <summary>True when a CUDA device can be used: a GPU with its driver, or the CUDA emulator.</summary>
     public static bool CudaAvailable => Cuda.Cuda.IsAvailable;
@@ -23,11 +24,35 @@ public static class Devices
     /// </summary>
     public static Device Default
     {
-        get => _default ??= Environment.GetEnvironmentVariable(DefaultDeviceVariable) is { Length: > 0 } text ? Parse(text) : Device.Cpu;
+        get => _scoped ?? (_default ??= Environment.GetEnvironmentVariable(DefaultDeviceVariable) is { Length: > 0 } text ? Parse(text) : Device.Cpu);
         set
         {
             Check(value, "default device");
             _default = value;
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="device"/> the default device on this thread until the returned scope is disposed
+    /// (PyTorch's <c>with torch.device(...)</c>); scopes nest.
+    /// </summary>
+    public static IDisposable Use(Device device)
+    {
+        Check(device, "Devices.Use");
+        var previous = _scoped;
+        _scoped = device;
+        return new Restore(previous);
+    }
+
+    private sealed class Restore(Device? previous) : IDisposable
+    {
+        private bool _done;
+
+        public void Dispose()
+        {
+            if (_done) return;
+            _done = true;
+            _scoped = previous;
         }
     }
 

@@ -38,10 +38,20 @@ public sealed class LibraryResolver
     /// <summary>The resolver for this machine, loading with <see cref="NativeLibrary.TryLoad(string, out nint)"/>.</summary>
     public static LibraryResolver System { get; } = new(ResolverEnvironment.System, name => NativeLibrary.TryLoad(name, out var h) ? h : 0);
 
+    private bool _ignoreEmulator;
+
+    /// <summary>
+    /// This resolver with <see cref="EmulatorVariable"/> ignored: NVIDIA's own libraries only. The real NVRTC
+    /// check of every kernel needs NVIDIA's compiler even in a process whose kernels run on the emulator.
+    /// </summary>
+    public LibraryResolver IgnoringEmulator() => new(_env, _tryLoad) { _ignoreEmulator = true };
+
+    private string? Emulator => _ignoreEmulator ? null : _env.Variable(EmulatorVariable);
+
     /// <summary>Every file or name that <see cref="Load"/> would try for <paramref name="library"/>, in order.</summary>
     public IReadOnlyList<string> Candidates(CudaLibrary library)
     {
-        if (_env.Variable(EmulatorVariable) is { } emulator) return [emulator];
+        if (Emulator is { } emulator) return [emulator];
         if (_env.Variable(library.OverrideVariable) is { } forced) return [forced];
         var result = new List<string>();
         void AddFolder(string folder)
@@ -67,7 +77,7 @@ public sealed class LibraryResolver
     public nint Load(CudaLibrary library)
     {
         var candidates = Candidates(library);
-        bool emulated = _env.Variable(EmulatorVariable) is not null;
+        bool emulated = Emulator is not null;
         foreach (var candidate in candidates)
         {
             var folder = Path.GetDirectoryName(candidate);

@@ -91,7 +91,7 @@ public sealed class NvrtcCompileTests
     public void Ptx_and_cubin_come_from_the_same_binding()
     {
         var unit = KernelUnit.Discover().First();
-        var ptx = Nvrtc.Compile(unit.Source, unit.Name, KernelSource.Options(90));
+        var ptx = Nvrtc.Toolkit.Compile(unit.Source, unit.Name, KernelSource.Options(90));
 
         Assert.False(ptx.IsCubin);
         Assert.Equal(0, ptx.Image[^1]); // NUL-terminated for cuModuleLoadData

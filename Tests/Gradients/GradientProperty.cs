@@ -17,6 +17,17 @@ public static class GradientProperty
     /// <summary>Builds the leaf for an operand and the view of it the function should use.</summary>
     public static (Tensor Leaf, Func<Tensor, Tensor> Prepare) MakeInput(Operand op, int seed, Values values)
     {
+        var (data, view, prepare) = MakeLayout(op, seed, values);
+        return (view(data), prepare);
+    }
+
+    /// <summary>
+    /// The parts of an operand, so that the same layout can be rebuilt on any device and dtype: the float64
+    /// data on the CPU, the view of it that is the leaf (a permutation or a stepped slice, giving
+    /// non-contiguous strides), and the view the function should use (a broadcast).
+    /// </summary>
+    public static (Tensor Data, Func<Tensor, Tensor> View, Func<Tensor, Tensor> Prepare) MakeLayout(Operand op, int seed, Values values)
+    {
         var shape = op.Shape;
         var gen = new Engine.Randomness.Generator((ulong)seed);
         int rank = shape.Length;
@@ -26,26 +37,23 @@ public static class GradientProperty
             {
                 // A base laid out in reversed dimension order, permuted back: same shape, transposed strides.
                 var reversed = shape.Reverse().ToArray();
-                var b = Fill(reversed, values, gen);
                 var perm = Enumerable.Range(0, rank).Reverse().ToArray();
-                return (b.Permute(perm), x => x);
+                return (Fill(reversed, values, gen), b => b.Permute(perm), x => x);
             }
             case Strides.Stepped when rank >= 1:
             {
                 var wide = (int[])shape.Clone();
                 wide[^1] = Math.Max(1, shape[^1] * 2);
-                var b = Fill(wide, values, gen);
-                return (b.Slice(-1, 0, null, 2).Narrow(-1, 0, shape[^1]), x => x);
+                return (Fill(wide, values, gen), b => b.Slice(-1, 0, null, 2).Narrow(-1, 0, shape[^1]), x => x);
             }
             case Strides.Expanded when rank >= 1:
             {
                 // Every other dimension of size > 1 becomes 1 in the leaf and is broadcast back.
                 var small = shape.Select((d, i) => (i + seed) % 2 == 0 && d > 1 ? 1 : d).ToArray();
-                var leaf = Fill(small, values, gen);
-                return (leaf, x => x.Expand(shape));
+                return (Fill(small, values, gen), b => b, x => x.Expand(shape));
             }
             default:
-                return (Fill(shape, values, gen), x => x);
+                return (Fill(shape, values, gen), b => b, x => x);
         }
     }
 
@@ -77,9 +85,35 @@ public static class GradientProperty
         }
     }
 
+    /// <summary>A check of one case: null when it passes, else a description of the failure.</summary>
+    public delegate string? CaseCheck(Case c, Func<Tensor[], Case, Tensor> function, Func<int, Values>? values);
+
+    [ThreadStatic] private static (CaseCheck Check, int Cases)? _override;
+
+    /// <summary>
+    /// Runs every property checked on this thread until the scope ends with <paramref name="check"/> instead of
+    /// the gradient check, on <paramref name="cases"/> cases: the same operations, value domains and generated
+    /// cases serve another property (the GPU-vs-CPU comparison, <c>Tests/Cuda/Backend</c>).
+    /// </summary>
+    public static IDisposable Override(CaseCheck check, int cases)
+    {
+        var previous = _override;
+        _override = (check, cases);
+        return new OverrideScope(previous);
+    }
+
+    /// <summary>Properties run under the current override on this thread.</summary>
+    [ThreadStatic] public static int OverriddenRuns;
+
+    private sealed class OverrideScope((CaseCheck, int)? previous) : IDisposable
+    {
+        public void Dispose() => _override = previous;
+    }
+
     /// <summary>Checks one case; returns null when it passes, else a description of the failure.</summary>
     public static string? CheckCase(Case c, Func<Tensor[], Case, Tensor> function, Func<int, Values>? values = null, GradCheckOptions? options = null)
     {
+        if (_override is { } o) return o.Check(c, function, values);
         using var scope = Tensor.Scope();
         var inputs = c.Operands.Select((o, i) => MakeInput(o, c.Seed + 7919 * i, values?.Invoke(i) ?? Values.Normal)).ToArray();
         var leaves = inputs.Select(p => p.Leaf).ToArray();
@@ -90,6 +124,7 @@ public static class GradientProperty
     /// <summary>Runs the property over <paramref name="cases"/> generated cases and throws with the shrunk counterexample on failure.</summary>
     public static void Check(Arbitrary<Case> arbitrary, Func<Tensor[], Case, Tensor> function, Func<int, Values>? values = null, int cases = DefaultCases, GradCheckOptions? options = null)
     {
+        if (_override is { } o) { cases = o.Cases; OverriddenRuns++; }
         var property = Prop.ForAll(arbitrary, c =>
         {
             var failure = CheckCase(c, function, values, options);

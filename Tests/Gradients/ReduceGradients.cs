@@ -37,7 +37,7 @@ public class ReduceGradients
     public void VarPopulation() => Reduction((x, axes, keep) => x.Var(axes, correction: 0, keepDim: keep), NoEmptyAxes);
 
     /// <summary>A strictly increasing ramp added before std, so no reduced slice is constant (where sqrt has no derivative).</summary>
-    private static Tensor Ramp(Tensor x) => Tensor.Arange(x.NumEl, DType.F64).Reshape(x.Shape).Mul(0.37);
+    private static Tensor Ramp(Tensor x) => Tensor.Arange(x.NumEl, x.DType, x.Device).Reshape(x.Shape).Mul(0.37);
 
     [Fact]
     public void Std() => Reduction((x, axes, keep) => (x + Ramp(x)).Std(axes, correction: 1, keepDim: keep),

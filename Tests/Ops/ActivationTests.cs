@@ -281,7 +281,7 @@ public class ActivationTests
         }
     }
 
-    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
     public void CudaMatchesCpu()
     {
         using var scope = Tensor.Scope();

@@ -240,7 +240,7 @@ public class PoolTests
 
     // ---- GPU parity ----
 
-    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
     public void CudaMatchesCpu()
     {
         var pools = new (string Name, Func<Tensor, Tensor> Pool)[]

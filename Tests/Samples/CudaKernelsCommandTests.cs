@@ -33,7 +33,7 @@ public class CudaKernelsCommandTests
 
         Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
         var json = JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
-        var (major, minor) = Nvrtc.Version();
+        var (major, minor) = Nvrtc.Toolkit.Version();
         Assert.Equal($"{major}.{minor}", json.GetProperty("nvrtc").GetString());
         Assert.Equal(["sm_90"], json.GetProperty("architectures").EnumerateArray().Select(a => a.GetString()));
         Assert.Empty(json.GetProperty("problems").EnumerateArray());

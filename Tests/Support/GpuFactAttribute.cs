@@ -8,8 +8,11 @@ public enum GpuNeeds
     /// <summary>A CUDA driver with a device, real or emulated (the bindings, NVRTC, kernels).</summary>
     Driver,
 
-    /// <summary>The CUDA tensor backend (<c>Backend.For(Device.Cuda(i))</c>), which is not built yet.</summary>
+    /// <summary>The CUDA tensor backend (<c>Backend.For(Device.Cuda(i))</c>): device tensors and the core operations.</summary>
     TensorBackend,
+
+    /// <summary>The CUDA kernels of the operator families in <c>Ops/</c> (conv, norms, pooling, losses, ...), which are not built yet.</summary>
+    OperatorKernels,
 }
 
 /// <summary>
@@ -31,8 +34,10 @@ public sealed class GpuFactAttribute : FactAttribute
     /// <summary>Why a test needing <paramref name="needs"/> cannot run here, or null when it can.</summary>
     public static string? SkipReason(GpuNeeds needs)
     {
+        if (needs == GpuNeeds.OperatorKernels)
+            return "skipped: needs the CUDA kernels of its operator family (not built yet: the operator families run on the CPU only)";
         if (needs == GpuNeeds.TensorBackend && !Engine.Backends.Devices.CudaAvailable)
-            return "skipped: needs the CUDA tensor backend (not built yet)";
+            return "skipped: needs the CUDA tensor backend";
         if (GpuEnvironment.MissingReason is { } missing) return $"skipped: no CUDA device, and {missing}";
         return Engine.Cuda.Cuda.IsAvailable ? null : $"skipped: no CUDA device ({Engine.Cuda.Cuda.UnavailableReason})";
     }

@@ -29,5 +29,5 @@ public sealed class NvrtcTheoryAttribute : TheoryAttribute
 internal static class NvrtcSkip
 {
     /// <summary>The skip message, or null when NVRTC loads.</summary>
-    public static string? Reason => Nvrtc.IsAvailable ? null : $"skipped: {Nvrtc.UnavailableReason}. To install: {Nvrtc.InstallHint}";
+    public static string? Reason => Nvrtc.Toolkit.IsAvailable ? null : $"skipped: {Nvrtc.Toolkit.UnavailableReason}. To install: {Nvrtc.InstallHint}";
 }

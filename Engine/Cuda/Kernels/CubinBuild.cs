@@ -17,14 +17,14 @@ namespace Engine.Cuda.Kernels;
 /// <param name="Elapsed">The compile's wall time.</param>
 public sealed record CubinBuild(KernelUnit Unit, int Architecture, IReadOnlyList<string> Options, byte[] Cubin, NvrtcLog Log, string? Failure, TimeSpan Elapsed)
 {
-    /// <summary>Compiles <paramref name="unit"/> for <c>sm_</c><paramref name="architecture"/>. Needs NVRTC (<see cref="Nvrtc.IsAvailable"/>); a compile error is returned, not thrown.</summary>
+    /// <summary>Compiles <paramref name="unit"/> for <c>sm_</c><paramref name="architecture"/>. Needs NVRTC (<see cref="Nvrtc.Toolkit"/>); a compile error is returned, not thrown.</summary>
     public static CubinBuild Compile(KernelUnit unit, int architecture)
     {
         var options = KernelSource.CubinOptions(architecture);
         var clock = Stopwatch.StartNew();
         try
         {
-            var output = Nvrtc.Compile(unit.Source, unit.Name, options);
+            var output = Nvrtc.Toolkit.Compile(unit.Source, unit.Name, options);
             if (!output.IsCubin) throw new InvalidOperationException($"NVRTC returned PTX, not a CUBIN, for {string.Join(' ', options)}.");
             return new CubinBuild(unit, architecture, options, output.Image, NvrtcLog.Parse(output.Log), null, clock.Elapsed);
         }

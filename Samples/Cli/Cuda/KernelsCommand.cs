@@ -34,16 +34,16 @@ internal static class KernelsCommand
             Console.Error.WriteLine($"cuda kernels: --arch '{arch}' is not sm_XY (XY at least 50) or all.");
             return 2;
         }
-        if (!Nvrtc.IsAvailable)
+        if (!Nvrtc.Toolkit.IsAvailable)
         {
-            Console.Error.WriteLine($"cuda kernels: {Nvrtc.UnavailableReason}; {Nvrtc.InstallHint}.");
+            Console.Error.WriteLine($"cuda kernels: {Nvrtc.Toolkit.UnavailableReason}; {Nvrtc.InstallHint}.");
             return 2;
         }
         var clock = Stopwatch.StartNew();
         var units = KernelUnit.Discover();
         var builds = units.SelectMany(u => architectures.Select(a => CubinBuild.Compile(u, a))).ToList();
         var seconds = clock.Elapsed.TotalSeconds;
-        var (major, minor) = Nvrtc.Version();
+        var (major, minor) = Nvrtc.Toolkit.Version();
         var problems = builds.SelectMany(b => b.Problems()).ToList();
         Print(builds, architectures, $"{major}.{minor}", problems, seconds);
         return problems.Count == 0 ? 0 : 1;

@@ -1,0 +1,52 @@
+using System.Reflection;
+using Engine.Tests.Gradients;
+using Engine.Tests.Support;
+using Xunit;
+
+namespace Engine.Tests.Cuda.Backend;
+
+/// <summary>
+/// Every core operation (Engine/Functional) on the GPU against the CPU: each gradient property of the core
+/// families runs again as a GPU-vs-CPU property over its own generated cases (shapes with size-1 and
+/// 0-size dimensions, broadcast, permuted and stepped operands, the same value domains), outputs and every
+/// gradient, F32 to 1e-5 and F64 to 1e-12 relative. A property added to those classes joins by itself.
+/// </summary>
+public class CoreOpsGpuParityTests
+{
+    /// <summary>Cases per property: fewer than the gradient check's, since each runs both devices in both dtypes.</summary>
+    private const int Cases = 25;
+
+    private static readonly Type[] Families =
+        [typeof(ElementwiseGradients), typeof(ReduceGradients), typeof(LinalgGradients), typeof(ShapeGradients), typeof(IndexingGradients)];
+
+    /// <summary>Facts of those classes that check one hand-made case rather than a property: nothing to rerun.</summary>
+    private static readonly string[] NotProperties = [nameof(ReduceGradients.MaxTiesShareTheGradient)];
+
+    /// <summary>Every property of the core families, as "Class.Method".</summary>
+    public static TheoryData<string> Properties()
+    {
+        var data = new TheoryData<string>();
+        foreach (var type in Families)
+            foreach (var m in type.GetMethods(BindingFlags.Public | BindingFlags.Instance).Where(m => m.GetCustomAttribute<FactAttribute>() is not null))
+                if (!NotProperties.Contains(m.Name)) data.Add($"{type.Name}.{m.Name}");
+        return data;
+    }
+
+    [GpuTheory(Needs = GpuNeeds.TensorBackend)]
+    [MemberData(nameof(Properties))]
+    public void GpuMatchesCpu(string property)
+    {
+        var (typeName, method) = (property[..property.IndexOf('.')], property[(property.IndexOf('.') + 1)..]);
+        var type = Families.Single(t => t.Name == typeName);
+        GradientProperty.OverriddenRuns = 0;
+        using (GradientProperty.Override(DeviceParity.CheckCase, Cases))
+        {
+            try { type.GetMethod(method)!.Invoke(Activator.CreateInstance(type), null); }
+            catch (TargetInvocationException e) when (e.InnerException is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+            }
+        }
+        Assert.True(GradientProperty.OverriddenRuns > 0, $"{property} checked no property: add it to {nameof(NotProperties)}.");
+    }
+}
