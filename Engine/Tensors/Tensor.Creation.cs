@@ -15,13 +15,23 @@ public sealed partial class Tensor
         return (int[])shape.Clone();
     }
 
+    private static Storage AllocateStorage(string op, int[] shape, DType dtype, Device device, bool zeroed)
+    {
+        try { return Backends.Backend.For(device).Allocate(device, Layout.Count(shape), dtype, zeroed); }
+        catch (Cuda.Memory.CudaOutOfMemoryException e)
+        {
+            // The allocator knows the bytes; the caller's stack names the operation; this names the tensor.
+            throw new Cuda.Memory.CudaOutOfMemoryException(e.Requested,
+                $"{op}: no room for a {Layout.Format(shape)} {dtype.TorchName()} tensor on {device}: {e.Message}");
+        }
+    }
+
     /// <summary>An uninitialised contiguous tensor.</summary>
     public static Tensor Empty(int[] shape, DType? dtype = null, Device? device = null)
     {
         shape = CheckShape("empty", shape);
         var dt = dtype ?? DefaultDType;
-        var on = device ?? Devices.Default;
-        var storage = Backends.Backend.For(on).Allocate(on, Layout.Count(shape), dt, zeroed: false);
+        var storage = AllocateStorage("empty", shape, dt, device ?? Devices.Default, zeroed: false);
         return new Tensor(storage, new Layout(shape), addRef: false);
     }
 
@@ -30,8 +40,7 @@ public sealed partial class Tensor
     {
         shape = CheckShape("zeros", shape);
         var dt = dtype ?? DefaultDType;
-        var on = device ?? Devices.Default;
-        var storage = Backends.Backend.For(on).Allocate(on, Layout.Count(shape), dt, zeroed: true);
+        var storage = AllocateStorage("zeros", shape, dt, device ?? Devices.Default, zeroed: true);
         return new Tensor(storage, new Layout(shape), addRef: false);
     }
 
