@@ -14,7 +14,7 @@ internal sealed record BenchDevice(Device Device, string Name, bool Emulated)
 {
     /// <summary>The line printed under a benchmark's title.</summary>
     public string Describe() => Emulated
-        ? $"{Device} = {Name}: CUDA emulator (CPU), these times are meaningless"
+        ? $"{Device} = {Name}: not a GPU, these times are meaningless"
         : $"{Device} = {Name}";
 }
 

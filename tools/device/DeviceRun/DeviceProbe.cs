@@ -37,7 +37,7 @@ internal static class DeviceProbe
             bool emulated = d.Name.Contains("emulator", StringComparison.OrdinalIgnoreCase);
             double gib = d.TotalMemory / (double)(1L << 30);
             string summary = emulated
-                ? $"{d.Name}: CUDA emulator (CPU), not a GPU; times are meaningless"
+                ? $"{d.Name}: not a GPU, times are meaningless"
                 : $"{d.Name} (real GPU), compute capability {d.Major}.{d.Minor}, {gib.ToString("F1", CultureInfo.InvariantCulture)} GiB, {d.Multiprocessors} SMs";
             return new(emulated ? "emulator" : "gpu", summary, new()
             {
