@@ -26,7 +26,7 @@ for arg in "$@"; do
 done
 
 limit=$((64 << 20))   # the GPU tool's limit on what travels: tree + carried paths
-margin=$((512 << 10)) # headroom for files that change between packing and the call
+margin=$((128 << 10)) # headroom for small changes to the tree between packing and the call
 config=Release
 tfm=net10.0
 tests=Tests/bin/$config/$tfm
@@ -65,8 +65,13 @@ cp -f "$cli"/*.dll "$cli"/engine.deps.json "$cli"/engine.runtimeconfig.json "$st
 cp -f "$runner"/*.dll "$runner"/devicerun.deps.json "$runner"/devicerun.runtimeconfig.json "$stage/app/"
 cp -r Samples/bench "$stage/Samples/"
 for tool in engine devicerun; do
-    printf '#!/bin/sh\n# %s from the device pack, on the runtime carried with it.\nhere=$(cd "$(dirname "$0")/.." && pwd)\nexec "$here/dotnet/dotnet" "$here/app/%s.dll" "$@"\n' \
-        "$tool" "$tool" > "$stage/bin/$tool"
+    cat > "$stage/bin/$tool" <<EOF
+#!/bin/sh
+# $tool from the device pack, on the runtime carried with it (invariant globalization: the host may lack libicu).
+here=\$(cd "\$(dirname "\$0")/.." && pwd)
+export DOTNET_ROOT="\$here/dotnet" DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1
+exec "\$here/dotnet/dotnet" "\$here/app/$tool.dll" "\$@"
+EOF
     chmod +x "$stage/bin/$tool"
 done
 
