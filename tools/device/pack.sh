@@ -87,7 +87,8 @@ if [ ! -f "$runtime_xz" ]; then
     mkdir -p "$rt/dotnet/host/fxr" "$rt/dotnet/shared/Microsoft.NETCore.App/$fx_version"
     cp "$sdk_root/dotnet" "$rt/dotnet/"
     cp -r "$sdk_root/host/fxr/$fxr_version" "$rt/dotnet/host/fxr/"
-    (cd "$fx" && cp $keep "$OLDPWD/$rt/dotnet/shared/Microsoft.NETCore.App/$fx_version/")
+    mapfile -t keep_files <<< "$keep"
+    (cd "$fx" && cp "${keep_files[@]}" "$OLDPWD/$rt/dotnet/shared/Microsoft.NETCore.App/$fx_version/")
     tar -C "$rt" -cf - dotnet | xz -9 -T2 > "$runtime_xz.tmp"
     mv "$runtime_xz.tmp" "$runtime_xz"
     rm -rf "$rt"

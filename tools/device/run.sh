@@ -115,8 +115,9 @@ export GEMM_N ADD_N OPS_REPEAT
 torch_line="no PyTorch found"
 for py in "${ENGINE_TORCH_PYTHON:-}" python3 /usr/bin/python3 /usr/local/bin/python3 /opt/conda/bin/python3; do
     [ -n "$py" ] && command -v "$py" >/dev/null || continue
-    if v=$(timeout 60 "$py" -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "available" if torch.cuda.is_available() else "not available")' 2>/dev/null); then
-        export ENGINE_TORCH_PYTHON=$(command -v "$py")
+    if v=$(timeout 60 "$py" -c 'import torch; print(torch.__version__, "with CUDA", torch.version.cuda, "(GPU visible)" if torch.cuda.is_available() else "(no GPU visible)")' 2>/dev/null); then
+        ENGINE_TORCH_PYTHON=$(command -v "$py")
+        export ENGINE_TORCH_PYTHON
         torch_line="torch $v ($ENGINE_TORCH_PYTHON)"
         break
     fi
