@@ -1,37 +1,50 @@
 """PyTorch twin of `engine bench add`: x + y of N floats beside z.copy_(x), on one device.
 
-On CUDA each call is timed with CUDA events; on the CPU with perf_counter. The add moves 12 bytes per
-element (two reads, one write) and the copy 8, so the GB/s figures are bytes moved per second. The last
-stdout line is one JSON object: {"bench": "add_torch", ..., "add_ms", "add_out_ms", "copy_ms", "add_gbs",
-"copy_gbs"}. PyTorch is a yardstick for the engine, never a dependency of it.
+Each sample times enough back-to-back calls for about 10 ms, with CUDA events on a GPU and perf_counter on
+the CPU, exactly as the engine's side does. The add moves 12 bytes per element (two reads, one write) and
+the copy 8, so the GB/s figures are bytes moved per second. The last stdout line is one JSON object:
+{"bench": "add_torch", ..., "add_ms", "add_out_ms", "copy_ms", "add_gbs", "copy_gbs"}. PyTorch is a
+yardstick for the engine, never a dependency of it.
 """
 import argparse
 import json
+import math
 import time
 
 import torch
 
 
-def timed(device, fn):
-    """Milliseconds one call of fn takes on the device's clock."""
+SAMPLE_MS = 10  # a timed sample covers about this long, as in the engine's DeviceBench.Time
+
+
+def timed(device, fn, inner=1):
+    """Milliseconds per call of `inner` back-to-back calls of fn, on the device's clock."""
     if device.type == "cuda":
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        fn()
+        for _ in range(inner):
+            fn()
         end.record()
         end.synchronize()
-        return start.elapsed_time(end)
+        return start.elapsed_time(end) / inner
     t0 = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t0) * 1e3
+    for _ in range(inner):
+        fn()
+    return (time.perf_counter() - t0) * 1e3 / inner
 
 
-def best_and_median(device, repeat, fn):
-    for _ in range(3):
+def samples(device, repeat, fn, warmup=3):
+    """Sorted per-call times of `repeat` samples, each of enough calls for about SAMPLE_MS (1 to 100), and that count."""
+    for _ in range(warmup):
         fn()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    times = sorted(timed(device, fn) for _ in range(repeat))
+    inner = int(min(100, max(1, math.ceil(SAMPLE_MS / max(timed(device, fn), 1e-3)))))
+    return sorted(timed(device, fn, inner) for _ in range(repeat)), inner
+
+
+def best_and_median(device, repeat, fn):
+    times, _ = samples(device, repeat, fn)
     return times[0], times[repeat // 2]
 
 

@@ -1,29 +1,46 @@
 """PyTorch twin of `engine bench gemm`: torch.matmul of two N x N matrices on one device.
 
-On CUDA each call is timed with CUDA events (the device's time, as the engine's timers give it); on the
-CPU with perf_counter. --tf32 sets torch.backends.cuda.matmul.allow_tf32 (off otherwise, so that F32 means
-F32). The last stdout line is one JSON object: {"bench": "gemm_torch", ..., "best_ms", "median_ms",
-"tflops", "median_tflops"}. PyTorch is a yardstick for the engine, never a dependency of it.
+Each sample times enough back-to-back calls for about 10 ms, with CUDA events on a GPU (the device's time,
+as the engine's timers give it) and perf_counter on the CPU, exactly as the engine's side does. --tf32 sets
+torch.backends.cuda.matmul.allow_tf32 (off otherwise, so that F32 means F32). The last stdout line is one
+JSON object: {"bench": "gemm_torch", ..., "inner", "best_ms", "median_ms", "tflops", "median_tflops"}.
+PyTorch is a yardstick for the engine, never a dependency of it.
 """
 import argparse
 import json
+import math
 import time
 
 import torch
 
 
-def timed(device, fn):
-    """Milliseconds one call of fn takes on the device's clock."""
+SAMPLE_MS = 10  # a timed sample covers about this long, as in the engine's DeviceBench.Time
+
+
+def timed(device, fn, inner=1):
+    """Milliseconds per call of `inner` back-to-back calls of fn, on the device's clock."""
     if device.type == "cuda":
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
-        fn()
+        for _ in range(inner):
+            fn()
         end.record()
         end.synchronize()
-        return start.elapsed_time(end)
+        return start.elapsed_time(end) / inner
     t0 = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t0) * 1e3
+    for _ in range(inner):
+        fn()
+    return (time.perf_counter() - t0) * 1e3 / inner
+
+
+def samples(device, repeat, fn, warmup=3):
+    """Sorted per-call times of `repeat` samples, each of enough calls for about SAMPLE_MS (1 to 100), and that count."""
+    for _ in range(warmup):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    inner = int(min(100, max(1, math.ceil(SAMPLE_MS / max(timed(device, fn), 1e-3)))))
+    return sorted(timed(device, fn, inner) for _ in range(repeat)), inner
 
 
 def main():
@@ -43,16 +60,12 @@ def main():
     gen = torch.Generator().manual_seed(1)
     a = torch.rand(args.size, args.size, generator=gen, dtype=dtype).to(device)
     b = torch.rand(args.size, args.size, generator=gen, dtype=dtype).to(device)
-    for _ in range(3):
-        torch.matmul(a, b)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    times = sorted(timed(device, lambda: torch.matmul(a, b)) for _ in range(args.repeat))
+    times, inner = samples(device, args.repeat, lambda: torch.matmul(a, b))
     best, median = times[0], times[args.repeat // 2]
     flop = 2.0 * args.size ** 3
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(json.dumps({"bench": "gemm_torch", "torch": torch.__version__, "device": str(device), "device_name": name,
-                      "size": args.size, "dtype": args.dtype, "tf32": args.tf32, "repeat": args.repeat,
+                      "size": args.size, "dtype": args.dtype, "tf32": args.tf32, "repeat": args.repeat, "inner": inner,
                       "best_ms": round(best, 4), "median_ms": round(median, 4),
                       "tflops": flop / (best * 1e-3) / 1e12, "median_tflops": flop / (median * 1e-3) / 1e12}))
 

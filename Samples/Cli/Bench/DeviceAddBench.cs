@@ -19,7 +19,7 @@ internal static class DeviceAddBench
         DeviceBench.Title($"elementwise add of {n:N0} floats, repeat={repeat}", device);
         var figures = new Dictionary<string, object?> { ["count"] = n, ["repeat"] = repeat };
         double gb = n * 4.0 / 1e9;
-        (double Best, double Median) copy, add, addInPlace;
+        (double Best, double Median, int Inner) copy, add, addInPlace;
         try
         {
             using var x = DeviceGemmBench.Input([n], DType.F32, 1, device.Device);
@@ -59,7 +59,7 @@ internal static class DeviceAddBench
         bool? met = device.Emulated ? null : ratio >= Target;
 
         var table = new Table().AddColumns("operation", "best ms", "median ms", "GB/s moved (best)", "vs copy bandwidth");
-        void Row(string name, (double Best, double Median) t, double gbs) => table.AddRow(Markup.Escape(name),
+        void Row(string name, (double Best, double Median, int Inner) t, double gbs) => table.AddRow(Markup.Escape(name),
             t.Best.ToString("0.000", CultureInfo.InvariantCulture), t.Median.ToString("0.000", CultureInfo.InvariantCulture),
             gbs.ToString("0.0", CultureInfo.InvariantCulture), DeviceBench.Percent(gbs / baseline));
         Row("engine: device-to-device copy", copy, copyGbs);
