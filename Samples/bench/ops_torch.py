@@ -1,4 +1,7 @@
-"""PyTorch twin of `engine bench ops`: the same cases, shapes and timing method, on the CPU.
+"""PyTorch twin of `engine bench ops`: the same cases, shapes and timing method, on the CPU or a GPU.
+
+Inputs are drawn on the CPU from seeded generators and moved to the device. On CUDA the forward and the
+backward are each timed with CUDA events (the device's time, as the engine's timers give it).
 
 Run with a Python that has torch (here /usr/bin/python3). The last stdout line is one JSON object:
 {"bench": "ops_torch", ..., "cases": {name: {fwd_median_ms, fwd_min_ms, bwd_median_ms, bwd_min_ms}}}.
@@ -12,9 +15,12 @@ import torch
 import torch.nn.functional as F
 
 
+DEVICE = torch.device("cpu")
+
+
 def leaves(dtype, seed, *shapes):
     gen = torch.Generator().manual_seed(seed)
-    return [torch.randn(*s, generator=gen, dtype=dtype).requires_grad_() for s in shapes]
+    return [torch.randn(*s, generator=gen, dtype=dtype).to(DEVICE).requires_grad_() for s in shapes]
 
 
 def layer_norm2d(x, w, b):
@@ -32,12 +38,12 @@ def cases(dtype):
 
     def batch_norm():
         xs = leaves(dtype, 10, (64, 64, 32, 32), (64,), (64,))
-        rm, rv = torch.zeros(64, dtype=dtype), torch.ones(64, dtype=dtype)
+        rm, rv = torch.zeros(64, dtype=dtype, device=DEVICE), torch.ones(64, dtype=dtype, device=DEVICE)
         return xs, lambda: F.batch_norm(xs[0], rm, rv, xs[1], xs[2], training=True)
 
     def cross_entropy():
         xs = leaves(dtype, 16, (4096, 1000))
-        target = torch.randint(0, 1000, (4096,), generator=torch.Generator().manual_seed(116))
+        target = torch.randint(0, 1000, (4096,), generator=torch.Generator().manual_seed(116)).to(DEVICE)
         return xs, lambda: F.cross_entropy(xs[0], target, label_smoothing=0.1)
 
     def dropout():
@@ -71,26 +77,36 @@ def cases(dtype):
     }
 
 
+def timed(fn):
+    """(result, milliseconds) of one call on the device's clock: CUDA events on a GPU, perf_counter on the CPU."""
+    if DEVICE.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        result = fn()
+        end.record()
+        end.synchronize()
+        return result, start.elapsed_time(end)
+    t0 = time.perf_counter()
+    result = fn()
+    return result, (time.perf_counter() - t0) * 1e3
+
+
 def time_case(build, dtype, repeat, warmup=2):
     """Forward, then y.backward(g) for a fixed random g; gradients dropped between runs, outside the timing."""
     xs, forward = build()
     g = None
     fwd, bwd = [], []
     for run in range(-warmup, repeat):
-        t0 = time.perf_counter()
-        y = forward()
-        f = time.perf_counter() - t0
+        y, f = timed(forward)
         if g is None:
-            g = torch.randn(y.shape, generator=torch.Generator().manual_seed(999), dtype=dtype)
-        t0 = time.perf_counter()
-        y.backward(g)
-        b = time.perf_counter() - t0
+            g = torch.randn(y.shape, generator=torch.Generator().manual_seed(999), dtype=dtype).to(DEVICE)
+        _, b = timed(lambda: y.backward(g))
         for x in xs:
             x.grad = None
         del y
         if run >= 0:
-            fwd.append(f * 1e3)
-            bwd.append(b * 1e3)
+            fwd.append(f)
+            bwd.append(b)
     # The median of an even count is the upper middle, as the engine reports it.
     fwd.sort()
     bwd.sort()
@@ -104,14 +120,17 @@ def main():
     parser.add_argument("--dtype", choices=["f32", "f64"], default="f32")
     parser.add_argument("--filter", default=None)
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     torch.set_num_threads(args.threads)
     dtype = torch.float32 if args.dtype == "f32" else torch.float64
     results = {}
     for name, build in cases(dtype).items():
         if args.filter is None or args.filter in name:
             results[name] = time_case(build, dtype, args.repeat)
-    print(json.dumps({"bench": "ops_torch", "torch": torch.__version__, "threads": args.threads,
+    print(json.dumps({"bench": "ops_torch", "torch": torch.__version__, "device": str(DEVICE), "threads": args.threads,
                       "dtype": args.dtype, "repeat": args.repeat, "cases": results}))
 
 

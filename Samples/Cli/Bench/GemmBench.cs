@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
-using System.Text.Json;
 using Engine.Cpu;
 using Spectre.Console;
 
@@ -12,8 +11,9 @@ namespace Engine.Samples.Cli.Bench;
 
 /// <summary>
 /// <c>engine bench gemm</c>: square C = A*B through <see cref="CpuGemm"/> and, in the same process and
-/// on the same inputs, through OpenBLAS when it can be loaded. Prints a table, then a single JSON
-/// object as the last line of stdout so scripts can read the figures.
+/// on the same inputs, through OpenBLAS when it can be loaded (and torch.matmul with <c>--torch</c>).
+/// Prints a table, then a single JSON object as the last line of stdout so scripts can read the figures.
+/// <c>--device cuda</c> runs <see cref="DeviceGemmBench"/> instead.
 /// </summary>
 internal static class GemmBench
 {
@@ -24,8 +24,11 @@ internal static class GemmBench
         var dtype = new Option<string>("--dtype") { Description = "Element type: f32 or f64.", DefaultValueFactory = _ => "f32" };
         dtype.AcceptOnlyFromAmong("f32", "f64");
         var repeat = new Option<int>("--repeat") { Description = "Timed runs after warm-up; best and median are reported.", DefaultValueFactory = _ => 10 };
+        var device = DeviceBench.Option();
+        var tf32 = new Option<bool>("--tf32") { Description = "On CUDA, let F32 products use TF32 tensor cores (Cuda.AllowTf32; torch.backends.cuda.matmul.allow_tf32 for the twin)." };
+        var torch = new Option<bool>("--torch") { Description = "Also time torch.matmul on the same device in this run (Samples/bench/gemm_torch.py)." };
 
-        var command = new Command("gemm", "Single/double precision GEMM throughput (GFLOP/s), engine vs OpenBLAS.") { size, threads, dtype, repeat };
+        var command = new Command("gemm", "GEMM throughput: on the CPU engine vs OpenBLAS, on CUDA engine vs torch.matmul.") { size, threads, dtype, repeat, device, tf32, torch };
         foreach (var option in new[] { size, threads, repeat })
         {
             option.Validators.Add(result =>
@@ -36,14 +39,22 @@ internal static class GemmBench
         command.SetAction(parse =>
         {
             int n = parse.GetValue(size), t = parse.GetValue(threads), r = parse.GetValue(repeat);
-            return parse.GetValue(dtype) == "f64" ? Run<double>(n, t, r) : Run<float>(n, t, r);
+            bool f64 = parse.GetValue(dtype) == "f64", withTorch = parse.GetValue(torch);
+            if (DeviceBench.Resolve("gemm", parse.GetValue(device)!) is not { } on) return 2;
+            if (on.Device.Type == DeviceType.Cuda) return DeviceGemmBench.Run(on, n, f64 ? DType.F64 : DType.F32, parse.GetValue(tf32), r, withTorch);
+            if (parse.GetValue(tf32))
+            {
+                Console.Error.WriteLine("bench gemm: --tf32 applies to CUDA devices only.");
+                return 2;
+            }
+            return f64 ? Run<double>(n, t, r, withTorch) : Run<float>(n, t, r, withTorch);
         });
         return command;
     }
 
     private readonly record struct Timing(double BestSeconds, double MedianSeconds);
 
-    private static unsafe int Run<T>(int n, int threads, int repeat) where T : unmanaged, IFloatingPointIeee754<T>
+    private static unsafe int Run<T>(int n, int threads, int repeat, bool withTorch) where T : unmanaged, IFloatingPointIeee754<T>
     {
         string dtypeName = typeof(T) == typeof(float) ? "f32" : "f64";
         long count = (long)n * n;
@@ -81,6 +92,19 @@ internal static class GemmBench
             double? blasMedian = reference is { } rm ? flops / rm.MedianSeconds / 1e9 : null;
             double? ratio = blasBest is { } bb ? engineBest / bb : null;
 
+            string torchNote = "not asked for (--torch)";
+            double? torchGflops = null;
+            if (withTorch)
+            {
+                using var twin = TorchTwin.Run("gemm_torch.py", ["--device", "cpu", "--threads", threads.ToString(CultureInfo.InvariantCulture),
+                    "--size", n.ToString(CultureInfo.InvariantCulture), "--dtype", dtypeName, "--repeat", repeat.ToString(CultureInfo.InvariantCulture)], out torchNote);
+                if (twin is not null)
+                {
+                    torchGflops = twin.RootElement.GetProperty("tflops").GetDouble() * 1e3;
+                    torchNote = $"{torchGflops.Value.ToString("F1", CultureInfo.InvariantCulture)} GFLOP/s (best), engine / torch = {Ratio(engineBest / torchGflops)}";
+                }
+            }
+
             string kernel = Fma.IsSupported && Avx2.IsSupported ? "AVX2+FMA" : "portable";
             AnsiConsole.MarkupLine($"[bold]GEMM[/] {dtypeName}  N={n}  threads={threads}  repeat={repeat}  engine kernel: {kernel}");
             AnsiConsole.MarkupLine(blas != null ? $"reference: {Markup.Escape(blas.Config)}" : $"reference: OpenBLAS {blasReason}");
@@ -94,6 +118,7 @@ internal static class GemmBench
             AnsiConsole.WriteLine(maxDiff is { } md
                 ? $"max |engine - OpenBLAS| = {md.ToString("G3", CultureInfo.InvariantCulture)}"
                 : "max |engine - OpenBLAS| = not available");
+            AnsiConsole.WriteLine($"torch.matmul: {torchNote}");
 
             var json = new Dictionary<string, object?>
             {
@@ -101,9 +126,10 @@ internal static class GemmBench
                 ["engine_gflops"] = Round(engineBest), ["engine_median_gflops"] = Round(engineMedian),
                 ["openblas_gflops"] = Round(blasBest), ["openblas_median_gflops"] = Round(blasMedian),
                 ["ratio"] = Round(ratio), ["max_abs_diff"] = maxDiff,
+                ["torch_gflops"] = Round(torchGflops), ["torch_ratio"] = Round(torchGflops is { } tg ? engineBest / tg : null),
+                ["summary"] = $"{F(engineBest)} GFLOP/s" + (ratio is { } rs ? $", {Ratio(rs)} of OpenBLAS" : ""),
             };
-            Console.Out.Flush();
-            Console.WriteLine(JsonSerializer.Serialize(json));
+            DeviceBench.WriteJson(json);
             return 0;
         }
         finally

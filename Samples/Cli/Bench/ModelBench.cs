@@ -18,8 +18,6 @@ namespace Engine.Samples.Cli.Bench;
 /// </summary>
 internal static class ModelBench
 {
-    private const string TorchPython = "/usr/bin/python3";
-
     /// <summary>The median seconds per train step and per inference batch.</summary>
     private sealed record Timing(double TrainSeconds, double InferSeconds, long Parameters);
 
@@ -90,27 +88,9 @@ internal static class ModelBench
 
     private static Timing? TimeTorch(string name, int batch, int threads, int steps, int size, out string? note)
     {
-        note = null;
-        var script = BenchScripts.Find("model_torch.py");
-        if (!File.Exists(TorchPython) || script is null)
-        {
-            note = "PyTorch twin not available (no /usr/bin/python3 with torch, or no Samples/bench/model_torch.py)";
-            return null;
-        }
-        var start = new ProcessStartInfo(TorchPython) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { script, "--model", name, "--batch", Str(batch), "--threads", Str(threads), "--steps", Str(steps), "--size", Str(size) })
-            start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var lines = process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        process.WaitForExit();
-        if (process.ExitCode != 0 || lines.Length == 0)
-        {
-            var why = stderr.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
-            note = $"PyTorch twin failed (model_torch.py exited with {process.ExitCode}): {why}";
-            return null;
-        }
-        using var doc = JsonDocument.Parse(lines[^1]);
+        using var doc = TorchTwin.Run("model_torch.py", ["--model", name, "--batch", Str(batch), "--threads", Str(threads), "--steps", Str(steps), "--size", Str(size)], out var why);
+        note = doc is null ? "PyTorch twin " + why : null;
+        if (doc is null) return null;
         var root = doc.RootElement;
         return new Timing(root.GetProperty("train_s").GetDouble(), root.GetProperty("infer_s").GetDouble(), root.GetProperty("params").GetInt64());
     }
@@ -142,19 +122,4 @@ internal static class ModelBench
     private static string Rate(int batch, double seconds) => (batch / seconds).ToString("0.0", CultureInfo.InvariantCulture);
 
     private static string Ratio(double r) => r.ToString("0.00", CultureInfo.InvariantCulture) + "x";
-}
-
-/// <summary>Finds the comparison scripts under <c>Samples/bench</c>, above the working directory or the executable.</summary>
-internal static class BenchScripts
-{
-    public static string? Find(string file)
-    {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var path = Path.Combine(dir.FullName, "Samples", "bench", file);
-                if (File.Exists(path)) return path;
-            }
-        return null;
-    }
 }

@@ -1,7 +1,5 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using Engine.Cpu;
 using Spectre.Console;
 
@@ -10,12 +8,12 @@ namespace Engine.Samples.Cli.Bench;
 /// <summary>
 /// <c>engine bench ops</c>: forward and backward time of each operator family on fixed shapes
 /// (<see cref="OpsBenchCases"/>), optionally beside PyTorch's CPU times for the same cases, measured by
-/// Samples/bench/ops_torch.py in the same invocation. PyTorch is a yardstick only: without it the
-/// command still runs and says so.
+/// Samples/bench/ops_torch.py in the same invocation on the same device (<c>--device cuda</c>: both sides on
+/// the GPU, timed with CUDA events). PyTorch is a yardstick only: without it the command still runs and says
+/// so. A case that fails on the device (no kernel yet) is reported with its message; the others still run.
 /// </summary>
 internal static class OpsBench
 {
-    private const string TorchPython = "/usr/bin/python3";
     private const double SlowRatio = 1.5;
 
     public static Command CreateCommand()
@@ -24,13 +22,14 @@ internal static class OpsBench
         var dtype = new Option<string>("--dtype") { Description = "f32 or f64.", DefaultValueFactory = _ => "f32" };
         var filter = new Option<string?>("--filter") { Description = "Run only the cases whose name contains this." };
         var repeat = new Option<int>("--repeat") { Description = "Timed runs after warm-up; the median and the minimum are reported.", DefaultValueFactory = _ => 10 };
-        var torch = new Option<bool>("--torch") { Description = $"Also time the same cases with PyTorch ({TorchPython} Samples/bench/ops_torch.py)." };
-        var command = new Command("ops", "Forward and backward time of every operator family on fixed shapes.") { threads, dtype, filter, repeat, torch };
-        command.SetAction(parse => Run(parse.GetValue(threads), parse.GetValue(dtype)!, parse.GetValue(filter), parse.GetValue(repeat), parse.GetValue(torch)));
+        var torch = new Option<bool>("--torch") { Description = "Also time the same cases with PyTorch on the same device (Samples/bench/ops_torch.py)." };
+        var device = DeviceBench.Option();
+        var command = new Command("ops", "Forward and backward time of every operator family on fixed shapes.") { threads, dtype, filter, repeat, torch, device };
+        command.SetAction(parse => Run(parse.GetValue(threads), parse.GetValue(dtype)!, parse.GetValue(filter), parse.GetValue(repeat), parse.GetValue(torch), parse.GetValue(device)!));
         return command;
     }
 
-    private static int Run(int threads, string dtypeName, string? filter, int repeat, bool withTorch)
+    private static int Run(int threads, string dtypeName, string? filter, int repeat, bool withTorch, string deviceText)
     {
         if (threads < 1 || repeat < 1)
         {
@@ -51,24 +50,42 @@ internal static class OpsBench
         }
 
         CpuParallel.ThreadCount = threads;
+        if (DeviceBench.Resolve("ops", deviceText) is not { } on) return 2;
+        if (on.Device.Type == DeviceType.Cuda) DeviceBench.Title($"bench ops on {on.Device}", on);
         var engine = new Dictionary<string, OpsBenchTiming>();
+        var errors = new Dictionary<string, string>();
         foreach (var c in cases)
         {
-            engine[c.Name] = OpsBenchCases.Time(c, dtype.Value, repeat);
-            Console.Error.WriteLine($"bench ops: {c.Name} done");
+            // One case without a kernel on this device (or failing) must not hide the others' figures.
+            try
+            {
+                engine[c.Name] = OpsBenchCases.Time(c, dtype.Value, repeat, device: on.Device);
+                Console.Error.WriteLine($"bench ops: {c.Name} done");
+            }
+            catch (Exception e)
+            {
+                errors[c.Name] = e is NotSupportedException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+                Console.Error.WriteLine($"bench ops: {c.Name} failed: {errors[c.Name]}");
+            }
         }
         string? torchNote = null;
-        var torch = withTorch ? RunTorch(threads, dtypeName, filter, repeat, out torchNote) : null;
+        Dictionary<string, OpsBenchTiming>? torch = null;
+        if (withTorch && on.Emulated) torchNote = "not run: the CUDA emulator is not a GPU PyTorch can use";
+        else if (withTorch) torch = RunTorch(threads, dtypeName, filter, repeat, on.Device, out torchNote);
 
-        Report(cases, engine, torch, threads, dtypeName, repeat);
+        Report(cases, engine, errors, torch, threads, dtypeName, repeat, on);
         var json = new Dictionary<string, object?>
         {
             ["bench"] = "ops",
+            ["device"] = on.Device.ToString(),
+            ["device_name"] = on.Name,
+            ["emulated"] = on.Emulated,
             ["threads"] = threads,
             ["dtype"] = dtypeName,
             ["repeat"] = repeat,
             ["engine"] = engine.ToDictionary(kv => kv.Key, kv => Figures(kv.Value)),
         };
+        if (errors.Count > 0) json["errors"] = errors;
         if (withTorch)
         {
             json["torch"] = torch is null ? torchNote : torch.ToDictionary(kv => kv.Key, kv => Figures(kv.Value));
@@ -79,8 +96,10 @@ internal static class OpsBench
                     ["bwd"] = Ratio(kv.Value.BackwardMin, torch[kv.Key].BackwardMin),
                 });
         }
-        Console.WriteLine(JsonSerializer.Serialize(json));
-        return 0;
+        json["summary"] = $"{engine.Count}/{cases.Count} cases ran" + (errors.Count > 0 ? $"; first failure: {errors.First().Key}: {errors.First().Value}" : "")
+            + (on.Emulated ? " [emulated: times meaningless]" : "");
+        DeviceBench.WriteJson(json);
+        return errors.Count == 0 ? 0 : 1;
     }
 
     private static Dictionary<string, double> Figures(OpsBenchTiming t) => new()
@@ -93,16 +112,23 @@ internal static class OpsBench
 
     private static double? Ratio(double engine, double torch) => torch > 0 ? Math.Round(engine / torch, 2) : null;
 
-    private static void Report(List<OpsBenchCase> cases, Dictionary<string, OpsBenchTiming> engine,
-        Dictionary<string, OpsBenchTiming>? torch, int threads, string dtype, int repeat)
+    private static void Report(List<OpsBenchCase> cases, Dictionary<string, OpsBenchTiming> engine, Dictionary<string, string> errors,
+        Dictionary<string, OpsBenchTiming>? torch, int threads, string dtype, int repeat, BenchDevice on)
     {
         static string Ms(double v) => v.ToString(v < 10 ? "0.000" : "0.0", CultureInfo.InvariantCulture);
-        var table = new Table().Title($"bench ops: {dtype}, {threads} threads, median (min) of {repeat} runs, ms; ratios of the minima");
+        string where = on.Device.Type == DeviceType.Cpu ? $"{threads} threads" : on.Device.ToString();
+        var table = new Table().Title($"bench ops: {dtype}, {where}, median (min) of {repeat} runs, ms; ratios of the minima");
         table.AddColumns("case", "fwd", "bwd");
         if (torch is not null) table.AddColumns("torch fwd", "torch bwd", "fwd ratio", "bwd ratio");
         foreach (var c in cases)
         {
-            var e = engine[c.Name];
+            if (!engine.TryGetValue(c.Name, out var e))
+            {
+                var failed = new List<string> { c.Name, "failed", "" };
+                if (torch is not null) failed.AddRange(["", "", "", ""]);
+                table.AddRow(failed.Select(Markup.Escape).ToArray());
+                continue;
+            }
             var row = new List<string> { c.Name, $"{Ms(e.ForwardMedian)} ({Ms(e.ForwardMin)})", $"{Ms(e.BackwardMedian)} ({Ms(e.BackwardMin)})" };
             if (torch is not null)
             {
@@ -117,40 +143,22 @@ internal static class OpsBench
         // Piped output has no terminal width; keep the rows on one line each for the docs.
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;
         AnsiConsole.Write(table);
+        foreach (var (name, why) in errors) AnsiConsole.MarkupLine($"[red]{Markup.Escape(name)}[/]: {Markup.Escape(why)}");
     }
 
     /// <summary>Ratio engine/torch of the minimum times (the least disturbed on a shared machine), with a mark where the engine is more than 1.5x slower.</summary>
     private static string Flag(double? ratio) => ratio is null ? "-"
         : ratio.Value.ToString("0.00", CultureInfo.InvariantCulture) + (ratio > SlowRatio ? " !" : "");
 
-    /// <summary>Runs the PyTorch twin and reads the JSON object on its last stdout line; null (and why) when it cannot.</summary>
-    private static Dictionary<string, OpsBenchTiming>? RunTorch(int threads, string dtype, string? filter, int repeat, out string? note)
+    /// <summary>Runs the PyTorch twin on the same device and reads its cases; null (and why) when it cannot.</summary>
+    private static Dictionary<string, OpsBenchTiming>? RunTorch(int threads, string dtype, string? filter, int repeat, Device device, out string? note)
     {
-        note = null;
-        var script = BenchScripts.Find("ops_torch.py");
-        if (!File.Exists(TorchPython) || script is null)
-        {
-            note = "not available";
-            return null;
-        }
-        var start = new ProcessStartInfo(TorchPython) { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in new[] { script, "--threads", threads.ToString(CultureInfo.InvariantCulture), "--dtype", dtype, "--repeat", repeat.ToString(CultureInfo.InvariantCulture) })
-            start.ArgumentList.Add(arg);
-        if (filter is not null)
-        {
-            start.ArgumentList.Add("--filter");
-            start.ArgumentList.Add(filter);
-        }
-        using var process = Process.Start(start)!;
-        var lines = process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        process.WaitForExit();
-        if (process.ExitCode != 0 || lines.Length == 0)
-        {
-            note = $"not available (ops_torch.py exited with {process.ExitCode})";
-            return null;
-        }
-        using var doc = JsonDocument.Parse(lines[^1]);
-        return doc.RootElement.GetProperty("cases").EnumerateObject().ToDictionary(p => p.Name, p => new OpsBenchTiming(
+        var args = new List<string> { "--device", device.ToString(), "--threads", threads.ToString(CultureInfo.InvariantCulture), "--dtype", dtype,
+            "--repeat", repeat.ToString(CultureInfo.InvariantCulture) };
+        if (filter is not null) args.AddRange(["--filter", filter]);
+        using var doc = TorchTwin.Run("ops_torch.py", args, out var why);
+        note = doc is null ? why : null;
+        return doc?.RootElement.GetProperty("cases").EnumerateObject().ToDictionary(p => p.Name, p => new OpsBenchTiming(
             p.Value.GetProperty("fwd_median_ms").GetDouble(), p.Value.GetProperty("fwd_min_ms").GetDouble(),
             p.Value.GetProperty("bwd_median_ms").GetDouble(), p.Value.GetProperty("bwd_min_ms").GetDouble()));
     }
