@@ -288,7 +288,7 @@ std::string Scanner::run(std::string* warnings, unsigned* kernel_count)
                                 "emulator registers only extern \"C\" kernels\n", k.name.c_str());
             continue;
         }
-        table += format("    __emu::Kernel<&%s>::entry(\"%s\", (int)(%s)),\n", k.qualified.c_str(), k.name.c_str(),
+        table += format("    __emu::Kernel<decltype(&%s), &%s>::entry(\"%s\", (int)(%s)),\n", k.qualified.c_str(), k.qualified.c_str(), k.name.c_str(),
                         k.bounds.empty() ? "0" : k.bounds.c_str());
         ++count;
     }
