@@ -11,7 +11,7 @@ namespace Engine.Tests.CudaEmulator;
 /// </summary>
 public sealed unsafe class DriverApiTests
 {
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Fresh_device_and_pinned_memory_is_poisoned_with_0xFF()
     {
         Emu.MakeCurrent();
@@ -21,7 +21,7 @@ public sealed unsafe class DriverApiTests
         Assert.All(pinned.AsSpan<byte>().ToArray(), b => Assert.Equal(0xFF, b));
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Copies_and_memsets_must_stay_inside_one_live_allocation()
     {
         Emu.MakeCurrent();
@@ -47,7 +47,7 @@ public sealed unsafe class DriverApiTests
         Emu.Contains("is in freed allocation #", Emu.Fails(1, () => Driver.CopyDtoH(h, stale, 4)));
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Asynchronous_copies_need_pinned_host_memory()
     {
         Emu.MakeCurrent();
@@ -70,7 +70,7 @@ public sealed unsafe class DriverApiTests
         finally { Driver.StreamDestroy(stream); }
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Frees_are_checked()
     {
         Emu.MakeCurrent();
@@ -85,7 +85,7 @@ public sealed unsafe class DriverApiTests
         Emu.Contains("cannot allocate 0 bytes", Emu.Fails(1, () => Driver.MemAlloc(0)));
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void The_caching_allocator_reuses_blocks_of_driver_memory()
     {
         Emu.MakeCurrent();
@@ -107,7 +107,7 @@ public sealed unsafe class DriverApiTests
         allocator.EmptyCache();
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void The_current_context_is_per_thread()
     {
         Emu.MakeCurrent();
@@ -123,7 +123,7 @@ public sealed unsafe class DriverApiTests
                      "(the current context is per thread: make the primary context current with cuCtxSetCurrent at every entry point)", message);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_created_context_is_pushed_and_its_memory_dies_with_it()
     {
         Emu.MakeCurrent();
@@ -142,7 +142,7 @@ public sealed unsafe class DriverApiTests
         Emu.Contains("released with cuDevicePrimaryCtxRelease, not destroyed", Emu.Fails(201, () => Driver.ContextDestroy(primary)));
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Streams_and_events_are_validated_handles()
     {
         Emu.MakeCurrent();
@@ -167,7 +167,7 @@ public sealed unsafe class DriverApiTests
         Driver.EventDestroy(end);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Device_queries_describe_an_h100_and_reject_what_does_not_exist()
     {
         Emu.MakeCurrent();

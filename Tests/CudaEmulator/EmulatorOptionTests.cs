@@ -29,7 +29,7 @@ public sealed class EmulatorOptionTests
         return output.Download<float>();
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_missing_barrier_gives_a_wrong_result_when_threads_run_in_reverse_or_random_order()
     {
         Emu.MakeCurrent();
@@ -46,7 +46,7 @@ public sealed class EmulatorOptionTests
         Assert.Equal(expected, Shift("shift"));
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_small_device_makes_the_caching_allocator_flush_and_then_run_out_of_memory_for_real()
     {
         Emu.MakeCurrent();
@@ -77,7 +77,7 @@ public sealed class EmulatorOptionTests
         });
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void The_lenient_mode_counts_exited_threads_as_arrived_as_nvidia_hardware_does()
     {
         Emu.MakeCurrent();
@@ -91,7 +91,7 @@ public sealed class EmulatorOptionTests
         Emu.Fails(719, () => Emu.Launch(Emu.Kernel(KernelFaultTests.Source, "early_exit"), 1, 64, input, output, 40));
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void The_watchdog_stops_a_spin_wait_that_would_never_end()
     {
         Emu.MakeCurrent();
@@ -113,7 +113,7 @@ public sealed class EmulatorOptionTests
         KernelFaultTests.AssertStillWorks();
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Sticky_errors_break_the_context_as_the_driver_does()
     {
         Emu.MakeCurrent();
@@ -137,7 +137,7 @@ public sealed class EmulatorOptionTests
         KernelFaultTests.AssertStillWorks();
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Unknown_options_and_bad_values_are_refused()
     {
         Emu.MakeCurrent();

@@ -112,7 +112,7 @@ public sealed class KernelFaultTests
         return message;
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_divergent_barrier_names_both_sites()
     {
         Emu.MakeCurrent();
@@ -122,7 +122,7 @@ public sealed class KernelFaultTests
                         $"while 16 threads wait at {Line("first barrier")}", message);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_thread_that_returns_before_a_barrier_the_others_wait_at_is_reported()
     {
         Emu.MakeCurrent();
@@ -135,7 +135,7 @@ public sealed class KernelFaultTests
         Assert.Equal(Enumerable.Range(0, 40).Reverse(), output.Download<int>()[..40]);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Trap_and_assert_end_the_launch_with_the_thread_and_line()
     {
         Emu.MakeCurrent();
@@ -148,7 +148,7 @@ public sealed class KernelFaultTests
         Emu.Contains($"assertion 'in[threadIdx.x] >= 0' failed at {Line("assert")} in thread (2,0,0) of block (0,0,0)", assert);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_deadlock_between_a_warp_function_and_a_barrier_is_reported_not_hung()
     {
         Emu.MakeCurrent();
@@ -158,7 +158,7 @@ public sealed class KernelFaultTests
         Emu.Contains($"16 at warp functions (__shfl_sync at {Line("deadlock shuffle")}, mask 0xffffffff, lanes 0x0000ffff arrived)", message);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Bad_warp_masks_are_reported()
     {
         Emu.MakeCurrent();
@@ -171,7 +171,7 @@ public sealed class KernelFaultTests
             LaunchFails(719, "exit_while_warp_waits", 32, out_));
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_write_just_past_the_end_lands_in_the_red_zone_and_is_reported_after_the_launch()
     {
         Emu.MakeCurrent();
@@ -182,7 +182,7 @@ public sealed class KernelFaultTests
         Emu.Launch(Kernel("store"), 1, 1, buffer, 999L);   // the zone was re-armed: the next launch is judged on its own
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_write_far_past_the_end_faults_in_the_allocations_own_guard()
     {
         Emu.MakeCurrent();
@@ -194,7 +194,7 @@ public sealed class KernelFaultTests
         Emu.Contains($"(262144 bytes at {buffer.Pointer}), offset {index * 4}", message);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_read_of_freed_memory_is_named_use_after_free()
     {
         Emu.MakeCurrent();
@@ -207,7 +207,7 @@ public sealed class KernelFaultTests
         Emu.Contains("(use after free)", message);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Integer_division_by_zero_is_an_arithmetic_exception()
     {
         Emu.MakeCurrent();
@@ -219,7 +219,7 @@ public sealed class KernelFaultTests
         Assert.Throws<NullReferenceException>(() => nothing!.ToString());
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_fiber_stack_overflow_says_to_raise_the_stack()
     {
         Emu.MakeCurrent();
@@ -230,7 +230,7 @@ public sealed class KernelFaultTests
         Assert.Equal(1 + 0 + 1 + 2 + 3 + 4, out_.Download<int>()[0]);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Dynamic_shared_memory_ends_at_a_guard()
     {
         Emu.MakeCurrent();
@@ -242,7 +242,7 @@ public sealed class KernelFaultTests
         AssertStillWorks();
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_fault_on_another_managed_thread_is_reported_there_too()
     {
         Emu.MakeCurrent();

@@ -29,7 +29,7 @@ public sealed unsafe class LaunchCheckTests
     private static string LaunchFails(int code, string kernel, uint grid, uint block, params object[] args) =>
         Emu.Fails(code, () => Emu.Launch(Kernel(kernel), grid, block, args));
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Launch_configurations_outside_the_devices_limits_are_rejected()
     {
         Emu.MakeCurrent();
@@ -44,7 +44,7 @@ public sealed unsafe class LaunchCheckTests
         KernelFaultTests.AssertStillWorks();
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Pointer_parameters_must_lie_in_live_device_allocations()
     {
         Emu.MakeCurrent();
@@ -68,7 +68,7 @@ public sealed unsafe class LaunchCheckTests
         KernelFaultTests.AssertStillWorks();
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Parameter_buffers_and_handles_are_checked()
     {
         Emu.MakeCurrent();
@@ -83,7 +83,7 @@ public sealed unsafe class LaunchCheckTests
         Emu.Contains("stream 0x309 is not a live stream", LastErrorString(400));
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Parameter_offsets_and_sizes_follow_the_drivers_layout()
     {
         Emu.MakeCurrent();
@@ -100,7 +100,7 @@ public sealed unsafe class LaunchCheckTests
         Assert.Equal([(0ul, 8ul), (8, 136), (144, 8), (152, 1), (160, 136), (296, 8)], found);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Images_that_are_not_the_emulators_are_rejected_with_the_drivers_codes()
     {
         Emu.MakeCurrent();
@@ -111,7 +111,7 @@ public sealed unsafe class LaunchCheckTests
         Assert.Equal(200, Assert.Throws<Engine.Cuda.CudaException>(() => Driver.ModuleLoadData("//CUDA-EMU-IMAGE v1\n@@@@\n\0"u8)).Code);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_missing_or_cpp_linkage_kernel_is_not_found_and_the_error_lists_the_modules_kernels()
     {
         Emu.MakeCurrent();
@@ -123,7 +123,7 @@ public sealed unsafe class LaunchCheckTests
         }
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_module_unloaded_twice_is_an_invalid_handle()
     {
         Emu.MakeCurrent();

@@ -18,7 +18,7 @@ public sealed unsafe class NvrtcTests
         return e;
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_compile_error_is_reported_on_the_sources_own_file_and_line()
     {
         Emu.MakeCurrent();
@@ -30,7 +30,7 @@ public sealed unsafe class NvrtcTests
         Emu.Contains("'undefined_name' was not declared in this scope", e.Message);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Libc_headers_are_missing_as_under_nvrtc()
     {
         Emu.MakeCurrent();
@@ -38,7 +38,7 @@ public sealed unsafe class NvrtcTests
         Emu.Contains("'int64_t' does not name a type", CompileFails(6, "int64_t x;\n", "types.cu").Message);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Unknown_options_are_refused_and_code_generation_options_accepted()
     {
         Emu.MakeCurrent();
@@ -52,7 +52,7 @@ public sealed unsafe class NvrtcTests
             Nvrtc.CompileToPtx("extern \"C\" __global__ void k(int* p) { p[0] = __shfl_sync(0xffffffffu, 1, 0); }\n", "std.cu", [standard]);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void The_architecture_and_preprocessor_options_reach_the_source()
     {
         Emu.MakeCurrent();
@@ -79,7 +79,7 @@ public sealed unsafe class NvrtcTests
         finally { Driver.ModuleUnload(module); }
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Headers_given_to_create_program_are_includable_and_cubin_is_the_same_image()
     {
         Emu.MakeCurrent();
@@ -117,7 +117,7 @@ public sealed unsafe class NvrtcTests
         }
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void The_emulator_counts_its_work()
     {
         Emu.MakeCurrent();

@@ -130,7 +130,7 @@ public sealed class SharedMemoryTests
         Assert.Equal([34, 1, 1, 0, 0], dout.Download<int>());
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void Shared_memory_nobody_wrote_in_a_block_reads_as_poison_not_as_the_previous_blocks_values()
     {
         Emu.MakeCurrent();
@@ -165,7 +165,7 @@ public sealed class SharedMemoryTests
         Assert.Equal(Enumerable.Range(0, count).Select(i => (double)((i + 1) % count)), dout.Download<double>());
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void More_than_48_KiB_of_dynamic_shared_memory_needs_the_attribute_up_to_the_opt_in_limit()
     {
         Emu.MakeCurrent();

@@ -95,7 +95,7 @@ public sealed class WarpTests
         return warps;
     }
 
-    [GpuTheory]
+    [GpuTheory(Needs = GpuNeeds.Emulator)]
     [InlineData(64, 0xFFFFFFFFu)]   // two full warps
     [InlineData(40, 0xFFFFFFFFu)]   // a partial last warp: lanes 8..31 of warp 1 do not exist
     [InlineData(64, 0x0000FFFFu)]   // half of each warp

@@ -10,6 +10,9 @@ public enum GpuNeeds
 
     /// <summary>The CUDA tensor backend (<c>Backend.For(Device.Cuda(i))</c>), which is not built yet.</summary>
     TensorBackend,
+
+    /// <summary>The CUDA emulator itself: the test checks its own reports (poison, misuse messages, options), which a GPU does not give.</summary>
+    Emulator,
 }
 
 /// <summary>
@@ -34,6 +37,8 @@ public sealed class GpuFactAttribute : FactAttribute
         if (needs == GpuNeeds.TensorBackend && !Engine.Backends.Devices.CudaAvailable)
             return "skipped: needs the CUDA tensor backend (not built yet)";
         if (GpuEnvironment.MissingReason is { } missing) return $"skipped: no CUDA device, and {missing}";
+        if (needs == GpuNeeds.Emulator && GpuEnvironment.EmulatorPath is null)
+            return "skipped: checks the CUDA emulator's own reports, and this run uses a real GPU";
         return Engine.Cuda.Cuda.IsAvailable ? null : $"skipped: no CUDA device ({Engine.Cuda.Cuda.UnavailableReason})";
     }
 }
