@@ -226,6 +226,7 @@ std::string Scanner::run(std::string* warnings, unsigned* kernel_count)
             prev_ident_.clear();
             continue;
         }
+        if (c == '\'' && i_ > 0 && std::isdigit((unsigned char)s_[i_ - 1])) { ++i_; continue; }   // 1'000'000
         if (c == '\'') { skip_literal('\''); prev_ident_.clear(); continue; }
         if (ident_start(c))
         {
