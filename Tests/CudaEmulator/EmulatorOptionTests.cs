@@ -47,6 +47,35 @@ public sealed class EmulatorOptionTests
     }
 
     [GpuFact(Needs = GpuNeeds.Emulator)]
+    public void Correct_kernels_give_the_same_results_in_every_thread_order()
+    {
+        Emu.MakeCurrent();
+        const int n = 4096, blocks = 16, block = 256;
+        var input = Enumerable.Range(0, n).Select(i => (float)(i % 13)).ToArray();
+        using var din = DeviceBuffer.Of<float>(input);
+        using var dout = DeviceBuffer.Of<float>(n);
+        using var counts = DeviceBuffer.Of<int>(5);
+        (float[] Reversed, float[] Sums, int[] Counts) Run()
+        {
+            Emu.Launch(Emu.Kernel(SharedMemoryTests.Source, "reverse_block"), blocks, block, din, dout);
+            var reversed = dout.Download<float>();
+            Emu.Launch(Emu.Kernel(WarpTests.Source, "block_sum_shfl"), blocks, block, din, dout, n);
+            var sums = dout.Download<float>()[..blocks];
+            Emu.Launch(Emu.Kernel(SharedMemoryTests.Source, "barrier_reductions"), 1, 100, counts);
+            return (reversed, sums, counts.Download<int>());
+        }
+        var forward = Run();
+        foreach (var order in new[] { "reverse", "random:1", "random:2" })
+            With("CUDA_EMU_SCHEDULE", order, () =>
+            {
+                var other = Run();
+                Assert.Equal(forward.Reversed, other.Reversed);
+                Assert.Equal(forward.Sums, other.Sums);
+                Assert.Equal(forward.Counts, other.Counts);
+            });
+    }
+
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void A_small_device_makes_the_caching_allocator_flush_and_then_run_out_of_memory_for_real()
     {
         Emu.MakeCurrent();

@@ -311,6 +311,8 @@ EMU_EXPORT CUresult cuLaunchKernel(void* function, unsigned gx, unsigned gy, uns
     int error;
     {
         std::lock_guard<std::mutex> lock(exec_mutex());
+        if (!live_function(f))   // unloaded by another thread since the checks: modules unload under exec_mutex
+            return driver_fail(kInvalidHandle, fn, who + ": the kernel's module was unloaded during the launch");
         error = run_launch(spec, &message);
         std::string damage = mem::check_red_zones(blocks.data(), blocks.size());
         if (!error && !damage.empty()) { error = kIllegalAddress; message = damage; }
