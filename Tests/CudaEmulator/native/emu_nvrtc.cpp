@@ -328,7 +328,8 @@ int compile(Program* p, const Options& o)
         counters().compiles++;
         if (!cached_path.empty() && make_dirs(cache))
         {
-            std::string temporary = format("%s.%d.tmp", cached_path.c_str(), (int)getpid());
+            static std::atomic<unsigned> writes{0};   // two threads may compile the same unit at once
+            std::string temporary = format("%s.%d.%u.tmp", cached_path.c_str(), (int)getpid(), writes++);
             if (write_file(temporary, library)) std::rename(temporary.c_str(), cached_path.c_str());
             else std::remove(temporary.c_str());
         }
