@@ -86,6 +86,24 @@ public sealed unsafe class DriverApiTests
     }
 
     [GpuFact(Needs = GpuNeeds.Emulator)]
+    public void Writes_past_the_end_from_outside_a_launch_are_found_at_synchronisation_and_free()
+    {
+        Emu.MakeCurrent();
+        // Device pointers are host addresses here, so host code (or a library emulation) can overrun one.
+        var device = Driver.MemAlloc(1000);
+        ((byte*)device.Address)[1003] = 0;
+        Emu.Contains("write at offset +1003 past the end of allocation #", Emu.Fails(700, () => Driver.Synchronize()));
+        Driver.Synchronize();   // the zone was re-armed
+        ((byte*)device.Address)[1000] = 0;
+        Emu.Contains("write at offset +1000 past the end of allocation #", Emu.Fails(700, () => Driver.MemFree(device)));
+        Emu.Contains("was already freed", Emu.Fails(1, () => Driver.MemFree(device)));   // it was freed all the same
+
+        nint pinned = Driver.HostAlloc(100);
+        ((byte*)pinned)[-1] = 0;
+        Emu.Contains("write at offset -1 before the start of pinned host allocation #", Emu.Fails(700, () => Driver.FreeHost(pinned)));
+    }
+
+    [GpuFact(Needs = GpuNeeds.Emulator)]
     public void The_caching_allocator_reuses_blocks_of_driver_memory()
     {
         Emu.MakeCurrent();
