@@ -13,6 +13,9 @@ public enum GpuNeeds
 
     /// <summary>The CUDA kernels of the operator families in <c>Ops/</c> (conv, norms, pooling, losses, ...), which are not built yet.</summary>
     OperatorKernels,
+
+    /// <summary>The CUDA emulator itself: the test checks its own reports (poison, misuse messages, options), which a GPU does not give.</summary>
+    Emulator,
 }
 
 /// <summary>
@@ -39,7 +42,23 @@ public sealed class GpuFactAttribute : FactAttribute
         if (needs == GpuNeeds.TensorBackend && !Engine.Backends.Devices.CudaAvailable)
             return "skipped: needs the CUDA tensor backend";
         if (GpuEnvironment.MissingReason is { } missing) return $"skipped: no CUDA device, and {missing}";
+        if (needs == GpuNeeds.Emulator && GpuEnvironment.EmulatorPath is null)
+            return "skipped: checks the CUDA emulator's own reports, and this run uses a real GPU";
         return Engine.Cuda.Cuda.IsAvailable ? null : $"skipped: no CUDA device ({Engine.Cuda.Cuda.UnavailableReason})";
+    }
+}
+
+/// <summary>A data-driven <see cref="GpuFactAttribute"/>: every case is skipped, with the reason, where CUDA cannot run.</summary>
+public sealed class GpuTheoryAttribute : TheoryAttribute
+{
+    /// <summary>What the test needs; a driver (real or emulated) by default.</summary>
+    public GpuNeeds Needs { get; set; } = GpuNeeds.Driver;
+
+    /// <summary>The explicit skip reason, else why this machine cannot run the test, else null.</summary>
+    public override string? Skip
+    {
+        get => base.Skip ?? GpuFactAttribute.SkipReason(Needs);
+        set => base.Skip = value;
     }
 }
 

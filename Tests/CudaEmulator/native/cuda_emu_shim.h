@@ -326,10 +326,23 @@ template <class... A> struct Layout
     static constexpr Offsets offsets = compute();
 };
 
-template <auto F> struct Kernel;
-template <class... A, void (*F)(A...)> struct Kernel<F>
+template <class... A> struct any_reference { static constexpr bool value = false; };
+template <class H, class... A> struct any_reference<H, A...>
 {
-    static_assert(!(is_reference<A>::value || ...), "a kernel parameter cannot be a reference");
+    static constexpr bool value = is_reference<H>::value || any_reference<A...>::value;
+};
+#if __cplusplus < 201703L   // before C++17, static constexpr members that are odr-used need a definition
+template <class... A> constexpr unsigned Layout<A...>::sizes[];
+template <class... A> constexpr unsigned Layout<A...>::aligns[];
+template <class... A> constexpr unsigned char Layout<A...>::pointers[];
+template <class... A> constexpr typename Layout<A...>::Offsets Layout<A...>::offsets;
+#endif
+
+// Kernel<decltype(&k), &k>: the signature's parameter types come from deduction on the kernel's address.
+template <class FT, FT F> struct Kernel;
+template <class... A, void (*F)(A...)> struct Kernel<void (*)(A...), F>
+{
+    static_assert(!any_reference<A...>::value, "a kernel parameter cannot be a reference");
     typedef Layout<typename strip<A>::type...> L;
     template <unsigned... I> static __forceinline__ void call(const unsigned char* p, seq<I...>)
     {

@@ -21,10 +21,11 @@ struct Module
 {
     Context* context;
     void* library;
+    int fd;   // the memfd the library was loaded from, open while it is loaded: dlopen matches libraries by name
+              // first, so /proc/self/fd/N must not name another live module
     cuda_emu_module_info info;
     std::uintptr_t text_begin, text_end;
     std::vector<Function*> functions;
-    int fd;                          // the memfd it was loaded from, open while it is loaded (see cuModuleLoadData)
 };
 
 struct Function
@@ -146,13 +147,14 @@ EMU_EXPORT CUresult cuModuleLoadData(void** module, const void* image)
         written += (std::size_t)n;
     }
     std::string path = format("/proc/self/fd/%d", fd);
-    // The fd stays open while the module is loaded: glibc's dlopen finds an already loaded object by the
-    // path string, so a closed fd's number reused by the next module's memfd would return the old module.
     void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (library == nullptr) close(fd);
-    if (library == nullptr) return driver_fail(kInvalidImage, "cuModuleLoadData", format("dlopen of the module failed: %s", dlerror()));
+    if (library == nullptr)
+    {
+        close(fd);
+        return driver_fail(kInvalidImage, "cuModuleLoadData", format("dlopen of the module failed: %s", dlerror()));
+    }
     auto entry = (cuda_emu_module_entry)dlsym(library, CUDA_EMU_MODULE_ENTRY_NAME);
-    Module* m = new Module{c, library, {}, 0, 0, {}, fd};
+    Module* m = new Module{c, library, fd, {}, 0, 0, {}};
     int abi = entry ? entry(runtime_table(), &m->info) : -1;
     if (abi != 0)
     {
@@ -309,6 +311,8 @@ EMU_EXPORT CUresult cuLaunchKernel(void* function, unsigned gx, unsigned gy, uns
     int error;
     {
         std::lock_guard<std::mutex> lock(exec_mutex());
+        if (!live_function(f))   // unloaded by another thread since the checks: modules unload under exec_mutex
+            return driver_fail(kInvalidHandle, fn, who + ": the kernel's module was unloaded during the launch");
         error = run_launch(spec, &message);
         std::string damage = mem::check_red_zones(blocks.data(), blocks.size());
         if (!error && !damage.empty()) { error = kIllegalAddress; message = damage; }

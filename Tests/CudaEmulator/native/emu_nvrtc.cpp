@@ -228,7 +228,7 @@ Options parse_options(int count, const char* const* options)
         {
             std::string s = a.substr(a.find('=') + 1);
             if (s != "c++03" && s != "c++11" && s != "c++14" && s != "c++17" && s != "c++20") o.error = a;
-            else o.standard = s;
+            else o.standard = s == "c++03" || s == "c++11" ? "c++14" : s;   // the shim needs C++14
             continue;
         }
         if (starts(a, "--define-macro=")) { o.preprocessor.push_back("-D" + a.substr(15)); continue; }
@@ -328,7 +328,8 @@ int compile(Program* p, const Options& o)
         counters().compiles++;
         if (!cached_path.empty() && make_dirs(cache))
         {
-            std::string temporary = format("%s.%d.tmp", cached_path.c_str(), (int)getpid());
+            static std::atomic<unsigned> writes{0};   // two threads may compile the same unit at once
+            std::string temporary = format("%s.%d.%u.tmp", cached_path.c_str(), (int)getpid(), writes++);
             if (write_file(temporary, library)) std::rename(temporary.c_str(), cached_path.c_str());
             else std::remove(temporary.c_str());
         }

@@ -226,6 +226,7 @@ std::string Scanner::run(std::string* warnings, unsigned* kernel_count)
             prev_ident_.clear();
             continue;
         }
+        if (c == '\'' && i_ > 0 && std::isdigit((unsigned char)s_[i_ - 1])) { ++i_; continue; }   // 1'000'000
         if (c == '\'') { skip_literal('\''); prev_ident_.clear(); continue; }
         if (ident_start(c))
         {
@@ -288,7 +289,7 @@ std::string Scanner::run(std::string* warnings, unsigned* kernel_count)
                                 "emulator registers only extern \"C\" kernels\n", k.name.c_str());
             continue;
         }
-        table += format("    __emu::Kernel<&%s>::entry(\"%s\", (int)(%s)),\n", k.qualified.c_str(), k.name.c_str(),
+        table += format("    __emu::Kernel<decltype(&%s), &%s>::entry(\"%s\", (int)(%s)),\n", k.qualified.c_str(), k.qualified.c_str(), k.name.c_str(),
                         k.bounds.empty() ? "0" : k.bounds.c_str());
         ++count;
     }

@@ -9,11 +9,10 @@
 // else the launcher, which then tells "block done" from "deadlock". Kernel frames never sit on the OS
 // thread's stack, so an aborted launch just abandons its fibers and re-primes them: nothing unwinds.
 //
-// Everything here runs with exec_mutex held: one launch at a time in the process, so the state is global.
-// No thread_local is touched on a fiber: a fiber may resume on another OS thread at the next launch.
-#include "emu_internal.h"
+// Everything here runs with exec_mutex held: one launch at a time in the process, so the state is global
+// (emu_scheduler.h). Barriers and warp functions are in emu_sync.cpp.
+#include "emu_scheduler.h"
 
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -21,97 +20,18 @@
 #include <cstring>
 #include <mutex>
 
-extern "C" void emu_switch(void** save_sp, void* load_sp);
 extern "C" void emu_fiber_trampoline();
 
 namespace emu {
-namespace {
-
-enum ThreadState : unsigned char { kUnstarted, kRunning, kAtBarrier, kAtWarp, kReady, kDone };
-
-struct Fiber;
-
-struct Round   // one exchange of a warp function among the lanes of a mask
-{
-    unsigned mask, need, arrived;
-    int readers;
-    const char* what;
-    const char* file;
-    int line;
-    unsigned long long slots[33];
-};
-
-struct Thread
-{
-    ThreadState state;
-    Fiber* fiber;
-    Round* reading;          // the round whose slots this thread may still be reading
-    int barrier_result;
-};
-
-struct Warp
-{
-    unsigned existing, exited;
-    unsigned long long used, pending;   // bits over rounds[]
-    Round rounds[64];
-};
-
-struct Barrier
-{
-    unsigned arrived;
-    int op, acc;
-    const char* file;
-    int line;
-    unsigned long long waiting[16];     // by rank
-};
-
-struct Fiber
-{
-    void* sp;
-    unsigned char* map;                 // the stack mapping; its lowest page is the guard
-    std::size_t map_bytes;
-    bool busy;                          // holds a thread's frames
-};
-
-constexpr unsigned kMaxThreads = 1024;
-
-struct Launch
-{
-    const LaunchSpec* spec;
-    void (*run)(const void*);
-    const void* params;
-    cuda_emu_dim3* thread_idx;
-    unsigned n;
-    bool strict;
-    Schedule schedule;
-    std::uint64_t seed;
-    cuda_emu_dim3 coords[kMaxThreads];
-    unsigned order[kMaxThreads];        // rank -> thread
-    unsigned rank[kMaxThreads];         // thread -> rank
-    // the block being run
-    cuda_emu_dim3 block;
-    Thread threads[kMaxThreads];
-    unsigned next;                      // next unstarted rank
-    unsigned ring[kMaxThreads], ring_head, ring_count;
-    unsigned done;
-    int first_exited;
-    Thread* current;
-    Barrier barrier;
-    Warp warps[kMaxThreads / 32];
-    // the outcome
-    int error;
-    std::string message;
-    bool faulted;
-    FaultReport fault;
-    Thread* fault_thread;
-    void* launcher_sp;
-    std::uint64_t switches, barriers, rounds;
-};
+namespace sched {
 
 Launch g_launch;
-std::vector<Fiber*> g_fibers, g_idle;
-Fiber* volatile g_fiber = nullptr;      // the fiber running now; null on the launcher
+Fiber* volatile g_fiber = nullptr;
 volatile sig_atomic_t g_in_fiber = 0;
+
+namespace {
+
+std::vector<Fiber*> g_fibers, g_idle;
 volatile pid_t g_launcher_tid = 0;
 std::uintptr_t g_text_begin = 0, g_text_end = 0;
 
@@ -137,7 +57,6 @@ void prepare_fiber(Fiber* f)
     sp[6] = 0;                               // rbp
     sp[7] = (std::uint64_t)&emu_fiber_trampoline;
     f->sp = sp;
-    f->busy = false;
 }
 
 Fiber* new_fiber()
@@ -146,7 +65,7 @@ Fiber* new_fiber()
     void* map = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (map == MAP_FAILED) return nullptr;
     mprotect(map, 4096, PROT_NONE);
-    Fiber* f = new Fiber{nullptr, (unsigned char*)map, bytes, false};
+    Fiber* f = new Fiber{nullptr, (unsigned char*)map, bytes};
     prepare_fiber(f);
     g_fibers.push_back(f);
     counters().fibers++;
@@ -159,20 +78,9 @@ Fiber* idle_fiber()
     return new_fiber();
 }
 
-inline void switch_to(Fiber* from, Fiber* to)
-{
-    Launch& L = g_launch;
-    L.switches++;
-    void** save = from ? &from->sp : &L.launcher_sp;
-    void* load = to ? to->sp : L.launcher_sp;
-    g_fiber = to;
-    g_in_fiber = to != nullptr;
-    emu_switch(save, load);
-}
+} // namespace
 
-// ---- messages -----------------------------------------------------------------------------------------
-unsigned tid_of(const Thread* t) { return (unsigned)(t - g_launch.threads); }
-
+// ---- shared with emu_sync.cpp -------------------------------------------------------------------------
 std::string thread_name(unsigned tid)
 {
     const cuda_emu_dim3& c = g_launch.coords[tid];
@@ -191,27 +99,6 @@ std::string site(const char* file, int line) { return format("%s:%d", file ? fil
     __builtin_unreachable();
 }
 
-// ---- the ready queue and waiting -----------------------------------------------------------------------
-inline void make_ready(unsigned tid)
-{
-    Launch& L = g_launch;
-    L.threads[tid].state = kReady;
-    L.ring[(L.ring_head + L.ring_count) & (kMaxThreads - 1)] = tid;
-    L.ring_count++;
-}
-
-inline Thread* pop_ready()
-{
-    Launch& L = g_launch;
-    unsigned tid = L.ring[L.ring_head];
-    L.ring_head = (L.ring_head + 1) & (kMaxThreads - 1);
-    L.ring_count--;
-    return &L.threads[tid];
-}
-
-inline void set_thread_idx(const Thread* t) { *g_launch.thread_idx = g_launch.coords[tid_of(t)]; }
-
-// Parks thread t (already marked as waiting) and runs something else until t is released.
 void wait_here(Thread* t)
 {
     Launch& L = g_launch;
@@ -229,192 +116,20 @@ void wait_here(Thread* t)
     set_thread_idx(t);
 }
 
-// ---- warps --------------------------------------------------------------------------------------------
-inline void finish_reading(Thread* t)
-{
-    Round* r = t->reading;
-    if (r == nullptr) return;
-    t->reading = nullptr;
-    if (--r->readers == 0)
-    {
-        Warp& w = g_launch.warps[tid_of(t) >> 5];
-        w.used &= ~(1ull << (r - w.rounds));
-    }
-}
-
-// Releases every lane of a completed round but those in `running` (the last to arrive, which carries on), in
-// rank order.
-void complete_round(Warp& w, Round* r, unsigned running)
-{
-    Launch& L = g_launch;
-    w.pending &= ~(1ull << (r - w.rounds));
-    r->readers = __builtin_popcount(r->arrived);
-    L.rounds++;
-    unsigned base = (unsigned)(&w - L.warps) * 32;
-    unsigned others = r->arrived & ~running;
-    if (L.schedule == Schedule::Forward)
-        for (unsigned m = others; m; m &= m - 1) make_ready(base + __builtin_ctz(m));
-    else
-    {
-        unsigned lanes[32], count = 0;
-        for (unsigned m = others; m; m &= m - 1) lanes[count++] = base + __builtin_ctz(m);
-        for (unsigned i = 1; i < count; ++i)   // insertion sort by rank: at most 32
-            for (unsigned j = i; j > 0 && L.rank[lanes[j]] < L.rank[lanes[j - 1]]; --j) std::swap(lanes[j], lanes[j - 1]);
-        for (unsigned i = 0; i < count; ++i) make_ready(lanes[i]);
-    }
-}
-
-const unsigned long long* warp_exchange(unsigned mask, unsigned long long value, const char* what, const char* file, int line)
-{
-    Launch& L = g_launch;
-    Thread* t = L.current;
-    finish_reading(t);
-    unsigned tid = tid_of(t), lane = tid & 31, bit = 1u << lane;
-    Warp& w = L.warps[tid >> 5];
-    if (!(mask & bit))
-        abort_launch(kLaunchFailed, format("%s at %s: lane %u (%s) is not in its own mask 0x%08x", what, site(file, line).c_str(),
-                                           lane, thread_name(tid).c_str(), mask));
-    unsigned need = mask & w.existing;
-    if (need & w.exited)
-    {
-        if (L.strict)
-            abort_launch(kLaunchFailed, format("%s at %s: the mask 0x%08x of %s names lanes that have exited (0x%08x): they never "
-                                               "take part, and what the others read from them is undefined",
-                                               what, site(file, line).c_str(), mask, thread_name(tid).c_str(), need & w.exited));
-        need &= ~w.exited;
-    }
-    Round* r = nullptr;
-    for (unsigned long long m = w.pending; m; m &= m - 1)
-    {
-        Round* p = &w.rounds[__builtin_ctzll(m)];
-        if (p->mask == mask) { r = p; break; }
-        if ((p->need & need) && L.strict)
-            abort_launch(kLaunchFailed, format("lanes of warp %u wait in different warp functions or with different masks: %s "
-                                               "at %s with mask 0x%08x, while lanes 0x%08x wait in %s at %s with mask 0x%08x",
-                                               tid >> 5, what, site(file, line).c_str(), mask, p->arrived, p->what,
-                                               site(p->file, p->line).c_str(), p->mask));
-    }
-    if (r == nullptr)
-    {
-        unsigned slot = (unsigned)__builtin_ctzll(~w.used);
-        w.used |= 1ull << slot;
-        w.pending |= 1ull << slot;
-        r = &w.rounds[slot];
-        r->mask = mask;
-        r->need = need;
-        r->arrived = 0;
-        r->what = what;
-        r->file = file;
-        r->line = line;
-        std::memset(r->slots, 0xFF, 32 * sizeof r->slots[0]);
-        r->slots[32] = need;
-    }
-    r->slots[lane] = value;
-    r->arrived |= bit;
-    t->reading = r;
-    if ((r->arrived & r->need) == r->need)
-    {
-        complete_round(w, r, bit);
-        return r->slots;
-    }
-    t->state = kAtWarp;
-    wait_here(t);
-    return r->slots;
-}
-
-unsigned active_mask()
-{
-    Launch& L = g_launch;
-    const Warp& w = L.warps[tid_of(L.current) >> 5];
-    return w.existing & ~w.exited;
-}
-
-// ---- barriers -------------------------------------------------------------------------------------------
-int complete_barrier()
-{
-    Launch& L = g_launch;
-    Barrier& b = L.barrier;
-    int result = b.op == CUDA_EMU_REDUCE_NONE ? 0 : b.acc;
-    unsigned words = (L.n + 63) / 64;
-    for (unsigned i = 0; i < words; ++i)
-    {
-        for (unsigned long long m = b.waiting[i]; m; m &= m - 1)
-        {
-            unsigned tid = L.order[i * 64 + __builtin_ctzll(m)];
-            L.threads[tid].barrier_result = result;
-            make_ready(tid);
-        }
-        b.waiting[i] = 0;
-    }
-    b.arrived = 0;
-    L.barriers++;
-    return result;
-}
-
-int barrier(int op, int predicate, const char* file, int line)
-{
-    Launch& L = g_launch;
-    Thread* t = L.current;
-    finish_reading(t);
-    Barrier& b = L.barrier;
-    unsigned tid = tid_of(t);
-    const char* name = op == CUDA_EMU_REDUCE_COUNT ? "__syncthreads_count" : op == CUDA_EMU_REDUCE_AND ? "__syncthreads_and"
-                     : op == CUDA_EMU_REDUCE_OR ? "__syncthreads_or" : "__syncthreads";
-    if (b.arrived == 0)
-    {
-        b.file = file;
-        b.line = line;
-        b.op = op;
-        b.acc = op == CUDA_EMU_REDUCE_AND ? 1 : 0;
-    }
-    else if (L.strict && (b.line != line || b.op != op || std::strcmp(b.file, file) != 0))
-        abort_launch(kLaunchFailed, format("divergent __syncthreads: %s at %s (%s) while %u threads wait at %s", thread_name(tid).c_str(),
-                                           site(file, line).c_str(), name, b.arrived, site(b.file, b.line).c_str()));
-    b.arrived++;
-    if (op == CUDA_EMU_REDUCE_COUNT) b.acc += predicate;
-    else if (op == CUDA_EMU_REDUCE_AND) b.acc &= predicate;
-    else if (op == CUDA_EMU_REDUCE_OR) b.acc |= predicate;
-    if (L.strict && L.done > 0 && b.arrived + L.done == L.n)
-        abort_launch(kLaunchFailed, format("%s exited before reaching __syncthreads at %s, where the other %u threads of its block "
-                                           "wait (a thread that returns early must not skip a barrier)",
-                                           thread_name((unsigned)L.first_exited).c_str(), site(file, line).c_str(), b.arrived));
-    if (b.arrived + (L.strict ? 0 : L.done) == L.n) return complete_barrier();
-    unsigned r = L.rank[tid];
-    b.waiting[r / 64] |= 1ull << (r % 64);
-    t->state = kAtBarrier;
-    wait_here(t);
-    return t->barrier_result;
-}
+namespace {
 
 // ---- threads --------------------------------------------------------------------------------------------
-void thread_exit(Thread* t)
+inline void thread_exit(Thread* t)
 {
     Launch& L = g_launch;
     finish_reading(t);
-    unsigned tid = tid_of(t), bit = 1u << (tid & 31);
+    unsigned tid = tid_of(t);
     t->state = kDone;
     L.done++;
     if (L.first_exited < 0) L.first_exited = (int)tid;
     Warp& w = L.warps[tid >> 5];
-    w.exited |= bit;
-    for (unsigned long long m = w.pending; m; m &= m - 1)
-    {
-        Round* r = &w.rounds[__builtin_ctzll(m)];
-        if (!(r->need & bit)) continue;
-        if (L.strict)
-            abort_launch(kLaunchFailed, format("%s exited while lanes 0x%08x of its warp wait for it in %s at %s (mask 0x%08x)",
-                                               thread_name(tid).c_str(), r->arrived, r->what, site(r->file, r->line).c_str(), r->mask));
-        r->need &= ~bit;
-        if ((r->arrived & r->need) == r->need) complete_round(w, r, 0);
-    }
-    if (L.barrier.arrived)
-    {
-        if (L.strict)
-            abort_launch(kLaunchFailed, format("%s exited while %u threads wait at __syncthreads (%s): a thread that returns early "
-                                               "must not skip a barrier", thread_name(tid).c_str(), L.barrier.arrived,
-                                               site(L.barrier.file, L.barrier.line).c_str()));
-        if (L.barrier.arrived + L.done == L.n) complete_barrier();
-    }
+    w.exited |= 1u << (tid & 31);
+    if (w.pending || L.barrier.arrived) exit_while_others_wait(t);
 }
 
 inline void run_thread(Fiber* self, Thread* t)
@@ -422,12 +137,10 @@ inline void run_thread(Fiber* self, Thread* t)
     Launch& L = g_launch;
     t->state = kRunning;
     t->fiber = self;
-    self->busy = true;
     L.current = t;
     set_thread_idx(t);
     L.run(L.params);
     thread_exit(t);
-    self->busy = false;
 }
 
 [[noreturn]] void worker_loop(Fiber* self)
@@ -536,8 +249,8 @@ std::string fault_message()
                       fiber_stack_bytes() >> 10);
     unsigned dyn = 0;
     if (is_dynamic_shared_guard(f.address, &dyn))
-        return format("illegal %s at 0x%lx%s: past the end of the dynamic shared memory (the launch gave %u bytes)",
-                      f.write ? "write" : "read", (unsigned long)f.address, who.c_str(), dyn);
+        return format("illegal %s%s at 0x%lx, past the end of the dynamic shared memory (the launch gave %u bytes)",
+                      f.write ? "write" : "read", who.c_str(), (unsigned long)f.address, dyn);
     return format("illegal %s%s at %s", f.write ? "write" : "read", who.c_str(), mem::describe_fault_address(f.address).c_str());
 }
 
@@ -557,28 +270,14 @@ void prepare_dynamic_shared(unsigned bytes)
 }
 
 } // namespace
+} // namespace sched
+
+using namespace sched;
 
 std::mutex& exec_mutex()
 {
     static std::mutex m;
     return m;
-}
-
-const cuda_emu_runtime* runtime_table()
-{
-    static const cuda_emu_runtime table = {
-        CUDA_EMU_ABI_VERSION,
-        &barrier,
-        &warp_exchange,
-        [](const char* message, const char* file, int line) {
-            Launch& L = g_launch;
-            bool assertion = std::strncmp(message, "assertion", 9) == 0;
-            abort_launch(assertion ? 710 : kLaunchFailed,
-                         format("%s at %s in %s", message, site(file, line).c_str(), thread_name(tid_of(L.current)).c_str()));
-        },
-        &active_mask,
-    };
-    return &table;
 }
 
 int run_launch(const LaunchSpec& spec, std::string* message)
