@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Engine.Cuda.Native;
 
 namespace Engine.Cuda;
@@ -8,7 +9,7 @@ namespace Engine.Cuda;
 /// </summary>
 public static class Cuda
 {
-    private static readonly Lazy<(int Count, string? Reason)> Probe = new(ProbeDevices);
+    private static readonly Lazy<(int Count, string? Reason, bool Emulated)> Probe = new(ProbeDevices);
 
     /// <summary>True when the driver loads, initialises and reports at least one device.</summary>
     public static bool IsAvailable => Probe.Value.Count > 0;
@@ -18,6 +19,12 @@ public static class Cuda
 
     /// <summary>Why CUDA is not available, in one line; null when it is.</summary>
     public static string? UnavailableReason => Probe.Value.Reason;
+
+    /// <summary>
+    /// True when the loaded driver is the CUDA emulator (a test library that runs kernels on the CPU; see
+    /// <c>ENGINE_CUDA_EMULATOR</c> in <see cref="LibraryResolver"/>) rather than NVIDIA's: it exports <c>cuEmuGetVersion</c>.
+    /// </summary>
+    public static bool IsEmulated => Probe.Value.Emulated;
 
     /// <summary>Device <paramref name="ordinal"/>'s name, compute capability and memory.</summary>
     public static CudaDeviceInfo Device(int ordinal)
@@ -30,18 +37,24 @@ public static class Cuda
             Driver.TotalMemory(device), Driver.Attribute(device, DeviceAttribute.MultiprocessorCount));
     }
 
-    private static (int, string?) ProbeDevices()
+    private static (int, string?, bool) ProbeDevices()
     {
+        bool emulated = false;
         try
         {
             // Resolve first: with no libcuda.so.1 this is a directory scan, not a failed P/Invoke per call.
-            NativeLibraries.Load(CudaLibrary.Driver);
+            emulated = NativeLibrary.TryGetExport(NativeLibraries.Load(CudaLibrary.Driver), "cuEmuGetVersion", out _);
             Driver.Init();
             int count = Driver.DeviceCount();
-            return (count, count > 0 ? null : "the CUDA driver reports no device");
+            return (count, count > 0 ? null : "the CUDA driver reports no device", emulated);
         }
-        catch (CudaLibraryNotFoundException) { return (0, "no CUDA driver (libcuda.so.1) found"); }
-        catch (Exception e) { return (0, e.Message.Split('\n')[0]); }
+        catch (CudaLibraryNotFoundException)
+        {
+            return (0, ResolverEnvironment.System.Variable(LibraryResolver.EmulatorVariable) is { } emulator
+                ? $"the CUDA emulator did not load ({LibraryResolver.EmulatorVariable}={emulator})"
+                : "no CUDA driver (libcuda.so.1) found", false);
+        }
+        catch (Exception e) { return (0, e.Message.Split('\n')[0], emulated); }
     }
 }
 

@@ -5,6 +5,7 @@ namespace Engine.Cuda;
 /// <summary>
 /// Finds and loads the CUDA libraries of CUDA 12 or 13, wherever they were installed. Candidates, in order:
 /// <list type="number">
+/// <item><c>ENGINE_CUDA_EMULATOR</c>: the CUDA emulator's library (a test library that exports all four on the CPU); when set, the only candidate for every library, with no companions preloaded;</item>
 /// <item>the library's own override variable (for example <c>ENGINE_LIBCUBLAS=/path/libcublas.so.12</c>): when set, the only candidate;</item>
 /// <item>each versioned name in <c>ENGINE_CUDA_LIBRARY_DIR</c>;</item>
 /// <item>each bare versioned name, for <c>dlopen</c>'s own search (<c>LD_LIBRARY_PATH</c>, the ldconfig cache);</item>
@@ -17,6 +18,9 @@ public sealed class LibraryResolver
 {
     /// <summary>The variable naming a folder searched before all others, for every library.</summary>
     public const string LibraryDirVariable = "ENGINE_CUDA_LIBRARY_DIR";
+
+    /// <summary>The variable naming the CUDA emulator's library (<c>libcudaemu.so</c>), which stands in for all four libraries.</summary>
+    public const string EmulatorVariable = "ENGINE_CUDA_EMULATOR";
 
     private static readonly string[] DriverFolders = ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/local/nvidia/lib64", "/usr/lib/wsl/lib"];
     private static readonly string[] ToolkitSubfolders = ["lib64", "targets/x86_64-linux/lib"];
@@ -37,6 +41,7 @@ public sealed class LibraryResolver
     /// <summary>Every file or name that <see cref="Load"/> would try for <paramref name="library"/>, in order.</summary>
     public IReadOnlyList<string> Candidates(CudaLibrary library)
     {
+        if (_env.Variable(EmulatorVariable) is { } emulator) return [emulator];
         if (_env.Variable(library.OverrideVariable) is { } forced) return [forced];
         var result = new List<string>();
         void AddFolder(string folder)
@@ -62,14 +67,16 @@ public sealed class LibraryResolver
     public nint Load(CudaLibrary library)
     {
         var candidates = Candidates(library);
+        bool emulated = _env.Variable(EmulatorVariable) is not null;
         foreach (var candidate in candidates)
         {
             var folder = Path.GetDirectoryName(candidate);
-            if (!string.IsNullOrEmpty(folder)) PreloadCompanions(library, folder, candidate);
+            if (!emulated && !string.IsNullOrEmpty(folder)) PreloadCompanions(library, folder, candidate);
             var handle = _tryLoad(candidate);
             if (handle != 0) return handle;
         }
-        var hint = _env.Variable(library.OverrideVariable) is not null
+        var hint = emulated ? $"{EmulatorVariable} is set, so nothing else was tried."
+            : _env.Variable(library.OverrideVariable) is not null
             ? $"{library.OverrideVariable} is set, so nothing else was tried."
             : $"Install the CUDA {(library.IsDriver ? "driver" : "toolkit, or NVIDIA's pip wheels,")} or point {library.OverrideVariable} at the file or {LibraryDirVariable} at its folder."
               + $"\nFolders searched: {string.Join(", ", SearchedFolders(library))}";

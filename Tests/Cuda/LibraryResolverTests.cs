@@ -127,4 +127,42 @@ public sealed class LibraryResolverTests
         Assert.Equal(["libnvrtc.so.13", "libnvrtc.so.12"], CudaLibrary.Nvrtc.Sonames);
         Assert.Equal(["libcuda.so.1"], CudaLibrary.Driver.Sonames);
     }
+
+    [Fact]
+    public void The_emulator_variable_is_the_only_candidate_for_all_four_libraries_even_over_their_own_overrides()
+    {
+        var env = new FakeResolverEnvironment().WithFile("/usr/local/cuda/lib64/libcublas.so.13").WithFile("/usr/local/nvidia/lib64/libcuda.so.1");
+        env.Variables["ENGINE_CUDA_EMULATOR"] = "/build/libcudaemu.so";
+        env.Variables["ENGINE_LIBNVRTC"] = "/custom/libnvrtc.so.12";
+        env.Variables["ENGINE_CUDA_LIBRARY_DIR"] = "/usr/local/cuda/lib64";
+        var (resolver, _) = Make(env);
+
+        foreach (var library in CudaLibrary.All) Assert.Equal(["/build/libcudaemu.so"], resolver.Candidates(library));
+    }
+
+    [Fact]
+    public void With_the_emulator_no_companion_is_preloaded()
+    {
+        var env = new FakeResolverEnvironment()
+            .WithFile("/build/libcudaemu.so")
+            .WithFile("/build/libcublasLt.so.emu")
+            .WithFile("/build/libnvrtc-builtins.so.emu");
+        env.Variables["ENGINE_CUDA_EMULATOR"] = "/build/libcudaemu.so";
+        var (resolver, attempts) = Make(env, name => name == "/build/libcudaemu.so");
+
+        foreach (var library in CudaLibrary.All) Assert.Equal(42, resolver.Load(library));
+        Assert.Equal(Enumerable.Repeat("/build/libcudaemu.so", 4), attempts);
+    }
+
+    [Fact]
+    public void When_the_emulator_does_not_load_the_error_says_the_variable_is_set()
+    {
+        var env = new FakeResolverEnvironment();
+        env.Variables["ENGINE_CUDA_EMULATOR"] = "/missing/libcudaemu.so";
+        var (resolver, attempts) = Make(env);
+
+        var e = Assert.Throws<CudaLibraryNotFoundException>(() => resolver.Load(CudaLibrary.Driver));
+        Assert.Equal(["/missing/libcudaemu.so"], attempts);
+        Assert.Contains("ENGINE_CUDA_EMULATOR is set, so nothing else was tried.", e.Message);
+    }
 }

@@ -281,7 +281,7 @@ public class ActivationTests
         }
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void CudaMatchesCpu()
     {
         using var scope = Tensor.Scope();

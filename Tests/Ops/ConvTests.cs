@@ -256,7 +256,7 @@ public class ConvTests
 
     // ---- GPU parity: the same numbers on Cuda(0) as on the CPU ----
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void CudaMatchesCpu()
     {
         var specs = new ConvSpec[]

@@ -224,7 +224,7 @@ public class LossTests
         Fails<ArgumentException>(() => F.NllLoss(Tensor.Zeros([4, 5], DType.I64), t), "nll_loss", "floating point", "torch.int64");
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void CudaMatchesCpu()
     {
         using var scope = Tensor.Scope();

@@ -474,26 +474,26 @@ public class NormGpuParityTests
     private static void Parity(Func<Tensor, Tensor, Tensor, Tensor> op, int[] shape, int[] paramShape) =>
         Parity(t => op(t[0], t[1], t[2]), shape, paramShape, paramShape);
 
-    [Support.GpuFact]
+    [Support.GpuFact(Needs = Support.GpuNeeds.TensorBackend)]
     public void LayerNorm() => Parity((x, w, b) => F.LayerNorm(x, [3, 40], w, b), [6, 3, 40], [3, 40]);
 
-    [Support.GpuFact]
+    [Support.GpuFact(Needs = Support.GpuNeeds.TensorBackend)]
     public void LayerNorm2d() => Parity((x, w, b) => F.LayerNorm2d(x, w, b), [2, 12, 9, 7], [12]);
 
-    [Support.GpuFact]
+    [Support.GpuFact(Needs = Support.GpuNeeds.TensorBackend)]
     public void LayerNorm2dEpsOnStd() => Parity((x, w, b) => F.LayerNorm2dEpsOnStd(x, w, b), [2, 12, 9, 7], [12]);
 
-    [Support.GpuFact]
+    [Support.GpuFact(Needs = Support.GpuNeeds.TensorBackend)]
     public void GroupNorm() => Parity((x, w, b) => F.GroupNorm(x, 4, w, b), [2, 12, 9, 7], [12]);
 
-    [Support.GpuFact]
+    [Support.GpuFact(Needs = Support.GpuNeeds.TensorBackend)]
     public void BatchNormTraining() => Parity((x, w, b) =>
     {
         using var mean = Tensor.Zeros([12], x.DType, x.Device); using var variance = Tensor.Ones([12], x.DType, x.Device);
         return F.BatchNorm(x, mean, variance, w, b, training: true);
     }, [4, 12, 9, 7], [12]);
 
-    [Support.GpuFact]
+    [Support.GpuFact(Needs = Support.GpuNeeds.TensorBackend)]
     public void BatchNormEval() => Parity((x, w, b) =>
     {
         using var mean = Tensor.Full([12], 0.3, x.DType, x.Device); using var variance = Tensor.Full([12], 1.7, x.DType, x.Device);

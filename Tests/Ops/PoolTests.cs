@@ -240,7 +240,7 @@ public class PoolTests
 
     // ---- GPU parity ----
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void CudaMatchesCpu()
     {
         var pools = new (string Name, Func<Tensor, Tensor> Pool)[]

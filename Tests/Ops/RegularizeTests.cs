@@ -109,7 +109,7 @@ public class RegularizeTests
         Assert.Contains("torch.int64", r.Message);
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void CudaMasksAreTheCpuMasks()
     {
         using var scope = Tensor.Scope();

@@ -188,7 +188,7 @@ public class ResizeTests
         Fails(() => F.Interpolate(Tensor.Zeros([1, 1, 2, 2], DType.I64), size: [4]), "torch.int64");
     }
 
-    [GpuFact]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void CudaMatchesCpu()
     {
         using var scope = Tensor.Scope();
