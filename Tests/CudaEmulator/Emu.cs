@@ -61,6 +61,10 @@ internal static unsafe class Emu
         return e.Message;
     }
 
+    /// <summary>Assert.Contains that shows the whole message when it fails (xunit cuts long strings).</summary>
+    public static void Contains(string expected, string? actual) =>
+        Assert.True(actual?.Contains(expected, StringComparison.Ordinal) == true, $"expected to find\n  {expected}\nin\n  {actual}");
+
     /// <summary>An export of the loaded driver (the emulator).</summary>
     public static nint Export(string name) => NativeLibrary.GetExport(NativeLibraries.Load(CudaLibrary.Driver), name);
 

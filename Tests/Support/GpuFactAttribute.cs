@@ -38,6 +38,20 @@ public sealed class GpuFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A data-driven <see cref="GpuFactAttribute"/>: every case is skipped, with the reason, where CUDA cannot run.</summary>
+public sealed class GpuTheoryAttribute : TheoryAttribute
+{
+    /// <summary>What the test needs; a driver (real or emulated) by default.</summary>
+    public GpuNeeds Needs { get; set; } = GpuNeeds.Driver;
+
+    /// <summary>The explicit skip reason, else why this machine cannot run the test, else null.</summary>
+    public override string? Skip
+    {
+        get => base.Skip ?? GpuFactAttribute.SkipReason(Needs);
+        set => base.Skip = value;
+    }
+}
+
 /// <summary>
 /// A test of the path where no CUDA driver loads: skipped when this run has one, real or emulated (the module
 /// initializer points the engine at the emulator whenever it was built).

@@ -108,10 +108,9 @@ std::string check_block(Block* b)
     if (!front && !tail) return "";
     std::string m;
     if (tail)
-        m = format("write at offset +%lu, %lu bytes past the end of %s", (unsigned long)(tail - b->base),
-                   (unsigned long)(tail - (b->base + b->bytes)) + 1, name_block(b).c_str());
+        m = format("write at offset +%lu past the end of %s", (unsigned long)(tail - b->base), name_block(b).c_str());
     else
-        m = format("write at offset -%lu, before the start of %s", (unsigned long)(b->base - front), name_block(b).c_str());
+        m = format("write at offset -%lu before the start of %s", (unsigned long)(b->base - front), name_block(b).c_str());
     fill_pattern(b->data_begin, b->base);
     fill_pattern(b->base + b->bytes, b->data_end);
     return m;

@@ -21,6 +21,8 @@ struct Module
 {
     Context* context;
     void* library;
+    int fd;   // the memfd the library was loaded from, open while it is loaded: dlopen matches libraries by name
+              // first, so /proc/self/fd/N must not name another live module
     cuda_emu_module_info info;
     std::uintptr_t text_begin, text_end;
     std::vector<Function*> functions;
@@ -107,6 +109,7 @@ void unload(Module* m)   // caller holds exec_mutex and has removed m from g_mod
         for (Function* f : m->functions) { g_functions.erase(f); delete f; }
     }
     dlclose(m->library);
+    close(m->fd);
     delete m;
 }
 
@@ -145,14 +148,18 @@ EMU_EXPORT CUresult cuModuleLoadData(void** module, const void* image)
     }
     std::string path = format("/proc/self/fd/%d", fd);
     void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    close(fd);
-    if (library == nullptr) return driver_fail(kInvalidImage, "cuModuleLoadData", format("dlopen of the module failed: %s", dlerror()));
+    if (library == nullptr)
+    {
+        close(fd);
+        return driver_fail(kInvalidImage, "cuModuleLoadData", format("dlopen of the module failed: %s", dlerror()));
+    }
     auto entry = (cuda_emu_module_entry)dlsym(library, CUDA_EMU_MODULE_ENTRY_NAME);
-    Module* m = new Module{c, library, {}, 0, 0, {}};
+    Module* m = new Module{c, library, fd, {}, 0, 0, {}};
     int abi = entry ? entry(runtime_table(), &m->info) : -1;
     if (abi != 0)
     {
         dlclose(library);
+        close(fd);
         delete m;
         return driver_fail(kInvalidImage, "cuModuleLoadData",
                            abi < 0 ? "the image has no module entry" : format("the image was built for emulator ABI %d, this emulator has %d", abi, CUDA_EMU_ABI_VERSION));

@@ -367,7 +367,7 @@ int barrier(int op, int predicate, const char* file, int line)
         b.op = op;
         b.acc = op == CUDA_EMU_REDUCE_AND ? 1 : 0;
     }
-    else if (L.strict && (b.line != line || b.op != op || std::strcmp(b.file, file) != 0))
+    else if (L.strict && (b.line != line || b.op != op || (b.file != file && std::strcmp(b.file, file) != 0)))
         abort_launch(kLaunchFailed, format("divergent __syncthreads: %s at %s (%s) while %u threads wait at %s", thread_name(tid).c_str(),
                                            site(file, line).c_str(), name, b.arrived, site(b.file, b.line).c_str()));
     b.arrived++;
@@ -536,8 +536,8 @@ std::string fault_message()
                       fiber_stack_bytes() >> 10);
     unsigned dyn = 0;
     if (is_dynamic_shared_guard(f.address, &dyn))
-        return format("illegal %s at 0x%lx%s: past the end of the dynamic shared memory (the launch gave %u bytes)",
-                      f.write ? "write" : "read", (unsigned long)f.address, who.c_str(), dyn);
+        return format("illegal %s%s at 0x%lx, past the end of the dynamic shared memory (the launch gave %u bytes)",
+                      f.write ? "write" : "read", who.c_str(), (unsigned long)f.address, dyn);
     return format("illegal %s%s at %s", f.write ? "write" : "read", who.c_str(), mem::describe_fault_address(f.address).c_str());
 }
 
