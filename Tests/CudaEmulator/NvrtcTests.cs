@@ -13,7 +13,7 @@ public sealed unsafe class NvrtcTests
 {
     private static CudaException CompileFails(int code, string source, string name, params string[] extraOptions)
     {
-        var e = Assert.Throws<CudaException>(() => Nvrtc.CompileToPtx(source, name, [.. Emu.Options, .. extraOptions]));
+        var e = Assert.Throws<NvrtcCompileException>(() => Nvrtc.CompileToPtx(source, name, [.. Emu.Options, .. extraOptions]));
         Assert.Equal(code, e.Code);
         return e;
     }

@@ -43,8 +43,7 @@ internal static class DeviceBench
         }
         if (device.Type != DeviceType.Cuda) return new BenchDevice(device, "CPU", false);
         var name = Engine.Cuda.Cuda.Device(device.Index).Name;
-        // After the emulator is merged, Engine.Cuda.Cuda.IsEmulated says this directly; until then it names itself.
-        return new BenchDevice(device, name, name.Contains("emulator", StringComparison.OrdinalIgnoreCase));
+        return new BenchDevice(device, name, Engine.Cuda.Cuda.IsEmulated);
     }
 
     /// <summary>A timed sample covers about this long, so that launch latency and the timer's resolution wash out.</summary>

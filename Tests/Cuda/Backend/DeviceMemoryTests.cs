@@ -43,6 +43,26 @@ public class DeviceMemoryTests
         Assert.True(ms >= 0 && ms < 60_000, $"{ms} ms");
     }
 
+    /// <summary>A device that is full: the allocator flushes its cache, retries, and then the error names the tensor and the device.</summary>
+    [GpuFact(Needs = GpuNeeds.Emulator)]
+    public void Out_of_memory_after_the_flush_names_the_tensor_and_the_device()
+    {
+        const long mib = 1 << 20;
+        Devices.Synchronize(Gpu);
+        var (free, total) = (Devices.Memory(Gpu).DeviceFree, Devices.Memory(Gpu).DeviceTotal);
+        using (var cached = Tensor.Zeros([4 << 18], DType.F32, Gpu)) { }      // 4 MiB now in the cache
+        Engine.Tests.CudaEmulator.Emu.SetOption("CUDA_EMU_MEMORY", (total - free + 16 * mib).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        try
+        {
+            var e = Assert.Throws<Engine.Cuda.Memory.CudaOutOfMemoryException>(() => Tensor.Empty([64, 1 << 18], DType.F32, Gpu));
+            foreach (var part in new[] { "empty", "[64, 262144]", "torch.float32", "cuda:0", "CUDA out of memory: tried to allocate 64.00 MiB", "has been returned to the device" })
+                Assert.Contains(part, e.Message);
+            Assert.Equal(0, Devices.Memory(Gpu).Cached);                     // the flush gave the cache back
+            using var fits = Tensor.Empty([2 << 18], DType.F32, Gpu);          // and what fits is still served
+        }
+        finally { Engine.Tests.CudaEmulator.Emu.SetOption("CUDA_EMU_MEMORY", null); }
+    }
+
     /// <summary>10,000 steps of forward, backward and an SGD update on the device: the allocator's books do not grow.</summary>
     [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void Ten_thousand_training_steps_keep_allocated_and_cached_bytes_flat()

@@ -33,8 +33,7 @@ internal static class DeviceProbe
                 return new("none", $"no CUDA device: {reason}", new() { ["kind"] = "none", ["reason"] = reason, ["summary"] = $"no CUDA device: {reason}" });
             }
             var d = Engine.Cuda.Cuda.Device(0);
-            // After the emulator is merged, Engine.Cuda.Cuda.IsEmulated says this directly; until then it names itself.
-            bool emulated = d.Name.Contains("emulator", StringComparison.OrdinalIgnoreCase);
+            bool emulated = Engine.Cuda.Cuda.IsEmulated;
             double gib = d.TotalMemory / (double)(1L << 30);
             string summary = emulated
                 ? $"{d.Name}: not a GPU, times are meaningless"
