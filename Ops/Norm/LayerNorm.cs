@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
-using Engine.Cpu;
+using Engine.Backends;
 using static Engine.Ops.NormArgs;
 
 namespace Engine.Ops;
@@ -11,7 +11,8 @@ public static partial class Functional
     /// Layer normalisation over the trailing dimensions given by <paramref name="normalizedShape"/>, as
     /// PyTorch's <c>F.layer_norm</c>: each row is normalised with its mean and biased variance,
     /// y = (x - mean) / sqrt(var + eps) * weight + bias. One fused node; the backward reuses the saved
-    /// mean and 1/sqrt(var + eps).
+    /// mean and 1/sqrt(var + eps). Runs on the CPU (<c>LayerNorm.Cpu.cs</c>) and on CUDA
+    /// (<c>LayerNorm.Cuda.cs</c>, <c>LayerNorm.cu</c>).
     /// </summary>
     /// <param name="input">Tensor of shape (*, normalizedShape).</param>
     /// <param name="normalizedShape">The trailing dimensions to normalise over (at least one).</param>
@@ -21,7 +22,7 @@ public static partial class Functional
     public static Tensor LayerNorm(Tensor input, int[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
     {
         const string op = "layer_norm";
-        CheckInput(op, input);
+        CheckFloatInput(op, input);
         CheckCompanion(op, "weight", weight, input);
         CheckCompanion(op, "bias", bias, input);
         ArgumentNullException.ThrowIfNull(normalizedShape);
@@ -39,35 +40,51 @@ public static partial class Functional
         long t0 = Stopwatch.GetTimestamp();
         int d = checked((int)Layout.Count(normalizedShape));
         long rows = Layout.Count(shape.AsSpan(0, shape.Length - normalizedShape.Length));
-        var dtype = input.DType;
-        var gamma = Values(weight, d, 1);
-        var beta = Values(bias, d, 0);
         using var x = input.ContiguousHandle();
-        var y = Tensor.Empty(shape, dtype);
-        using var mean = Tensor.Empty([(int)rows], dtype);
-        using var rstd = Tensor.Empty([(int)rows], dtype);
-        LayerNormForward(x, y, mean, rstd, rows, d, gamma, beta, eps);
-
-        RecordAffineNorm(op, input, weight, bias, y, x, mean, rstd, d,
-            (g, xs, m, r, dx, dGamma, dBeta) => LayerNormBackward(g, xs, m, r, dx, rows, d, gamma, dGamma, dBeta), t0);
+        using var w = weight?.ContiguousHandle();
+        using var b = bias?.ContiguousHandle();
+        var y = Tensor.Empty(shape, input.DType, input.Device);
+        var mean = Tensor.Empty([(int)rows], input.DType, input.Device);
+        var rstd = Tensor.Empty([(int)rows], input.DType, input.Device);
+        using (mean)
+        using (rstd)
+        {
+            LayerNormForward(x, w, b, y, mean, rstd, rows, d, eps);
+            if (!Tape.ShouldRecord(input, weight, bias)) return y;
+            // The weight is saved as a tensor (under the tape's version check), never copied to the host.
+            var sx = Tape.Save(x); var sm = Tape.Save(mean); var sr = Tape.Save(rstd);
+            var sw = w is null ? null : Tape.Save(w);
+            bool needX = input.RequiresGrad, needW = weight is { RequiresGrad: true }, needB = bias is { RequiresGrad: true };
+            Tape.Record(op, [input, weight, bias], [y], g =>
+            {
+                using var gc = g[0].ContiguousHandle();
+                var dx = needX ? Tensor.Empty(shape, gc.DType, gc.Device) : null;
+                var dw = needW ? Tensor.Empty(normalizedShape, gc.DType, gc.Device) : null;
+                var db = needB ? Tensor.Empty(normalizedShape, gc.DType, gc.Device) : null;
+                LayerNormBackward(gc, sx.Value, sw?.Value, sm.Value, sr.Value, dx, dw, db, rows, d);
+                return [dx, dw, db];
+            }, sw is null ? [sx, sm, sr] : [sx, sm, sr, sw], t0);
+        }
         return y;
     }
 
-    private static unsafe void LayerNormForward(Tensor x, Tensor y, Tensor mean, Tensor rstd, long rows, int d, double[] gamma, double[] beta, double eps)
+    private static void LayerNormForward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, long rows, int d, double eps)
     {
-        if (x.DType == DType.F32)
-            LayerNormKernels.Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd), rows, d, gamma, beta, eps);
-        else
-            LayerNormKernels.Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd), rows, d, gamma, beta, eps);
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: LayerNormCpu.Forward(x, w, b, y, mean, rstd, rows, d, eps); break;
+            case DeviceType.Cuda: LayerNormCuda.Forward(x, w, b, y, mean, rstd, rows, d, eps); break;
+            default: throw Kernel.Missing("layer_norm", x);
+        }
     }
 
-    private static unsafe void LayerNormBackward(Tensor g, Tensor x, Tensor mean, Tensor rstd, Tensor? dx, long rows, int d, double[] gamma, double[]? dGamma, double[]? dBeta)
+    private static void LayerNormBackward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, long rows, int d)
     {
-        if (x.DType == DType.F32)
-            LayerNormKernels.Backward(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd),
-                dx is null ? null : CpuBackend.Ptr<float>(dx), rows, d, gamma, dGamma, dBeta);
-        else
-            LayerNormKernels.Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
-                dx is null ? null : CpuBackend.Ptr<double>(dx), rows, d, gamma, dGamma, dBeta);
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: LayerNormCpu.Backward(g, x, w, mean, rstd, dx, dw, db, rows, d); break;
+            case DeviceType.Cuda: LayerNormCuda.Backward(g, x, w, mean, rstd, dx, dw, db, rows, d); break;
+            default: throw Kernel.Missing("layer_norm_backward", x);
+        }
     }
 }

@@ -18,6 +18,15 @@ internal static class NormArgs
             throw new NotSupportedException($"{op}: no kernel for device {input.Device} yet (input of shape {Shp(input)}); the CUDA kernels come with the GPU backend.");
     }
 
+    /// <summary>The input must be a live floating-point tensor (on any device: the op dispatches on it).</summary>
+    public static void CheckFloatInput(string op, Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        input.ThrowIfDisposed(op);
+        if (!input.DType.IsFloatingPoint())
+            throw new ArgumentException($"{op}: expected a floating point input, got {input.DType.TorchName()} with shape {Shp(input)}.");
+    }
+
     /// <summary>An optional tensor argument must match the input's dtype and device.</summary>
     public static void CheckCompanion(string op, string name, Tensor? t, Tensor input)
     {

@@ -4,11 +4,52 @@ using Engine.Cpu;
 namespace Engine.Ops;
 
 /// <summary>
-/// CPU kernels of the layer norm over the rows of a contiguous (rows, d) matrix: statistics per row
-/// (two passes in double), affine parameters per column.
+/// LayerNorm on the CPU: kernels over the rows of a contiguous (rows, d) matrix, statistics per row (two
+/// passes in double), affine parameters per column, widened once to double for the SIMD loops.
 /// </summary>
-internal static unsafe class LayerNormKernels
+internal static unsafe class LayerNormCpu
 {
+    public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, long rows, int d, double eps)
+    {
+        var gamma = Widened(w, d, 1);
+        var beta = Widened(b, d, 0);
+        if (x.DType == DType.F32)
+            Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd), rows, d, gamma, beta, eps);
+        else
+            Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd), rows, d, gamma, beta, eps);
+    }
+
+    public static void Backward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, long rows, int d)
+    {
+        var gamma = Widened(w, d, 1);
+        double[]? dGamma = dw is null && db is null ? null : new double[d], dBeta = dGamma is null ? null : new double[d];
+        if (x.DType == DType.F32)
+            Backward(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd),
+                dx is null ? null : CpuBackend.Ptr<float>(dx), rows, d, gamma, dGamma, dBeta);
+        else
+            Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
+                dx is null ? null : CpuBackend.Ptr<double>(dx), rows, d, gamma, dGamma, dBeta);
+        if (dw is not null) Narrowed(dGamma!, dw);
+        if (db is not null) Narrowed(dBeta!, db);
+    }
+
+    /// <summary>A contiguous parameter widened to double for the kernels, or <paramref name="count"/> copies of <paramref name="fill"/> when absent.</summary>
+    internal static double[] Widened(Tensor? t, int count, double fill)
+    {
+        var v = new double[count];
+        if (t is null) { Array.Fill(v, fill); return v; }
+        if (t.DType == DType.F32) { float* p = CpuBackend.Ptr<float>(t); for (int i = 0; i < count; i++) v[i] = p[i]; }
+        else new ReadOnlySpan<double>(CpuBackend.Ptr<double>(t), count).CopyTo(v);
+        return v;
+    }
+
+    /// <summary>Writes double sums into a contiguous gradient tensor of the parameter's dtype.</summary>
+    internal static void Narrowed(double[] values, Tensor target)
+    {
+        if (target.DType == DType.F32) { float* p = CpuBackend.Ptr<float>(target); for (int i = 0; i < values.Length; i++) p[i] = (float)values[i]; }
+        else values.CopyTo(new Span<double>(CpuBackend.Ptr<double>(target), values.Length));
+    }
+
     public static void Forward<T>(T* x, T* y, T* mean, T* rstd, long rows, int d, double[] gamma, double[] beta, double eps) where T : unmanaged
     {
         // A row that fits one tile is widened once and reused by the three passes.

@@ -6,29 +6,35 @@ using Xunit;
 namespace Engine.Tests.Cuda.Backend;
 
 /// <summary>
-/// Every core operation (Engine/Functional) on the GPU against the CPU: each gradient property of the core
-/// families runs again as a GPU-vs-CPU property over its own generated cases (shapes with size-1 and
-/// 0-size dimensions, broadcast, permuted and stepped operands, the same value domains), outputs and every
-/// gradient, F32 to 1e-5 and F64 to 1e-12 relative. A property added to those classes joins by itself.
+/// Every operation that runs on CUDA, against the CPU: each gradient property of the families below runs
+/// again as a GPU-vs-CPU property over its own generated cases (shapes with size-1 and 0-size dimensions,
+/// broadcast, permuted and stepped operands, the same value domains), outputs and every gradient, F32 to 1e-5
+/// and F64 to 1e-12 relative. A property added to a listed class joins by itself; an operator family that
+/// gains CUDA kernels adds its gradient class (or its converted properties) to <see cref="Families"/>.
 /// </summary>
-public class CoreOpsGpuParityTests
+public class OpsGpuParityTests
 {
     /// <summary>Cases per property: fewer than the gradient check's, since each runs both devices in both dtypes.</summary>
     private const int Cases = 25;
 
-    private static readonly Type[] Families =
-        [typeof(ElementwiseGradients), typeof(ReduceGradients), typeof(LinalgGradients), typeof(ShapeGradients), typeof(IndexingGradients)];
+    /// <summary>The gradient classes whose properties run on the GPU: every property of the class, or the ones named.</summary>
+    private static readonly (Type Class, string[]? Only)[] Families =
+    [
+        (typeof(ElementwiseGradients), null), (typeof(ReduceGradients), null), (typeof(LinalgGradients), null),
+        (typeof(ShapeGradients), null), (typeof(IndexingGradients), null),
+        (typeof(NormGradients), [nameof(NormGradients.LayerNorm)]),
+    ];
 
     /// <summary>Facts of those classes that check one hand-made case rather than a property: nothing to rerun.</summary>
     private static readonly string[] NotProperties = [nameof(ReduceGradients.MaxTiesShareTheGradient)];
 
-    /// <summary>Every property of the core families, as "Class.Method".</summary>
+    /// <summary>Every property of the listed families, as "Class.Method".</summary>
     public static TheoryData<string> Properties()
     {
         var data = new TheoryData<string>();
-        foreach (var type in Families)
+        foreach (var (type, only) in Families)
             foreach (var m in type.GetMethods(BindingFlags.Public | BindingFlags.Instance).Where(m => m.GetCustomAttribute<FactAttribute>() is not null))
-                if (!NotProperties.Contains(m.Name)) data.Add($"{type.Name}.{m.Name}");
+                if (!NotProperties.Contains(m.Name) && (only is null || only.Contains(m.Name))) data.Add($"{type.Name}.{m.Name}");
         return data;
     }
 
@@ -37,7 +43,7 @@ public class CoreOpsGpuParityTests
     public void GpuMatchesCpu(string property)
     {
         var (typeName, method) = (property[..property.IndexOf('.')], property[(property.IndexOf('.') + 1)..]);
-        var type = Families.Single(t => t.Name == typeName);
+        var type = Families.Single(f => f.Class.Name == typeName).Class;
         GradientProperty.OverriddenRuns = 0;
         using (GradientProperty.Override(DeviceParity.CheckCase, Cases))
         {
