@@ -26,6 +26,12 @@ public sealed class ParityReport(string golden, string model, DType dtype, IRead
     /// <summary>The dtype the engine ran in.</summary>
     public DType DType { get; } = dtype;
 
+    /// <summary>The device that ran the model.</summary>
+    public Device Device { get; init; } = Device.Cpu;
+
+    /// <summary>That device's name: "cpu", a GPU's marketing name, or "CUDA emulator (CPU)".</summary>
+    public string DeviceName { get; init; } = "cpu";
+
     /// <summary>Every compared tensor.</summary>
     public IReadOnlyList<ParityEntry> Entries { get; } = entries;
 
@@ -42,7 +48,7 @@ public sealed class ParityReport(string golden, string model, DType dtype, IRead
     /// <summary>One line per group with its worst tensor, then one line per tensor that could not be compared.</summary>
     public override string ToString()
     {
-        var text = new StringBuilder($"parity of {Model} ({DType}) against {Golden}: {Entries.Count} tensors\n");
+        var text = new StringBuilder($"parity of {Model} ({DType}, {Device}: {DeviceName}) against {Golden}: {Entries.Count} tensors\n");
         foreach (var group in Groups)
         {
             var worst = Worst(group);

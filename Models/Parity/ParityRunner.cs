@@ -9,35 +9,40 @@ namespace Engine.Models.Parity;
 /// </summary>
 public static class ParityRunner
 {
-    /// <summary>Builds the golden's model from its metadata (<see cref="ParityModels"/>) and runs <see cref="Run(GoldenCase, ParityModel, DType)"/>.</summary>
-    public static ParityReport Run(GoldenCase golden, DType dtype)
+    /// <summary>Builds the golden's model from its metadata (<see cref="ParityModels"/>) and runs <see cref="Run(GoldenCase, ParityModel, DType, Device?)"/>.</summary>
+    public static ParityReport Run(GoldenCase golden, DType dtype, Device? device = null)
     {
         var model = ParityModels.Build(golden);
-        try { return Run(golden, model, dtype); }
+        try { return Run(golden, model, dtype, device); }
         finally { model.Module.Dispose(); }
     }
 
     /// <summary>
     /// Loads the golden's parameters and buffers into <paramref name="model"/> (every state-dict key must
     /// match, except BatchNorm's <c>num_batches_tracked</c>, which the references do not store), converts it to
-    /// <paramref name="dtype"/>, runs forward and backward, and compares in float64.
+    /// <paramref name="dtype"/>, moves it to <paramref name="device"/> (the CPU by default), runs forward and
+    /// backward there, and compares in float64 on the host. The report names the device that ran.
     /// </summary>
-    public static ParityReport Run(GoldenCase golden, ParityModel model, DType dtype)
+    public static ParityReport Run(GoldenCase golden, ParityModel model, DType dtype, Device? device = null)
     {
         if (!dtype.IsFloatingPoint()) throw new ArgumentException($"parity: dtype must be F32 or F64, got {dtype}.");
+        var on = device ?? Device.Cpu;
+        Backends.Devices.Check(on, "parity");
         var module = model.Module;
         module.ToDType(dtype);
         LoadGoldenState(golden, module);
+        module.ToDevice(on);
         module.Train(golden.Training);
         module.ZeroGrad();
 
         var entries = new List<ParityEntry>();
         using (Tensor.Scope())
         {
-            var input = golden.Input.ToDType(dtype).Clone().RequiresGradInPlace();
+            var input = golden.Input.ToDType(dtype).ToDevice(on).Clone().RequiresGradInPlace();
             var output = model.Forward(input);
+            if (output.Device != on) throw new InvalidOperationException($"parity: the model's output is on {output.Device}, not on {on}.");
             entries.Add(Compare("output", "output", output, golden.Output));
-            output.Backward(golden.GradOutput.ToDType(dtype));
+            output.Backward(golden.GradOutput.ToDType(dtype).ToDevice(on));
             entries.Add(Compare("grad.input", "input", input.Grad, golden.Gradients["input"]));
 
             var parameters = module.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
@@ -55,8 +60,11 @@ public static class ParityRunner
                     : Missing("buffer_after", name, "the model has no such buffer"));
         }
         module.ZeroGrad();
-        return new ParityReport(golden.Path, golden.Model, dtype, entries);
+        return new ParityReport(golden.Path, golden.Model, dtype, entries) { Device = on, DeviceName = DeviceName(on) };
     }
+
+    /// <summary>What ran: "cpu", or the CUDA device's name ("NVIDIA H100 80GB HBM3", "CUDA emulator (CPU)").</summary>
+    public static string DeviceName(Device device) => device.Type == DeviceType.Cpu ? "cpu" : Cuda.Cuda.Device(device.Index).Name;
 
     private static void LoadGoldenState(GoldenCase golden, Module module)
     {

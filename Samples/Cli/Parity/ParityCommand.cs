@@ -33,17 +33,11 @@ internal static class ParityCommand
             Console.Error.WriteLine("parity: --device cuda asked for, but no CUDA device is available on this machine.");
             return 2;
         }
-        if (device == "cuda")
-        {
-            // Never report a CPU run as the GPU's: the backbones' operators have no CUDA kernels yet.
-            Console.Error.WriteLine("parity: --device cuda is not supported yet: the backbones' operators have no CUDA kernels (see docs/cuda.md).");
-            return 2;
-        }
         ParityReport report;
         try
         {
             using var golden = GoldenCase.Load(path);
-            report = ParityRunner.Run(golden, dtype);
+            report = ParityRunner.Run(golden, dtype, device == "cuda" ? Device.Cuda(0) : Device.Cpu);
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or KeyNotFoundException)
         {
@@ -57,7 +51,7 @@ internal static class ParityCommand
 
     private static void Print(ParityReport report, double tolerance)
     {
-        AnsiConsole.MarkupLine($"parity: [bold]{Markup.Escape(report.Model)}[/] ({report.DType}, cpu) against {Markup.Escape(report.Golden)}");
+        AnsiConsole.MarkupLine($"parity: [bold]{Markup.Escape(report.Model)}[/] ({report.DType}, {report.Device}: {Markup.Escape(report.DeviceName)}) against {Markup.Escape(report.Golden)}");
         var table = new Table().AddColumns("group", "tensors", "largest error", "where", "tolerance", "verdict");
         foreach (var group in ParityReport.Groups)
         {
@@ -77,7 +71,8 @@ internal static class ParityCommand
         var worstByGroup = ParityReport.Groups.Where(g => report.Worst(g) is not null).ToDictionary(g => g, g => report.Worst(g)!.Error);
         Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
         {
-            golden = report.Golden, model = report.Model, dtype = report.DType.ToString(), tolerance,
+            golden = report.Golden, model = report.Model, dtype = report.DType.ToString(), device = report.Device.ToString(),
+            device_name = report.DeviceName, tolerance,
             passed = report.Passed(tolerance), worst = worstByGroup,
         }));
     }
