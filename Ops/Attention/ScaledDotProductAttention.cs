@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
+using Engine.Backends;
 
 namespace Engine.Ops;
 
@@ -9,10 +10,13 @@ public static partial class Functional
     /// softmax(q·kᵀ · scale)·v over the last two dimensions, as PyTorch's <c>F.scaled_dot_product_attention</c>
     /// without mask, dropout or causality: q (*, L, E), k (*, S, E), v (*, S, Ev) give (*, L, Ev), with
     /// the leading dimensions broadcast (for example queries without a batch axis against batched keys).
-    /// Queries and keys may differ in length (cross-attention). One taped node with its own backward: the
-    /// forward is a batched GEMM, a numerically stable row softmax in place and a second GEMM; the
-    /// probabilities are saved for the backward. Operands are read through their strides, so head views
-    /// made by a permute are not copied.
+    /// Queries and keys may differ in length (cross-attention). One taped node with its own backward. On the
+    /// CPU (<c>ScaledDotProductAttention.Cpu.cs</c>) and on CUDA for short sequences
+    /// (<c>ScaledDotProductAttention.Cuda.cs</c>, cuBLAS) the forward is a batched GEMM, a numerically stable row
+    /// softmax in place and a second GEMM, and the probabilities are saved for the backward; on CUDA for long
+    /// sequences (<c>FlashAttention.Cuda.cs</c>) it is one fused FlashAttention-2 kernel that saves only the
+    /// log-sum-exp of each query row (<see cref="AttentionPaths"/> chooses). Operands are read through their
+    /// strides, so head views made by a permute are not copied.
     /// </summary>
     /// <param name="query">Queries, shape (*, L, E).</param>
     /// <param name="key">Keys, shape (*, S, E).</param>
@@ -24,7 +28,6 @@ public static partial class Functional
         FamilyGuards.Float(op, query, "query");
         FamilyGuards.Float(op, key, "key");
         FamilyGuards.Float(op, value, "value");
-        FamilyGuards.Cpu(op, query, key, value);
         FamilyGuards.SameDevice(op, query, key, "query", "key");
         FamilyGuards.SameDevice(op, query, value, "query", "value");
         string shapes = $"query {FamilyGuards.Shape(query)}, key {FamilyGuards.Shape(key)}, value {FamilyGuards.Shape(value)}";
@@ -68,35 +71,101 @@ public static partial class Functional
     }
 }
 
-/// <summary>The fused attention node: forward, saved probabilities, backward.</summary>
+/// <summary>
+/// The fused attention node: the path (<see cref="AttentionPaths"/>), the forward, what it saves, the backward,
+/// and one switch on the device per kernel call.
+/// </summary>
 internal static class AttentionFunction
 {
     public static Tensor Apply(string op, Tensor q, Tensor k, Tensor v, double scale)
     {
         long t0 = Stopwatch.GetTimestamp();
         var geometry = AttentionGeometry.Of(q, k, v);
-        var dtype = q.DType;
         var output = AttentionGeometry.EmptyLike(q, geometry.Ev);
-        var probabilities = Tensor.Empty([.. q.Layout.Shape[..^1], geometry.S], dtype, q.Device);
-        AttentionKernels.Forward(geometry, q, k, v, scale, probabilities, output);
-        if (Tape.ShouldRecord(q, k, v))
+        return AttentionPaths.Choose(geometry, q, k, v) == AttentionPath.Flash
+            ? WithLogSumExp(op, geometry, q, k, v, scale, output, t0)
+            : WithProbabilities(op, geometry, q, k, v, scale, output, t0);
+    }
+
+    private static Tensor WithProbabilities(string op, AttentionGeometry geometry, Tensor q, Tensor k, Tensor v, double scale, Tensor output, long t0)
+    {
+        using var probabilities = Tensor.Empty([.. q.Layout.Shape[..^1], geometry.S], q.DType, q.Device);
+        ForwardWithProbabilities(geometry, q, k, v, scale, probabilities, output);
+        if (!Tape.ShouldRecord(q, k, v)) return output;
+        var sq = Tape.Save(q); var sk = Tape.Save(k); var sv = Tape.Save(v); var sp = Tape.Save(probabilities);
+        bool needQ = q.RequiresGrad, needK = k.RequiresGrad, needV = v.RequiresGrad;
+        Tape.Record(op, [q, k, v], [output], g =>
         {
-            var sq = Tape.Save(q); var sk = Tape.Save(k); var sv = Tape.Save(v); var sp = Tape.Save(probabilities);
-            bool needQ = q.RequiresGrad, needK = k.RequiresGrad, needV = v.RequiresGrad;
-            Tape.Record(op, [q, k, v], [output], g =>
-            {
-                // The output gradient is read through its strides when its rows are contiguous (the usual
-                // case: the gradient of the head merge is the permuted view of a dense (B, L, h, d) tensor).
-                using var go = g[0].Layout.Strides[^1] == 1 || g[0].Layout.Shape[^1] <= 1 ? g[0].Alias() : FamilyGuards.Dense(g[0]);
-                var dq = needQ ? AttentionGeometry.EmptyLike(sq.Value, geometry.E) : null;
-                var dk = needK ? AttentionGeometry.EmptyLike(sk.Value, geometry.E) : null;
-                var dv = needV ? AttentionGeometry.EmptyLike(sv.Value, geometry.Ev) : null;
-                var geo = AttentionGeometry.Of(sq.Value, sk.Value, sv.Value);
-                AttentionKernels.Backward(geo, sq.Value, sk.Value, sv.Value, sp.Value, go, scale, dq, dk, dv);
-                return [dq, dk, dv];
-            }, [sq, sk, sv, sp], t0);
-        }
-        probabilities.Dispose();
+            using var go = RowsContiguous(g[0]);
+            var (dq, dk, dv) = Gradients(geometry, sq.Value, sk.Value, sv.Value, needQ, needK, needV);
+            BackwardWithProbabilities(geometry, sq.Value, sk.Value, sv.Value, sp.Value, go, scale, dq, dk, dv);
+            return [dq, dk, dv];
+        }, [sq, sk, sv, sp], t0);
         return output;
+    }
+
+    private static Tensor WithLogSumExp(string op, AttentionGeometry geometry, Tensor q, Tensor k, Tensor v, double scale, Tensor output, long t0)
+    {
+        using var logSumExp = Tensor.Empty(q.Layout.Shape[..^1], q.DType, q.Device);
+        ForwardFused(geometry, q, k, v, scale, output, logSumExp);
+        if (!Tape.ShouldRecord(q, k, v)) return output;
+        // The output is saved too (under the tape's version check): the backward's rowsum(dO ∘ O) needs it.
+        var sq = Tape.Save(q); var sk = Tape.Save(k); var sv = Tape.Save(v); var so = Tape.Save(output); var sl = Tape.Save(logSumExp);
+        bool needQ = q.RequiresGrad, needK = k.RequiresGrad, needV = v.RequiresGrad;
+        Tape.Record(op, [q, k, v], [output], g =>
+        {
+            var (dq, dk, dv) = Gradients(geometry, sq.Value, sk.Value, sv.Value, needQ, needK, needV);
+            BackwardFused(geometry, sq.Value, sk.Value, sv.Value, so.Value, sl.Value, g[0], scale, dq, dk, dv);
+            return [dq, dk, dv];
+        }, [sq, sk, sv, so, sl], t0);
+        return output;
+    }
+
+    /// <summary>
+    /// The output gradient read through its strides when its rows are contiguous (the usual case: the gradient of
+    /// the head merge is the permuted view of a dense (B, L, h, d) tensor), else a dense copy.
+    /// </summary>
+    private static Tensor RowsContiguous(Tensor g) => g.Layout.Strides[^1] == 1 || g.Layout.Shape[^1] <= 1 ? g.Alias() : FamilyGuards.Dense(g);
+
+    /// <summary>The gradients to compute, laid out as their operands (null where none is needed).</summary>
+    private static (Tensor? Dq, Tensor? Dk, Tensor? Dv) Gradients(AttentionGeometry g, Tensor q, Tensor k, Tensor v, bool needQ, bool needK, bool needV) =>
+        (needQ ? AttentionGeometry.EmptyLike(q, g.E) : null, needK ? AttentionGeometry.EmptyLike(k, g.E) : null, needV ? AttentionGeometry.EmptyLike(v, g.Ev) : null);
+
+    private static void ForwardWithProbabilities(AttentionGeometry g, Tensor q, Tensor k, Tensor v, double scale, Tensor p, Tensor o)
+    {
+        switch (q.Device.Type)
+        {
+            case DeviceType.Cpu: AttentionCpu.Forward(g, q, k, v, scale, p, o); break;
+            case DeviceType.Cuda: AttentionCuda.Forward(g, q, k, v, scale, p, o); break;
+            default: throw Kernel.Missing("scaled_dot_product_attention", q);
+        }
+    }
+
+    private static void BackwardWithProbabilities(AttentionGeometry g, Tensor q, Tensor k, Tensor v, Tensor p, Tensor go, double scale, Tensor? dq, Tensor? dk, Tensor? dv)
+    {
+        switch (q.Device.Type)
+        {
+            case DeviceType.Cpu: AttentionCpu.Backward(g, q, k, v, p, go, scale, dq, dk, dv); break;
+            case DeviceType.Cuda: AttentionCuda.Backward(g, q, k, v, p, go, scale, dq, dk, dv); break;
+            default: throw Kernel.Missing("scaled_dot_product_attention_backward", q);
+        }
+    }
+
+    private static void ForwardFused(AttentionGeometry g, Tensor q, Tensor k, Tensor v, double scale, Tensor o, Tensor logSumExp)
+    {
+        switch (q.Device.Type)
+        {
+            case DeviceType.Cuda: FlashAttentionCuda.Forward(g, q, k, v, scale, o, logSumExp); break;
+            default: throw Kernel.Missing("scaled_dot_product_attention (fused)", q);
+        }
+    }
+
+    private static void BackwardFused(AttentionGeometry g, Tensor q, Tensor k, Tensor v, Tensor o, Tensor logSumExp, Tensor go, double scale, Tensor? dq, Tensor? dk, Tensor? dv)
+    {
+        switch (q.Device.Type)
+        {
+            case DeviceType.Cuda: FlashAttentionCuda.Backward(g, q, k, v, o, logSumExp, go, scale, dq, dk, dv); break;
+            default: throw Kernel.Missing("scaled_dot_product_attention_backward (fused)", q);
+        }
     }
 }

@@ -74,6 +74,8 @@ def cases(dtype):
         "interpolate_bicubic": simple(21, [(32, 64, 16, 16)], lambda x: F.interpolate(x, size=(32, 32), mode="bicubic", align_corners=False)),
         "dropout": dropout,
         "sum_dim1": simple(23, [(4096, 1024)], lambda x: x.sum(1)),
+        "sdpa_cross": simple(24, [(32, 1, 3136, 64), (32, 1, 64, 64), (32, 1, 64, 64)], F.scaled_dot_product_attention),
+        "sdpa_self_1024": simple(25, [(2, 4, 1024, 64)] * 3, F.scaled_dot_product_attention),
     }
 
 

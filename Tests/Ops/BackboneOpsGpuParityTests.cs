@@ -94,7 +94,7 @@ public class BackboneOpsGpuParityTests
             x => Functional.Lstm2d(x[0], x[1..9], x[9..]));
     }
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void ScaledDotProductAttention()
     {
         AssertGpuMatchesCpu("sdpa self", [[2, 2, 5, 4], [2, 2, 5, 4], [2, 2, 5, 4]], x => Functional.ScaledDotProductAttention(x[0], x[1], x[2]));

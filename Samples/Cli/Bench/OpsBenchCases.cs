@@ -56,6 +56,10 @@ internal static class OpsBenchCases
         new("interpolate_bicubic", (t, s, d) => Setup(t, d, 21, [D(32, s), 64, 16, 16], xs => Interpolate(xs[0], [32, 32], mode: "bicubic", alignCorners: false))),
         new("dropout", DropoutCase),
         new("sum_dim1", (t, s, d) => Setup(t, d, 23, [D(4096, s), 1024], xs => xs[0].Sum(1))),
+        // Dual-ViT's stage-1 pixel-to-semantic cross-attention (CUDA: the unfused path), and a self-attention long
+        // enough for CUDA's fused path (1024 x 1024 logits per head).
+        new("sdpa_cross", (t, s, d) => Setup(t, d, 24, [D(32, s), 1, 3136, 64], [D(32, s), 1, 64, 64], [D(32, s), 1, 64, 64], xs => ScaledDotProductAttention(xs[0], xs[1], xs[2]))),
+        new("sdpa_self_1024", (t, s, d) => Setup(t, d, 25, [D(2, s), 4, 1024, 64], [D(2, s), 4, 1024, 64], [D(2, s), 4, 1024, 64], xs => ScaledDotProductAttention(xs[0], xs[1], xs[2]))),
     ];
 
     /// <summary>Divides a batch or flat size by the test's divisor, keeping at least 1.</summary>
