@@ -1,4 +1,3 @@
-using Engine.Autograd;
 using Engine.Ops;
 using Engine.Randomness;
 
@@ -133,15 +132,18 @@ public sealed class LayerNorm2d : Module<Tensor, Tensor>
 
 /// <summary>
 /// BatchNorm over (N, H, W) per channel. Training: batch statistics, running statistics updated with
-/// <c>momentum</c> and the unbiased variance; evaluation: the running statistics. State: <c>weight</c>,
-/// <c>bias</c>, <c>running_mean</c>, <c>running_var</c>, <c>num_batches_tracked</c>, as PyTorch.
+/// <c>momentum</c> (null: the cumulative average, as PyTorch's <c>momentum=None</c>) and the unbiased variance;
+/// evaluation: the running statistics. State: <c>weight</c>, <c>bias</c>, <c>running_mean</c>, <c>running_var</c>,
+/// <c>num_batches_tracked</c>, as PyTorch. The counter is counted and read on its own device by the operator, so a
+/// training step on a GPU never waits for a host read.
 /// </summary>
 public sealed class BatchNorm2d : Module<Tensor, Tensor>
 {
-    private readonly double _eps, _momentum;
+    private readonly double _eps;
+    private readonly double? _momentum;
 
     /// <summary>Creates the layer.</summary>
-    public BatchNorm2d(int numFeatures, double eps = 1e-5, double momentum = 0.1, bool affine = true, bool trackRunningStats = true, DType? dtype = null)
+    public BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true, DType? dtype = null)
     {
         _eps = eps;
         _momentum = momentum;
@@ -157,10 +159,9 @@ public sealed class BatchNorm2d : Module<Tensor, Tensor>
     {
         var runningMean = GetBuffer("running_mean");
         bool useBatchStats = Training || runningMean is null;
-        if (Training && GetBuffer("num_batches_tracked") is { } count)
-            using (Tape.NoGrad()) count.Fill(count.Item() + 1);
         return Functional.BatchNorm2d(input, runningMean, GetBuffer("running_var"),
-            GetParameter("weight"), GetParameter("bias"), useBatchStats, _momentum, _eps);
+            GetParameter("weight"), GetParameter("bias"), useBatchStats, _momentum, _eps,
+            numBatchesTracked: Training ? GetBuffer("num_batches_tracked") : null);
     }
 }
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using Engine.Autograd;
-using Engine.Cpu;
+using Engine.Backends;
 using static Engine.Ops.NormArgs;
 
 namespace Engine.Ops;
@@ -10,10 +9,11 @@ public static partial class Functional
     /// <summary>
     /// Batch normalisation of an (N, C, *) tensor over all dimensions but C, as PyTorch's <c>F.batch_norm</c>.
     /// Training: normalises with the batch mean and biased variance, and, when running statistics are given,
-    /// updates them in place (outside the tape, bumping their version):
+    /// updates them in place on their device (outside the tape, bumping their version):
     /// running = (1 - momentum)·running + momentum·batch statistic, with the unbiased variance (n/(n-1)).
     /// Evaluation: normalises with the running statistics. One fused node; the backward reuses the saved
-    /// statistics. The running statistics receive no gradient.
+    /// statistics. The running statistics receive no gradient. Runs on the CPU (<c>BatchNorm.Cpu.cs</c>) and on
+    /// CUDA (<c>BatchNorm.Cuda.cs</c>, <c>BatchNorm.cu</c>).
     /// </summary>
     /// <param name="input">Tensor of shape (N, C), (N, C, L), (N, C, H, W) or any (N, C, *).</param>
     /// <param name="runningMean">Running mean of C elements; required in evaluation.</param>
@@ -21,13 +21,21 @@ public static partial class Functional
     /// <param name="weight">Optional scale of C elements.</param>
     /// <param name="bias">Optional shift of C elements.</param>
     /// <param name="training">Use (and accumulate) the batch statistics rather than the running ones.</param>
-    /// <param name="momentum">Weight of the batch statistics in the running update.</param>
+    /// <param name="momentum">
+    /// Weight of the batch statistics in the running update; null for PyTorch's <c>momentum=None</c>, the
+    /// cumulative average: the weight is then 1 / <paramref name="numBatchesTracked"/>, read on the device.
+    /// </param>
     /// <param name="eps">Added to the variance inside the square root.</param>
+    /// <param name="numBatchesTracked">
+    /// The module's batch counter (a one-element int64 tensor on the input's device), or null. In training it is
+    /// incremented on its device before the statistics are blended (as <c>nn.BatchNorm</c> does, empty batches
+    /// included), so a training step never reads it to the host.
+    /// </param>
     public static Tensor BatchNorm(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight = null, Tensor? bias = null,
-        bool training = false, double momentum = 0.1, double eps = 1e-5)
+        bool training = false, double? momentum = 0.1, double eps = 1e-5, Tensor? numBatchesTracked = null)
     {
         const string op = "batch_norm";
-        CheckInput(op, input);
+        CheckFloatInput(op, input);
         foreach (var (name, t) in new[] { ("runningMean", runningMean), ("runningVar", runningVar), ("weight", weight), ("bias", bias) })
             CheckCompanion(op, name, t, input);
         var shape = input.Layout.Shape;
@@ -45,29 +53,39 @@ public static partial class Functional
             throw new ArgumentException($"{op}: runningVar must be defined in evaluation mode (input of shape {Shp(input)}).");
         CheckChannelCount(op, "weight", weight, input);
         CheckChannelCount(op, "bias", bias, input);
-        if (runningMean is not null) ChannelStride("runningMean", runningMean);
-        if (runningVar is not null) ChannelStride("runningVar", runningVar);
+        long meanStride = runningMean is null ? 0 : ChannelStride("runningMean", runningMean);
+        long varStride = runningVar is null ? 0 : ChannelStride("runningVar", runningVar);
+        CheckBatchCounter(op, numBatchesTracked, input);
+        if (training && momentum is null && numBatchesTracked is null && (runningMean is not null || runningVar is not null))
+            throw new ArgumentException($"{op}: momentum = None (a cumulative average) needs numBatchesTracked (input of shape {Shp(input)}).");
 
         long t0 = Stopwatch.GetTimestamp();
         var dtype = input.DType;
-        var gamma = Values(weight, c, 1);
-        var beta = Values(bias, c, 0);
         using var x = input.ContiguousHandle();
-        var y = Tensor.Empty(shape, dtype);
-        using var mean = Tensor.Empty([c], dtype);
-        using var rstd = Tensor.Empty([c], dtype);
+        using var w = weight?.ContiguousHandle();
+        using var b = bias?.ContiguousHandle();
+        var y = Tensor.Empty(shape, dtype, input.Device);
+        using var mean = Tensor.Empty([c], dtype, input.Device);
+        using var rstd = Tensor.Empty([c], dtype, input.Device);
+        if (training && numBatchesTracked is not null)
+        {
+            BatchNormCountBatch(numBatchesTracked);
+            numBatchesTracked.Storage.BumpVersion();
+        }
         // An empty batch has no statistics: PyTorch leaves the running ones alone.
-        bool emptyBatch = input.NumEl == 0;
-        BatchNormForward(x, y, mean, rstd, training && emptyBatch ? null : runningMean, training && emptyBatch ? null : runningVar,
-            n, c, s, gamma, beta, training, momentum, eps);
-        if (training && !emptyBatch)
+        bool update = training && input.NumEl > 0;
+        var running = new BatchNormRunning(update || !training ? runningMean : null, meanStride, update || !training ? runningVar : null, varStride,
+            momentum ?? 0, training && momentum is null ? numBatchesTracked : null);
+        var batch = new BatchNormShape(n, c, s, training);
+        BatchNormForward(x, w, b, y, mean, rstd, running, batch, eps);
+        if (update)
         {
             runningMean?.Storage.BumpVersion();
             runningVar?.Storage.BumpVersion();
         }
 
-        RecordAffineNorm(op, input, weight, bias, y, x, mean, rstd, c,
-            (g, xs, m, r, dx, dGamma, dBeta) => BatchNormBackward(g, xs, m, r, dx, n, c, s, gamma, dGamma, dBeta, training), t0);
+        RecordAffineNorm(op, input, weight, bias, y, x, w, mean, rstd,
+            (g, xs, ws, m, r, dx, dw, db) => BatchNormBackward(g, xs, ws, m, r, dx, dw, db, batch), t0);
         return y;
     }
 
@@ -81,15 +99,16 @@ public static partial class Functional
     /// <param name="weight">Optional scale of C elements.</param>
     /// <param name="bias">Optional shift of C elements.</param>
     /// <param name="training">Use (and accumulate) the batch statistics rather than the running ones.</param>
-    /// <param name="momentum">Weight of the batch statistics in the running update.</param>
+    /// <param name="momentum">Weight of the batch statistics in the running update; null for the cumulative average (see <see cref="BatchNorm"/>).</param>
     /// <param name="eps">Added to the variance inside the square root.</param>
+    /// <param name="numBatchesTracked">The module's batch counter, incremented on its device in training (see <see cref="BatchNorm"/>).</param>
     public static Tensor BatchNorm2d(Tensor input, Tensor? runningMean, Tensor? runningVar, Tensor? weight = null, Tensor? bias = null,
-        bool training = false, double momentum = 0.1, double eps = 1e-5)
+        bool training = false, double? momentum = 0.1, double eps = 1e-5, Tensor? numBatchesTracked = null)
     {
-        CheckInput("batch_norm2d", input);
+        CheckFloatInput("batch_norm2d", input);
         if (input.Rank is < 2 or > 4)
             throw new ArgumentException($"batch_norm2d: expected 2D, 3D or 4D input (got {input.Rank}D input of shape {Shp(input)}).");
-        return BatchNorm(input, runningMean, runningVar, weight, bias, training, momentum, eps);
+        return BatchNorm(input, runningMean, runningVar, weight, bias, training, momentum, eps, numBatchesTracked);
     }
 
     /// <summary>PyTorch checks only the element count of the per-channel tensors.</summary>
@@ -99,6 +118,17 @@ public static partial class Functional
         int c = input.Layout.Shape[1];
         if (t.NumEl != c)
             throw new ArgumentException($"{op}: {name} should contain {c} elements not {t.NumEl} ({name} of shape {Shp(t)}, input of shape {Shp(input)}).");
+    }
+
+    /// <summary>The batch counter must be one live int64 element on the input's device.</summary>
+    private static void CheckBatchCounter(string op, Tensor? counter, Tensor input)
+    {
+        if (counter is null) return;
+        counter.ThrowIfDisposed(op);
+        if (counter.DType != DType.I64 || counter.NumEl != 1)
+            throw new ArgumentException($"{op}: expected numBatchesTracked to be one int64 element, got {counter.DType.TorchName()} of shape {Shp(counter)} (input of shape {Shp(input)}).");
+        if (counter.Device != input.Device)
+            throw new ArgumentException($"{op}: expected numBatchesTracked on the input's device {input.Device}, got {counter.Device} (input of shape {Shp(input)}).");
     }
 
     /// <summary>The stride that walks a per-channel tensor's C elements in order.</summary>
@@ -113,28 +143,47 @@ public static partial class Functional
         return strides[d];
     }
 
-    private static unsafe void BatchNormForward(Tensor x, Tensor y, Tensor mean, Tensor rstd, Tensor? runningMean, Tensor? runningVar,
-        int n, int c, long s, double[] gamma, double[] beta, bool training, double momentum, double eps)
+    private static void BatchNormCountBatch(Tensor counter)
     {
-        nint rm = runningMean is null ? 0 : CpuBackend.BasePointer(runningMean), rv = runningVar is null ? 0 : CpuBackend.BasePointer(runningVar);
-        long rmStride = runningMean is null ? 0 : ChannelStride("runningMean", runningMean);
-        long rvStride = runningVar is null ? 0 : ChannelStride("runningVar", runningVar);
-        if (x.DType == DType.F32)
-            BatchNormKernels.Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd),
-                new BatchNormKernels.Running<float>(rm, rmStride, rv, rvStride), n, c, s, gamma, beta, training, momentum, eps);
-        else
-            BatchNormKernels.Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
-                new BatchNormKernels.Running<double>(rm, rmStride, rv, rvStride), n, c, s, gamma, beta, training, momentum, eps);
+        switch (counter.Device.Type)
+        {
+            case DeviceType.Cpu: BatchNormCpu.CountBatch(counter); break;
+            case DeviceType.Cuda: BatchNormCuda.CountBatch(counter); break;
+            default: throw Kernel.Missing("batch_norm (num_batches_tracked += 1)", counter);
+        }
     }
 
-    private static unsafe void BatchNormBackward(Tensor g, Tensor x, Tensor mean, Tensor rstd, Tensor? dx, int n, int c, long s,
-        double[] gamma, double[]? dGamma, double[]? dBeta, bool training)
+    private static void BatchNormForward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, BatchNormRunning running, BatchNormShape shape, double eps)
     {
-        if (x.DType == DType.F32)
-            BatchNormKernels.Backward(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd),
-                dx is null ? null : CpuBackend.Ptr<float>(dx), n, c, s, gamma, dGamma, dBeta, training);
-        else
-            BatchNormKernels.Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
-                dx is null ? null : CpuBackend.Ptr<double>(dx), n, c, s, gamma, dGamma, dBeta, training);
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: BatchNormCpu.Forward(x, w, b, y, mean, rstd, running, shape, eps); break;
+            case DeviceType.Cuda: BatchNormCuda.Forward(x, w, b, y, mean, rstd, running, shape, eps); break;
+            default: throw Kernel.Missing("batch_norm", x);
+        }
+    }
+
+    private static void BatchNormBackward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, BatchNormShape shape)
+    {
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: BatchNormCpu.Backward(g, x, w, mean, rstd, dx, dw, db, shape); break;
+            case DeviceType.Cuda: BatchNormCuda.Backward(g, x, w, mean, rstd, dx, dw, db, shape); break;
+            default: throw Kernel.Missing("batch_norm_backward", x);
+        }
     }
 }
+
+/// <summary>A contiguous (N, C, S) tensor normalised per channel over its N·S values, with the batch's statistics or the running ones.</summary>
+internal readonly record struct BatchNormShape(int N, int C, long S, bool Training)
+{
+    /// <summary>The values per channel, N·S.</summary>
+    public long Count => N * S;
+}
+
+/// <summary>
+/// The running statistics: read in evaluation; in training, the batch's are blended into them (either may be null:
+/// not updated), read and written through their strides, with weight <see cref="Momentum"/>, or 1 / the counter
+/// <see cref="Batches"/> when that is given (the cumulative average).
+/// </summary>
+internal readonly record struct BatchNormRunning(Tensor? Mean, long MeanStride, Tensor? Var, long VarStride, double Momentum, Tensor? Batches);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using Engine.Autograd;
-using Engine.Cpu;
+using Engine.Backends;
 using static Engine.Ops.NormArgs;
 
 namespace Engine.Ops;
@@ -12,7 +11,8 @@ public static partial class Functional
     /// into <paramref name="numGroups"/> groups, and each (sample, group) is normalised with its mean and
     /// biased variance, y = (x - mean) / sqrt(var + eps) * weight + bias, with a weight and bias per channel.
     /// GroupNorm with one group is AFFNet's "layer_norm_2d". One fused node; the backward reuses the saved
-    /// mean and 1/sqrt(var + eps).
+    /// mean and 1/sqrt(var + eps). Runs on the CPU (<c>GroupNorm.Cpu.cs</c>) and on CUDA
+    /// (<c>GroupNorm.Cuda.cs</c>, <c>GroupNorm.cu</c>).
     /// </summary>
     /// <param name="input">Tensor of shape (N, C, *).</param>
     /// <param name="numGroups">Number of groups; must divide C.</param>
@@ -22,7 +22,7 @@ public static partial class Functional
     public static Tensor GroupNorm(Tensor input, int numGroups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
     {
         const string op = "group_norm";
-        CheckInput(op, input);
+        CheckFloatInput(op, input);
         CheckCompanion(op, "weight", weight, input);
         CheckCompanion(op, "bias", bias, input);
         var shape = input.Layout.Shape;
@@ -37,36 +37,52 @@ public static partial class Functional
         CheckChannelVector(op, "bias", bias, input);
 
         long t0 = Stopwatch.GetTimestamp();
-        long s = Layout.Count(shape.AsSpan(2));
-        var dtype = input.DType;
-        var gamma = Values(weight, c, 1);
-        var beta = Values(bias, c, 0);
+        var groups = new GroupNormShape(n, c, Layout.Count(shape.AsSpan(2)), numGroups);
         using var x = input.ContiguousHandle();
-        var y = Tensor.Empty(shape, dtype);
-        using var mean = Tensor.Empty([n, numGroups], dtype);
-        using var rstd = Tensor.Empty([n, numGroups], dtype);
-        GroupNormForward(x, y, mean, rstd, n, c, s, numGroups, gamma, beta, eps);
-
-        RecordAffineNorm(op, input, weight, bias, y, x, mean, rstd, c,
-            (g, xs, m, r, dx, dGamma, dBeta) => GroupNormBackward(g, xs, m, r, dx, n, c, s, numGroups, gamma, dGamma, dBeta), t0);
+        using var w = weight?.ContiguousHandle();
+        using var b = bias?.ContiguousHandle();
+        var y = Tensor.Empty(shape, input.DType, input.Device);
+        using var mean = Tensor.Empty([n, numGroups], input.DType, input.Device);
+        using var rstd = Tensor.Empty([n, numGroups], input.DType, input.Device);
+        GroupNormForward(x, w, b, y, mean, rstd, groups, eps);
+        RecordAffineNorm(op, input, weight, bias, y, x, w, mean, rstd,
+            (g, xs, ws, m, r, dx, dw, db) => GroupNormBackward(g, xs, ws, m, r, dx, dw, db, groups), t0);
         return y;
     }
 
-    private static unsafe void GroupNormForward(Tensor x, Tensor y, Tensor mean, Tensor rstd, int n, int c, long s, int groups, double[] gamma, double[] beta, double eps)
+    private static void GroupNormForward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, GroupNormShape shape, double eps)
     {
-        if (x.DType == DType.F32)
-            GroupNormKernels.Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd), n, c, s, groups, gamma, beta, eps);
-        else
-            GroupNormKernels.Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd), n, c, s, groups, gamma, beta, eps);
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: GroupNormCpu.Forward(x, w, b, y, mean, rstd, shape, eps); break;
+            case DeviceType.Cuda: GroupNormCuda.Forward(x, w, b, y, mean, rstd, shape, eps); break;
+            default: throw Kernel.Missing("group_norm", x);
+        }
     }
 
-    private static unsafe void GroupNormBackward(Tensor g, Tensor x, Tensor mean, Tensor rstd, Tensor? dx, int n, int c, long s, int groups, double[] gamma, double[]? dGamma, double[]? dBeta)
+    private static void GroupNormBackward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, GroupNormShape shape)
     {
-        if (x.DType == DType.F32)
-            GroupNormKernels.Backward(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd),
-                dx is null ? null : CpuBackend.Ptr<float>(dx), n, c, s, groups, gamma, dGamma, dBeta);
-        else
-            GroupNormKernels.Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
-                dx is null ? null : CpuBackend.Ptr<double>(dx), n, c, s, groups, gamma, dGamma, dBeta);
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: GroupNormCpu.Backward(g, x, w, mean, rstd, dx, dw, db, shape); break;
+            case DeviceType.Cuda: GroupNormCuda.Backward(g, x, w, mean, rstd, dx, dw, db, shape); break;
+            default: throw Kernel.Missing("group_norm_backward", x);
+        }
     }
+}
+
+/// <summary>
+/// A contiguous (N, C, S) tensor in G groups of channels: each (sample, group) is one contiguous row of
+/// <see cref="Length"/> = C/G·S values, with its own statistics.
+/// </summary>
+internal readonly record struct GroupNormShape(int N, int C, long S, int Groups)
+{
+    /// <summary>Channels per group.</summary>
+    public int PerGroup => C / Groups;
+
+    /// <summary>The number of (sample, group) rows.</summary>
+    public long Rows => (long)N * Groups;
+
+    /// <summary>The values of one row.</summary>
+    public long Length => PerGroup * S;
 }

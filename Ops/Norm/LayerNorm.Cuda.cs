@@ -44,10 +44,18 @@ internal static class LayerNormCuda
             args.Add(g); args.Add(x); args.Add(mean); args.Add(rstd); args.Add(partials); args.Add(rows); args.Add(d); args.Add(chunks);
             Kernel(x, "layer_norm_affine_partials").Launch(LaunchConfig.ForElements(chunks * d), args);
         }
-        {
-            var args = new KernelArgs(stackalloc byte[KernelArgs.Bytes]);
-            args.Add(partials); args.Add(dw); args.Add(db); args.Add(d); args.Add(chunks);
-            Kernel(x, "layer_norm_affine_final").Launch(LaunchConfig.ForElements(d), args);
-        }
+        SumAffinePartials(partials, dw, db, d, chunks);
+    }
+
+    /// <summary>
+    /// Pass 2 of the affine gradients of the norms that keep per-chunk partials as (chunks, 2, d) doubles (Σ g·x̂,
+    /// then Σ g): dw and db (either may be null, of the dtype of the one given) sum the chunks in chunk order.
+    /// </summary>
+    internal static void SumAffinePartials(Tensor partials, Tensor? dw, Tensor? db, int d, long chunks)
+    {
+        if (d == 0) return;
+        var args = new KernelArgs(stackalloc byte[KernelArgs.Bytes]);
+        args.Add(partials); args.Add(dw); args.Add(db); args.Add(d); args.Add(chunks);
+        Kernel((dw ?? db)!, "layer_norm_affine_final").Launch(LaunchConfig.ForElements(d), args);
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using Engine.Autograd;
-using Engine.Cpu;
+using Engine.Backends;
 using static Engine.Ops.NormArgs;
 
 namespace Engine.Ops;
@@ -12,7 +11,8 @@ public static partial class Functional
     /// y = (x - mean) / sqrt(var + eps) * weight + bias with the biased variance over C. The same numbers as
     /// permuting to channels-last, <see cref="LayerNorm"/> over C and permuting back (vHeat's LN2d), without
     /// the two copies. For AFFNet's variant, with eps added to the standard deviation, see
-    /// <see cref="LayerNorm2dEpsOnStd"/>.
+    /// <see cref="LayerNorm2dEpsOnStd"/>. Runs on the CPU (<c>LayerNorm2d.Cpu.cs</c>) and on CUDA
+    /// (<c>LayerNorm2d.Cuda.cs</c>, <c>LayerNorm2d.cu</c>).
     /// </summary>
     /// <param name="input">Tensor of shape (N, C, *).</param>
     /// <param name="weight">Optional scale of shape (C).</param>
@@ -36,7 +36,7 @@ public static partial class Functional
 
     private static Tensor ChannelsFirstLayerNorm(string op, Tensor input, Tensor? weight, Tensor? bias, double eps, bool epsOnStd)
     {
-        CheckInput(op, input);
+        CheckFloatInput(op, input);
         CheckCompanion(op, "weight", weight, input);
         CheckCompanion(op, "bias", bias, input);
         var shape = input.Layout.Shape;
@@ -48,18 +48,17 @@ public static partial class Functional
 
         long t0 = Stopwatch.GetTimestamp();
         long s = Layout.Count(shape.AsSpan(2));
-        var dtype = input.DType;
-        var gamma = Values(weight, c, 1);
-        var beta = Values(bias, c, 0);
+        var shapeOf = new ChannelsFirstShape(n, c, s, eps, epsOnStd);
         using var x = input.ContiguousHandle();
-        var y = Tensor.Empty(shape, dtype);
+        using var w = weight?.ContiguousHandle();
+        using var b = bias?.ContiguousHandle();
+        var y = Tensor.Empty(shape, input.DType, input.Device);
         int[] statShape = [n, checked((int)s)];
-        using var mean = Tensor.Empty(statShape, dtype);
-        using var spread = Tensor.Empty(statShape, dtype);
-        ChannelsFirstForward(x, y, mean, spread, n, c, s, gamma, beta, eps, epsOnStd);
-
-        RecordAffineNorm(op, input, weight, bias, y, x, mean, spread, c,
-            (g, xs, m, sp, dx, dGamma, dBeta) => ChannelsFirstBackward(g, xs, m, sp, dx, n, c, s, gamma, dGamma, dBeta, eps, epsOnStd), t0);
+        using var mean = Tensor.Empty(statShape, input.DType, input.Device);
+        using var spread = Tensor.Empty(statShape, input.DType, input.Device);
+        ChannelsFirstForward(x, w, b, y, mean, spread, shapeOf);
+        RecordAffineNorm(op, input, weight, bias, y, x, w, mean, spread,
+            (g, xs, ws, m, sp, dx, dw, db) => ChannelsFirstBackward(g, xs, ws, m, sp, dx, dw, db, shapeOf), t0);
         return y;
     }
 
@@ -71,21 +70,33 @@ public static partial class Functional
             throw new ArgumentException($"{op}: Expected {name} to be a vector of size equal to the number of channels in input, but got {name} of shape {Shp(t)} and input of shape {Shp(input)}.");
     }
 
-    private static unsafe void ChannelsFirstForward(Tensor x, Tensor y, Tensor mean, Tensor spread, int n, int c, long s, double[] gamma, double[] beta, double eps, bool epsOnStd)
+    private static void ChannelsFirstForward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor spread, ChannelsFirstShape shape)
     {
-        if (x.DType == DType.F32)
-            ChannelsFirstKernels.Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(spread), n, c, s, gamma, beta, eps, epsOnStd);
-        else
-            ChannelsFirstKernels.Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(spread), n, c, s, gamma, beta, eps, epsOnStd);
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: LayerNorm2dCpu.Forward(x, w, b, y, mean, spread, shape); break;
+            case DeviceType.Cuda: LayerNorm2dCuda.Forward(x, w, b, y, mean, spread, shape); break;
+            default: throw Kernel.Missing(shape.EpsOnStd ? "layer_norm2d_eps_on_std" : "layer_norm2d", x);
+        }
     }
 
-    private static unsafe void ChannelsFirstBackward(Tensor g, Tensor x, Tensor mean, Tensor spread, Tensor? dx, int n, int c, long s, double[] gamma, double[]? dGamma, double[]? dBeta, double eps, bool epsOnStd)
+    private static void ChannelsFirstBackward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor spread, Tensor? dx, Tensor? dw, Tensor? db, ChannelsFirstShape shape)
     {
-        if (x.DType == DType.F32)
-            ChannelsFirstKernels.Backward(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(spread),
-                dx is null ? null : CpuBackend.Ptr<float>(dx), n, c, s, gamma, dGamma, dBeta, eps, epsOnStd);
-        else
-            ChannelsFirstKernels.Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(spread),
-                dx is null ? null : CpuBackend.Ptr<double>(dx), n, c, s, gamma, dGamma, dBeta, eps, epsOnStd);
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: LayerNorm2dCpu.Backward(g, x, w, mean, spread, dx, dw, db, shape); break;
+            case DeviceType.Cuda: LayerNorm2dCuda.Backward(g, x, w, mean, spread, dx, dw, db, shape); break;
+            default: throw Kernel.Missing(shape.EpsOnStd ? "layer_norm2d_eps_on_std_backward" : "layer_norm2d_backward", x);
+        }
     }
+}
+
+/// <summary>
+/// A contiguous (N, C, S) tensor normalised over C at each of its N·S positions, and how: eps, and whether it
+/// is added to the standard deviation (the second statistic saved is then the std rather than 1/sqrt(var + eps)).
+/// </summary>
+internal readonly record struct ChannelsFirstShape(int N, int C, long S, double Eps, bool EpsOnStd)
+{
+    /// <summary>The number of positions, N·S: one pair of statistics each.</summary>
+    public long Positions => N * S;
 }

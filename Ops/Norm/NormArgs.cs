@@ -2,7 +2,7 @@ using Engine.Autograd;
 
 namespace Engine.Ops;
 
-/// <summary>Argument checks and parameter plumbing shared by the normalisation operators.</summary>
+/// <summary>Argument checks and the tape node shared by the normalisation operators.</summary>
 internal static class NormArgs
 {
     public static string Shp(Tensor t) => Layout.Format(t.Layout.Shape);
@@ -38,16 +38,11 @@ internal static class NormArgs
             throw new ArgumentException($"{op}: expected {name} on the input's device {input.Device}, got {t.Device} ({name} of shape {Shp(t)}, input of shape {Shp(input)}).");
     }
 
-    /// <summary>A parameter's values in row-major order as doubles, or <paramref name="count"/> copies of <paramref name="fill"/> when it is absent.</summary>
-    public static double[] Values(Tensor? t, long count, double fill)
-    {
-        if (t is not null) return t.ToArray<double>();
-        var v = new double[count];
-        Array.Fill(v, fill);
-        return v;
-    }
-
-    /// <summary>A tensor of <paramref name="dtype"/> holding <paramref name="values"/>.</summary>
+    /// <summary>
+    /// A CPU tensor of <paramref name="dtype"/> holding <paramref name="values"/>: the host plumbing of the
+    /// families that still build parameter gradients in <c>double[]</c> (Linear, the channels-last depthwise
+    /// convolution, the LSTM); the norms no longer use it.
+    /// </summary>
     public static Tensor ToTensor(double[] values, int[] shape, DType dtype)
     {
         var t = Engine.Tensor.FromArray(values, shape);
@@ -56,31 +51,34 @@ internal static class NormArgs
     }
 
     /// <summary>
-    /// A norm's backward kernel: from the output gradient, the input and the saved statistics, it writes the
-    /// input gradient into <c>dx</c> and accumulates the affine gradients into <c>dGamma</c>/<c>dBeta</c>;
-    /// each is null when nobody needs it.
+    /// A norm's backward kernel, on the input's device: from the output gradient, the input, the weight (null
+    /// for 1) and the saved statistics, it writes the input gradient into <c>dx</c> and the affine gradients
+    /// into <c>dw</c> and <c>db</c>, tensors of the parameters' dtype and device; each is null when nobody needs it.
     /// </summary>
-    public delegate void NormBackward(Tensor g, Tensor x, Tensor mean, Tensor spread, Tensor? dx, double[]? dGamma, double[]? dBeta);
+    public delegate void NormBackward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor spread, Tensor? dx, Tensor? dw, Tensor? db);
 
     /// <summary>
-    /// Records the one tape node every affine norm has: it saves the input and the two statistics, and its
-    /// backward runs <paramref name="backward"/> and turns the affine sums into tensors of the parameters' shapes.
+    /// Records the one tape node every affine norm has: it saves the input, the two statistics and the weight
+    /// tensor <paramref name="w"/> (contiguous, under the tape's version check; never copied to the host), and its
+    /// backward allocates the gradients on the device and runs <paramref name="backward"/>.
     /// </summary>
     public static void RecordAffineNorm(string op, Tensor input, Tensor? weight, Tensor? bias, Tensor y,
-        Tensor x, Tensor mean, Tensor spread, int affineCount, NormBackward backward, long forwardStart)
+        Tensor x, Tensor? w, Tensor mean, Tensor spread, NormBackward backward, long forwardStart)
     {
         if (!Tape.ShouldRecord(input, weight, bias)) return;
         var sx = Tape.Save(x); var sm = Tape.Save(mean); var ss = Tape.Save(spread);
+        var sw = w is null ? null : Tape.Save(w);
         bool needX = input.RequiresGrad, needW = weight is { RequiresGrad: true }, needB = bias is { RequiresGrad: true };
-        var shape = input.Layout.Shape; var dtype = input.DType;
+        var shape = input.Layout.Shape;
         var wShape = weight?.Shape; var bShape = bias?.Shape;
         Tape.Record(op, [input, weight, bias], [y], g =>
         {
             using var gc = g[0].ContiguousHandle();
-            var dx = needX ? Tensor.Empty(shape, dtype) : null;
-            double[]? dGamma = needW || needB ? new double[affineCount] : null, dBeta = needW || needB ? new double[affineCount] : null;
-            backward(gc, sx.Value, sm.Value, ss.Value, dx, dGamma, dBeta);
-            return [dx, needW ? ToTensor(dGamma!, wShape!, dtype) : null, needB ? ToTensor(dBeta!, bShape!, dtype) : null];
-        }, [sx, sm, ss], forwardStart);
+            var dx = needX ? Tensor.Empty(shape, gc.DType, gc.Device) : null;
+            var dw = needW ? Tensor.Empty(wShape!, gc.DType, gc.Device) : null;
+            var db = needB ? Tensor.Empty(bShape!, gc.DType, gc.Device) : null;
+            backward(gc, sx.Value, sw?.Value, sm.Value, ss.Value, dx, dw, db);
+            return [dx, dw, db];
+        }, sw is null ? [sx, sm, ss] : [sx, sm, ss, sw], forwardStart);
     }
 }

@@ -16,6 +16,15 @@ public class NormGradients
     private static readonly double[] Epsilons = [1e-5, 1e-3, 0.1, 1.0];
 
     private static double Eps(Case c) => Epsilons[c.Choice % 4];
+
+    /// <summary>
+    /// An input broadcast across a whole normalised set makes that set constant: its input gradient is then a sum,
+    /// over the broadcast, of terms of size g/sqrt(eps) that cancel exactly, and what is left is rounding noise (the
+    /// F32 sums of the broadcast's backward round differently on the CPU, in float, and on the GPU, in double, and
+    /// the GPU-vs-CPU rerun of these properties compares them to 1e-5). Broadcast inputs are kept where eps keeps
+    /// those terms small.
+    /// </summary>
+    private static bool Conditioned(Case c) => c.Operands[0].Strides != Strides.Expanded || Eps(c) >= 0.1;
     private static Tensor? Weight(Tensor[] x, Case c) => c.Choice / 4 % 2 == 1 ? x[1] : null;
     private static Tensor? Bias(Tensor[] x, Case c) => c.Choice / 8 % 2 == 1 ? x[2] : null;
 
@@ -40,11 +49,11 @@ public class NormGradients
         c.Operands[0].Shape.Length >= 2 && c.Operands.Skip(1).All(o => o.Shape.Length == 1 && o.Shape[0] == c.Operands[0].Shape[1]);
 
     [Fact]
-    public void LayerNorm() => GradientProperty.Check(Arbitrary(Of(TrailingShapes), TrailingValid),
+    public void LayerNorm() => GradientProperty.Check(Arbitrary(Of(TrailingShapes), c => TrailingValid(c) && Conditioned(c)),
         (x, c) => F.LayerNorm(x[0], c.Operands[1].Shape, Weight(x, c), Bias(x, c), Eps(c)));
 
     [Fact]
-    public void LayerNorm2d() => GradientProperty.Check(Arbitrary(Of(ChannelShapes), ChannelValid),
+    public void LayerNorm2d() => GradientProperty.Check(Arbitrary(Of(ChannelShapes), c => ChannelValid(c) && Conditioned(c)),
         (x, c) => F.LayerNorm2d(x[0], Weight(x, c), Bias(x, c), Eps(c)));
 
     /// <summary>
@@ -64,7 +73,7 @@ public class NormGradients
     }
 
     [Fact]
-    public void GroupNorm() => GradientProperty.Check(Arbitrary(Of(ChannelShapes), ChannelValid),
+    public void GroupNorm() => GradientProperty.Check(Arbitrary(Of(ChannelShapes), c => ChannelValid(c) && Conditioned(c)),
         (x, c) => F.GroupNorm(x[0], Groups(c), Weight(x, c), Bias(x, c), Eps(c)));
 
     private static bool Training(Case c) => c.Choice / 16 % 2 == 0;
@@ -72,7 +81,7 @@ public class NormGradients
     /// <summary>Training needs more than one value per channel.</summary>
     private static bool BatchValid(Case c)
     {
-        if (!ChannelValid(c)) return false;
+        if (!ChannelValid(c) || !Conditioned(c)) return false;
         var x = c.Operands[0].Shape;
         return !Training(c) || (long)x[0] * Layout.Count(x.AsSpan(2)) != 1;
     }
@@ -83,11 +92,20 @@ public class NormGradients
         int channels = x[0].Shape[1];
         var rng = new System.Random(c.Seed);
         // Fresh running statistics on every call: training updates them in place, and the check calls the
-        // function many times. In training they do not affect the output; sometimes they are left out.
+        // function many times. In training they do not affect the output; sometimes they are left out. They take
+        // the input's dtype and device (the same property runs GPU-vs-CPU in both dtypes).
         bool withRunning = !Training(c) || c.Choice / 32 % 2 == 0;
-        using var mean = Tensor.FromArray(Enumerable.Range(0, channels).Select(_ => rng.NextDouble() - 0.5).ToArray(), [channels]);
-        using var variance = Tensor.FromArray(Enumerable.Range(0, channels).Select(_ => 0.5 + rng.NextDouble()).ToArray(), [channels]);
+        using var mean = Channels(Enumerable.Range(0, channels).Select(_ => rng.NextDouble() - 0.5).ToArray(), x[0]);
+        using var variance = Channels(Enumerable.Range(0, channels).Select(_ => 0.5 + rng.NextDouble()).ToArray(), x[0]);
         return F.BatchNorm(x[0], withRunning ? mean : null, withRunning ? variance : null, Weight(x, c), Bias(x, c),
             training: Training(c), momentum: 0.1 + 0.8 * rng.NextDouble(), eps: Eps(c));
     });
+
+    /// <summary>A per-channel tensor of <paramref name="values"/> in the dtype and on the device of <paramref name="like"/>.</summary>
+    private static Tensor Channels(double[] values, Tensor like)
+    {
+        using var host = Tensor.FromArray(values, [values.Length]);
+        using var typed = host.ToDType(like.DType);
+        return typed.ToDevice(like.Device).Clone();
+    }
 }

@@ -197,6 +197,33 @@ public class NormTests
         Assert.Equal(new[] { 1.0, 1, 1 }, rv.ToArray<double>());
     }
 
+    /// <summary>
+    /// momentum = None, as PyTorch: the running statistics become the plain average of the batches' (the weight of
+    /// batch k is 1/k, from the counter, which the operator increments), whatever they started from.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.F64)]
+    public void BatchNormWithoutMomentumKeepsTheCumulativeAverage(DType dtype)
+    {
+        using var scope = Tensor.Scope();
+        var rng = new System.Random(4);
+        int c = 3, steps = 4;
+        var rm = Make([0.5, -1, 2], [c], dtype); var rv = Make([3.0, 0.25, 1], [c], dtype);
+        var counter = Tensor.Full([], 0, DType.I64);
+        var means = new double[c]; var variances = new double[c];
+        for (int k = 0; k < steps; k++)
+        {
+            var x = RandomF32Doubles(rng, 5 * c * 2, -1 - k, 2 + k);
+            using var y = F.BatchNorm(Make(x, [5, c, 2], dtype), rm, rv, training: true, momentum: null, numBatchesTracked: counter);
+            var batch = NormReference.BatchTraining(x, c, 2, null, null, 1e-5);
+            for (int ch = 0; ch < c; ch++) { means[ch] += batch.Mean[ch] / steps; variances[ch] += batch.Var[ch] * 10 / 9 / steps; }
+        }
+        Assert.Equal(steps, counter.Item());
+        Close(means, rm.ToArray<double>(), Tol(dtype), Tol(dtype), "running mean");
+        Close(variances, rv.ToArray<double>(), Tol(dtype), Tol(dtype), "running var");
+    }
+
     [Theory]
     [InlineData(new[] { 2, 3, 4, 5 })]
     [InlineData(new[] { 2, 3, 4 })]
@@ -252,7 +279,8 @@ public class NormTests
                 var variance = RandomDoubles(rng, c, 0.5, 2);
                 return ((x, w, b) =>
                 {
-                    using var m = Make(mean, [c], x.DType); using var v = Make(variance, [c], x.DType);
+                    using var hm = Make(mean, [c], x.DType); using var hv = Make(variance, [c], x.DType);
+                    using var m = hm.ToDevice(x.Device); using var v = hv.ToDevice(x.Device);
                     return F.BatchNorm(x, m, v, w, b, training: false, eps: eps);
                 }, (x, w, b) =>
                 {
@@ -397,6 +425,9 @@ public class NormErrorTests
         Throws(() => F.BatchNorm(x, null, null, null, Tensor.Ones([5]), training: true), "batch_norm", "bias should contain 3 elements not 5");
         Throws(() => F.BatchNorm(Tensor.Zeros([7]), null, null, training: true), "batch_norm", "[7]");
         Throws(() => F.BatchNorm2d(Tensor.Zeros([4, 3, 5, 2, 2]), null, null, training: true), "batch_norm2d", "expected 2D, 3D or 4D input (got 5D input", "[4, 3, 5, 2, 2]");
+        Throws(() => F.BatchNorm(x, Tensor.Zeros([3]), Tensor.Ones([3]), training: true, momentum: null), "batch_norm", "momentum = None", "numBatchesTracked", "[4, 3, 2, 2]");
+        Throws(() => F.BatchNorm(x, null, null, training: true, numBatchesTracked: Tensor.Zeros([2], DType.I64)), "batch_norm", "numBatchesTracked", "one int64 element", "[2]");
+        Throws(() => F.BatchNorm(x, null, null, training: true, numBatchesTracked: Tensor.Zeros([])), "batch_norm", "numBatchesTracked", "float32");
     }
 }
 
@@ -441,62 +472,4 @@ public class NormDeterminismTests
             for (int i = 0; i < one.Length; i++) Bitwise(one[i], other[i], $"{norm}: result {i}, 1 vs {threads} threads");
         }
     }
-}
-
-/// <summary>The norms on the GPU against the CPU, forward and backward, in F32 and F64.</summary>
-public class NormGpuParityTests
-{
-    /// <summary>Runs <paramref name="op"/> on inputs of the given shapes on both devices; compares outputs and every input's gradient.</summary>
-    internal static void Parity(Func<Tensor[], Tensor> op, params int[][] shapes)
-    {
-        foreach (var dtype in new[] { DType.F32, DType.F64 })
-        {
-            using var scope = Tensor.Scope();
-            var gen = new Engine.Randomness.Generator(11);
-            var inputs = shapes.Select(s => Tensor.Randn(s, dtype, generator: gen)).ToArray();
-            Tensor? g = null;
-            double[][] Run(Device device)
-            {
-                var leaves = inputs.Select(t => t.Detach().ToDevice(device)).ToArray();   // fresh leaves on each device
-                foreach (var l in leaves) l.RequiresGrad = true;
-                var y = op(leaves);
-                g ??= Tensor.Randn(y.Shape, dtype, generator: gen);
-                y.Backward(g.ToDevice(device));
-                return [y.ToArray<double>(), .. leaves.Select(l => l.Grad!.ToArray<double>())];
-            }
-            var cpu = Run(Device.Cpu);
-            var cuda = Run(Device.Cuda(0));
-            double tol = dtype == DType.F64 ? 1e-12 : 1e-5;
-            for (int i = 0; i < cpu.Length; i++) Close(cpu[i], cuda[i], tol, tol, $"{dtype} result {i}");
-        }
-    }
-
-    private static void Parity(Func<Tensor, Tensor, Tensor, Tensor> op, int[] shape, int[] paramShape) =>
-        Parity(t => op(t[0], t[1], t[2]), shape, paramShape, paramShape);
-
-    [Support.GpuFact(Needs = Support.GpuNeeds.TensorBackend)]
-    public void LayerNorm() => Parity((x, w, b) => F.LayerNorm(x, [3, 40], w, b), [6, 3, 40], [3, 40]);
-
-    [Support.GpuFact(Needs = Support.GpuNeeds.OperatorKernels)]
-    public void LayerNorm2d() => Parity((x, w, b) => F.LayerNorm2d(x, w, b), [2, 12, 9, 7], [12]);
-
-    [Support.GpuFact(Needs = Support.GpuNeeds.OperatorKernels)]
-    public void LayerNorm2dEpsOnStd() => Parity((x, w, b) => F.LayerNorm2dEpsOnStd(x, w, b), [2, 12, 9, 7], [12]);
-
-    [Support.GpuFact(Needs = Support.GpuNeeds.OperatorKernels)]
-    public void GroupNorm() => Parity((x, w, b) => F.GroupNorm(x, 4, w, b), [2, 12, 9, 7], [12]);
-
-    [Support.GpuFact(Needs = Support.GpuNeeds.OperatorKernels)]
-    public void BatchNormTraining() => Parity((x, w, b) =>
-    {
-        using var mean = Tensor.Zeros([12], x.DType, x.Device); using var variance = Tensor.Ones([12], x.DType, x.Device);
-        return F.BatchNorm(x, mean, variance, w, b, training: true);
-    }, [4, 12, 9, 7], [12]);
-
-    [Support.GpuFact(Needs = Support.GpuNeeds.OperatorKernels)]
-    public void BatchNormEval() => Parity((x, w, b) =>
-    {
-        using var mean = Tensor.Full([12], 0.3, x.DType, x.Device); using var variance = Tensor.Full([12], 1.7, x.DType, x.Device);
-        return F.BatchNorm(x, mean, variance, w, b, training: false);
-    }, [4, 12, 9, 7], [12]);
 }

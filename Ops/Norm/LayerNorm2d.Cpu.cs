@@ -3,15 +3,41 @@ using Engine.Cpu;
 namespace Engine.Ops;
 
 /// <summary>
-/// CPU kernels of the channels-first layer norms: a contiguous (N, C, S) tensor normalised over C at each
+/// The channels-first layer norms on the CPU: a contiguous (N, C, S) tensor normalised over C at each
 /// of the S positions. The positions are contiguous, so a tile of up to <see cref="Lanes"/> of them is
 /// processed together, one statistic per lane, streaming over the channels. <c>epsOnStd</c> selects
 /// (x - mean) / (std + eps) instead of (x - mean) / sqrt(var + eps); the second statistic saved is then
-/// the std rather than 1/sqrt(var + eps).
+/// the std rather than 1/sqrt(var + eps). The affine parameters are widened to double once per call.
 /// </summary>
-internal static unsafe class ChannelsFirstKernels
+internal static unsafe class LayerNorm2dCpu
 {
     private const int Lanes = 256;
+
+    public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor spread, ChannelsFirstShape shape)
+    {
+        var (n, c, s, eps, epsOnStd) = shape;
+        var gamma = LayerNormCpu.Widened(w, c, 1);
+        var beta = LayerNormCpu.Widened(b, c, 0);
+        if (x.DType == DType.F32)
+            Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(spread), n, c, s, gamma, beta, eps, epsOnStd);
+        else
+            Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(spread), n, c, s, gamma, beta, eps, epsOnStd);
+    }
+
+    public static void Backward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor spread, Tensor? dx, Tensor? dw, Tensor? db, ChannelsFirstShape shape)
+    {
+        var (n, c, s, eps, epsOnStd) = shape;
+        var gamma = LayerNormCpu.Widened(w, c, 1);
+        double[]? dGamma = dw is null && db is null ? null : new double[c], dBeta = dGamma is null ? null : new double[c];
+        if (x.DType == DType.F32)
+            Backward(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(spread),
+                dx is null ? null : CpuBackend.Ptr<float>(dx), n, c, s, gamma, dGamma, dBeta, eps, epsOnStd);
+        else
+            Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(spread),
+                dx is null ? null : CpuBackend.Ptr<double>(dx), n, c, s, gamma, dGamma, dBeta, eps, epsOnStd);
+        if (dw is not null) LayerNormCpu.Narrowed(dGamma!, dw);
+        if (db is not null) LayerNormCpu.Narrowed(dBeta!, db);
+    }
 
     public static void Forward<T>(T* x, T* y, T* mean, T* spread, int n, int c, long s, double[] gamma, double[] beta, double eps, bool epsOnStd) where T : unmanaged
     {

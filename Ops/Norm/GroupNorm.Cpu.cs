@@ -3,11 +3,38 @@ using Engine.Cpu;
 namespace Engine.Ops;
 
 /// <summary>
-/// CPU kernels of the group norm over a contiguous (N, C, S) tensor with G groups: each (sample, group)
-/// is one contiguous row of C/G channel runs of S values; statistics per row, affine per channel.
+/// The group norm on the CPU, over a contiguous (N, C, S) tensor with G groups: each (sample, group)
+/// is one contiguous row of C/G channel runs of S values; statistics per row, affine per channel. The affine
+/// parameters are widened to double once per call.
 /// </summary>
-internal static unsafe class GroupNormKernels
+internal static unsafe class GroupNormCpu
 {
+    public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, GroupNormShape shape, double eps)
+    {
+        var (n, c, s, groups) = shape;
+        var gamma = LayerNormCpu.Widened(w, c, 1);
+        var beta = LayerNormCpu.Widened(b, c, 0);
+        if (x.DType == DType.F32)
+            Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd), n, c, s, groups, gamma, beta, eps);
+        else
+            Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd), n, c, s, groups, gamma, beta, eps);
+    }
+
+    public static void Backward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, GroupNormShape shape)
+    {
+        var (n, c, s, groups) = shape;
+        var gamma = LayerNormCpu.Widened(w, c, 1);
+        double[]? dGamma = dw is null && db is null ? null : new double[c], dBeta = dGamma is null ? null : new double[c];
+        if (x.DType == DType.F32)
+            Backward(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd),
+                dx is null ? null : CpuBackend.Ptr<float>(dx), n, c, s, groups, gamma, dGamma, dBeta);
+        else
+            Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
+                dx is null ? null : CpuBackend.Ptr<double>(dx), n, c, s, groups, gamma, dGamma, dBeta);
+        if (dw is not null) LayerNormCpu.Narrowed(dGamma!, dw);
+        if (db is not null) LayerNormCpu.Narrowed(dBeta!, db);
+    }
+
     public static void Forward<T>(T* x, T* y, T* mean, T* rstd, int n, int c, long s, int groups, double[] gamma, double[] beta, double eps) where T : unmanaged
     {
         int perGroup = c / groups;

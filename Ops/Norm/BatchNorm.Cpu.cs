@@ -4,12 +4,47 @@ using Engine.Cpu;
 namespace Engine.Ops;
 
 /// <summary>
-/// CPU kernels of the batch norm over a contiguous (N, C, S) tensor: statistics per channel over N·S
+/// The batch norm on the CPU, over a contiguous (N, C, S) tensor: statistics per channel over N·S
 /// values. Each channel is handled whole by one thread (its N runs of S contiguous values, in order), so
-/// statistics, running-stat updates and affine gradients are written once, by one thread.
+/// statistics, running-stat updates and affine gradients are written once, by one thread. The affine
+/// parameters are widened to double once per call.
 /// </summary>
-internal static unsafe class BatchNormKernels
+internal static unsafe class BatchNormCpu
 {
+    /// <summary>num_batches_tracked += 1.</summary>
+    public static void CountBatch(Tensor counter) => *CpuBackend.Ptr<long>(counter) += 1;
+
+    public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, BatchNormRunning running, BatchNormShape shape, double eps)
+    {
+        var (n, c, s, training) = shape;
+        var gamma = LayerNormCpu.Widened(w, c, 1);
+        var beta = LayerNormCpu.Widened(b, c, 0);
+        nint rm = running.Mean is null ? 0 : CpuBackend.BasePointer(running.Mean), rv = running.Var is null ? 0 : CpuBackend.BasePointer(running.Var);
+        // momentum = None: PyTorch's cumulative average, weight 1 / num_batches_tracked.
+        double momentum = running.Batches is null ? running.Momentum : 1.0 / *CpuBackend.Ptr<long>(running.Batches);
+        if (x.DType == DType.F32)
+            Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd),
+                new Running<float>(rm, running.MeanStride, rv, running.VarStride), n, c, s, gamma, beta, training, momentum, eps);
+        else
+            Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
+                new Running<double>(rm, running.MeanStride, rv, running.VarStride), n, c, s, gamma, beta, training, momentum, eps);
+    }
+
+    public static void Backward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, BatchNormShape shape)
+    {
+        var (n, c, s, training) = shape;
+        var gamma = LayerNormCpu.Widened(w, c, 1);
+        double[]? dGamma = dw is null && db is null ? null : new double[c], dBeta = dGamma is null ? null : new double[c];
+        if (x.DType == DType.F32)
+            Backward(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd),
+                dx is null ? null : CpuBackend.Ptr<float>(dx), n, c, s, gamma, dGamma, dBeta, training);
+        else
+            Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
+                dx is null ? null : CpuBackend.Ptr<double>(dx), n, c, s, gamma, dGamma, dBeta, training);
+        if (dw is not null) LayerNormCpu.Narrowed(dGamma!, dw);
+        if (db is not null) LayerNormCpu.Narrowed(dBeta!, db);
+    }
+
     /// <summary>The running statistics to blend into, read and written through their strides; null pointers when absent.</summary>
     public readonly record struct Running<T>(nint Mean, long MeanStride, nint Var, long VarStride) where T : unmanaged
     {
