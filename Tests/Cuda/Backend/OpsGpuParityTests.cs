@@ -23,10 +23,11 @@ public class OpsGpuParityTests
         (typeof(ElementwiseGradients), null), (typeof(ReduceGradients), null), (typeof(LinalgGradients), null),
         (typeof(ShapeGradients), null), (typeof(IndexingGradients), null),
         (typeof(NormGradients), [nameof(NormGradients.LayerNorm)]),
+        (typeof(ConvGradients), null), (typeof(DepthwiseChannelsLastGradients), null),
     ];
 
     /// <summary>Facts of those classes that check one hand-made case rather than a property: nothing to rerun.</summary>
-    private static readonly string[] NotProperties = [nameof(ReduceGradients.MaxTiesShareTheGradient)];
+    private static readonly string[] NotProperties = [nameof(ReduceGradients.MaxTiesShareTheGradient), nameof(ConvGradients.HyperParametersCoverEveryPaddingMode)];
 
     /// <summary>Every property of the listed families, as "Class.Method".</summary>
     public static TheoryData<string> Properties()
