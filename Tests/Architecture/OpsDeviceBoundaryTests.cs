@@ -22,7 +22,6 @@ public partial class OpsDeviceBoundaryTests
         "Activation/SoftmaxKernels.cs",
         "Activation/SiluVector.cs",
         "Attention/AttentionGemm.cs", "Attention/AttentionKernels.cs",
-        "Linear/Linear.cs", "Linear/LinearKernels.cs",
         "Loss/LossGeometry.cs", "Loss/LossKernels.cs",
         "Norm/BatchNorm.cs", "Norm/BatchNormKernels.cs", "Norm/ChannelsFirstKernels.cs", "Norm/GroupNorm.cs", "Norm/GroupNormKernels.cs",
         "Norm/LayerNorm2d.cs", "Norm/NormArgs.cs", "Norm/Wide.cs",
