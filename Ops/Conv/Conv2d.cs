@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Numerics;
 using Engine.Autograd;
+using Engine.Backends;
 
 namespace Engine.Ops;
 
@@ -9,7 +9,9 @@ public static partial class Functional
     /// <summary>
     /// 2-D convolution (cross-correlation), PyTorch's <c>F.conv2d</c>: input (N, Cin, H, W) or unbatched
     /// (Cin, H, W), weight (Cout, Cin / groups, kH, kW), optional bias (Cout). Output (N, Cout, Ho, Wo) with
-    /// Ho = (H + 2·padH − dilationH·(kH − 1) − 1) / strideH + 1, and likewise for the width.
+    /// Ho = (H + 2·padH − dilationH·(kH − 1) − 1) / strideH + 1, and likewise for the width. Runs on the CPU
+    /// (<c>Conv2d.Cpu.cs</c>) and on CUDA (<c>Conv2d.Cuda.cs</c>: the column matrix of <c>Conv2d.cu</c> and cuBLAS
+    /// GEMMs; depthwise convolutions by the direct kernels of <c>DepthwiseConv.Cuda.cs</c>).
     /// </summary>
     /// <param name="input">Input feature map, F32 or F64, any strides.</param>
     /// <param name="weight">Filters, (out_channels, in_channels / groups, kH, kW).</param>
@@ -24,8 +26,6 @@ public static partial class Functional
         Size2d? dilation = null, int groups = 1)
     {
         var g = ConvGeometry.Of(input, weight, bias, stride ?? 1, padding ?? 0, dilation ?? 1, groups);
-        if (input.Device != Device.Cpu)
-            throw new NotSupportedException($"conv2d: there is no kernel for {input.Device} yet (input {Layout.Format(input.Layout.Shape)}, weight {Layout.Format(weight.Layout.Shape)}).");
         long t0 = Stopwatch.GetTimestamp();
         bool record = Tape.ShouldRecord(input, weight, bias);
         bool needX = input.RequiresGrad, needW = weight.RequiresGrad, needB = bias?.RequiresGrad ?? false;
@@ -43,8 +43,7 @@ public static partial class Functional
         using (b)
         {
             var y = Tensor.Empty(g.OutputShape, input.DType, input.Device);
-            if (y.DType == DType.F32) ConvForward<float>(g, x, w, b, y);
-            else ConvForward<double>(g, x, w, b, y);
+            ConvForward(g, x, w, b, y);
             if (record)
             {
                 // The input is read only by the weight gradient, the weight only by the input gradient.
@@ -57,8 +56,7 @@ public static partial class Functional
                     var gx = needX ? Tensor.Empty(g.InputShape, gy.DType, gy.Device) : null;
                     var gw = needW ? Tensor.Empty(weightShape, gy.DType, gy.Device) : null;
                     var gb = needB ? Tensor.Empty([g.Cout], gy.DType, gy.Device) : null;
-                    if (gy.DType == DType.F32) ConvBackward<float>(g, sx?.Value, sw?.Value, gy, gx, gw, gb);
-                    else ConvBackward<double>(g, sx?.Value, sw?.Value, gy, gx, gw, gb);
+                    ConvBackward(g, sx?.Value, sw?.Value, gy, gx, gw, gb);
                     return [gx, gw, gb];
                 }, new[] { sx, sw }.OfType<SavedTensor>().ToArray(), t0);
             }
@@ -66,15 +64,24 @@ public static partial class Functional
         }
     }
 
-    private static unsafe void ConvForward<T>(ConvGeometry g, Tensor x, Tensor w, Tensor? b, Tensor y) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void ConvForward(ConvGeometry g, Tensor x, Tensor w, Tensor? b, Tensor y)
     {
-        if (g.IsDepthwise) DepthwiseConv.Forward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(b), ConvPoolKernels.Ptr<T>(y));
-        else ConvGemm.Forward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(b), ConvPoolKernels.Ptr<T>(y));
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: Conv2dCpu.Forward(g, x, w, b, y); break;
+            case DeviceType.Cuda: Conv2dCuda.Forward(g, x, w, b, y); break;
+            default: throw Kernel.Missing("conv2d", x);
+        }
     }
 
-    private static unsafe void ConvBackward<T>(ConvGeometry g, Tensor? x, Tensor? w, Tensor gy, Tensor? gx, Tensor? gw, Tensor? gb) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The gradients into <paramref name="gx"/>, <paramref name="gw"/>, <paramref name="gb"/> (each skipped when null); x is saved only for gw, w only for gx.</summary>
+    private static void ConvBackward(ConvGeometry g, Tensor? x, Tensor? w, Tensor gy, Tensor? gx, Tensor? gw, Tensor? gb)
     {
-        if (g.IsDepthwise) DepthwiseConv.Backward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(gy), ConvPoolKernels.Ptr<T>(gx), ConvPoolKernels.Ptr<T>(gw), ConvPoolKernels.Ptr<T>(gb));
-        else ConvGemm.Backward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(gy), ConvPoolKernels.Ptr<T>(gx), ConvPoolKernels.Ptr<T>(gw), ConvPoolKernels.Ptr<T>(gb));
+        switch (gy.Device.Type)
+        {
+            case DeviceType.Cpu: Conv2dCpu.Backward(g, x, w, gy, gx, gw, gb); break;
+            case DeviceType.Cuda: Conv2dCuda.Backward(g, x, w, gy, gx, gw, gb); break;
+            default: throw Kernel.Missing("conv2d_backward", gy);
+        }
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
-using Engine.Cpu;
+using Engine.Backends;
 using static Engine.Ops.NormArgs;
 
 namespace Engine.Ops;
@@ -11,7 +11,8 @@ public static partial class Functional
     /// y = x·weightᵀ + bias over any leading dimensions, as PyTorch's <c>F.linear</c>. One fused node: the
     /// forward is one GEMM over the flattened leading dimensions, accumulating onto the bias rows; the
     /// backward is one GEMM for the input gradient (g·W), one for the weight gradient (gᵀ·X), both reading
-    /// their operands through strides, and a column sum for the bias.
+    /// their operands through strides, and a column sum for the bias. Runs on the CPU (<c>Linear.Cpu.cs</c>: the
+    /// engine's GEMM) and on CUDA (<c>Linear.Cuda.cs</c>: cuBLAS through the backend, no kernel of its own).
     /// </summary>
     /// <param name="input">Tensor of shape (*, in_features).</param>
     /// <param name="weight">Matrix of shape (out_features, in_features).</param>
@@ -19,7 +20,7 @@ public static partial class Functional
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
     {
         const string op = "linear";
-        CheckInput(op, input);
+        CheckFloatInput(op, input);
         ArgumentNullException.ThrowIfNull(weight);
         CheckCompanion(op, "weight", weight, input);
         CheckCompanion(op, "bias", bias, input);
@@ -35,17 +36,27 @@ public static partial class Functional
 
         long t0 = Stopwatch.GetTimestamp();
         var dtype = input.DType;
+        var device = input.Device;
         int[] outShape = [.. shape[..^1], outF];
         using var x = RowsOf(input, out long xRow, out long xCol);
-        var y = Tensor.Empty(outShape, dtype);
+        var y = Tensor.Empty(outShape, dtype, device);
+        var xs = new LinearOperand(x, xRow, xCol);
+        Tensor? b = null;
         if (bias is not null)
         {
             using var noGrad = Tape.NoGrad();
             using var expanded = bias.Expand([outF]);
-            using var b = expanded.ContiguousHandle();
-            LinearBiasRows(y, m, outF, b);
+            b = expanded.ContiguousHandle();
         }
-        LinearGemm(dtype, (int)m, outF, inF, x, xRow, xCol, weight, weight.Layout.Strides[1], weight.Layout.Strides[0], bias is null ? 0 : 1, y, outF);
+        using (b)
+        {
+            switch (device.Type)
+            {
+                case DeviceType.Cpu: LinearCpu.Forward(xs, weight, b, y, m, inF, outF); break;
+                case DeviceType.Cuda: LinearCuda.Forward(xs, weight, b, y, m, inF, outF); break;
+                default: throw Kernel.Missing(op, input);
+            }
+        }
 
         if (Tape.ShouldRecord(input, weight, bias))
         {
@@ -55,25 +66,19 @@ public static partial class Functional
             Tape.Record(op, [input, weight, bias], [y], g =>
             {
                 using var gr = RowsOf(g[0], out long gRow, out long gCol);
+                var gs = new LinearOperand(gr, gRow, gCol);
                 var w = sw.Value;
-                Tensor? dx = null, dw = null, db = null;
-                if (needX)
+                var dx = needX ? Tensor.Empty(shape, dtype, gr.Device) : null;
+                var dw = needW ? Tensor.Empty([outF, inF], dtype, gr.Device) : null;
+                using var full = needB ? Tensor.Empty([outF], dtype, gr.Device) : null;
+                var inputs = new LinearOperand(sx.Value, xRow, xCol);
+                switch (gr.Device.Type)
                 {
-                    dx = Tensor.Empty(shape, dtype);
-                    LinearGemm(dtype, (int)m, inF, outF, gr, gRow, gCol, w, w.Layout.Strides[0], w.Layout.Strides[1], 0, dx, inF);
+                    case DeviceType.Cpu: LinearCpu.Backward(gs, inputs, w, dx, dw, full, m, inF, outF); break;
+                    case DeviceType.Cuda: LinearCuda.Backward(gs, inputs, w, dx, dw, full, m, inF, outF); break;
+                    default: throw Kernel.Missing(op + "_backward", gr);
                 }
-                if (needW)
-                {
-                    dw = Tensor.Empty([outF, inF], dtype);
-                    LinearGemm(dtype, outF, inF, (int)m, gr, gCol, gRow, sx.Value, xRow, xCol, 0, dw, inF);
-                }
-                if (needB)
-                {
-                    var sums = LinearBiasGradient(gr, m, outF, gRow, gCol);
-                    using var full = ToTensor(sums, [outF], dtype);
-                    db = full.SumTo(bShape!);
-                }
-                return [dx, dw, db];
+                return [dx, dw, full?.SumTo(bShape!)];
             }, [sx, sw], t0);
         }
         return y;
@@ -108,30 +113,7 @@ public static partial class Functional
         rowStride = shape[r - 1];
         return copy;
     }
-
-    private static unsafe void LinearBiasRows(Tensor y, long m, int n, Tensor bias)
-    {
-        if (y.DType == DType.F32) LinearKernels.FillRows(CpuBackend.Ptr<float>(y), m, n, CpuBackend.Ptr<float>(bias));
-        else LinearKernels.FillRows(CpuBackend.Ptr<double>(y), m, n, CpuBackend.Ptr<double>(bias));
-    }
-
-    /// <summary>c = a·b (+ c when <paramref name="beta"/> is 1), with a (m, k) and b (k, n) read through the given strides.</summary>
-    private static unsafe void LinearGemm(DType dtype, int m, int n, int k, Tensor a, long aRow, long aCol, Tensor b, long bRow, long bCol, int beta, Tensor c, long cRow)
-    {
-        if (m == 0 || n == 0) return;
-        if (dtype == DType.F32)
-            CpuGemm.Gemm(m, n, k, 1f, CpuBackend.Ptr<float>(a), aRow, aCol, CpuBackend.Ptr<float>(b), bRow, bCol, beta, CpuBackend.Ptr<float>(c), cRow);
-        else
-            CpuGemm.Gemm(m, n, k, 1.0, CpuBackend.Ptr<double>(a), aRow, aCol, CpuBackend.Ptr<double>(b), bRow, bCol, beta, CpuBackend.Ptr<double>(c), cRow);
-    }
-
-    private static unsafe double[] LinearBiasGradient(Tensor g, long m, int n, long gRow, long gCol)
-    {
-        var sums = new double[n];
-        using var rows = gCol == 1 ? g.Alias() : g.ContiguousHandle();
-        long rowStride = gCol == 1 ? gRow : n;
-        if (g.DType == DType.F32) LinearKernels.SumRows(CpuBackend.Ptr<float>(rows), m, n, rowStride, sums);
-        else LinearKernels.SumRows(CpuBackend.Ptr<double>(rows), m, n, rowStride, sums);
-        return sums;
-    }
 }
+
+/// <summary>An operand of the linear layer seen as an (m, k) matrix: the tensor and the strides of its rows and columns.</summary>
+internal readonly record struct LinearOperand(Tensor Tensor, long RowStride, long ColStride);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using System.Numerics;
 using Engine.Autograd;
-using Engine.Cpu;
+using Engine.Backends;
 
 namespace Engine.Ops;
 
@@ -11,6 +10,7 @@ public static partial class Functional
     /// 2-D max pooling, PyTorch's <c>F.max_pool2d</c>, over an (N, C, H, W) or (C, H, W) input. Padding never
     /// wins (it is -inf); the gradient goes to the position of the maximum, the first one in the window on
     /// ties, and NaN propagates. A dilated window that covers only padding gives -inf (index -1) and passes no gradient.
+    /// Runs on the CPU (<c>MaxPool2d.Cpu.cs</c>) and on CUDA (<c>MaxPool2d.Cuda.cs</c>, <c>MaxPool2d.cu</c>).
     /// </summary>
     /// <param name="input">Input feature map, F32 or F64, any strides.</param>
     /// <param name="kernelSize">Window size: an int or an (h, w) pair.</param>
@@ -43,8 +43,12 @@ public static partial class Functional
         {
             var y = Tensor.Empty(g.OutputShape, input.DType, input.Device);
             var indices = Tensor.Empty(g.OutputShape, DType.I64, input.Device);
-            if (y.DType == DType.F32) MaxPoolKernel.Forward<float>(g, x, y, indices);
-            else MaxPoolKernel.Forward<double>(g, x, y, indices);
+            switch (x.Device.Type)
+            {
+                case DeviceType.Cpu: MaxPoolCpu.Forward(g, x, y, indices); break;
+                case DeviceType.Cuda: MaxPoolCuda.Forward(g, x, y, indices); break;
+                default: throw Kernel.Missing(op, x);
+            }
             if (Tape.ShouldRecord(input))
             {
                 var si = Tape.Save(indices);
@@ -53,70 +57,16 @@ public static partial class Functional
                 {
                     using var gy = grads[0].ContiguousHandle();
                     var gx = Tensor.Empty(inputShape, gy.DType, gy.Device);
-                    if (gy.DType == DType.F32) MaxPoolKernel.Backward<float>(g, gy, si.Value, gx);
-                    else MaxPoolKernel.Backward<double>(g, gy, si.Value, gx);
+                    switch (gy.Device.Type)
+                    {
+                        case DeviceType.Cpu: MaxPoolCpu.Backward(g, gy, si.Value, gx); break;
+                        case DeviceType.Cuda: MaxPoolCuda.Backward(g, gy, si.Value, gx); break;
+                        default: throw Kernel.Missing(op + "_backward", gy);
+                    }
                     return [gx];
                 }, [si], t0);
             }
             return (y, indices);
         }
-    }
-}
-
-/// <summary>Max pooling over contiguous planes, one plane per work item, following PyTorch's CPU kernel's order and tie rule.</summary>
-internal static unsafe class MaxPoolKernel
-{
-    public static void Forward<T>(PoolGeometry g, Tensor x, Tensor y, Tensor indices) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        nint xs = CpuBackend.BasePointer(x), ys = CpuBackend.BasePointer(y), ids = CpuBackend.BasePointer(indices);
-        CpuParallel.For(g.Planes, (double)g.OutPlane * g.KH * g.KW, (start, end) =>
-        {
-            for (long p = start; p < end; p++)
-            {
-                T* src = (T*)xs + p * g.InPlane, dst = (T*)ys + p * g.OutPlane;
-                long* index = (long*)ids + p * g.OutPlane;
-                for (int oy = 0; oy < g.Ho; oy++)
-                    for (int ox = 0; ox < g.Wo; ox++)
-                    {
-                        int y0 = oy * g.SH - g.PH, x0 = ox * g.SW - g.PW;
-                        int y1 = Math.Min(y0 + (g.KH - 1) * g.DH + 1, g.H), x1 = Math.Min(x0 + (g.KW - 1) * g.DW + 1, g.W);
-                        while (y0 < 0) y0 += g.DH;
-                        while (x0 < 0) x0 += g.DW;
-                        // A dilated window can hold padding only (taps straddling a one-pixel input): -inf with
-                        // index -1, and no gradient, where PyTorch would point past the window.
-                        long best = y0 < y1 && x0 < x1 ? (long)y0 * g.W + x0 : -1;
-                        T max = T.NegativeInfinity;
-                        for (int iy = y0; iy < y1; iy += g.DH)
-                            for (int ix = x0; ix < x1; ix += g.DW)
-                            {
-                                long at = (long)iy * g.W + ix;
-                                T v = src[at];
-                                if (v > max || T.IsNaN(v))
-                                {
-                                    max = v;
-                                    best = at;
-                                }
-                            }
-                        dst[oy * g.Wo + ox] = max;
-                        index[oy * g.Wo + ox] = best;
-                    }
-            }
-        });
-    }
-
-    public static void Backward<T>(PoolGeometry g, Tensor gy, Tensor indices, Tensor gx) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        nint gys = CpuBackend.BasePointer(gy), ids = CpuBackend.BasePointer(indices), gxs = CpuBackend.BasePointer(gx);
-        CpuParallel.For(g.Planes, g.OutPlane + g.InPlane, (start, end) =>
-        {
-            for (long p = start; p < end; p++)
-            {
-                T* src = (T*)gys + p * g.OutPlane, dst = (T*)gxs + p * g.InPlane;
-                long* index = (long*)ids + p * g.OutPlane;
-                new Span<T>(dst, g.InPlane).Clear();
-                for (int o = 0; o < g.OutPlane; o++)
-                    if (index[o] >= 0) dst[index[o]] += src[o];
-            }
-        });
     }
 }

@@ -38,8 +38,6 @@ internal sealed class PoolGeometry
         };
         if (!ok)
             throw new ArgumentException($"{op}: expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for input, but got: {Shp(input)}.");
-        if (input.Device != Device.Cpu)
-            throw new NotSupportedException($"{op}: there is no kernel for {input.Device} yet (input {Shp(input)}).");
     }
 
     /// <summary>

@@ -101,7 +101,7 @@ public class BackboneOpsGpuParityTests
         AssertGpuMatchesCpu("sdpa cross", [[2, 2, 5, 4], [2, 2, 7, 4], [2, 2, 7, 3]], x => Functional.ScaledDotProductAttention(x[0], x[1], x[2], scale: 0.3));
     }
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void DepthwiseConvChannelsLast()
     {
         AssertGpuMatchesCpu("depthwise_conv2d_channels_last", [[2, 5, 6, 4], [4, 1, 3, 3], [4]], x => Functional.DepthwiseConv2dChannelsLast(x[0], x[1], x[2]));

@@ -139,7 +139,7 @@ public class LinearTests
         Throws(() => F.Linear(x, Tensor.Zeros([6, 3], DType.F64)), "linear", "weight", "float64", "float32");
     }
 
-    [Support.GpuFact(Needs = Support.GpuNeeds.OperatorKernels)]
+    [Support.GpuFact(Needs = Support.GpuNeeds.TensorBackend)]
     public void LinearOnCudaMatchesCpu() =>
         NormGpuParityTests.Parity(t => F.Linear(t[0], t[1], t[2]), [3, 4, 5], [6, 5], [6]);
 }

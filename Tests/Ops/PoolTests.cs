@@ -240,7 +240,7 @@ public class PoolTests
 
     // ---- GPU parity ----
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void CudaMatchesCpu()
     {
         var pools = new (string Name, Func<Tensor, Tensor> Pool)[]

@@ -3,7 +3,65 @@ using Engine.Cpu;
 
 namespace Engine.Ops;
 
-/// <summary>CPU pieces of the linear layer besides the GEMMs: the bias rows and the bias gradient.</summary>
+/// <summary>
+/// The linear layer on the CPU: the engine's GEMM reading its operands through their strides, the bias copied
+/// into the output rows first (the GEMM accumulates onto them), and the bias gradient as column sums in double.
+/// </summary>
+internal static unsafe class LinearCpu
+{
+    /// <summary>y = x·wᵀ (+ bias rows); <paramref name="bias"/> is contiguous (out_features) or null.</summary>
+    public static void Forward(LinearOperand x, Tensor weight, Tensor? bias, Tensor y, long m, int inF, int outF)
+    {
+        if (bias is not null)
+        {
+            if (y.DType == DType.F32) LinearKernels.FillRows(CpuBackend.Ptr<float>(y), m, outF, CpuBackend.Ptr<float>(bias));
+            else LinearKernels.FillRows(CpuBackend.Ptr<double>(y), m, outF, CpuBackend.Ptr<double>(bias));
+        }
+        Gemm(y.DType, (int)m, outF, inF, x.Tensor, x.RowStride, x.ColStride, weight, weight.Layout.Strides[1], weight.Layout.Strides[0], bias is null ? 0 : 1, y, outF);
+    }
+
+    /// <summary>dx = g·w, dw = gᵀ·x and db = the column sums of g, each skipped when null (contiguous targets).</summary>
+    public static void Backward(LinearOperand g, LinearOperand x, Tensor weight, Tensor? dx, Tensor? dw, Tensor? db, long m, int inF, int outF)
+    {
+        var dtype = g.Tensor.DType;
+        if (dx is not null)
+            Gemm(dtype, (int)m, inF, outF, g.Tensor, g.RowStride, g.ColStride, weight, weight.Layout.Strides[0], weight.Layout.Strides[1], 0, dx, inF);
+        if (dw is not null)
+            Gemm(dtype, outF, inF, (int)m, g.Tensor, g.ColStride, g.RowStride, x.Tensor, x.RowStride, x.ColStride, 0, dw, inF);
+        if (db is not null) BiasGradient(g, m, outF, db);
+    }
+
+    /// <summary>c = a·b (+ c when <paramref name="beta"/> is 1), with a (m, k) and b (k, n) read through the given strides.</summary>
+    private static void Gemm(DType dtype, int m, int n, int k, Tensor a, long aRow, long aCol, Tensor b, long bRow, long bCol, int beta, Tensor c, long cRow)
+    {
+        if (m == 0 || n == 0) return;
+        if (dtype == DType.F32)
+            CpuGemm.Gemm(m, n, k, 1f, CpuBackend.Ptr<float>(a), aRow, aCol, CpuBackend.Ptr<float>(b), bRow, bCol, beta, CpuBackend.Ptr<float>(c), cRow);
+        else
+            CpuGemm.Gemm(m, n, k, 1.0, CpuBackend.Ptr<double>(a), aRow, aCol, CpuBackend.Ptr<double>(b), bRow, bCol, beta, CpuBackend.Ptr<double>(c), cRow);
+    }
+
+    /// <summary>The column sums of g, accumulated in double, narrowed into <paramref name="db"/> (contiguous, out_features).</summary>
+    private static void BiasGradient(LinearOperand g, long m, int n, Tensor db)
+    {
+        var sums = new double[n];
+        using var rows = g.ColStride == 1 ? g.Tensor.Alias() : g.Tensor.ContiguousHandle();
+        long rowStride = g.ColStride == 1 ? g.RowStride : n;
+        if (db.DType == DType.F32)
+        {
+            LinearKernels.SumRows(CpuBackend.Ptr<float>(rows), m, n, rowStride, sums);
+            float* target = CpuBackend.Ptr<float>(db);
+            for (int j = 0; j < n; j++) target[j] = (float)sums[j];
+        }
+        else
+        {
+            LinearKernels.SumRows(CpuBackend.Ptr<double>(rows), m, n, rowStride, sums);
+            sums.CopyTo(new Span<double>(CpuBackend.Ptr<double>(db), n));
+        }
+    }
+}
+
+/// <summary>CPU pieces of the linear layer besides the GEMMs: the bias rows and the bias gradient (also used by the LSTM's projection).</summary>
 internal static unsafe class LinearKernels
 {
     private const int ColumnTile = 256;

@@ -4,7 +4,7 @@ using Engine.Cpu;
 namespace Engine.Ops;
 
 /// <summary>
-/// Direct depthwise convolution (groups == in-channels; output channel co reads input channel
+/// Direct depthwise convolution on the CPU (groups == in-channels; output channel co reads input channel
 /// co / multiplier). A GEMM would have a single row per group; instead each kernel tap adds one scaled
 /// copy of a padded input plane to the output plane, as one long vector AXPY.
 /// </summary>
@@ -19,13 +19,13 @@ namespace Engine.Ops;
 /// one turns into NaN in a gradient entry PyTorch would leave finite; the forward, and every finite
 /// case, are exact.
 /// </remarks>
-internal sealed unsafe class DepthwiseConv
+internal sealed unsafe class DepthwiseConvCpu
 {
     private readonly ConvGeometry g;
     private readonly int hq, wq, multiplier, taps;
     private readonly long[] tapOffset;
 
-    private DepthwiseConv(ConvGeometry geometry)
+    private DepthwiseConvCpu(ConvGeometry geometry)
     {
         g = geometry;
         hq = (g.Hp + g.SH - 1) / g.SH;
@@ -94,7 +94,7 @@ internal sealed unsafe class DepthwiseConv
 
     public static void Forward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var d = new DepthwiseConv(g);
+        var d = new DepthwiseConvCpu(g);
         nint xs = (nint)x, ws = (nint)w, bs = (nint)bias, ys = (nint)y;
         CpuParallel.For((long)g.N * g.Cin, (double)d.multiplier * d.WideLength * d.taps + d.PaddedLength, (start, end) =>
         {
@@ -121,7 +121,7 @@ internal sealed unsafe class DepthwiseConv
 
     public static void Backward<T>(ConvGeometry g, T* x, T* w, T* gy, T* gx, T* gw, T* gb) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var d = new DepthwiseConv(g);
+        var d = new DepthwiseConvCpu(g);
         if (gx != null) d.InputGradient(w, gy, gx);
         if (gw != null || gb != null) d.WeightGradient(x, gy, gw, gb);
     }

@@ -1,0 +1,34 @@
+using System.Numerics;
+
+namespace Engine.Ops;
+
+/// <summary>
+/// Conv2d on the CPU: depthwise convolutions by the direct kernel (<see cref="DepthwiseConvCpu"/>), the rest
+/// as column matrices times the weight (<see cref="ConvGemm"/>); every operand contiguous.
+/// </summary>
+internal static unsafe class Conv2dCpu
+{
+    public static void Forward(ConvGeometry g, Tensor x, Tensor w, Tensor? b, Tensor y)
+    {
+        if (y.DType == DType.F32) Forward<float>(g, x, w, b, y);
+        else Forward<double>(g, x, w, b, y);
+    }
+
+    public static void Backward(ConvGeometry g, Tensor? x, Tensor? w, Tensor gy, Tensor? gx, Tensor? gw, Tensor? gb)
+    {
+        if (gy.DType == DType.F32) Backward<float>(g, x, w, gy, gx, gw, gb);
+        else Backward<double>(g, x, w, gy, gx, gw, gb);
+    }
+
+    private static void Forward<T>(ConvGeometry g, Tensor x, Tensor w, Tensor? b, Tensor y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (g.IsDepthwise) DepthwiseConvCpu.Forward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(b), ConvPoolKernels.Ptr<T>(y));
+        else ConvGemm.Forward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(b), ConvPoolKernels.Ptr<T>(y));
+    }
+
+    private static void Backward<T>(ConvGeometry g, Tensor? x, Tensor? w, Tensor gy, Tensor? gx, Tensor? gw, Tensor? gb) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (g.IsDepthwise) DepthwiseConvCpu.Backward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(gy), ConvPoolKernels.Ptr<T>(gx), ConvPoolKernels.Ptr<T>(gw), ConvPoolKernels.Ptr<T>(gb));
+        else ConvGemm.Backward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(gy), ConvPoolKernels.Ptr<T>(gx), ConvPoolKernels.Ptr<T>(gw), ConvPoolKernels.Ptr<T>(gb));
+    }
+}

@@ -1,0 +1,172 @@
+using System.Numerics;
+using Engine.Autograd;
+using Engine.Cpu;
+
+namespace Engine.Ops;
+
+/// <summary>
+/// The CPU kernels of <see cref="Functional.DepthwiseConv2dChannelsLast"/>: vector AXPYs along the channels, rows
+/// split across threads, the weight read tap-major (kH·kW, C) so that each tap is one contiguous row of channels.
+/// </summary>
+internal sealed unsafe class DepthwiseChannelsLastCpu(int n, int h, int w, int c, int kh, int kw)
+{
+    public int Taps => kh * kw;
+
+    private DepthwiseChannelsLastCpu(ChannelsLastGeometry g) : this(g.N, g.H, g.W, g.C, g.KH, g.KW) { }
+
+    public static void Forward(ChannelsLastGeometry g, Tensor x, Tensor weight, Tensor? bias, Tensor y)
+    {
+        var k = new DepthwiseChannelsLastCpu(g);
+        using var taps = TapMajor(weight);
+        if (x.DType == DType.F32) k.Correlate(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(taps), bias is null ? null : CpuBackend.Ptr<float>(bias), CpuBackend.Ptr<float>(y), flip: false);
+        else k.Correlate(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(taps), bias is null ? null : CpuBackend.Ptr<double>(bias), CpuBackend.Ptr<double>(y), flip: false);
+    }
+
+    public static void InputGradient(ChannelsLastGeometry g, Tensor gy, Tensor weight, Tensor gx)
+    {
+        var k = new DepthwiseChannelsLastCpu(g);
+        using var taps = TapMajor(weight);
+        if (gy.DType == DType.F32) k.Correlate(CpuBackend.Ptr<float>(gy), CpuBackend.Ptr<float>(taps), null, CpuBackend.Ptr<float>(gx), flip: true);
+        else k.Correlate(CpuBackend.Ptr<double>(gy), CpuBackend.Ptr<double>(taps), null, CpuBackend.Ptr<double>(gx), flip: true);
+    }
+
+    /// <summary>The weight gradient (C, 1, kH, kW) into <paramref name="gw"/> and the bias gradient into <paramref name="gb"/>; either may be null.</summary>
+    public static void WeightGradient(ChannelsLastGeometry g, Tensor gy, Tensor x, Tensor? gw, Tensor? gb)
+    {
+        var k = new DepthwiseChannelsLastCpu(g);
+        var (taps, bias) = gy.DType == DType.F32
+            ? k.Sums(CpuBackend.Ptr<float>(gy), CpuBackend.Ptr<float>(x))
+            : k.Sums(CpuBackend.Ptr<double>(gy), CpuBackend.Ptr<double>(x));
+        if (gw is not null)
+            for (int ch = 0; ch < g.C; ch++)
+                for (int t = 0; t < g.Taps; t++) Store(gw, (long)ch * g.Taps + t, taps[t * g.C + ch]);
+        if (gb is not null)
+            for (int ch = 0; ch < g.C; ch++) Store(gb, ch, bias[ch]);
+    }
+
+    /// <summary>Element <paramref name="i"/> of a contiguous tensor, rounded from double to its dtype.</summary>
+    private static void Store(Tensor t, long i, double value)
+    {
+        if (t.DType == DType.F32) CpuBackend.Ptr<float>(t)[i] = (float)value;
+        else CpuBackend.Ptr<double>(t)[i] = value;
+    }
+
+    /// <summary>The weight as (kH·kW, C): one contiguous row of channel values per tap.</summary>
+    private static Tensor TapMajor(Tensor weight)
+    {
+        using var noGrad = Tape.NoGrad();
+        var ws = weight.Layout.Shape;
+        using var rows = weight.Reshape(ws[0], ws[2] * ws[3]);
+        using var transposed = rows.Transpose(0, 1);
+        return transposed.ContiguousHandle();
+    }
+
+    /// <summary>
+    /// out[b, i, j] = bias + Σ_taps tap[ky, kx] ⊙ src[b, i + ky − ph, j + kx − pw] (forward), or with the
+    /// offsets negated, which is the adjoint (input gradient from the output gradient).
+    /// </summary>
+    private void Correlate<T>(T* src, T* taps, T* bias, T* dst, bool flip) where T : unmanaged, INumber<T>
+    {
+        nint ss = (nint)src, ts = (nint)taps, bs = (nint)bias, ds = (nint)dst;
+        int ph = kh / 2, pw = kw / 2;
+        CpuParallel.For((long)n * h, (double)w * c * kh * kw, (start, end) =>
+        {
+            for (long row = start; row < end; row++)
+            {
+                long b = row / h; int i = (int)(row % h);
+                for (int j = 0; j < w; j++)
+                {
+                    T* o = (T*)ds + ((row * w) + j) * c;
+                    if (bs != 0) new ReadOnlySpan<T>((T*)bs, c).CopyTo(new Span<T>(o, c));
+                    else new Span<T>(o, c).Clear();
+                    for (int ky = 0; ky < kh; ky++)
+                    {
+                        int ii = flip ? i - ky + ph : i + ky - ph;
+                        if ((uint)ii >= (uint)h) continue;
+                        for (int kx = 0; kx < kw; kx++)
+                        {
+                            int jj = flip ? j - kx + pw : j + kx - pw;
+                            if ((uint)jj >= (uint)w) continue;
+                            MulAdd(o, (T*)ts + (long)(ky * kw + kx) * c, (T*)ss + ((b * h + ii) * w + jj) * c, c);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// <summary>o += a ⊙ x over <paramref name="len"/> values.</summary>
+    private static void MulAdd<T>(T* o, T* a, T* x, int len) where T : unmanaged, INumber<T>
+    {
+        int lanes = Vector<T>.Count, k = 0;
+        for (; k + lanes <= len; k += lanes)
+            Vector.Store(Vector.Load(o + k) + Vector.Load(a + k) * Vector.Load(x + k), o + k);
+        for (; k < len; k++) o[k] += a[k] * x[k];
+    }
+
+    /// <summary>
+    /// Σ over images and pixels of gy ⊙ shifted x per tap, and of gy for the bias: rows in blocks fixed by
+    /// the shape, each block summed in order by one thread, the blocks then added in order.
+    /// </summary>
+    private (double[] Taps, double[] Bias) Sums<T>(T* gy, T* x) where T : unmanaged, INumber<T>
+    {
+        long rows = (long)n * h;
+        int blocks = (int)Math.Min(rows, 32);
+        long perBlock = blocks == 0 ? 0 : (rows + blocks - 1) / blocks;
+        int width = (Taps + 1) * c;
+        var partial = new T[blocks * width];
+        nint gs = (nint)gy, xs = (nint)x;
+        int ph = kh / 2, pw = kw / 2;
+        CpuParallel.For(blocks, (double)perBlock * w * c * (Taps + 1), (start, end) =>
+        {
+            fixed (T* part = partial)
+                for (long blk = start; blk < end; blk++)
+                {
+                    T* acc = part + blk * width;
+                    for (long row = blk * perBlock; row < Math.Min(rows, (blk + 1) * perBlock); row++)
+                    {
+                        long b = row / h; int i = (int)(row % h);
+                        for (int j = 0; j < w; j++)
+                        {
+                            T* g = (T*)gs + (row * w + j) * c;
+                            MulAdd(acc + Taps * c, g, One<T>(c), c);
+                            for (int ky = 0; ky < kh; ky++)
+                            {
+                                int ii = i + ky - ph;
+                                if ((uint)ii >= (uint)h) continue;
+                                for (int kx = 0; kx < kw; kx++)
+                                {
+                                    int jj = j + kx - pw;
+                                    if ((uint)jj >= (uint)w) continue;
+                                    MulAdd(acc + (long)(ky * kw + kx) * c, g, (T*)xs + ((b * h + ii) * w + jj) * c, c);
+                                }
+                            }
+                        }
+                    }
+                }
+        });
+        var taps = new double[Taps * c];
+        var bias = new double[c];
+        for (int blk = 0; blk < blocks; blk++)
+        {
+            for (int t = 0; t < Taps * c; t++) taps[t] += double.CreateTruncating(partial[blk * width + t]);
+            for (int ch = 0; ch < c; ch++) bias[ch] += double.CreateTruncating(partial[blk * width + Taps * c + ch]);
+        }
+        return (taps, bias);
+    }
+
+    [ThreadStatic] private static float[]? t_onesF;
+    [ThreadStatic] private static double[]? t_onesD;
+
+    /// <summary>A pinned run of ones, so the bias sum is one more MulAdd.</summary>
+    private static T* One<T>(int len) where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            if (t_onesF is null || t_onesF.Length < Math.Max(len, 1)) { t_onesF = GC.AllocateArray<float>(Math.Max(len, 1), pinned: true); Array.Fill(t_onesF, 1f); }
+            return (T*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref t_onesF[0]);
+        }
+        if (t_onesD is null || t_onesD.Length < Math.Max(len, 1)) { t_onesD = GC.AllocateArray<double>(Math.Max(len, 1), pinned: true); Array.Fill(t_onesD, 1.0); }
+        return (T*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref t_onesD[0]);
+    }
+}
