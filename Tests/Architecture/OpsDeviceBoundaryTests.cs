@@ -27,7 +27,6 @@ public partial class OpsDeviceBoundaryTests
         "Norm/LayerNorm2d.cs", "Norm/NormArgs.cs", "Norm/Wide.cs",
         "Pool/AdaptiveAvgPool2d.cs", "Pool/AvgPool2d.cs", "Pool/MaxPool2d.cs",
         "Recurrent/Lstm.cs", "Recurrent/Lstm2d.cs", "Recurrent/LstmCell.cs", "Recurrent/LstmDirectionRun.cs", "Recurrent/LstmEngine.cs",
-        "Resize/ResizeKernels.cs",
         "Spectral/AdaptiveFilter.cs", "Spectral/AdaptiveFilterKernels.cs", "Spectral/Dct.cs", "Spectral/DctChannelsLast.cs",
         "Spectral/DctFft.cs", "Spectral/DctMatmul.cs", "Spectral/HeatConduction.cs", "Spectral/HeatDecay.cs", "Spectral/Rfft.cs", "Spectral/RfftBasis.cs",
         "Spectral/RfftKernels.cs",
