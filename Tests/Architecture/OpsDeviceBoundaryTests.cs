@@ -22,7 +22,6 @@ public partial class OpsDeviceBoundaryTests
         "Attention/AttentionGemm.cs", "Attention/AttentionKernels.cs",
         "Conv/Conv2d.cs", "Conv/ConvGemm.cs", "Conv/ConvPoolKernels.cs", "Conv/DepthwiseConv.cs", "Conv/DepthwiseConvChannelsLast.cs", "Conv/Im2Col.cs",
         "Linear/Linear.cs", "Linear/LinearKernels.cs",
-        "Loss/LossGeometry.cs", "Loss/LossKernels.cs",
         "Norm/BatchNorm.cs", "Norm/BatchNormKernels.cs", "Norm/ChannelsFirstKernels.cs", "Norm/GroupNorm.cs", "Norm/GroupNormKernels.cs",
         "Norm/LayerNorm2d.cs", "Norm/NormArgs.cs", "Norm/Wide.cs",
         "Pool/AdaptiveAvgPool2d.cs", "Pool/AvgPool2d.cs", "Pool/MaxPool2d.cs",

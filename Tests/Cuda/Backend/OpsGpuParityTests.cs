@@ -23,7 +23,7 @@ public class OpsGpuParityTests
         (typeof(ElementwiseGradients), null), (typeof(ReduceGradients), null), (typeof(LinalgGradients), null),
         (typeof(ShapeGradients), null), (typeof(IndexingGradients), null),
         (typeof(NormGradients), [nameof(NormGradients.LayerNorm)]),
-        (typeof(ActivationGradients), null), (typeof(RegularizeGradients), null), (typeof(ResizeGradients), null),
+        (typeof(ActivationGradients), null), (typeof(LossGradients), null), (typeof(RegularizeGradients), null), (typeof(ResizeGradients), null),
     ];
 
     /// <summary>Facts of those classes that check one hand-made case rather than a property: nothing to rerun.</summary>
