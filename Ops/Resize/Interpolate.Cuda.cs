@@ -57,7 +57,8 @@ internal static class InterpolateCuda
 
     /// <summary>The taps of one axis on <paramref name="device"/>, uploaded on first use.</summary>
     private static DeviceTaps Taps(ResizeTaps taps, Device device) =>
-        OnDevices.GetValue(taps, _ => new()).GetOrAdd(device, d => new Lazy<DeviceTaps>(() => Upload(taps, d))).Value;
+        // PublicationOnly: a failed upload (out of memory, say) is tried again next time rather than remembered.
+        OnDevices.GetValue(taps, _ => new()).GetOrAdd(device, d => new Lazy<DeviceTaps>(() => Upload(taps, d), LazyThreadSafetyMode.PublicationOnly)).Value;
 
     private static DeviceTaps Upload(ResizeTaps taps, Device device)
     {
