@@ -1,5 +1,3 @@
-using Engine.Cpu;
-
 namespace Engine.Ops;
 
 /// <summary>
@@ -40,7 +38,6 @@ internal sealed class LossGeometry
             if (weight.DType != input.DType)
                 throw new ArgumentException($"{op}: expected weight to have the input's dtype {input.DType.TorchName()}, got {weight.DType.TorchName()} (shape {FamilyGuards.Shape(weight)}).");
         }
-        FamilyGuards.Cpu(op, input, target, weight);
         long inner = 1;
         for (int i = 2; i < shape.Length; i++) inner *= shape[i];
         return new LossGeometry
@@ -65,68 +62,15 @@ internal sealed class LossGeometry
         if (!target.Layout.Shape.AsSpan().SequenceEqual(PositionShape))
             throw new ArgumentException($"{op}: expected target size {Layout.Format(PositionShape)}, got {FamilyGuards.Shape(target)} ({shapes}).");
     }
-
-    /// <summary>The loss tensor from the per-position losses: all of them ('none'), their sum, or sum / denominator.</summary>
-    public unsafe Tensor Reduce(double[] losses, double denominator, DType dtype)
-    {
-        if (Reduction == "none")
-        {
-            var y = Tensor.Empty(PositionShape, dtype);
-            if (dtype == DType.F32)
-            {
-                float* p = CpuBackend.Ptr<float>(y);
-                for (long i = 0; i < losses.LongLength; i++) p[i] = (float)losses[i];
-            }
-            else
-            {
-                losses.AsSpan().CopyTo(new Span<double>(CpuBackend.Ptr<double>(y), losses.Length));
-            }
-            return y;
-        }
-        // A serial sum in double: fixed order, so the bits do not depend on the thread count.
-        double sum = 0;
-        foreach (var l in losses) sum += l;
-        return Tensor.Scalar(Reduction == "sum" ? sum : sum / denominator, dtype);
-    }
-
-    /// <summary>What each position's loss gradient is multiplied by, given the output's gradient.</summary>
-    public unsafe double[] Scales(Tensor g, double denominator)
-    {
-        var scales = new double[Positions];
-        if (Reduction == "none")
-        {
-            using var gd = FamilyGuards.Dense(g);
-            if (gd.DType == DType.F32)
-            {
-                float* p = CpuBackend.Ptr<float>(gd);
-                for (long i = 0; i < scales.LongLength; i++) scales[i] = p[i];
-            }
-            else
-            {
-                new ReadOnlySpan<double>(CpuBackend.Ptr<double>(gd), scales.Length).CopyTo(scales);
-            }
-            return scales;
-        }
-        double s = g.Item();
-        Array.Fill(scales, Reduction == "sum" ? s : s / denominator);
-        return scales;
-    }
 }
 
-/// <summary>One evaluation of a classification loss: its geometry and hyper-parameters.</summary>
-internal sealed record LossProblem(LossGeometry Geometry, bool Soft, long IgnoreIndex, double Smoothing, bool LogProbabilities)
+/// <summary>
+/// One evaluation of a classification loss: its geometry, hyper-parameters, and for messages the op and the shapes
+/// ("input shape [..], target shape [..]").
+/// </summary>
+internal sealed record LossProblem(LossGeometry Geometry, bool Soft, long IgnoreIndex, double Smoothing, bool LogProbabilities, string Op, string Shapes)
 {
-    /// <summary>Every class index is in [0, C) or the ignore index.</summary>
-    public unsafe void CheckTargetValues(string op, Tensor target, Tensor input)
-    {
-        long* t = CpuBackend.Ptr<long>(target);
-        int classes = Geometry.Classes;
-        for (long i = 0; i < Geometry.Positions; i++)
-        {
-            long v = t[i];
-            if (v != IgnoreIndex && (v < 0 || v >= classes))
-                throw new IndexOutOfRangeException($"{op}: Target {v} is out of bounds: expected class indices in [0, {classes}) or the ignore index {IgnoreIndex} " +
-                    $"(input shape {FamilyGuards.Shape(input)}, target shape {FamilyGuards.Shape(target)}).");
-        }
-    }
+    /// <summary>The error for a class index outside [0, C) that is not the ignore index, the same on every device.</summary>
+    public IndexOutOfRangeException TargetOutOfBounds(long value) =>
+        new($"{Op}: Target {value} is out of bounds: expected class indices in [0, {Geometry.Classes}) or the ignore index {IgnoreIndex} ({Shapes}).");
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
+using Engine.Backends;
 
 namespace Engine.Ops;
 
@@ -60,7 +61,14 @@ public static partial class Functional
     }
 }
 
-/// <summary>The loss node shared by cross-entropy and nll_loss: forward kernel, reduction, and the recorded backward.</summary>
+/// <summary>
+/// The loss node shared by cross-entropy and nll_loss: the outputs allocated on the input's device, the recorded
+/// backward, and one switch on the device per kernel call. The kernels run on the CPU (<c>Losses.Cpu.cs</c>) and on
+/// CUDA (<c>Losses.Cuda.cs</c>, <c>Losses.cu</c>); on both the loss is reduced where the data is and the backward
+/// takes the output's gradient as a tensor, so nothing is read to the host. The class targets are checked on the
+/// CPU before the kernel runs, and on CUDA by the kernel itself, which reports a bad target at the host's next wait
+/// for the device (<c>docs/ops-notes/loss.md</c>).
+/// </summary>
 internal static class LossFunction
 {
     public static Tensor Apply(string op, Tensor input, Tensor target, Tensor? weight, LossGeometry geometry, bool soft, long ignoreIndex, double smoothing, bool logProbabilities)
@@ -69,31 +77,61 @@ internal static class LossFunction
         using var x = FamilyGuards.Dense(input);
         using var t = FamilyGuards.Dense(target);
         using var w = weight is null ? null : FamilyGuards.Dense(weight);
-        var problem = new LossProblem(geometry, soft, ignoreIndex, smoothing, logProbabilities);
-        if (!soft) problem.CheckTargetValues(op, t, input);
-        var (losses, lse, denominator) = LossKernels.Forward(problem, x, t, w);
-        using var lseHandle = lse;
-        var output = geometry.Reduce(losses, denominator, input.DType);
-        var softTarget = soft ? target : null;
-        if (Tape.ShouldRecord(input, softTarget))
+        var problem = new LossProblem(geometry, soft, ignoreIndex, smoothing, logProbabilities, op,
+            $"input shape {FamilyGuards.Shape(input)}, target shape {FamilyGuards.Shape(target)}");
+        var output = Tensor.Empty(geometry.Reduction == "none" ? geometry.PositionShape : [], input.DType, input.Device);
+        // The log-sum-exp per position (cross-entropy only), from which the backward recomputes the softmax, and the
+        // stats (the 'mean' denominator, Σ_c w_c) in double, which the backward needs without a trip to the host.
+        var lse = logProbabilities ? null : Tensor.Empty([checked((int)geometry.Positions)], input.DType, input.Device);
+        var stats = Tensor.Empty([2], DType.F64, input.Device);
+        using (lse)
+        using (stats)
         {
+            Forward(problem, x, t, w, output, lse, stats);
+            var softTarget = soft ? target : null;
+            if (!Tape.ShouldRecord(input, softTarget)) return output;
             bool needInput = input.RequiresGrad, needTarget = softTarget is { RequiresGrad: true };
-            // Saved: the dense operands (aliases, or the private copies made above) and the log-sum-exp,
-            // from which the backward recomputes the softmax instead of keeping it.
-            var saved = new List<SavedTensor> { Tape.Save(x), Tape.Save(t) };
+            // Saved: the dense operands (aliases, or the private copies made above), the log-sum-exp and the stats.
+            var saved = new List<SavedTensor> { Tape.Save(x), Tape.Save(t), Tape.Save(stats) };
             if (lse is not null) saved.Add(Tape.Save(lse));
             if (w is not null) saved.Add(Tape.Save(w));
             var savedArray = saved.ToArray();
             Tape.Record(op, [input, softTarget], [output], g =>
             {
-                var scales = geometry.Scales(g[0], denominator);
-                int k = 2;
+                var xs = savedArray[0].Value;
+                int k = 3;
                 var savedLse = lse is null ? null : savedArray[k++].Value;
                 var savedWeight = w is null ? null : savedArray[k].Value;
-                var (gx, gt) = LossKernels.Backward(problem, savedArray[0].Value, savedArray[1].Value, savedWeight, savedLse, scales, needInput, needTarget);
+                var gx = needInput ? Tensor.Empty(xs.Layout.Shape, xs.DType, xs.Device) : null;
+                var gt = needTarget ? Tensor.Empty(xs.Layout.Shape, xs.DType, xs.Device) : null;
+                if ((gx ?? gt) is not null && xs.NumEl > 0)
+                {
+                    using var gc = FamilyGuards.Dense(g[0]);
+                    Backward(problem, xs, savedArray[1].Value, savedWeight, savedLse, savedArray[2].Value, gc, gx, gt);
+                }
                 return [gx, gt];
             }, savedArray, t0);
         }
         return output;
+    }
+
+    private static void Forward(LossProblem problem, Tensor x, Tensor target, Tensor? weight, Tensor output, Tensor? lse, Tensor stats)
+    {
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: LossCpu.Forward(problem, x, target, weight, output, lse, stats); break;
+            case DeviceType.Cuda: LossCuda.Forward(problem, x, target, weight, output, lse, stats); break;
+            default: throw Kernel.Missing(problem.Op, x);
+        }
+    }
+
+    private static void Backward(LossProblem problem, Tensor x, Tensor target, Tensor? weight, Tensor? lse, Tensor stats, Tensor g, Tensor? gx, Tensor? gt)
+    {
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: LossCpu.Backward(problem, x, target, weight, lse, stats, g, gx, gt); break;
+            case DeviceType.Cuda: LossCuda.Backward(problem, x, target, weight, lse, stats, g, gx, gt); break;
+            default: throw Kernel.Missing(problem.Op + "_backward", x);
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
+using Engine.Backends;
 using Engine.Randomness;
 
 namespace Engine.Ops;
@@ -40,15 +41,18 @@ public static partial class Functional
     }
 }
 
-/// <summary>y = x * mask with mask = (u &lt; keep) * scale, u uniform from the generator; recorded as one node.</summary>
+/// <summary>
+/// y = x * mask with mask = (u &lt; keep) * scale, u uniform from the generator on the input's device; recorded as
+/// one node. The uniform samples are the same bits on the CPU and on CUDA (the same Philox stream), and so are the
+/// masks: <c>Dropout.Cpu.cs</c> and <c>Dropout.cu</c> make them with the same comparison in the same type.
+/// </summary>
 internal static class DropoutFunction
 {
     public static Tensor Apply(string op, Tensor input, int[] maskShape, double keep, double scale, Generator? generator)
     {
-        FamilyGuards.Cpu(op, input);
         long t0 = Stopwatch.GetTimestamp();
         var mask = Tensor.Rand(maskShape, input.DType, input.Device, generator);
-        DropoutKernels.UniformToMask(mask, keep, scale);
+        UniformToMask(op, mask, keep, scale);
         Tensor y;
         using (Tape.NoGrad()) y = input.Mul(mask);
         if (Tape.ShouldRecord(input))
@@ -58,5 +62,15 @@ internal static class DropoutFunction
         }
         mask.Dispose();
         return y;
+    }
+
+    private static void UniformToMask(string op, Tensor u, double keep, double scale)
+    {
+        switch (u.Device.Type)
+        {
+            case DeviceType.Cpu: DropoutCpu.UniformToMask(u, keep, scale); break;
+            case DeviceType.Cuda: DropoutCuda.UniformToMask(u, keep, scale); break;
+            default: throw Kernel.Missing(op, u);
+        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
+using Engine.Backends;
 
 namespace Engine.Ops;
 
@@ -13,7 +14,9 @@ public static partial class Functional
     /// is given; each has one value (both dimensions) or two (H, W). With a scale factor the output size is
     /// floor(in * scale) and the kernel maps indices with 1 / scale, as PyTorch does, unless
     /// <paramref name="recomputeScaleFactor"/>. The backward is the adjoint (a deterministic scatter of the
-    /// same weights). No antialiasing.
+    /// same weights, summed in a fixed order). No antialiasing. Runs on the CPU (<c>Interpolate.Cpu.cs</c>) and on
+    /// CUDA (<c>Interpolate.Cuda.cs</c>, <c>Interpolate.cu</c>), with the same sums in the same order, so the two
+    /// devices agree bit for bit.
     /// </summary>
     public static Tensor Interpolate(Tensor input, int[]? size = null, double[]? scaleFactor = null, string mode = "nearest",
         bool? alignCorners = null, bool? recomputeScaleFactor = null)
@@ -35,7 +38,6 @@ public static partial class Functional
             throw new ArgumentException($"{op}: only one of size or scale_factor should be defined (input shape {FamilyGuards.Shape(input)}).");
         if (size is null && scaleFactor is null)
             throw new ArgumentException($"{op}: either size or scale_factor should be defined (input shape {FamilyGuards.Shape(input)}).");
-        FamilyGuards.Cpu(op, input);
 
         int inH = input.Layout.Shape[2], inW = input.Layout.Shape[3];
         int outH, outW;
@@ -60,7 +62,7 @@ public static partial class Functional
             throw new ArgumentException($"{op}: input and output sizes should be greater than 0, but got input (H: {inH}, W: {inW}) output (H: {outH}, W: {outW}) (input shape {FamilyGuards.Shape(input)}).");
 
         bool align = alignCorners ?? false;
-        var plan = new ResizePlan(kind, input.DType, ResizeTaps.Build(kind, input.DType, inH, outH, align, scaleH), ResizeTaps.Build(kind, input.DType, inW, outW, align, scaleW));
+        var plan = new ResizePlan(kind, input.DType, ResizeTaps.For(kind, input.DType, inH, outH, align, scaleH), ResizeTaps.For(kind, input.DType, inW, outW, align, scaleW));
         return ResizeFunction.Apply(op, mode, input, plan);
     }
 }
@@ -70,7 +72,7 @@ internal enum ResizeMode { Nearest, Bilinear, Bicubic }
 /// <summary>A separable resize: the taps along H and along W.</summary>
 internal sealed record ResizePlan(ResizeMode Mode, DType DType, ResizeTaps H, ResizeTaps W);
 
-/// <summary>Forward kernel plus the recorded adjoint.</summary>
+/// <summary>Forward kernel plus the recorded adjoint, each on the input's device.</summary>
 internal static class ResizeFunction
 {
     public static Tensor Apply(string op, string mode, Tensor input, ResizePlan plan)
@@ -82,7 +84,7 @@ internal static class ResizeFunction
         if (planes > 0)
         {
             using var x = FamilyGuards.Dense(input);
-            ResizeKernels.Forward(plan, x, y, planes);
+            Forward(op, plan, x, y, planes);
         }
         if (Tape.ShouldRecord(input))
         {
@@ -92,11 +94,31 @@ internal static class ResizeFunction
                 if (planes > 0)
                 {
                     using var gd = FamilyGuards.Dense(g[0]);
-                    ResizeKernels.Backward(plan, gd, gx, planes);
+                    Backward(op, plan, gd, gx, planes);
                 }
                 return [gx];
             }, null, t0);
         }
         return y;
+    }
+
+    private static void Forward(string op, ResizePlan plan, Tensor x, Tensor y, int planes)
+    {
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: InterpolateCpu.Forward(plan, x, y, planes); break;
+            case DeviceType.Cuda: InterpolateCuda.Forward(plan, x, y, planes); break;
+            default: throw Kernel.Missing(op, x);
+        }
+    }
+
+    private static void Backward(string op, ResizePlan plan, Tensor g, Tensor gx, int planes)
+    {
+        switch (g.Device.Type)
+        {
+            case DeviceType.Cpu: InterpolateCpu.Backward(plan, g, gx, planes); break;
+            case DeviceType.Cuda: InterpolateCuda.Backward(plan, g, gx, planes); break;
+            default: throw Kernel.Missing(op + "_backward", g);
+        }
     }
 }

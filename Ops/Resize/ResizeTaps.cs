@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Numerics;
 
 namespace Engine.Ops;
@@ -6,10 +7,16 @@ namespace Engine.Ops;
 /// Along one axis, which input indices each output index reads and with what weights: 1 tap for nearest,
 /// 2 for bilinear, 4 for bicubic. The index arithmetic is PyTorch's (aten/src/ATen/native/UpSample.h and the
 /// CPU upsample kernels), in the same precision: float for F32 inputs, double for F64, and always float for
-/// nearest.
+/// nearest. Built once per (mode, dtype, sizes, align_corners, scale) and kept (<see cref="For"/>); the CUDA side
+/// keeps a copy per device beside it (<c>Interpolate.Cuda.cs</c>).
 /// </summary>
 internal sealed class ResizeTaps
 {
+    /// <summary>More distinct axes than this (random-size augmentation, say) and the cache starts over.</summary>
+    private const int CacheLimit = 512;
+
+    private static readonly ConcurrentDictionary<(ResizeMode, DType, int, int, bool, double?), ResizeTaps> Cache = new();
+
     public required int InSize { get; init; }
     public required int OutSize { get; init; }
     public required int Taps { get; init; }
@@ -22,7 +29,32 @@ internal sealed class ResizeTaps
 
     private const double CubicA = -0.75;
 
-    public static ResizeTaps Build(ResizeMode mode, DType dtype, int inSize, int outSize, bool alignCorners, double? scale)
+    /// <summary>The taps of one axis, from the cache or built.</summary>
+    public static ResizeTaps For(ResizeMode mode, DType dtype, int inSize, int outSize, bool alignCorners, double? scale)
+    {
+        var key = (mode, dtype, inSize, outSize, alignCorners, scale);
+        if (Cache.TryGetValue(key, out var taps)) return taps;
+        if (Cache.Count >= CacheLimit) Cache.Clear();
+        return Cache.GetOrAdd(key, _ => Build(mode, dtype, inSize, outSize, alignCorners, scale));
+    }
+
+    /// <summary>
+    /// The taps grouped by input index, for an adjoint that gathers: those reading input i are
+    /// <c>TapsOf[Start[i] .. Start[i + 1]]</c>, each as o * Taps + k, in increasing order, which is the order in
+    /// which the CPU's adjoint adds them.
+    /// </summary>
+    public (long[] Start, long[] TapsOf) Inverse()
+    {
+        var start = new long[InSize + 1];
+        foreach (int i in Index) start[i + 1]++;
+        for (int i = 0; i < InSize; i++) start[i + 1] += start[i];
+        var next = start[..InSize];
+        var tapsOf = new long[Index.Length];
+        for (int tap = 0; tap < Index.Length; tap++) tapsOf[next[Index[tap]]++] = tap;
+        return (start, tapsOf);
+    }
+
+    private static ResizeTaps Build(ResizeMode mode, DType dtype, int inSize, int outSize, bool alignCorners, double? scale)
     {
         if (mode == ResizeMode.Nearest) return Nearest(dtype, inSize, outSize, scale);
         return dtype == DType.F32 ? Interpolating<float>(mode, inSize, outSize, alignCorners, scale) : Interpolating<double>(mode, inSize, outSize, alignCorners, scale);

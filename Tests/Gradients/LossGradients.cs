@@ -22,11 +22,12 @@ public class LossGradients
     /// <summary>A mean over no positions is NaN; every other case is smooth.</summary>
     private static bool HasPositions(Case c) => Reduction(c) != "mean" || Layout.Count(c.Operands[0].Shape) > 0;
 
-    private static Tensor? Weight(Case c, int classes) =>
-        Weighted(c) ? Tensor.Rand([classes], DType.F64, generator: new Engine.Randomness.Generator((ulong)c.Seed + 1)).Affine(1.5, 0.25) : null;
+    /// <summary>Class weights from the case's seed, made on the CPU in float64, in the logits' dtype and on their device.</summary>
+    private static Tensor? Weight(Case c, int classes, Tensor like) =>
+        Weighted(c) ? Tensor.Rand([classes], DType.F64, Device.Cpu, new Engine.Randomness.Generator((ulong)c.Seed + 1)).Affine(1.5, 0.25).ToDType(like.DType).ToDevice(like.Device) : null;
 
-    /// <summary>Class-index targets from the case's seed, some equal to the ignore index (0, 1 or -100), at least one not.</summary>
-    private static (Tensor Target, long Ignore) Targets(Case c, int[] shape)
+    /// <summary>Class-index targets from the case's seed, some equal to the ignore index (0, 1 or -100), at least one not, on the logits' device.</summary>
+    private static (Tensor Target, long Ignore) Targets(Case c, int[] shape, Tensor like)
     {
         int classes = shape[ClassDim(shape)];
         long ignore = new long[] { -100, 0, 1 }[c.Choice / 24 % 3];
@@ -36,7 +37,7 @@ public class LossGradients
         var t = new long[Layout.Count(positions)];
         for (int i = 0; i < t.Length; i++) t[i] = rng.Next(3) == 0 && ignore >= 0 ? ignore : rng.Next(classes);
         if (t.Length > 0 && ignore >= 0) t[0] = (ignore + 1) % classes;
-        return (Tensor.FromArray(t, positions), ignore);
+        return (Tensor.FromArray(t, positions).ToDevice(like.Device), ignore);
     }
 
     [Fact]
@@ -45,8 +46,8 @@ public class LossGradients
         (x, c) =>
         {
             var shape = c.Operands[0].Shape;
-            var (target, ignore) = Targets(c, shape);
-            return F.CrossEntropy(x[0], target, Weight(c, shape[ClassDim(shape)]), ignore, Reduction(c), Smoothing(c));
+            var (target, ignore) = Targets(c, shape, x[0]);
+            return F.CrossEntropy(x[0], target, Weight(c, shape[ClassDim(shape)], x[0]), ignore, Reduction(c), Smoothing(c));
         });
 
     [Fact]
@@ -56,7 +57,7 @@ public class LossGradients
         (x, c) =>
         {
             var shape = c.Operands[0].Shape;
-            return F.CrossEntropy(x[0], x[1], Weight(c, shape[ClassDim(shape)]), reduction: Reduction(c), labelSmoothing: Smoothing(c));
+            return F.CrossEntropy(x[0], x[1], Weight(c, shape[ClassDim(shape)], x[0]), reduction: Reduction(c), labelSmoothing: Smoothing(c));
         },
         i => i == 0 ? Values.Normal : Values.Positive);
 
@@ -66,7 +67,7 @@ public class LossGradients
         (x, c) =>
         {
             var shape = c.Operands[0].Shape;
-            var (target, ignore) = Targets(c, shape);
-            return F.NllLoss(F.LogSoftmax(x[0], ClassDim(shape)), target, Weight(c, shape[ClassDim(shape)]), ignore, Reduction(c));
+            var (target, ignore) = Targets(c, shape, x[0]);
+            return F.NllLoss(F.LogSoftmax(x[0], ClassDim(shape)), target, Weight(c, shape[ClassDim(shape)], x[0]), ignore, Reduction(c));
         });
 }

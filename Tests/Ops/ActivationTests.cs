@@ -281,25 +281,61 @@ public class ActivationTests
         }
     }
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
+    /// <summary>
+    /// Every activation, and softmax along each axis (the last: a warp per row; the others, and short last axes: a
+    /// thread per column), outputs and gradients.
+    /// </summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void CudaMatchesCpu()
     {
-        using var scope = Tensor.Scope();
-        foreach (var dtype in new[] { DType.F32, DType.F64 })
+        Tensor[] Input(DType dtype) => [Tensor.Randn([5, 37, 43], dtype, generator: new Engine.Randomness.Generator(1)).Affine(2.5, 0)];
+        foreach (var name in new[] { "gelu", "gelu_tanh", "silu", "hardswish", "softshrink", "relu", "sigmoid", "tanh" })
+            DeviceParityCases.Check(name, Input, x => Elementwise(name).Op(x[0]));
+        foreach (var dim in new[] { 0, 1, 2 })
         {
-            var x = Tensor.Randn([37, 129], dtype, generator: new Engine.Randomness.Generator(1));
-            var xc = x.ToDevice(Device.Cuda(0));
-            foreach (var name in new[] { "gelu", "gelu_tanh", "silu", "hardswish", "softshrink", "relu", "sigmoid", "tanh" })
-            {
-                var (op, _) = Elementwise(name);
-                Reference.Close(ToDoubles(op(x)), ToDoubles(op(xc).ToDevice(Device.Cpu)), 1e-5, 1e-6, name);
-            }
-            foreach (var dim in new[] { 0, 1 })
-            {
-                Reference.Close(ToDoubles(F.Softmax(x, dim)), ToDoubles(F.Softmax(xc, dim).ToDevice(Device.Cpu)), 1e-5, 1e-7, "softmax");
-                Reference.Close(ToDoubles(F.LogSoftmax(x, dim)), ToDoubles(F.LogSoftmax(xc, dim).ToDevice(Device.Cpu)), 1e-5, 1e-6, "log_softmax");
-            }
+            DeviceParityCases.Check($"softmax dim {dim}", Input, x => F.Softmax(x[0], dim));
+            DeviceParityCases.Check($"log_softmax dim {dim}", Input, x => F.LogSoftmax(x[0], dim));
         }
+        // Last axes too short for a warp per row (a thread per row instead), and one of a single element.
+        foreach (var n in new[] { 1, 5, 15 })
+        {
+            Tensor[] Rows(DType dtype) => [Tensor.Randn([37, n], dtype, generator: new Engine.Randomness.Generator(2))];
+            DeviceParityCases.Check($"softmax [37, {n}]", Rows, x => F.Softmax(x[0], 1));
+            DeviceParityCases.Check($"log_softmax [37, {n}]", Rows, x => F.LogSoftmax(x[0], 1));
+        }
+    }
+
+    /// <summary>A NaN anywhere makes the whole row NaN, -inf and +inf give what the CPU gives, along either kind of axis.</summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void CudaSoftmaxSpecialValuesMatchTheCpu()
+    {
+        double[] values =
+        [
+            1, 2, double.NaN, 3,
+            double.NegativeInfinity, 0, 1, 2,
+            double.NegativeInfinity, double.NegativeInfinity, double.NegativeInfinity, double.NegativeInfinity,
+            double.PositiveInfinity, 1, 2, 3,
+            -1e30, 1e30, 0, 5,
+        ];
+        Tensor[] Input(DType dtype) => [Tensor.FromArray(values, [5, 4]).ToDType(dtype)];
+        foreach (var dim in new[] { 0, 1 })
+        {
+            DeviceParityCases.Check($"softmax dim {dim}", Input, x => F.Softmax(x[0], dim));
+            DeviceParityCases.Check($"log_softmax dim {dim}", Input, x => F.LogSoftmax(x[0], dim));
+        }
+    }
+
+    /// <summary>
+    /// More than 65,535 rows, more than one grid of warps holds (<see cref="FamilyLaunch.MaxBlocks"/> blocks of 8), so
+    /// each warp loops over rows; and more columns than one grid of threads, so each thread loops over columns.
+    /// </summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void CudaSoftmaxLoopsOverRowsAndColumnsBeyondOneGrid()
+    {
+        const int rows = 70_000, columns = 1_100_000;
+        Assert.True(rows > FamilyLaunch.MaxBlocks * 8 && columns > FamilyLaunch.MaxBlocks * FamilyLaunch.Block);
+        DeviceParityCases.CheckF32("log_softmax rows", [rows, 16], x => F.LogSoftmax(x, 1));
+        DeviceParityCases.CheckF32("softmax columns", [2, columns], x => F.Softmax(x, 0));
     }
 
     internal static double[] ToDoubles(Tensor t) => t.DType == DType.F32 ? t.ToArray<float>().Select(v => (double)v).ToArray() : t.ToArray<double>();

@@ -1,5 +1,7 @@
 using Engine.Autograd;
 using Engine.Cpu;
+using Engine.Ops;
+using Engine.Randomness;
 using Engine.Tests.Core;
 using Engine.Tests.Support;
 using FsCheck;
@@ -224,23 +226,89 @@ public class LossTests
         Fails<ArgumentException>(() => F.NllLoss(Tensor.Zeros([4, 5], DType.I64), t), "nll_loss", "floating point", "torch.int64");
     }
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
+    /// <summary>
+    /// Cross-entropy with class indices and with class probabilities, and nll_loss, on (C), (N, C) with few classes (a
+    /// thread per position) and many (a warp per position), and (N, C, d1, d2) (a thread per position, strided), with
+    /// and without class weights, label smoothing and an ignore index, under every reduction: outputs and gradients.
+    /// </summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void CudaMatchesCpu()
     {
-        using var scope = Tensor.Scope();
-        foreach (var dtype in new[] { DType.F32, DType.F64 })
+        foreach (var shape in new[] { new[] { 13 }, new[] { 64, 10 }, new[] { 40, 37 }, new[] { 6, 7, 3, 5 } })
         {
-            var x = Tensor.Randn([64, 10, 3], dtype, generator: new Engine.Randomness.Generator(3));
-            var t = Tensor.RandInt(0, 10, [64, 3], generator: new Engine.Randomness.Generator(4));
-            var xc = x.ToDevice(Device.Cuda(0));
-            var tc = t.ToDevice(Device.Cuda(0));
+            int classDim = ClassDim(shape), classes = shape[classDim];
+            var positions = PositionShape(shape);
+            Tensor[] Inputs(DType dtype) =>
+            [
+                Tensor.Randn(shape, dtype, generator: new Generator(3)).Affine(2, 0),
+                Tensor.RandInt(0, classes, positions, generator: new Generator(4)),
+                Tensor.Rand([classes], dtype, generator: new Generator(5)).Affine(1.5, 0.25),
+                Tensor.Randn(shape, dtype, generator: new Generator(6)),
+            ];
             foreach (var reduction in new[] { "mean", "sum", "none" })
             {
-                var cpu = F.CrossEntropy(x, t, reduction: reduction, labelSmoothing: 0.1);
-                var gpu = F.CrossEntropy(xc, tc, reduction: reduction, labelSmoothing: 0.1).ToDevice(Device.Cpu);
-                Reference.Close(ActivationTests.ToDoubles(cpu), ActivationTests.ToDoubles(gpu), 1e-5, 1e-6, reduction);
+                string what = $"{Layout.Format(shape)} {reduction}";
+                DeviceParityCases.Check($"cross_entropy {what}", Inputs, t => F.CrossEntropy(t[0], t[1], reduction: reduction));
+                DeviceParityCases.Check($"cross_entropy weighted smoothed ignoring 2 {what}", Inputs,
+                    t => F.CrossEntropy(t[0], t[1], t[2], ignoreIndex: 2, reduction: reduction, labelSmoothing: 0.15));
+                DeviceParityCases.Check($"nll_loss weighted ignoring 1 {what}", Inputs,
+                    t => F.NllLoss(F.LogSoftmax(t[0], classDim), t[1], t[2], ignoreIndex: 1, reduction: reduction));
+                DeviceParityCases.Check($"cross_entropy soft {what}", Inputs,
+                    t => F.CrossEntropy(t[0], F.Softmax(t[3], classDim), reduction: reduction));
+                DeviceParityCases.Check($"cross_entropy soft weighted smoothed {what}", Inputs,
+                    t => F.CrossEntropy(t[0], F.Softmax(t[3], classDim), t[2], reduction: reduction, labelSmoothing: 0.3));
             }
         }
+    }
+
+    /// <summary>
+    /// On CUDA a bad class index is checked by the loss kernel, not read to the host: the call returns, and the next
+    /// read (here of the loss, then of a gradient, then a synchronisation) throws the CPU's exception with the CPU's
+    /// message, naming the first bad target. The bad position reads nothing out of bounds; the device goes on.
+    /// </summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void CudaBadTargetIsReportedAtTheNextReadWithTheCpuMessage()
+    {
+        using var scope = Tensor.Scope();
+        var cuda = Device.Cuda(0);
+        var x = Tensor.Randn([4, 5], DType.F32, generator: new Generator(1));
+        var bad = Tensor.FromArray(new long[] { 0, 7, 1, 9 });
+        var cpuError = Assert.Throws<IndexOutOfRangeException>(() => F.CrossEntropy(x, bad));
+
+        var loss = F.CrossEntropy(x.ToDevice(cuda), bad.ToDevice(cuda));
+        var gpuError = Assert.Throws<IndexOutOfRangeException>(() => loss.ToArray<float>());
+        Assert.Equal(cpuError.Message, gpuError.Message);
+        Assert.Equal(0, Engine.Cuda.Runtime.CudaDevice.For(cuda).Checks.Pending);
+        loss.ToArray<float>();   // reported once
+
+        var leaf = x.ToDevice(cuda).RequiresGradInPlace();
+        var smoothed = F.CrossEntropy(leaf, bad.ToDevice(cuda), reduction: "sum", labelSmoothing: 0.1);
+        smoothed.Backward();
+        Assert.Throws<IndexOutOfRangeException>(() => leaf.Grad!.ToArray<float>());
+        var grad = leaf.Grad!.ToArray<float>();
+        Assert.All(grad.Skip(5).Take(5).Concat(grad.Skip(15)), v => Assert.Equal(0f, v));
+
+        F.NllLoss(x.ToDevice(cuda), Tensor.FromArray(new long[] { 0, -1, 1, -100 }).ToDevice(cuda), reduction: "none");
+        var e = Assert.Throws<IndexOutOfRangeException>(() => Engine.Backends.Devices.Synchronize(cuda));
+        Assert.Contains("nll_loss: Target -1 is out of bounds", e.Message);
+
+        var good = Tensor.FromArray(new long[] { 0, 4, -100, 1 });
+        Assert.Equal(F.CrossEntropy(x, good).Item<float>(), F.CrossEntropy(x.ToDevice(cuda), good.ToDevice(cuda)).Item<float>(), 6);
+    }
+
+    /// <summary>
+    /// More than 65,535 positions, more than one grid of warps holds (classes contiguous) or of threads (classes
+    /// strided), so each warp or thread loops over positions.
+    /// </summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void CudaLossLoopsOverPositionsBeyondOneGrid()
+    {
+        const int rows = 70_000, columns = 550_000;
+        Assert.True(rows > FamilyLaunch.MaxBlocks * 8 && 2 * columns > FamilyLaunch.MaxBlocks * FamilyLaunch.Block);
+        DeviceParityCases.CheckF32("cross_entropy rows", [rows, 16],
+            x => F.CrossEntropy(x, Tensor.RandInt(0, 16, [rows], device: x.Device, generator: new Generator(8)), labelSmoothing: 0.1));
+        DeviceParityCases.CheckF32("cross_entropy columns", [2, 3, columns],
+            x => F.CrossEntropy(x, Tensor.RandInt(0, 3, [2, columns], device: x.Device, generator: new Generator(9)), reduction: "sum"));
     }
 }
 

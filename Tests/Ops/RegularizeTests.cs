@@ -1,4 +1,5 @@
 using Engine.Cpu;
+using Engine.Ops;
 using Engine.Randomness;
 using Engine.Tests.Core;
 using Engine.Tests.Support;
@@ -109,20 +110,43 @@ public class RegularizeTests
         Assert.Contains("torch.int64", r.Message);
     }
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
+    /// <summary>
+    /// The same generator gives the same masks on both devices, bit for bit: dropout and drop-path outputs and their
+    /// gradients (the upstream gradient times the saved mask) are equal bits on the CPU and on CUDA, for contiguous and
+    /// transposed inputs, and the generator advances the same way on both.
+    /// </summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void CudaMasksAreTheCpuMasks()
     {
-        using var scope = Tensor.Scope();
-        foreach (var dtype in new[] { DType.F32, DType.F64 })
+        Tensor[] Input(DType dtype) => [Tensor.Randn([33, 65], dtype, generator: new Generator(1))];
+        foreach (var p in new[] { 0.1, 0.3, 0.9 })
         {
-            var x = Tensor.Randn([33, 65], dtype, generator: new Generator(1));
-            var cpu = F.Dropout(x, 0.3, generator: new Generator(5));
-            var gpu = F.Dropout(x.ToDevice(Device.Cuda(0)), 0.3, generator: new Generator(5)).ToDevice(Device.Cpu);
-            Assert.Equal(ActivationTests.ToDoubles(cpu), ActivationTests.ToDoubles(gpu));
-            var cpuPath = F.DropPath(x, 0.3, training: true, generator: new Generator(6));
-            var gpuPath = F.DropPath(x.ToDevice(Device.Cuda(0)), 0.3, training: true, generator: new Generator(6)).ToDevice(Device.Cpu);
-            Assert.Equal(ActivationTests.ToDoubles(cpuPath), ActivationTests.ToDoubles(gpuPath));
+            DeviceParityCases.Check($"dropout {p}", Input, x => F.Dropout(x[0], p, generator: new Generator(5)), bitwise: true);
+            DeviceParityCases.Check($"dropout {p} transposed", Input, x => F.Dropout(x[0].T, p, generator: new Generator(5)), bitwise: true);
+            DeviceParityCases.Check($"drop_path {p}", Input, x => F.DropPath(x[0], p, training: true, generator: new Generator(6)), bitwise: true);
+            DeviceParityCases.Check($"drop_path {p} unscaled", Input,
+                x => F.DropPath(x[0], p, training: true, scaleByKeep: false, generator: new Generator(6)), bitwise: true);
         }
+        // One generator drawing twice: the second mask comes from the advanced stream on both devices.
+        DeviceParityCases.Check("dropout twice", Input, x =>
+        {
+            var generator = new Generator(7);
+            return F.Dropout(F.Dropout(x[0], 0.2, generator: generator), 0.4, generator: generator);
+        }, bitwise: true);
+    }
+
+    /// <summary>More elements than one grid of threads covers (<see cref="FamilyLaunch.MaxBlocks"/> blocks of 256), so each thread of the mask kernel loops.</summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void CudaMaskLoopsOverElementsBeyondOneGrid()
+    {
+        using var scope = Tensor.Scope();
+        const int n = 1_100_000;
+        Assert.True(n > FamilyLaunch.MaxBlocks * FamilyLaunch.Block);
+        using var ones = Tensor.Ones([n], DType.F32, Device.Cpu);
+        var cpu = F.Dropout(ones, 0.5, generator: new Generator(9)).ToArray<float>();
+        var cuda = F.Dropout(ones.ToDevice(Device.Cuda(0)), 0.5, generator: new Generator(9)).ToArray<float>();
+        Assert.Equal(cpu, cuda);
+        Assert.InRange(cpu.Count(v => v == 0) / (double)n, 0.498, 0.502);
     }
 }
 

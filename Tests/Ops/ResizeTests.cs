@@ -1,4 +1,5 @@
 using Engine.Cpu;
+using Engine.Ops;
 using Engine.Tests.Core;
 using Engine.Tests.Support;
 using FsCheck;
@@ -188,22 +189,41 @@ public class ResizeTests
         Fails(() => F.Interpolate(Tensor.Zeros([1, 1, 2, 2], DType.I64), size: [4]), "torch.int64");
     }
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
-    public void CudaMatchesCpu()
+    /// <summary>
+    /// Every mode, align_corners both ways, sizes up and down, scale factors with and without recomputing: the CUDA
+    /// forward and adjoint make the CPU's sums in the CPU's order, so outputs and gradients are the same bits.
+    /// </summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void CudaMatchesCpuBitForBit()
     {
-        using var scope = Tensor.Scope();
-        foreach (var dtype in new[] { DType.F32, DType.F64 })
+        Tensor[] Input(DType dtype) => [Tensor.Randn([2, 3, 8, 7], dtype, generator: new Engine.Randomness.Generator(2))];
+        foreach (var mode in new[] { "nearest", "bilinear", "bicubic" })
         {
-            var x = Tensor.Randn([2, 3, 8, 8], dtype, generator: new Engine.Randomness.Generator(2));
-            var xc = x.ToDevice(Device.Cuda(0));
-            foreach (var mode in new[] { "nearest", "bilinear", "bicubic" })
-                foreach (var size in new[] { 4, 13 })
-                {
-                    var cpu = F.Interpolate(x, size: [size, size + 1], mode: mode);
-                    var gpu = F.Interpolate(xc, size: [size, size + 1], mode: mode).ToDevice(Device.Cpu);
-                    Reference.Close(ActivationTests.ToDoubles(cpu), ActivationTests.ToDoubles(gpu), 1e-5, 1e-6, $"{mode} {size}");
-                }
+            foreach (var align in mode == "nearest" ? new bool?[] { null } : [false, true])
+            {
+                foreach (var size in new[] { new[] { 4, 3 }, new[] { 13, 14 }, new[] { 8, 7 }, new[] { 1, 20 } })
+                    DeviceParityCases.Check($"{mode} {align} {Layout.Format(size)}", Input,
+                        x => F.Interpolate(x[0], size: size, mode: mode, alignCorners: align), bitwise: true);
+                foreach (var scale in new[] { new[] { 2.0, 1.5 }, new[] { 0.5, 0.75 }, new[] { 1.1, 3.0 } })
+                    foreach (var recompute in new bool?[] { null, true })
+                        DeviceParityCases.Check($"{mode} {align} scale {scale[0]}x{scale[1]} recompute {recompute}", Input,
+                            x => F.Interpolate(x[0], scaleFactor: scale, mode: mode, alignCorners: align, recomputeScaleFactor: recompute), bitwise: true);
+            }
         }
+        // A non-contiguous input (the kernels see a dense copy).
+        DeviceParityCases.Check("bicubic transposed", Input, x => F.Interpolate(x[0].Transpose(2, 3), size: [5, 11], mode: "bicubic"), bitwise: true);
+    }
+
+    /// <summary>
+    /// More elements than one grid of threads covers (<see cref="FamilyLaunch.MaxBlocks"/> blocks of 256) in each of the
+    /// three passes (the output, the rows of the adjoint, the input's gradient), so each thread of every pass loops.
+    /// </summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void CudaInterpolateLoopsOverElementsBeyondOneGrid()
+    {
+        long grid = FamilyLaunch.MaxBlocks * FamilyLaunch.Block;
+        Assert.True(2 * 760 * 760 > grid && 2 * 740 * 760 > grid && 2 * 740 * 740 > grid);
+        DeviceParityCases.CheckF32("bicubic", [1, 2, 740, 740], x => F.Interpolate(x, size: [760, 760], mode: "bicubic"));
     }
 }
 

@@ -29,6 +29,8 @@ internal sealed unsafe partial class CudaBackend
             }
             return 0;
         });
+        // The host has waited for the stream: the checks that kernels made on the device are settled.
+        device.Checks.Report();
     }
 
     public void CopyFromHost(void* source, Tensor dst)
@@ -51,7 +53,12 @@ internal sealed unsafe partial class CudaBackend
         });
     }
 
-    public void Synchronize(Device device) => CudaDevice.For(device).Synchronize();
+    public void Synchronize(Device device)
+    {
+        var cuda = CudaDevice.For(device);
+        cuda.Synchronize();
+        cuda.Checks.Report();
+    }
 
     public DeviceTimer StartTimer(Device device) => new EventTimer(CudaDevice.For(device));
 

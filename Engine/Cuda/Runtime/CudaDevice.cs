@@ -43,6 +43,7 @@ public sealed class CudaDevice
         Driver.SetCurrent(_context);
         Stream = Driver.StreamCreate(flags: 1);
         Allocator = new CachingAllocator(new DriverDeviceMemory());
+        Checks = new DeferredChecks(this);
     }
 
     /// <summary>The device <c>cuda:<paramref name="ordinal"/></c>, set up on first use.</summary>
@@ -73,6 +74,9 @@ public sealed class CudaDevice
 
     /// <summary>Device memory for tensors, cached.</summary>
     public CachingAllocator Allocator { get; }
+
+    /// <summary>Checks made on the device by kernels, reported at the host's next wait (see <see cref="DeferredChecks"/>).</summary>
+    public DeferredChecks Checks { get; }
 
     /// <summary>Makes the primary context current on the calling thread (cheap; done at every entry point).</summary>
     public void MakeCurrent() => Driver.SetCurrent(_context);

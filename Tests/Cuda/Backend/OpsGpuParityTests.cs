@@ -28,6 +28,10 @@ public class OpsGpuParityTests
         (typeof(DepthwiseChannelsLastGradients), null),
         (typeof(LinearGradients), null),
         (typeof(PoolGradients), null),
+        (typeof(ActivationGradients), null),
+        (typeof(LossGradients), null),
+        (typeof(RegularizeGradients), null),
+        (typeof(ResizeGradients), null),
     ];
 
     /// <summary>Facts of those classes that check one hand-made case rather than a property: nothing to rerun.</summary>

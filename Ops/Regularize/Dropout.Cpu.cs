@@ -3,8 +3,8 @@ using Engine.Cpu;
 
 namespace Engine.Ops;
 
-/// <summary>CPU kernel of the dropout masks.</summary>
-internal static unsafe class DropoutKernels
+/// <summary>The dropout masks on the CPU (the CUDA side is <c>Dropout.Cuda.cs</c>).</summary>
+internal static unsafe class DropoutCpu
 {
     /// <summary>Replaces each uniform sample u (contiguous) by scale where u &lt; keep and by 0 elsewhere.</summary>
     public static void UniformToMask(Tensor u, double keep, double scale)

@@ -5,22 +5,26 @@ using Engine.Cpu;
 namespace Engine.Ops;
 
 /// <summary>
-/// CPU kernels of the fused classification losses on contiguous data viewed as (outer, C, inner). Position
-/// i = (o, j) reads its C values with stride inner. The forward computes each position's log-sum-exp (saved
-/// for the backward) and loss; per-position results are combined serially afterwards, so the bits do not
-/// depend on the thread count. With z = log-sum-exp, p = softmax and the smoothed, weighted target
+/// The fused classification losses on the CPU (the CUDA side is <c>Losses.Cuda.cs</c>), on contiguous data viewed as
+/// (outer, C, inner). Position i = (o, j) reads its C values with stride inner. The forward computes each position's
+/// log-sum-exp (saved for the backward) and loss; per-position results are combined serially afterwards, so the bits
+/// do not depend on the thread count. With z = log-sum-exp, p = softmax and the smoothed, weighted target
 /// distribution q of a position (q_c = w_c t'_c), loss = Σ_c q_c (z - x_c) and its gradient is
 /// (Σ_c q_c) p - q: for class indices, q = (1 - ε) w_t δ_t + (ε / C) w.
 /// </summary>
-internal static unsafe class LossKernels
+internal static unsafe class LossCpu
 {
-    /// <summary>Per-position losses, the saved log-sum-exp (null for nll_loss), and the 'mean' denominator.</summary>
-    public static (double[] Losses, Tensor? Lse, double Denominator) Forward(LossProblem problem, Tensor x, Tensor target, Tensor? weight)
+    /// <summary>
+    /// Checks the class targets (throwing at once), then writes the loss into <paramref name="output"/> (per position
+    /// for 'none', else the scalar), the log-sum-exp per position into <paramref name="lse"/> (null for nll_loss), and
+    /// (the 'mean' denominator, Σ_c w_c) into <paramref name="stats"/>.
+    /// </summary>
+    public static void Forward(LossProblem problem, Tensor x, Tensor target, Tensor? weight, Tensor output, Tensor? lse, Tensor stats)
     {
         var g = problem.Geometry;
+        if (!problem.Soft) CheckTargetValues(problem, target);
         var losses = new double[g.Positions];
         var denominators = new double[g.Positions];
-        Tensor? lse = problem.LogProbabilities ? null : Tensor.Empty([checked((int)g.Positions)], x.DType);
         if (g.Positions > 0 && g.Classes > 0)
         {
             if (x.DType == DType.F32) Forward<float>(problem, x, target, weight, lse, losses, denominators);
@@ -33,7 +37,77 @@ internal static unsafe class LossKernels
             denominator = 0;
             foreach (var d in denominators) denominator += d;
         }
-        return (losses, lse, denominator);
+        Reduce(g, losses, denominator, output);
+        double* st = CpuBackend.Ptr<double>(stats);
+        st[0] = denominator;
+        st[1] = WeightSum(weight, g.Classes);
+    }
+
+    /// <summary>Every class index is in [0, C) or the ignore index.</summary>
+    private static void CheckTargetValues(LossProblem problem, Tensor target)
+    {
+        long* t = CpuBackend.Ptr<long>(target);
+        int classes = problem.Geometry.Classes;
+        for (long i = 0; i < problem.Geometry.Positions; i++)
+        {
+            long v = t[i];
+            if (v != problem.IgnoreIndex && (v < 0 || v >= classes)) throw problem.TargetOutOfBounds(v);
+        }
+    }
+
+    /// <summary>The loss from the per-position losses: all of them ('none'), their sum, or sum / denominator.</summary>
+    private static void Reduce(LossGeometry g, double[] losses, double denominator, Tensor output)
+    {
+        if (g.Reduction == "none")
+        {
+            if (output.DType == DType.F32)
+            {
+                float* p = CpuBackend.Ptr<float>(output);
+                for (long i = 0; i < losses.LongLength; i++) p[i] = (float)losses[i];
+            }
+            else
+            {
+                losses.AsSpan().CopyTo(new Span<double>(CpuBackend.Ptr<double>(output), losses.Length));
+            }
+            return;
+        }
+        // A serial sum in double: fixed order, so the bits do not depend on the thread count.
+        double sum = 0;
+        foreach (var l in losses) sum += l;
+        double value = g.Reduction == "sum" ? sum : sum / denominator;
+        if (output.DType == DType.F32) *CpuBackend.Ptr<float>(output) = (float)value;
+        else *CpuBackend.Ptr<double>(output) = value;
+    }
+
+    private static double WeightSum(Tensor? weight, int classes)
+    {
+        double sum = 0;
+        if (weight is null) { for (int c = 0; c < classes; c++) sum += 1; return sum; }
+        if (weight.DType == DType.F32) { float* w = CpuBackend.Ptr<float>(weight); for (int c = 0; c < classes; c++) sum += w[c]; }
+        else { double* w = CpuBackend.Ptr<double>(weight); for (int c = 0; c < classes; c++) sum += w[c]; }
+        return sum;
+    }
+
+    /// <summary>What each position's loss gradient is multiplied by, given the output's gradient.</summary>
+    private static double[] Scales(LossGeometry geometry, Tensor g, double denominator)
+    {
+        var scales = new double[geometry.Positions];
+        if (geometry.Reduction == "none")
+        {
+            if (g.DType == DType.F32)
+            {
+                float* p = CpuBackend.Ptr<float>(g);
+                for (long i = 0; i < scales.LongLength; i++) scales[i] = p[i];
+            }
+            else
+            {
+                new ReadOnlySpan<double>(CpuBackend.Ptr<double>(g), scales.Length).CopyTo(scales);
+            }
+            return scales;
+        }
+        double s = g.DType == DType.F32 ? *CpuBackend.Ptr<float>(g) : *CpuBackend.Ptr<double>(g);
+        Array.Fill(scales, geometry.Reduction == "sum" ? s : s / denominator);
+        return scales;
     }
 
     private static void Forward<T>(LossProblem problem, Tensor xt, Tensor tt, Tensor? wt, Tensor? lset, double[] losses, double[] denominators)
@@ -134,20 +208,20 @@ internal static unsafe class LossKernels
         });
     }
 
-    /// <summary>Gradients of the input and (soft targets) of the target, each position scaled by <paramref name="scales"/>.</summary>
-    public static (Tensor? Input, Tensor? Target) Backward(LossProblem problem, Tensor x, Tensor target, Tensor? weight, Tensor? lse, double[] scales, bool needInput, bool needTarget)
+    /// <summary>
+    /// Gradients of the input and (soft targets) of the target into <paramref name="gx"/> and <paramref name="gt"/>
+    /// (either may be null), from the output's gradient <paramref name="g"/> (contiguous) and the forward's saved
+    /// log-sum-exp and stats.
+    /// </summary>
+    public static void Backward(LossProblem problem, Tensor x, Tensor target, Tensor? weight, Tensor? lse, Tensor stats, Tensor g, Tensor? gx, Tensor? gt)
     {
-        var gx = needInput ? Tensor.Empty(x.Layout.Shape, x.DType) : null;
-        var gt = needTarget ? Tensor.Empty(x.Layout.Shape, x.DType) : null;
-        if (problem.Geometry.Positions > 0 && problem.Geometry.Classes > 0 && (needInput || needTarget))
-        {
-            if (x.DType == DType.F32) Backward<float>(problem, x, target, weight, lse, scales, gx, gt);
-            else Backward<double>(problem, x, target, weight, lse, scales, gx, gt);
-        }
-        return (gx, gt);
+        double* st = CpuBackend.Ptr<double>(stats);
+        var scales = Scales(problem.Geometry, g, st[0]);
+        if (x.DType == DType.F32) Backward<float>(problem, x, target, weight, lse, scales, st[1], gx, gt);
+        else Backward<double>(problem, x, target, weight, lse, scales, st[1], gx, gt);
     }
 
-    private static void Backward<T>(LossProblem problem, Tensor xt, Tensor tt, Tensor? wt, Tensor? lset, double[] scales, Tensor? gxt, Tensor? gtt)
+    private static void Backward<T>(LossProblem problem, Tensor xt, Tensor tt, Tensor? wt, Tensor? lset, double[] scales, double weightSum, Tensor? gxt, Tensor? gtt)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var g = problem.Geometry;
@@ -158,8 +232,6 @@ internal static unsafe class LossKernels
         int classes = g.Classes;
         long inner = g.Inner;
         double eps = problem.Smoothing;
-        double weightSum = 0;
-        for (int c = 0; c < classes; c++) weightSum += Weight((T*)wBase, c);
         CpuParallel.For(g.Positions, 6.0 * classes, (start, end) =>
         {
             T* w = (T*)wBase;

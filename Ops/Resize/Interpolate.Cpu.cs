@@ -4,11 +4,11 @@ using Engine.Cpu;
 namespace Engine.Ops;
 
 /// <summary>
-/// CPU kernels of the separable resize on contiguous (planes, H, W) data, one plane per thread at a time.
+/// The separable resize on the CPU (the CUDA side is <c>Interpolate.Cuda.cs</c>): kernels on contiguous (planes, H, W) data, one plane per thread at a time.
 /// Forward: out = Σ_a wh_a (Σ_b ww_b x[ih_a, iw_b]), as a pass along W then one along H. Backward: the
 /// adjoint, along H then along W; each plane visited in a fixed order, so it is deterministic.
 /// </summary>
-internal static unsafe class ResizeKernels
+internal static unsafe class InterpolateCpu
 {
     public static void Forward(ResizePlan plan, Tensor x, Tensor y, int planes)
     {

@@ -5,8 +5,9 @@ using Engine.Cpu;
 namespace Engine.Ops;
 
 /// <summary>
-/// CPU kernels for softmax and log-softmax on contiguous data viewed as (outer, n, inner), reducing over n.
-/// When the axis is the last one (inner == 1) each row is a contiguous span; otherwise a block of up to
+/// Softmax on the CPU (the CUDA side is <c>Softmax.Cuda.cs</c>): kernels for softmax and log-softmax on contiguous data
+/// viewed as (outer, n, inner), reducing over n. The name stays <c>SoftmaxKernels</c> because attention's CPU kernels
+/// call <see cref="RowForward"/> on their score rows. When the axis is the last one (inner == 1) each row is a contiguous span; otherwise a block of up to
 /// <see cref="Block"/> neighbouring columns is processed together, row by row, so every pass still reads
 /// contiguous memory. Each row or block belongs to one thread and is reduced in a fixed order, so the
 /// results do not depend on the thread count.
@@ -14,16 +15,6 @@ namespace Engine.Ops;
 internal static unsafe class SoftmaxKernels
 {
     private const int Block = 256;
-
-    /// <summary>(product of the sizes before axis, size of axis, product of the sizes after it); a scalar is (1, 1, 1).</summary>
-    public static (long Outer, int N, long Inner) Split(int[] shape, int axis)
-    {
-        if (shape.Length == 0) return (1, 1, 1);
-        long outer = 1, inner = 1;
-        for (int i = 0; i < axis; i++) outer *= shape[i];
-        for (int i = axis + 1; i < shape.Length; i++) inner *= shape[i];
-        return (outer, shape[axis], inner);
-    }
 
     public static void Forward(Tensor x, Tensor y, long outer, int n, long inner, bool log)
     {
