@@ -74,6 +74,8 @@ def cases(dtype):
         "interpolate_bicubic": simple(21, [(32, 64, 16, 16)], lambda x: F.interpolate(x, size=(32, 32), mode="bicubic", align_corners=False)),
         "dropout": dropout,
         "sum_dim1": simple(23, [(4096, 1024)], lambda x: x.sum(1)),
+        "rfft2": simple(24, [(32, 64, 32, 32)], lambda x: torch.view_as_real(torch.fft.rfft2(x, norm="ortho"))),
+        "irfft2": simple(25, [(32, 64, 32, 17, 2)], lambda x: torch.fft.irfft2(torch.view_as_complex(x), s=(32, 32), norm="ortho")),
     }
 
 

@@ -56,6 +56,8 @@ internal static class OpsBenchCases
         new("interpolate_bicubic", (t, s, d) => Setup(t, d, 21, [D(32, s), 64, 16, 16], xs => Interpolate(xs[0], [32, 32], mode: "bicubic", alignCorners: false))),
         new("dropout", DropoutCase),
         new("sum_dim1", (t, s, d) => Setup(t, d, 23, [D(4096, s), 1024], xs => xs[0].Sum(1))),
+        new("rfft2", (t, s, d) => Setup(t, d, 24, [D(32, s), 64, 32, 32], xs => Rfft2(xs[0], "ortho"))),
+        new("irfft2", (t, s, d) => Setup(t, d, 25, [D(32, s), 64, 32, 17, 2], xs => Irfft2(xs[0], [32, 32], "ortho"))),
     ];
 
     /// <summary>Divides a batch or flat size by the test's divisor, keeping at least 1.</summary>
