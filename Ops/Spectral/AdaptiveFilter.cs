@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
-using Engine.Cpu;
+using Engine.Backends;
 using static Engine.Ops.AdaptiveFilterKernels;
 
 namespace Engine.Ops;
@@ -16,13 +16,14 @@ public static partial class Functional
     /// <param name="input">Tensor of shape (N, G·dIn, *, 2).</param>
     /// <param name="weight">Tensor of shape (2, G, dIn, dOut): real part [0] and imaginary part [1], laid out (group, in, out).</param>
     /// <param name="bias">Optional tensor of shape (2, G, dOut).</param>
-    public static unsafe Tensor ComplexGroupLinear(Tensor input, Tensor weight, Tensor? bias = null)
+    public static Tensor ComplexGroupLinear(Tensor input, Tensor weight, Tensor? bias = null)
     {
         const string op = "complex_group_linear";
         FamilyGuards.Float(op, input);
         FamilyGuards.Float(op, weight, "weight");
         if (bias is not null) FamilyGuards.Float(op, bias, "bias");
-        FamilyGuards.Cpu(op, input, weight, bias);
+        FamilyGuards.SameDevice(op, input, weight, "input", "weight");
+        if (bias is not null) FamilyGuards.SameDevice(op, input, bias, "input", "bias");
         var shape = input.Layout.Shape;
         var ws = weight.Layout.Shape;
         string Shapes() => $"input of shape {Layout.Format(shape)}, weight of shape {Layout.Format(ws)}" + (bias is null ? "" : $", bias of shape {Layout.Format(bias.Layout.Shape)}");
@@ -39,11 +40,11 @@ public static partial class Functional
         int[] outShape = (int[])shape.Clone();
         outShape[1] = s.Groups * s.Out;
         long t0 = Stopwatch.GetTimestamp();
-        var y = Tensor.Empty(outShape, input.DType);
+        var y = Tensor.Empty(outShape, input.DType, input.Device);
         var x = FamilyGuards.Dense(input);
         using (var w = FamilyGuards.Dense(weight))
         using (var b = bias is null ? null : FamilyGuards.Dense(bias))
-            Dispatch(input.DType, x, w, b, y, (xp, wp, bp, yp) => LinearForward(xp, wp, bp, yp, s), (xp, wp, bp, yp) => LinearForward(xp, wp, bp, yp, s));
+            GroupLinearForward(x, w, b, y, s);
         if (!Tape.ShouldRecord(input, weight, bias)) { x.Dispose(); return y; }
 
         var sx = Tape.Save(x); var sw = Tape.Save(weight);
@@ -54,13 +55,11 @@ public static partial class Functional
         {
             using var gc = g[0].ContiguousHandle();
             using var w = sw.Value.ContiguousHandle();
-            var dx = needX ? Tensor.Empty(shape, dtype) : null;
-            var dw = needW ? Tensor.Zeros(ws, dtype) : null;
-            var db = needB ? Tensor.Zeros([2, s.Groups, s.Out], dtype) : null;
-            if (dx is not null)
-                Dispatch(dtype, gc, w, null, dx, (gp, wp, _, dp) => LinearInputGrad(gp, wp, dp, s), (gp, wp, _, dp) => LinearInputGrad(gp, wp, dp, s));
-            if (dw is not null || db is not null)
-                Dispatch(dtype, sx.Value, gc, dw, db, (xp, gp, wp, bp) => LinearParamGrad(xp, gp, wp, bp, s), (xp, gp, wp, bp) => LinearParamGrad(xp, gp, wp, bp, s));
+            var dx = needX ? Tensor.Empty(shape, dtype, gc.Device) : null;
+            var dw = needW ? Tensor.Zeros(ws, dtype, gc.Device) : null;
+            var db = needB ? Tensor.Zeros([2, s.Groups, s.Out], dtype, gc.Device) : null;
+            if (dx is not null) GroupLinearInputGrad(gc, w, dx, s);
+            if (dw is not null || db is not null) GroupLinearParamGrad(sx.Value, gc, dw, db, s);
             return [dx, dw, db];
         }, [sx, sw], t0);
         return y;
@@ -70,21 +69,21 @@ public static partial class Functional
     /// The elementwise complex product a ⊙ b of two tensors of the same shape (*, 2) holding real and
     /// imaginary parts in the trailing dimension. Gradients: g ⊙ conj(b) and g ⊙ conj(a).
     /// </summary>
-    public static unsafe Tensor ComplexMul(Tensor a, Tensor b)
+    public static Tensor ComplexMul(Tensor a, Tensor b)
     {
         const string op = "complex_mul";
         FamilyGuards.Float(op, a, "a");
         FamilyGuards.Float(op, b, "b");
-        FamilyGuards.Cpu(op, a, b);
+        FamilyGuards.SameDevice(op, a, b, "a", "b");
         var shape = a.Layout.Shape;
         if (shape.Length < 1 || shape[^1] != 2 || !shape.AsSpan().SequenceEqual(b.Layout.Shape) || a.DType != b.DType)
             throw new ArgumentException($"{op}: expected a and b of the same shape (*, 2) and dtype, got a of shape {Layout.Format(shape)} ({a.DType.TorchName()}) and b of shape {Layout.Format(b.Layout.Shape)} ({b.DType.TorchName()}).");
         long pairs = a.NumEl / 2;
         long t0 = Stopwatch.GetTimestamp();
-        var y = Tensor.Empty(shape, a.DType);
+        var y = Tensor.Empty(shape, a.DType, a.Device);
         var ac = FamilyGuards.Dense(a);
         var bc = FamilyGuards.Dense(b);
-        Dispatch(a.DType, ac, bc, null, y, (ap, bp, _, yp) => Multiply(ap, bp, yp, pairs), (ap, bp, _, yp) => Multiply(ap, bp, yp, pairs));
+        ComplexMulForward(ac, bc, y, pairs);
         if (!Tape.ShouldRecord(a, b)) { ac.Dispose(); bc.Dispose(); return y; }
 
         bool needA = a.RequiresGrad, needB = b.RequiresGrad;
@@ -94,12 +93,11 @@ public static partial class Functional
         Tape.Record(op, [a, b], [y], g =>
         {
             using var gc = g[0].ContiguousHandle();
-            var da = needA ? Tensor.Empty(shape, dtype) : null;
-            var db = needB ? Tensor.Empty(shape, dtype) : null;
+            var da = needA ? Tensor.Empty(shape, dtype, gc.Device) : null;
+            var db = needB ? Tensor.Empty(shape, dtype, gc.Device) : null;
             using var av = sa.Value.ContiguousHandle();
             using var bv = sb.Value.ContiguousHandle();
-            Dispatch(dtype, gc, av, bv, da, (gp, ap, bp, dap) => MultiplyGrad(gp, ap, bp, dap, Ptr<double>(db), pairs),
-                (gp, ap, bp, dap) => MultiplyGrad(gp, ap, bp, dap, Ptr<float>(db), pairs));
+            ComplexMulBackward(gc, av, bv, da, db, pairs);
             return [da, db];
         }, [sa, sb], t0);
         return y;
@@ -140,14 +138,54 @@ public static partial class Functional
         return input + Irfft2(ComplexMul(mask, spectrum), [h, w], "ortho");
     }
 
-    private unsafe delegate void Kernel4<T>(T* a, T* b, T* c, T* d) where T : unmanaged;
-
-    private static unsafe T* Ptr<T>(Tensor? t) where T : unmanaged => t is null ? null : CpuBackend.Ptr<T>(t);
-
-    /// <summary>Runs the kernel of the dtype on the tensors' pointers (null tensors give null pointers).</summary>
-    private static unsafe void Dispatch(DType dtype, Tensor? a, Tensor? b, Tensor? c, Tensor? d, Kernel4<double> f64, Kernel4<float> f32)
+    private static void GroupLinearForward(Tensor x, Tensor w, Tensor? b, Tensor y, GroupShape s)
     {
-        if (dtype == DType.F64) f64(Ptr<double>(a), Ptr<double>(b), Ptr<double>(c), Ptr<double>(d));
-        else f32(Ptr<float>(a), Ptr<float>(b), Ptr<float>(c), Ptr<float>(d));
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: AdaptiveFilterCpu.LinearForward(x, w, b, y, s); break;
+            case DeviceType.Cuda: AdaptiveFilterCuda.LinearForward(x, w, b, y, s); break;
+            default: throw Kernel.Missing("complex_group_linear", x);
+        }
+    }
+
+    private static void GroupLinearInputGrad(Tensor g, Tensor w, Tensor dx, GroupShape s)
+    {
+        switch (g.Device.Type)
+        {
+            case DeviceType.Cpu: AdaptiveFilterCpu.LinearInputGrad(g, w, dx, s); break;
+            case DeviceType.Cuda: AdaptiveFilterCuda.LinearInputGrad(g, w, dx, s); break;
+            default: throw Kernel.Missing("complex_group_linear_backward", g);
+        }
+    }
+
+    /// <summary>The weight and bias gradients (either may be null), written into zeroed tensors.</summary>
+    private static void GroupLinearParamGrad(Tensor x, Tensor g, Tensor? dw, Tensor? db, GroupShape s)
+    {
+        switch (g.Device.Type)
+        {
+            case DeviceType.Cpu: AdaptiveFilterCpu.LinearParamGrad(x, g, dw, db, s); break;
+            case DeviceType.Cuda: AdaptiveFilterCuda.LinearParamGrad(x, g, dw, db, s); break;
+            default: throw Kernel.Missing("complex_group_linear_backward", g);
+        }
+    }
+
+    private static void ComplexMulForward(Tensor a, Tensor b, Tensor y, long pairs)
+    {
+        switch (a.Device.Type)
+        {
+            case DeviceType.Cpu: AdaptiveFilterCpu.Multiply(a, b, y, pairs); break;
+            case DeviceType.Cuda: AdaptiveFilterCuda.Multiply(a, b, y, pairs); break;
+            default: throw Kernel.Missing("complex_mul", a);
+        }
+    }
+
+    private static void ComplexMulBackward(Tensor g, Tensor a, Tensor b, Tensor? da, Tensor? db, long pairs)
+    {
+        switch (g.Device.Type)
+        {
+            case DeviceType.Cpu: AdaptiveFilterCpu.MultiplyGrad(g, a, b, da, db, pairs); break;
+            case DeviceType.Cuda: AdaptiveFilterCuda.MultiplyGrad(g, a, b, da, db, pairs); break;
+            default: throw Kernel.Missing("complex_mul_backward", g);
+        }
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
-using Engine.Cpu;
+using Engine.Backends;
 
 namespace Engine.Ops;
 
@@ -24,6 +24,13 @@ public static partial class Functional
     public static int DctFftCrossover { get; set; } = 768;
 
     /// <summary>
+    /// The same switch for tensors on CUDA: planes whose larger side is at least this long take the FFT path
+    /// (cuFFT) under <see cref="DctImplementation.Auto"/>. 512 is an estimate from an H100's arithmetic and
+    /// memory rates, not a measurement (docs/ops-notes/dct.md); measure with <c>engine bench dct --device cuda</c>.
+    /// </summary>
+    public static int DctFftCrossoverCuda { get; set; } = 512;
+
+    /// <summary>
     /// The orthonormal 2-D DCT-II over the last two axes (scipy's <c>dctn(x, type=2, norm='ortho', axes=(-2, -1))</c>):
     /// for each (H, W) plane X, Y = D_H · X · D_Wᵀ with D_N[k, i] = α_k cos(π k (i + ½) / N),
     /// α_0 = √(1/N), α_k = √(2/N). Orthonormal, so its adjoint and inverse is <see cref="Idct2"/>, which
@@ -44,13 +51,12 @@ public static partial class Functional
         DctFunction.Apply("idct2", input, inverse: true, implementation);
 }
 
-/// <summary>Argument checks, path choice and the tape node shared by the DCT and its inverse.</summary>
-internal static unsafe class DctFunction
+/// <summary>Argument checks, path choice, the tape node and the device switch shared by the DCT and its inverse.</summary>
+internal static class DctFunction
 {
     public static Tensor Apply(string op, Tensor input, bool inverse, DctImplementation implementation)
     {
         FamilyGuards.Float(op, input);
-        FamilyGuards.Cpu(op, input);
         if (input.Rank < 2)
             throw new ArgumentException($"{op}: expected an input of shape (*, H, W) with at least 2 dimensions, but got input of shape {FamilyGuards.Shape(input)}.");
         if (!Enum.IsDefined(implementation))
@@ -59,10 +65,10 @@ internal static unsafe class DctFunction
         long t0 = Stopwatch.GetTimestamp();
         var shape = input.Layout.Shape;
         int h = shape[^2], w = shape[^1];
-        var path = Choose(op, implementation, h, w, shape);
-        var y = Tensor.Empty(shape, input.DType);
+        var path = Choose(op, implementation, h, w, input);
+        var y = Tensor.Empty(shape, input.DType, input.Device);
         using (var x = FamilyGuards.Dense(input))
-            Run(x, y, h, w, inverse, path);
+            Transform(op, x, y, h, w, inverse, path);
 
         if (Tape.ShouldRecord(input))
         {
@@ -72,26 +78,22 @@ internal static unsafe class DctFunction
         return y;
     }
 
-    private static DctImplementation Choose(string op, DctImplementation requested, int h, int w, int[] shape)
+    private static DctImplementation Choose(string op, DctImplementation requested, int h, int w, Tensor input)
     {
         if (requested == DctImplementation.Fft && !DctFft.Available)
-            throw new NotSupportedException($"{op}: the FFT implementation needs the engine's CPU FFT, which this build does not have (input of shape {Layout.Format(shape)}); use DctImplementation.Matmul.");
+            throw new NotSupportedException($"{op}: the FFT implementation needs the engine's CPU FFT, which this build does not have (input of shape {FamilyGuards.Shape(input)}); use DctImplementation.Matmul.");
         if (requested != DctImplementation.Auto) return requested;
-        return DctFft.Available && Math.Max(h, w) >= Functional.DctFftCrossover ? DctImplementation.Fft : DctImplementation.Matmul;
+        int crossover = input.Device.Type == DeviceType.Cuda ? Functional.DctFftCrossoverCuda : Functional.DctFftCrossover;
+        return DctFft.Available && Math.Max(h, w) >= crossover ? DctImplementation.Fft : DctImplementation.Matmul;
     }
 
-    private static void Run(Tensor x, Tensor y, int h, int w, bool inverse, DctImplementation path)
+    private static void Transform(string op, Tensor x, Tensor y, int h, int w, bool inverse, DctImplementation path)
     {
-        long batch = (long)h * w == 0 ? 0 : x.NumEl / ((long)h * w);
-        if (x.DType == DType.F32)
-            Run(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), batch, h, w, inverse, path);
-        else
-            Run(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), batch, h, w, inverse, path);
-    }
-
-    private static void Run<T>(T* x, T* y, long batch, int h, int w, bool inverse, DctImplementation path) where T : unmanaged
-    {
-        if (path == DctImplementation.Fft) DctFft.Transform(x, y, batch, h, w, inverse);
-        else DctMatmul.Transform(x, y, batch, h, w, inverse);
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: DctCpu.Transform(x, y, h, w, inverse, path); break;
+            case DeviceType.Cuda: DctCuda.Transform(x, y, h, w, inverse, path); break;
+            default: throw Kernel.Missing(op, x);
+        }
     }
 }

@@ -10,7 +10,8 @@ namespace Engine.Ops;
 /// Everything is computed in double and rounded once to the compute dtype, so a float32 basis is the
 /// float64 basis rounded, not a float32 recomputation. The arrays are pinned (they are handed to the GEMM
 /// as pointers) and immutable once published; caching is keyed by size and dtype only, so the cache
-/// holds at most a few small arrays per feature-map size a model uses.
+/// holds at most a few small arrays per feature-map size a model uses. The CUDA kernels read the same
+/// values as device tensors (<c>*On</c>), cached per device by <see cref="SpectralConstants"/>.
 /// </remarks>
 internal static class DctBases
 {
@@ -53,19 +54,22 @@ internal static class DctBases
     /// transform of a flattened plane is one matrix-vector product.
     /// </summary>
     public static T[] Kronecker<T>(int h, int w) where T : unmanaged =>
-        (T[])Kron.GetOrAdd((h, w, DTypeOf<T>()), key =>
-        {
-            var dh = Basis64(key.H);
-            var dw = Basis64(key.W);
-            int hw = key.H * key.W;
-            var k = new double[hw * hw];
-            for (int p = 0; p < key.H; p++)
-                for (int q = 0; q < key.W; q++)
-                    for (int r = 0; r < key.H; r++)
-                        for (int s = 0; s < key.W; s++)
-                            k[(p * key.W + q) * hw + r * key.W + s] = dh[p * key.H + r] * dw[q * key.W + s];
-            return Pinned<T>(k);
-        });
+        (T[])Kron.GetOrAdd((h, w, DTypeOf<T>()), key => Pinned<T>(Kronecker64(key.H, key.W)));
+
+    /// <summary>D_H ⊗ D_W in double (see <see cref="Kronecker{T}"/>).</summary>
+    public static double[] Kronecker64(int h, int w)
+    {
+        var dh = Basis64(h);
+        var dw = Basis64(w);
+        int hw = h * w;
+        var k = new double[hw * hw];
+        for (int p = 0; p < h; p++)
+            for (int q = 0; q < w; q++)
+                for (int r = 0; r < h; r++)
+                    for (int s = 0; s < w; s++)
+                        k[(p * w + q) * hw + r * w + s] = dh[p * h + r] * dw[q * w + s];
+        return k;
+    }
 
     /// <summary>Ω[n, m] = (nπ/H)² + (mπ/W)², row-major H×W, in double.</summary>
     public static double[] Omega(int h, int w) => Omegas.GetOrAdd((h, w), key =>
@@ -82,6 +86,26 @@ internal static class DctBases
         }
         return o;
     });
+
+    /// <summary>The basis D_n (n×n) as a tensor on <paramref name="device"/>, made once per (n, dtype, device).</summary>
+    public static Tensor BasisOn(int n, DType dtype, Device device) =>
+        SpectralConstants.Get("dct_basis", n, 0, dtype, device, [n, n], () => Basis64(n));
+
+    /// <summary>D_H ⊗ D_W ((H·W)×(H·W)) as a tensor on <paramref name="device"/>, made once per (H, W, dtype, device).</summary>
+    public static Tensor KroneckerOn(int h, int w, DType dtype, Device device) =>
+        SpectralConstants.Get("dct_kronecker", h, w, dtype, device, [h * w, h * w], () => Kronecker64(h, w));
+
+    /// <summary>The FFT path's cos(πk/2n), sin(πk/2n) and α_k as rows of a (3, n) float64 tensor on <paramref name="device"/>.</summary>
+    public static Tensor TwiddlesOn(int n, Device device) =>
+        SpectralConstants.Get("dct_twiddles", n, 0, DType.F64, device, [3, n], () =>
+        {
+            var (c, s, a) = Twiddles(n);
+            return [.. c, .. s, .. a];
+        });
+
+    /// <summary>Ω of an H×W plane as an (H, W) float64 tensor on <paramref name="device"/>.</summary>
+    public static Tensor OmegaOn(int h, int w, Device device) =>
+        SpectralConstants.Get("heat_omega", h, w, DType.F64, device, [h, w], () => Omega(h, w));
 
     private static DType DTypeOf<T>() => typeof(T) == typeof(float) ? DType.F32 : DType.F64;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
-using Engine.Cpu;
+using Engine.Backends;
 
 namespace Engine.Ops;
 
@@ -19,7 +19,7 @@ public static partial class Functional
         const string op = "heat_conduction";
         FamilyGuards.Float(op, input);
         FamilyGuards.Float(op, decay, "decay");
-        FamilyGuards.Cpu(op, input, decay);
+        FamilyGuards.SameDevice(op, input, decay, "input", "decay");
         if (input.Rank != 4 || decay.Rank != 3 || !input.Layout.Shape.AsSpan(1).SequenceEqual(decay.Layout.Shape))
             throw new ArgumentException($"{op}: expected input of shape (B, H, W, C) and decay of shape (H, W, C), but got input of shape {FamilyGuards.Shape(input)} and decay of shape {FamilyGuards.Shape(decay)}.");
         if (input.DType != decay.DType)
@@ -27,15 +27,15 @@ public static partial class Functional
 
         long t0 = Stopwatch.GetTimestamp();
         var shape = input.Layout.Shape;
-        using var spectrum = Tensor.Empty(shape, input.DType);
-        var v = Tensor.Empty(shape, input.DType);
+        using var spectrum = Tensor.Empty(shape, input.DType, input.Device);
+        var v = Tensor.Empty(shape, input.DType, input.Device);
         using (var f = FamilyGuards.Dense(decay))
         using (var x = ChannelsLastView(input, out long bs, out long ps))
         {
-            HeatConductionKernels.Transform(x, bs, ps, spectrum, inverse: false);
-            using var filtered = Tensor.Empty(shape, input.DType);
-            HeatConductionKernels.Multiply(spectrum, f, filtered);
-            HeatConductionKernels.Transform(filtered, (long)shape[1] * shape[2] * shape[3], shape[3], v, inverse: true);
+            HeatTransform(x, bs, ps, spectrum, inverse: false);
+            using var filtered = Tensor.Empty(shape, input.DType, input.Device);
+            HeatMultiply(spectrum, f, filtered);
+            HeatTransform(filtered, (long)shape[1] * shape[2] * shape[3], shape[3], v, inverse: true);
         }
 
         if (Tape.ShouldRecord(input, decay))
@@ -47,21 +47,21 @@ public static partial class Functional
             {
                 using var gc = FamilyGuards.Dense(g[0]);
                 long plane = (long)shape[1] * shape[2] * shape[3];
-                using var gSpectrum = Tensor.Empty(shape, gc.DType);
-                HeatConductionKernels.Transform(gc, plane, shape[3], gSpectrum, inverse: false);
+                using var gSpectrum = Tensor.Empty(shape, gc.DType, gc.Device);
+                HeatTransform(gc, plane, shape[3], gSpectrum, inverse: false);
                 Tensor? gu = null, gf = null;
                 if (needDecay)
                 {
-                    gf = Tensor.Empty(decay.Layout.Shape, gc.DType);
-                    HeatConductionKernels.BatchDot(gSpectrum, su.Value, gf);
+                    gf = Tensor.Empty(decay.Layout.Shape, gc.DType, gc.Device);
+                    HeatBatchDot(gSpectrum, su.Value, gf);
                 }
                 if (needInput)
                 {
                     using var f = FamilyGuards.Dense(sf.Value);
-                    using var filtered = Tensor.Empty(shape, gc.DType);
-                    HeatConductionKernels.Multiply(gSpectrum, f, filtered);
-                    gu = Tensor.Empty(shape, gc.DType);
-                    HeatConductionKernels.Transform(filtered, plane, shape[3], gu, inverse: true);
+                    using var filtered = Tensor.Empty(shape, gc.DType, gc.Device);
+                    HeatMultiply(gSpectrum, f, filtered);
+                    gu = Tensor.Empty(shape, gc.DType, gc.Device);
+                    HeatTransform(filtered, plane, shape[3], gu, inverse: true);
                 }
                 return [gu, gf];
             }, [su, sf], t0);
@@ -85,57 +85,37 @@ public static partial class Functional
         batchStride = (long)shape[1] * shape[2] * shape[3];
         return FamilyGuards.Dense(t);
     }
-}
 
-/// <summary>Kernels of <see cref="Functional.HeatConduction"/> on (B, H, W, C) blocks.</summary>
-internal static unsafe class HeatConductionKernels
-{
-    public static void Transform(Tensor x, long batchStride, long positionStride, Tensor y, bool inverse)
+    /// <summary>The 2-D DCT (or its inverse) over H and W of a channels-last block, into the dense y.</summary>
+    private static void HeatTransform(Tensor x, long batchStride, long positionStride, Tensor y, bool inverse)
     {
-        var s = y.Layout.Shape;
-        if (x.DType == DType.F32)
-            DctChannelsLast.Transform(CpuBackend.Ptr<float>(x), batchStride, positionStride, CpuBackend.Ptr<float>(y), s[0], s[1], s[2], s[3], inverse);
-        else
-            DctChannelsLast.Transform(CpuBackend.Ptr<double>(x), batchStride, positionStride, CpuBackend.Ptr<double>(y), s[0], s[1], s[2], s[3], inverse);
+        switch (y.Device.Type)
+        {
+            case DeviceType.Cpu: HeatConductionCpu.Transform(x, batchStride, positionStride, y, inverse); break;
+            case DeviceType.Cuda: DctChannelsLastCuda.Transform(x, batchStride, positionStride, y, inverse); break;
+            default: throw Kernel.Missing(inverse ? "idct2_channels_last" : "dct2_channels_last", y);
+        }
     }
 
     /// <summary>y[b] = x[b] ⊙ f for every image b.</summary>
-    public static void Multiply(Tensor x, Tensor f, Tensor y)
+    private static void HeatMultiply(Tensor x, Tensor f, Tensor y)
     {
-        if (x.DType == DType.F32) Multiply(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(f), CpuBackend.Ptr<float>(y), x.Layout.Shape[0], f.NumEl);
-        else Multiply(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(f), CpuBackend.Ptr<double>(y), x.Layout.Shape[0], f.NumEl);
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: HeatConductionCpu.Multiply(x, f, y); break;
+            case DeviceType.Cuda: HeatConductionCuda.Multiply(x, f, y); break;
+            default: throw Kernel.Missing("heat_conduction", x);
+        }
     }
 
     /// <summary>gf = Σ_b g[b] ⊙ u[b], images added in order.</summary>
-    public static void BatchDot(Tensor g, Tensor u, Tensor gf)
+    private static void HeatBatchDot(Tensor g, Tensor u, Tensor gf)
     {
-        if (g.DType == DType.F32) BatchDot(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(u), CpuBackend.Ptr<float>(gf), g.Layout.Shape[0], gf.NumEl);
-        else BatchDot(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(u), CpuBackend.Ptr<double>(gf), g.Layout.Shape[0], gf.NumEl);
-    }
-
-    private static void Multiply<T>(T* x, T* f, T* y, int batch, long plane) where T : unmanaged, System.Numerics.INumber<T>
-    {
-        nint xs = (nint)x, fs = (nint)f, ys = (nint)y;
-        CpuParallel.For(batch, plane, (start, end) =>
+        switch (g.Device.Type)
         {
-            var fv = new ReadOnlySpan<T>((T*)fs, checked((int)plane));
-            for (long b = start; b < end; b++)
-                System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<T>((T*)xs + b * plane, (int)plane), fv, new Span<T>((T*)ys + b * plane, (int)plane));
-        });
-    }
-
-    private static void BatchDot<T>(T* g, T* u, T* gf, int batch, long plane) where T : unmanaged, System.Numerics.INumber<T>
-    {
-        nint gs = (nint)g, us = (nint)u, fs = (nint)gf;
-        CpuParallel.For(plane, batch, (start, end) =>
-        {
-            T* o = (T*)fs;
-            for (long i = start; i < end; i++) o[i] = T.Zero;
-            for (int b = 0; b < batch; b++)
-            {
-                T* gb = (T*)gs + b * plane, ub = (T*)us + b * plane;
-                for (long i = start; i < end; i++) o[i] += gb[i] * ub[i];
-            }
-        });
+            case DeviceType.Cpu: HeatConductionCpu.BatchDot(g, u, gf); break;
+            case DeviceType.Cuda: HeatConductionCuda.BatchDot(g, u, gf); break;
+            default: throw Kernel.Missing("heat_conduction_backward", g);
+        }
     }
 }

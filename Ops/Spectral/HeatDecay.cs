@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
-using Engine.Cpu;
+using Engine.Backends;
 
 namespace Engine.Ops;
 
@@ -17,17 +17,15 @@ public static partial class Functional
     {
         const string op = "heat_decay";
         FamilyGuards.Float(op, k, "k");
-        FamilyGuards.Cpu(op, k);
         if (k.Rank < 2)
             throw new ArgumentException($"{op}: expected k of shape (*, H, W) with at least 2 dimensions, but got k of shape {FamilyGuards.Shape(k)}.");
 
         long t0 = Stopwatch.GetTimestamp();
         var shape = k.Layout.Shape;
         int h = shape[^2], w = shape[^1];
-        var omega = DctBases.Omega(h, w);
-        var f = Tensor.Empty(shape, k.DType);
+        var f = Tensor.Empty(shape, k.DType, k.Device);
         using (var kc = FamilyGuards.Dense(k))
-            HeatDecayKernels.Forward(kc, f, omega);
+            HeatDecayForward(kc, f, h, w);
 
         if (Tape.ShouldRecord(k))
         {
@@ -35,53 +33,31 @@ public static partial class Functional
             Tape.Record(op, [k], [f], g =>
             {
                 using var gc = FamilyGuards.Dense(g[0]);
-                var gk = Tensor.Empty(shape, gc.DType);
-                HeatDecayKernels.Backward(gc, sf.Value, gk, omega);
+                var gk = Tensor.Empty(shape, gc.DType, gc.Device);
+                HeatDecayBackward(gc, sf.Value, gk, h, w);
                 return [gk];
             }, [sf], t0);
         }
         return f;
     }
-}
 
-/// <summary>The elementwise kernels of <see cref="Functional.HeatDecay"/>; Ω repeats every H·W elements.</summary>
-internal static unsafe class HeatDecayKernels
-{
-    public static void Forward(Tensor k, Tensor f, double[] omega)
+    private static void HeatDecayForward(Tensor k, Tensor f, int h, int w)
     {
-        if (k.DType == DType.F32) Forward(CpuBackend.Ptr<float>(k), CpuBackend.Ptr<float>(f), k.NumEl, omega);
-        else Forward(CpuBackend.Ptr<double>(k), CpuBackend.Ptr<double>(f), k.NumEl, omega);
-    }
-
-    public static void Backward(Tensor g, Tensor f, Tensor gk, double[] omega)
-    {
-        if (g.DType == DType.F32) Backward(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(f), CpuBackend.Ptr<float>(gk), g.NumEl, omega);
-        else Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(f), CpuBackend.Ptr<double>(gk), g.NumEl, omega);
-    }
-
-    private static void Forward<T>(T* k, T* f, long count, double[] omega) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
-    {
-        if (count == 0) return;
-        nint ks = (nint)k, fs = (nint)f;
-        int plane = omega.Length;
-        CpuParallel.For(count, 20, (start, end) =>
+        switch (k.Device.Type)
         {
-            T* kp = (T*)ks; T* fp = (T*)fs;
-            for (long i = start; i < end; i++)
-                fp[i] = T.CreateTruncating(Math.Exp(-double.CreateTruncating(kp[i]) * omega[i % plane]));
-        });
+            case DeviceType.Cpu: HeatDecayCpu.Forward(k, f, DctBases.Omega(h, w)); break;
+            case DeviceType.Cuda: HeatDecayCuda.Forward(k, f, h, w); break;
+            default: throw Kernel.Missing("heat_decay", k);
+        }
     }
 
-    private static void Backward<T>(T* g, T* f, T* gk, long count, double[] omega) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    private static void HeatDecayBackward(Tensor g, Tensor f, Tensor gk, int h, int w)
     {
-        if (count == 0) return;
-        nint gs = (nint)g, fs = (nint)f, ks = (nint)gk;
-        int plane = omega.Length;
-        CpuParallel.For(count, 4, (start, end) =>
+        switch (g.Device.Type)
         {
-            T* gp = (T*)gs; T* fp = (T*)fs; T* kp = (T*)ks;
-            for (long i = start; i < end; i++)
-                kp[i] = T.CreateTruncating(-omega[i % plane]) * fp[i] * gp[i];
-        });
+            case DeviceType.Cpu: HeatDecayCpu.Backward(g, f, gk, DctBases.Omega(h, w)); break;
+            case DeviceType.Cuda: HeatDecayCuda.Backward(g, f, gk, h, w); break;
+            default: throw Kernel.Missing("heat_decay_backward", g);
+        }
     }
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Engine.Autograd;
-using Engine.Cpu;
+using Engine.Backends;
 
 namespace Engine.Ops;
 
@@ -23,22 +23,20 @@ public static partial class Functional
         if (h < 1 || w < 1)
             throw new ArgumentException($"{op}: Invalid number of data points ({(h < 1 ? h : w)}) specified (input of shape {Layout.Format(shape)}).");
         double alpha = NormScale(op, norm, h, w, inverse: false);
-        var basis = RfftBasis.For(h, w);
         long planes = Layout.Count(shape.AsSpan(0, shape.Length - 2));
-        int[] outShape = [.. shape[..^1], basis.K, 2];
+        int[] outShape = [.. shape[..^1], w / 2 + 1, 2];
 
         long t0 = Stopwatch.GetTimestamp();
-        var y = Tensor.Empty(outShape, input.DType);
+        var y = Tensor.Empty(outShape, input.DType, input.Device);
         using (var x = FamilyGuards.Dense(input))
-            RunForward(x, y, planes, basis, alpha);
+            RfftForward(x, y, planes, h, w, alpha);
         if (Tape.ShouldRecord(input))
         {
-            var dtype = input.DType;
             Tape.Record(op, [input], [y], g =>
             {
                 using var gc = g[0].ContiguousHandle();
-                var dx = Tensor.Empty(shape, dtype);
-                RunForwardAdjoint(gc, dx, planes, basis, alpha);
+                var dx = Tensor.Empty(shape, gc.DType, gc.Device);
+                RfftForwardAdjoint(gc, dx, planes, h, w, alpha);
                 return [dx];
             }, null, t0);
         }
@@ -73,22 +71,20 @@ public static partial class Functional
         if (w / 2 + 1 != k)
             throw new ArgumentException($"{op}: an output width of {w} needs {w / 2 + 1} spectrum columns, but the input has {k}; cropping or padding is not supported (input of shape {Layout.Format(shape)}).");
         double alpha = NormScale(op, norm, h, w, inverse: true);
-        var basis = RfftBasis.For(h, w);
         long planes = Layout.Count(shape.AsSpan(0, shape.Length - 3));
         int[] outShape = [.. shape[..^3], h, w];
 
         long t0 = Stopwatch.GetTimestamp();
-        var y = Tensor.Empty(outShape, input.DType);
+        var y = Tensor.Empty(outShape, input.DType, input.Device);
         using (var x = FamilyGuards.Dense(input))
-            RunInverse(x, y, planes, basis, alpha);
+            RfftInverse(x, y, planes, h, w, alpha);
         if (Tape.ShouldRecord(input))
         {
-            var dtype = input.DType;
             Tape.Record(op, [input], [y], g =>
             {
                 using var gc = g[0].ContiguousHandle();
-                var dx = Tensor.Empty(shape, dtype);
-                RunInverseAdjoint(gc, dx, planes, basis, alpha);
+                var dx = Tensor.Empty(shape, gc.DType, gc.Device);
+                RfftInverseAdjoint(gc, dx, planes, h, w, alpha);
                 return [dx];
             }, null, t0);
         }
@@ -98,7 +94,6 @@ public static partial class Functional
     private static void CheckSpectralInput(string op, Tensor input, int minRank)
     {
         FamilyGuards.Float(op, input);
-        FamilyGuards.Cpu(op, input);
         if (input.Rank < minRank)
             throw new ArgumentException($"{op}: expected an input with at least {minRank} dimensions, but got input of shape {Layout.Format(input.Layout.Shape)}.");
     }
@@ -116,27 +111,52 @@ public static partial class Functional
         };
     }
 
-    private static unsafe void RunForward(Tensor x, Tensor y, long planes, RfftBasis b, double alpha)
+    // Every transform and its adjoint is a fixed real-linear map. On CUDA all four are two: a forward DFT
+    // (R2C) scaled by α, or by α·c_k per column for the adjoint of irfft2, and the sum α·Re Σ c'_k Y e^{+iθ}
+    // (C2R of a spectrum whose edge columns were made Hermitian), with c'_k = c_k for irfft2 and 1 (the interior
+    // columns halved before the C2R) for the adjoint of rfft2.
+
+    /// <summary>rfft2: (planes, H, W) real to (planes, H, K, 2).</summary>
+    private static void RfftForward(Tensor x, Tensor y, long planes, int h, int w, double alpha)
     {
-        if (x.DType == DType.F64) RfftKernels.Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), planes, b, alpha);
-        else RfftKernels.Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), planes, b, alpha);
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: RfftCpu.Forward(x, y, planes, RfftBasis.For(h, w), alpha); break;
+            case DeviceType.Cuda: RfftCuda.Forward(x, y, planes, h, w, alpha, weighted: false); break;
+            default: throw Kernel.Missing("fft_rfft2", x);
+        }
     }
 
-    private static unsafe void RunForwardAdjoint(Tensor g, Tensor dx, long planes, RfftBasis b, double alpha)
+    /// <summary>The input gradient of rfft2 from the spectrum's gradient.</summary>
+    private static void RfftForwardAdjoint(Tensor g, Tensor dx, long planes, int h, int w, double alpha)
     {
-        if (g.DType == DType.F64) RfftKernels.ForwardAdjoint(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(dx), planes, b, alpha);
-        else RfftKernels.ForwardAdjoint(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(dx), planes, b, alpha);
+        switch (g.Device.Type)
+        {
+            case DeviceType.Cpu: RfftCpu.ForwardAdjoint(g, dx, planes, RfftBasis.For(h, w), alpha); break;
+            case DeviceType.Cuda: RfftCuda.Inverse(g, dx, planes, h, w, alpha, halveInterior: true); break;
+            default: throw Kernel.Missing("fft_rfft2_backward", g);
+        }
     }
 
-    private static unsafe void RunInverse(Tensor x, Tensor y, long planes, RfftBasis b, double alpha)
+    /// <summary>irfft2: (planes, H, K, 2) to (planes, H, W) real, with the c_k column weights.</summary>
+    private static void RfftInverse(Tensor x, Tensor y, long planes, int h, int w, double alpha)
     {
-        if (x.DType == DType.F64) RfftKernels.Inverse(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), planes, b, alpha);
-        else RfftKernels.Inverse(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), planes, b, alpha);
+        switch (x.Device.Type)
+        {
+            case DeviceType.Cpu: RfftCpu.Inverse(x, y, planes, RfftBasis.For(h, w), alpha); break;
+            case DeviceType.Cuda: RfftCuda.Inverse(x, y, planes, h, w, alpha, halveInterior: false); break;
+            default: throw Kernel.Missing("fft_irfft2", x);
+        }
     }
 
-    private static unsafe void RunInverseAdjoint(Tensor g, Tensor dx, long planes, RfftBasis b, double alpha)
+    /// <summary>The spectrum's gradient of irfft2 from the output's gradient.</summary>
+    private static void RfftInverseAdjoint(Tensor g, Tensor dx, long planes, int h, int w, double alpha)
     {
-        if (g.DType == DType.F64) RfftKernels.InverseAdjoint(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(dx), planes, b, alpha);
-        else RfftKernels.InverseAdjoint(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(dx), planes, b, alpha);
+        switch (g.Device.Type)
+        {
+            case DeviceType.Cpu: RfftCpu.InverseAdjoint(g, dx, planes, RfftBasis.For(h, w), alpha); break;
+            case DeviceType.Cuda: RfftCuda.Forward(g, dx, planes, h, w, alpha, weighted: true); break;
+            default: throw Kernel.Missing("fft_irfft2_backward", g);
+        }
     }
 }

@@ -28,6 +28,13 @@ def layer_norm2d(x, w, b):
     return F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), w, b).permute(0, 3, 1, 2)
 
 
+def sdpa(q, k, v):
+    # F.scaled_dot_product_attention arrived in PyTorch 2.0; Debian's 1.13 gets the same product spelled out.
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v)
+    return torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5, dim=-1) @ v
+
+
 def cases(dtype):
     """name -> function returning (leaves, forward)."""
     def simple(seed, shapes, fn):
@@ -74,8 +81,10 @@ def cases(dtype):
         "interpolate_bicubic": simple(21, [(32, 64, 16, 16)], lambda x: F.interpolate(x, size=(32, 32), mode="bicubic", align_corners=False)),
         "dropout": dropout,
         "sum_dim1": simple(23, [(4096, 1024)], lambda x: x.sum(1)),
-        "sdpa_cross": simple(24, [(32, 1, 3136, 64), (32, 1, 64, 64), (32, 1, 64, 64)], F.scaled_dot_product_attention),
-        "sdpa_self_1024": simple(25, [(2, 4, 1024, 64)] * 3, F.scaled_dot_product_attention),
+        "sdpa_cross": simple(24, [(32, 1, 3136, 64), (32, 1, 64, 64), (32, 1, 64, 64)], sdpa),
+        "sdpa_self_1024": simple(25, [(2, 4, 1024, 64)] * 3, sdpa),
+        "rfft2": simple(26, [(32, 64, 32, 32)], lambda x: torch.view_as_real(torch.fft.rfft2(x, norm="ortho"))),
+        "irfft2": simple(27, [(32, 64, 32, 17, 2)], lambda x: torch.fft.irfft2(torch.view_as_complex(x), s=(32, 32), norm="ortho")),
     }
 
 

@@ -20,9 +20,6 @@ public partial class OpsDeviceBoundaryTests
     private static readonly HashSet<string> NotYetConverted =
     [
         "Recurrent/Lstm.cs", "Recurrent/Lstm2d.cs", "Recurrent/LstmCell.cs", "Recurrent/LstmDirectionRun.cs", "Recurrent/LstmEngine.cs",
-        "Spectral/AdaptiveFilter.cs", "Spectral/AdaptiveFilterKernels.cs", "Spectral/Dct.cs", "Spectral/DctChannelsLast.cs",
-        "Spectral/DctFft.cs", "Spectral/DctMatmul.cs", "Spectral/HeatConduction.cs", "Spectral/HeatDecay.cs", "Spectral/Rfft.cs", "Spectral/RfftBasis.cs",
-        "Spectral/RfftKernels.cs",
     ];
 
     [GeneratedRegex(@"\bCpuBackend\.|\bCpuStorage\b|\bunsafe\b")]

@@ -49,7 +49,7 @@ public class BackboneOpsGpuParityTests
     private static int[][] LstmWeights(int input, int hidden) =>
         [.. Enumerable.Repeat<int[][]>([[4 * hidden, input], [4 * hidden, hidden], [4 * hidden], [4 * hidden]], 2).SelectMany(w => w)];
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void Dct2AndIdct2()
     {
         foreach (var impl in new[] { DctImplementation.Matmul, DctImplementation.Fft })
@@ -59,14 +59,14 @@ public class BackboneOpsGpuParityTests
         }
     }
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void HeatDecayAndHeatConduction()
     {
         AssertGpuMatchesCpu("heat_decay", [[3, 5, 6]], x => Functional.HeatDecay(x[0]));
         AssertGpuMatchesCpu("heat_conduction", [[2, 5, 6, 4], [5, 6, 4]], x => Functional.HeatConduction(x[0], x[1]));
     }
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void Rfft2AndIrfft2()
     {
         foreach (var norm in new[] { "backward", "ortho", "forward" })
@@ -76,7 +76,7 @@ public class BackboneOpsGpuParityTests
         }
     }
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void AdaptiveFilterPieces()
     {
         AssertGpuMatchesCpu("complex_group_linear", [[2, 8, 3, 4, 2], [2, 2, 4, 4], [2, 2, 4]], x => Functional.ComplexGroupLinear(x[0], x[1], x[2]));

@@ -60,6 +60,8 @@ internal static class OpsBenchCases
         // enough for CUDA's fused path (1024 x 1024 logits per head).
         new("sdpa_cross", (t, s, d) => Setup(t, d, 24, [D(32, s), 1, 3136, 64], [D(32, s), 1, 64, 64], [D(32, s), 1, 64, 64], xs => ScaledDotProductAttention(xs[0], xs[1], xs[2]))),
         new("sdpa_self_1024", (t, s, d) => Setup(t, d, 25, [D(2, s), 4, 1024, 64], [D(2, s), 4, 1024, 64], [D(2, s), 4, 1024, 64], xs => ScaledDotProductAttention(xs[0], xs[1], xs[2]))),
+        new("rfft2", (t, s, d) => Setup(t, d, 26, [D(32, s), 64, 32, 32], xs => Rfft2(xs[0], "ortho"))),
+        new("irfft2", (t, s, d) => Setup(t, d, 27, [D(32, s), 64, 32, 17, 2], xs => Irfft2(xs[0], [32, 32], "ortho"))),
     ];
 
     /// <summary>Divides a batch or flat size by the test's divisor, keeping at least 1.</summary>

@@ -32,31 +32,45 @@ public class OpsGpuParityTests
         (typeof(LossGradients), null),
         (typeof(RegularizeGradients), null),
         (typeof(ResizeGradients), null),
+        (typeof(DctGradients), null),
+        (typeof(SpectralGradients), null),
     ];
 
     /// <summary>Facts of those classes that check one hand-made case rather than a property: nothing to rerun.</summary>
     private static readonly string[] NotProperties = [nameof(ReduceGradients.MaxTiesShareTheGradient), nameof(ConvGradients.HyperParametersCoverEveryPaddingMode)];
 
-    /// <summary>Every property of the listed families, as "Class.Method".</summary>
+    /// <summary>Every property of the listed families, as "Class.Method", or "Class.Method(args)" for each [InlineData] row of a theory.</summary>
     public static TheoryData<string> Properties()
     {
         var data = new TheoryData<string>();
         foreach (var (type, only) in Families)
             foreach (var m in type.GetMethods(BindingFlags.Public | BindingFlags.Instance).Where(m => m.GetCustomAttribute<FactAttribute>() is not null))
-                if (!NotProperties.Contains(m.Name) && (only is null || only.Contains(m.Name))) data.Add($"{type.Name}.{m.Name}");
+                if (!NotProperties.Contains(m.Name) && (only is null || only.Contains(m.Name)))
+                    foreach (var row in Rows(m)) data.Add($"{type.Name}.{m.Name}{Format(row)}");
         return data;
     }
+
+    /// <summary>The argument rows of a property: none for a fact, each [InlineData] row for a theory.</summary>
+    private static List<object?[]> Rows(MethodInfo m)
+    {
+        var rows = m.GetCustomAttributes<InlineDataAttribute>().SelectMany(a => a.GetData(m)).ToList();
+        return rows.Count == 0 ? [[]] : rows;
+    }
+
+    private static string Format(object?[] row) => row.Length == 0 ? "" : $"({string.Join(", ", row)})";
 
     [GpuTheory(Needs = GpuNeeds.TensorBackend)]
     [MemberData(nameof(Properties))]
     public void GpuMatchesCpu(string property)
     {
-        var (typeName, method) = (property[..property.IndexOf('.')], property[(property.IndexOf('.') + 1)..]);
+        var (typeName, call) = (property[..property.IndexOf('.')], property[(property.IndexOf('.') + 1)..]);
         var type = Families.Single(f => f.Class.Name == typeName).Class;
+        var method = type.GetMethod(call.Split('(')[0])!;
+        var row = Rows(method).Single(r => call == method.Name + Format(r));
         GradientProperty.OverriddenRuns = 0;
         using (GradientProperty.Override(DeviceParity.CheckCase, Cases))
         {
-            try { type.GetMethod(method)!.Invoke(Activator.CreateInstance(type), null); }
+            try { method.Invoke(Activator.CreateInstance(type), row.Length == 0 ? null : row); }
             catch (TargetInvocationException e) when (e.InnerException is not null)
             {
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
