@@ -32,7 +32,7 @@ public static partial class Functional
         double dropout = 0.0, bool training = false, Generator? generator = null, bool hasBiases = true)
     {
         const string op = "lstm";
-        CheckInput(op, input);
+        CheckFloatInput(op, input);
         ArgumentNullException.ThrowIfNull(weights);
         CheckCompanion(op, "h0", h0, input);
         CheckCompanion(op, "c0", c0, input);
@@ -89,9 +89,9 @@ public static partial class Functional
         int n = shape[batchFirst ? 0 : 1], steps = shape[batchFirst ? 1 : 0], hidden = weights[0].WeightHh.Layout.Shape[1];
         var geometry = batchFirst ? new SequenceGeometry(n, 1, steps, steps, 0, 1) : new SequenceGeometry(n, 1, steps, 1, 0, n);
         var plans = weights.Select((_, k) => new DirectionPlan(hidden, geometry, k == 1, k * 4 * hidden, k * hidden)).ToArray();
-        var output = Tensor.Empty([shape[0], shape[1], weights.Length * hidden], input.DType);
-        var hN = Tensor.Empty([weights.Length, n, hidden], input.DType);
-        var cN = Tensor.Empty([weights.Length, n, hidden], input.DType);
+        var output = Tensor.Empty([shape[0], shape[1], weights.Length * hidden], input.DType, input.Device);
+        var hN = Tensor.Empty([weights.Length, n, hidden], input.DType, input.Device);
+        var cN = Tensor.Empty([weights.Length, n, hidden], input.DType, input.Device);
         var x = input.ContiguousHandle();
         LstmTrace trace;
         using (var h = h0?.ContiguousHandle())
@@ -118,21 +118,22 @@ public static partial class Functional
         var saved = trace.All.Select(Tape.Save).ToArray();
         foreach (var t in trace.All) t.Dispose();
         bool needInput = inputs[0]!.RequiresGrad;
-        var dtype = inputs[0]!.DType;
-        var biasShapes = weights.Select(w => w.BiasIh?.Shape).ToArray();
+        var groups = trace.Groups;
         Tape.Record(op, inputs, outputs, g =>
         {
             var (go, gh, gc) = outputGradients(g);
             using var gOut = go.ContiguousHandle();
             using var gH = gh?.ContiguousHandle();
             using var gC = gc?.ContiguousHandle();
-            var grads = LstmEngine.Backward(LstmTrace.From(saved.Select(s => s.Value).ToArray(), plans.Length), plans, gOut, gH, gC, needInput, needState);
+            var grads = LstmEngine.Backward(LstmTrace.From(saved.Select(s => s.Value).ToArray(), plans.Length, groups), plans, gOut, gH, gC, needInput, needState);
             var result = new List<Tensor?>(leading(grads));
             for (int k = 0; k < weights.Length; k++)
             {
                 result.Add(grads.WeightIh[k]);
                 result.Add(grads.WeightHh[k]);
-                if (biasShapes[k] is { } bs) { result.Add(ToTensor(grads.Bias[k], bs, dtype)); result.Add(ToTensor(grads.Bias[k], bs, dtype)); }
+                // b_ih and b_hh have the same gradient, each its own tensor.
+                if (weights[k].BiasIh is not null) { result.Add(grads.Bias[k]); result.Add(grads.Bias[k].Clone()); }
+                else grads.Bias[k].Dispose();
             }
             if (!needState) { grads.H0?.Dispose(); grads.C0?.Dispose(); }
             return [.. result];

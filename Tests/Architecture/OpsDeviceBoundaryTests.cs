@@ -28,7 +28,6 @@ public partial class OpsDeviceBoundaryTests
         "Norm/BatchNorm.cs", "Norm/BatchNormKernels.cs", "Norm/ChannelsFirstKernels.cs", "Norm/GroupNorm.cs", "Norm/GroupNormKernels.cs",
         "Norm/LayerNorm2d.cs", "Norm/NormArgs.cs", "Norm/Wide.cs",
         "Pool/AdaptiveAvgPool2d.cs", "Pool/AvgPool2d.cs", "Pool/MaxPool2d.cs",
-        "Recurrent/Lstm.cs", "Recurrent/Lstm2d.cs", "Recurrent/LstmCell.cs", "Recurrent/LstmDirectionRun.cs", "Recurrent/LstmEngine.cs",
         "Regularize/DropoutKernels.cs",
         "Resize/ResizeKernels.cs",
         "Spectral/AdaptiveFilter.cs", "Spectral/AdaptiveFilterKernels.cs", "Spectral/Dct.cs", "Spectral/DctChannelsLast.cs",

@@ -23,6 +23,7 @@ public class OpsGpuParityTests
         (typeof(ElementwiseGradients), null), (typeof(ReduceGradients), null), (typeof(LinalgGradients), null),
         (typeof(ShapeGradients), null), (typeof(IndexingGradients), null),
         (typeof(NormGradients), [nameof(NormGradients.LayerNorm)]),
+        (typeof(RecurrentGradients), null),
     ];
 
     /// <summary>Facts of those classes that check one hand-made case rather than a property: nothing to rerun.</summary>
