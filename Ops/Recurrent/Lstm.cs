@@ -11,8 +11,9 @@ public static partial class Functional
     /// A multi-layer LSTM with PyTorch's semantics (<c>nn.LSTM</c> / <c>torch.lstm</c>): gates in the order
     /// i, f, g, o; z = W_ih x + b_ih + W_hh h + b_hh; c' = f c + i g; h' = o tanh(c'). Each layer is one
     /// fused tape node (see docs/ops-notes/lstm.md): one GEMM for the input projections of every step and
-    /// direction, per step one GEMM for the recurrent product of all sequences and one fused cell kernel,
-    /// both directions concurrently, and a hand-written backward through time.
+    /// direction, per step one fused kernel (the recurrent product, the gates and the cell update), and a
+    /// hand-written backward through time. On the CPU the directions run concurrently; on CUDA one launch per
+    /// step serves every direction. Runs on the CPU and on CUDA (<c>LstmEngine.*</c>).
     /// </summary>
     /// <param name="input">(T, N, C), or (N, T, C) with <paramref name="batchFirst"/>, or unbatched (T, C).</param>
     /// <param name="weights">PyTorch's flat weights: per layer, per direction (forward, then reverse): weight_ih (4D, C or dirs·D),

@@ -50,6 +50,23 @@ def cases(dtype):
         xs = leaves(dtype, 22, (4 << 20,))
         return xs, lambda: F.dropout(xs[0], 0.1, training=True)
 
+    def bilstm2d():
+        # Sequencer2D-S's first token mixer: two bidirectional LSTMs (192 -> 48) over the columns and the rows.
+        direction = [(192, 192), (192, 48), (192,), (192,)]
+        xs = leaves(dtype, 24, (8, 32, 32, 192), *(direction * 4))
+
+        def lstm(seq, weights):
+            h0 = torch.zeros(2, seq.shape[0], 48, dtype=dtype, device=DEVICE)
+            return torch.lstm(seq, (h0, h0), weights, True, 1, 0.0, True, True, True)[0]
+
+        def forward():
+            x = xs[0]
+            b, h, w, c = x.shape
+            v = lstm(x.permute(0, 2, 1, 3).reshape(b * w, h, c), xs[1:9]).reshape(b, w, h, 96).permute(0, 2, 1, 3)
+            hz = lstm(x.reshape(b * h, w, c), xs[9:]).reshape(b, h, w, 96)
+            return torch.cat([v, hz], -1)
+        return xs, forward
+
     return {
         "add": simple(1, [(1024, 1024), (1024, 1024)], lambda a, b: a + b),
         "matmul": simple(2, [(512, 512), (512, 512)], torch.matmul),
@@ -74,6 +91,7 @@ def cases(dtype):
         "interpolate_bicubic": simple(21, [(32, 64, 16, 16)], lambda x: F.interpolate(x, size=(32, 32), mode="bicubic", align_corners=False)),
         "dropout": dropout,
         "sum_dim1": simple(23, [(4096, 1024)], lambda x: x.sum(1)),
+        "bilstm2d": bilstm2d,
     }
 
 

@@ -90,6 +90,29 @@ public class LstmGpuTests
             [[1, sequences, 1], [2, sequences, 1], [2, sequences, 1], .. LstmWeights(1, 2, 1, 1)], scale: 1, dtypes: [DType.F64]);
     }
 
+    /// <summary>nn.LSTM moved to the GPU: its parameters' gradients land on the device and equal the CPU module's.</summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void LstmModuleTrainsOnTheDevice()
+    {
+        using var scope = Tensor.Scope();
+        using var cpu = new Engine.Models.Nn.Lstm(3, 6, numLayers: 2, bidirectional: true, batchFirst: true, dtype: DType.F64);
+        using var gpu = new Engine.Models.Nn.Lstm(3, 6, numLayers: 2, bidirectional: true, batchFirst: true, dtype: DType.F64);
+        using (Engine.Autograd.Tape.NoGrad())
+            foreach (var (a, b) in cpu.Parameters().Zip(gpu.Parameters())) b.CopyFrom(a);
+        gpu.ToDevice(Device.Cuda(0));
+        var x = Tensor.Randn([2, 5, 3], DType.F64, Device.Cpu, new Generator(9));
+        (cpu.Call(x) * x.Sum()).Sum().Backward();
+        using var xd = x.ToDevice(Device.Cuda(0));
+        (gpu.Call(xd) * xd.Sum()).Sum().Backward();
+        foreach (var (a, b) in cpu.Parameters().Zip(gpu.Parameters()))
+        {
+            Assert.Equal(Device.Cuda(0), b.Grad!.Device);
+            var expected = a.Grad!.ToArray<double>();
+            var actual = b.Grad.ToDevice(Device.Cpu).ToArray<double>();
+            for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-12 * (1 + Math.Abs(expected[i])), $"element {i}: {actual[i]:R} vs {expected[i]:R}");
+        }
+    }
+
     [Fact]
     public void DirectionsShareAGroupWhenTheirSizesMatch()
     {

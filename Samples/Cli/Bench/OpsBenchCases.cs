@@ -56,7 +56,16 @@ internal static class OpsBenchCases
         new("interpolate_bicubic", (t, s, d) => Setup(t, d, 21, [D(32, s), 64, 16, 16], xs => Interpolate(xs[0], [32, 32], mode: "bicubic", alignCorners: false))),
         new("dropout", DropoutCase),
         new("sum_dim1", (t, s, d) => Setup(t, d, 23, [D(4096, s), 1024], xs => xs[0].Sum(1))),
+        new("bilstm2d", BiLstm2dCase),
     ];
+
+    /// <summary>Sequencer2D-S's first token mixer at 224 pixels: two BiLSTMs (C 192, hidden 48) over a 32x32 grid.</summary>
+    private static OpsBenchSetup BiLstm2dCase(DType dtype, int divisor, Device device)
+    {
+        int[][] direction = [[192, 192], [192, 48], [192], [192]];
+        return Setup(dtype, device, 24, [[D(8, divisor), 32, 32, 192], .. Enumerable.Repeat(direction, 4).SelectMany(w => w)],
+            xs => Lstm2d(xs[0], xs[1..9], xs[9..]));
+    }
 
     /// <summary>Divides a batch or flat size by the test's divisor, keeping at least 1.</summary>
     private static int D(int size, int divisor) => Math.Max(1, size / divisor);
