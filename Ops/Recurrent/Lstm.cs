@@ -11,8 +11,9 @@ public static partial class Functional
     /// A multi-layer LSTM with PyTorch's semantics (<c>nn.LSTM</c> / <c>torch.lstm</c>): gates in the order
     /// i, f, g, o; z = W_ih x + b_ih + W_hh h + b_hh; c' = f c + i g; h' = o tanh(c'). Each layer is one
     /// fused tape node (see docs/ops-notes/lstm.md): one GEMM for the input projections of every step and
-    /// direction, per step one GEMM for the recurrent product of all sequences and one fused cell kernel,
-    /// both directions concurrently, and a hand-written backward through time.
+    /// direction, per step one fused kernel (the recurrent product, the gates and the cell update), and a
+    /// hand-written backward through time. On the CPU the directions run concurrently; on CUDA one launch per
+    /// step serves every direction. Runs on the CPU and on CUDA (<c>LstmEngine.*</c>).
     /// </summary>
     /// <param name="input">(T, N, C), or (N, T, C) with <paramref name="batchFirst"/>, or unbatched (T, C).</param>
     /// <param name="weights">PyTorch's flat weights: per layer, per direction (forward, then reverse): weight_ih (4D, C or dirs·D),
@@ -32,7 +33,7 @@ public static partial class Functional
         double dropout = 0.0, bool training = false, Generator? generator = null, bool hasBiases = true)
     {
         const string op = "lstm";
-        CheckInput(op, input);
+        CheckFloatInput(op, input);
         ArgumentNullException.ThrowIfNull(weights);
         CheckCompanion(op, "h0", h0, input);
         CheckCompanion(op, "c0", c0, input);
@@ -89,9 +90,9 @@ public static partial class Functional
         int n = shape[batchFirst ? 0 : 1], steps = shape[batchFirst ? 1 : 0], hidden = weights[0].WeightHh.Layout.Shape[1];
         var geometry = batchFirst ? new SequenceGeometry(n, 1, steps, steps, 0, 1) : new SequenceGeometry(n, 1, steps, 1, 0, n);
         var plans = weights.Select((_, k) => new DirectionPlan(hidden, geometry, k == 1, k * 4 * hidden, k * hidden)).ToArray();
-        var output = Tensor.Empty([shape[0], shape[1], weights.Length * hidden], input.DType);
-        var hN = Tensor.Empty([weights.Length, n, hidden], input.DType);
-        var cN = Tensor.Empty([weights.Length, n, hidden], input.DType);
+        var output = Tensor.Empty([shape[0], shape[1], weights.Length * hidden], input.DType, input.Device);
+        var hN = Tensor.Empty([weights.Length, n, hidden], input.DType, input.Device);
+        var cN = Tensor.Empty([weights.Length, n, hidden], input.DType, input.Device);
         var x = input.ContiguousHandle();
         LstmTrace trace;
         using (var h = h0?.ContiguousHandle())
@@ -118,21 +119,22 @@ public static partial class Functional
         var saved = trace.All.Select(Tape.Save).ToArray();
         foreach (var t in trace.All) t.Dispose();
         bool needInput = inputs[0]!.RequiresGrad;
-        var dtype = inputs[0]!.DType;
-        var biasShapes = weights.Select(w => w.BiasIh?.Shape).ToArray();
+        var groups = trace.Groups;
         Tape.Record(op, inputs, outputs, g =>
         {
             var (go, gh, gc) = outputGradients(g);
             using var gOut = go.ContiguousHandle();
             using var gH = gh?.ContiguousHandle();
             using var gC = gc?.ContiguousHandle();
-            var grads = LstmEngine.Backward(LstmTrace.From(saved.Select(s => s.Value).ToArray(), plans.Length), plans, gOut, gH, gC, needInput, needState);
+            var grads = LstmEngine.Backward(LstmTrace.From(saved.Select(s => s.Value).ToArray(), plans.Length, groups), plans, gOut, gH, gC, needInput, needState);
             var result = new List<Tensor?>(leading(grads));
             for (int k = 0; k < weights.Length; k++)
             {
                 result.Add(grads.WeightIh[k]);
                 result.Add(grads.WeightHh[k]);
-                if (biasShapes[k] is { } bs) { result.Add(ToTensor(grads.Bias[k], bs, dtype)); result.Add(ToTensor(grads.Bias[k], bs, dtype)); }
+                // b_ih and b_hh have the same gradient, each its own tensor.
+                if (weights[k].BiasIh is not null) { result.Add(grads.Bias[k]); result.Add(grads.Bias[k].Clone()); }
+                else grads.Bias[k].Dispose();
             }
             if (!needState) { grads.H0?.Dispose(); grads.C0?.Dispose(); }
             return [.. result];

@@ -22,7 +22,7 @@ public static partial class Functional
     public static Tensor Lstm2d(Tensor input, IReadOnlyList<Tensor>? vertical, IReadOnlyList<Tensor>? horizontal, bool bidirectional = true, bool hasBiases = true)
     {
         const string op = "lstm2d";
-        CheckInput(op, input);
+        CheckFloatInput(op, input);
         if (input.Rank != 4)
             throw new ArgumentException($"{op}: expected a channels-last input of shape (B, H, W, C), got {Shp(input)}.");
         if (vertical is null && horizontal is null)
@@ -49,7 +49,7 @@ public static partial class Functional
         Add(vertical, new SequenceGeometry(b, w, h, (long)h * w, 1, w));
         Add(horizontal, new SequenceGeometry(b, h, w, (long)h * w, w, 1));
 
-        var output = Tensor.Empty([b, h, w, column], input.DType);
+        var output = Tensor.Empty([b, h, w, column], input.DType, input.Device);
         var planArray = plans.ToArray(); var weightArray = weights.ToArray();
         var trace = LstmEngine.Forward(input.ContiguousHandle(), planArray, weightArray, output, null, null, null, null);
         Tensor?[] inputs = [input, .. weightArray.SelectMany(x => x.Flat)];

@@ -53,6 +53,45 @@ internal readonly record struct SequenceGeometry(int Outer, int Inner, int Steps
 /// </summary>
 internal readonly record struct DirectionPlan(int Hidden, SequenceGeometry Geometry, bool Reverse, int ProjectionColumn, int OutputColumn);
 
+/// <summary>
+/// Consecutive directions that share their number of sequences N, of steps S and their hidden size D, and so
+/// share their buffers (each (Count, slots, N, width), direction by direction) and, on CUDA, one launch per
+/// step: the two directions of a bidirectional LSTM, or all four of a BiLSTM2D over a square grid. The
+/// directions' projection and output columns follow each other, and at most two sequence geometries occur,
+/// the first for the directions before <see cref="Split"/> (the vertical LSTM of a grid), the second after it.
+/// </summary>
+/// <param name="First">The first direction's index among the plans.</param>
+/// <param name="Count">Number of directions, K.</param>
+/// <param name="Split">Directions First .. First+Split-1 have the first geometry; the rest the second.</param>
+internal readonly record struct DirectionGroup(int First, int Count, int Split)
+{
+    /// <summary>The groups of <paramref name="plans"/>, in order; every direction is in exactly one.</summary>
+    public static DirectionGroup[] Of(DirectionPlan[] plans)
+    {
+        var groups = new List<DirectionGroup>();
+        int first = 0, split = 1;
+        for (int k = 1; k <= plans.Length; k++)
+        {
+            if (k < plans.Length && Joins(plans[first], plans[k - 1], plans[k], split == k - first))
+            {
+                if (plans[k].Geometry == plans[k - 1].Geometry && split == k - first) split++;
+                continue;
+            }
+            groups.Add(new DirectionGroup(first, k - first, split));
+            first = k; split = 1;
+        }
+        return [.. groups];
+    }
+
+    // A direction joins when its sizes equal the group's, its columns follow the previous direction's, and its
+    // geometry is the previous one's or the group's second (there is none yet while every direction so far shares
+    // the first geometry).
+    private static bool Joins(DirectionPlan head, DirectionPlan previous, DirectionPlan next, bool oneGeometrySoFar) =>
+        next.Hidden == head.Hidden && next.Geometry.Sequences == head.Geometry.Sequences && next.Geometry.Steps == head.Geometry.Steps
+        && next.ProjectionColumn == previous.ProjectionColumn + 4 * previous.Hidden && next.OutputColumn == previous.OutputColumn + previous.Hidden
+        && (next.Geometry == previous.Geometry || oneGeometrySoFar);
+}
+
 /// <summary>The four tensors of one direction in PyTorch's names; biases are null for <c>bias=False</c>.</summary>
 internal sealed record DirectionWeights(Tensor WeightIh, Tensor WeightHh, Tensor? BiasIh, Tensor? BiasHh)
 {

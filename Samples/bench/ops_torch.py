@@ -57,6 +57,23 @@ def cases(dtype):
         xs = leaves(dtype, 22, (4 << 20,))
         return xs, lambda: F.dropout(xs[0], 0.1, training=True)
 
+    def bilstm2d():
+        # Sequencer2D-S's first token mixer: two bidirectional LSTMs (192 -> 48) over the columns and the rows.
+        direction = [(192, 192), (192, 48), (192,), (192,)]
+        xs = leaves(dtype, 28, (8, 32, 32, 192), *(direction * 4))
+
+        def lstm(seq, weights):
+            h0 = torch.zeros(2, seq.shape[0], 48, dtype=dtype, device=DEVICE)
+            return torch.lstm(seq, (h0, h0), weights, True, 1, 0.0, True, True, True)[0]
+
+        def forward():
+            x = xs[0]
+            b, h, w, c = x.shape
+            v = lstm(x.permute(0, 2, 1, 3).reshape(b * w, h, c), xs[1:9]).reshape(b, w, h, 96).permute(0, 2, 1, 3)
+            hz = lstm(x.reshape(b * h, w, c), xs[9:]).reshape(b, h, w, 96)
+            return torch.cat([v, hz], -1)
+        return xs, forward
+
     return {
         "add": simple(1, [(1024, 1024), (1024, 1024)], lambda a, b: a + b),
         "matmul": simple(2, [(512, 512), (512, 512)], torch.matmul),
@@ -85,6 +102,7 @@ def cases(dtype):
         "sdpa_self_1024": simple(25, [(2, 4, 1024, 64)] * 3, sdpa),
         "rfft2": simple(26, [(32, 64, 32, 32)], lambda x: torch.view_as_real(torch.fft.rfft2(x, norm="ortho"))),
         "irfft2": simple(27, [(32, 64, 32, 17, 2)], lambda x: torch.fft.irfft2(torch.view_as_complex(x), s=(32, 32), norm="ortho")),
+        "bilstm2d": bilstm2d,
     }
 
 

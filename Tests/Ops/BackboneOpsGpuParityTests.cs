@@ -85,7 +85,7 @@ public class BackboneOpsGpuParityTests
             x => Functional.AdaptiveFrequencyFilter(x[0], x[1], x[2], x[3], x[4]));
     }
 
-    [GpuFact(Needs = GpuNeeds.OperatorKernels)]
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void LstmAndLstm2d()
     {
         AssertGpuMatchesCpu("lstm", [[2, 5, 3], .. LstmWeights(3, 4)],

@@ -62,7 +62,16 @@ internal static class OpsBenchCases
         new("sdpa_self_1024", (t, s, d) => Setup(t, d, 25, [D(2, s), 4, 1024, 64], [D(2, s), 4, 1024, 64], [D(2, s), 4, 1024, 64], xs => ScaledDotProductAttention(xs[0], xs[1], xs[2]))),
         new("rfft2", (t, s, d) => Setup(t, d, 26, [D(32, s), 64, 32, 32], xs => Rfft2(xs[0], "ortho"))),
         new("irfft2", (t, s, d) => Setup(t, d, 27, [D(32, s), 64, 32, 17, 2], xs => Irfft2(xs[0], [32, 32], "ortho"))),
+        new("bilstm2d", BiLstm2dCase),
     ];
+
+    /// <summary>Sequencer2D-S's first token mixer at 224 pixels: two BiLSTMs (C 192, hidden 48) over a 32x32 grid.</summary>
+    private static OpsBenchSetup BiLstm2dCase(DType dtype, int divisor, Device device)
+    {
+        int[][] direction = [[192, 192], [192, 48], [192], [192]];
+        return Setup(dtype, device, 28, [[D(8, divisor), 32, 32, 192], .. Enumerable.Repeat(direction, 4).SelectMany(w => w)],
+            xs => Lstm2d(xs[0], xs[1..9], xs[9..]));
+    }
 
     /// <summary>Divides a batch or flat size by the test's divisor, keeping at least 1.</summary>
     private static int D(int size, int divisor) => Math.Max(1, size / divisor);

@@ -34,6 +34,7 @@ public class OpsGpuParityTests
         (typeof(ResizeGradients), null),
         (typeof(DctGradients), null),
         (typeof(SpectralGradients), null),
+        (typeof(RecurrentGradients), null),
     ];
 
     /// <summary>Facts of those classes that check one hand-made case rather than a property: nothing to rerun.</summary>
