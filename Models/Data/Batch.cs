@@ -1,9 +1,10 @@
 namespace Engine.Models.Data;
 
 /// <summary>
-/// One batch from a <see cref="DataLoader"/>: CPU tensors the caller owns. Dispose the batch (or its two
-/// tensors) after the step, or open a <see cref="Tensor.Scope"/> around the step: the tensors are created on
-/// the thread that enumerates the loader, so that thread's open scope owns them, prefetching or not.
+/// One batch from a <see cref="DataLoader"/>: tensors the caller owns, on the CPU or on the device the epoch was
+/// asked for. Dispose the batch (or its two tensors) after the step, or open a <see cref="Tensor.Scope"/>
+/// around the step: the tensors are created on the thread that enumerates the loader, so that thread's open
+/// scope owns them, prefetching or not.
 /// </summary>
 public sealed class Batch : IDisposable
 {

@@ -14,7 +14,7 @@ namespace Engine.Models.Data;
 /// (as arrays; the tensors are made on the enumerating thread). Its exceptions are rethrown to the enumerating
 /// thread at the batch where they happened; leaving the loop early (or disposing the enumerator) stops it.</item>
 /// </list>
-/// Enumerate one epoch with <see cref="Epoch"/>; each <see cref="Batch"/> is owned by the caller.
+/// Enumerate one epoch with <see cref="Epoch(int, int)"/>; each <see cref="Batch"/> is owned by the caller.
 /// </summary>
 public sealed class DataLoader
 {
@@ -69,6 +69,61 @@ public sealed class DataLoader
         if (startBatch < 0 || startBatch > BatchesPerEpoch)
             throw new ArgumentOutOfRangeException(nameof(startBatch), $"data_loader: start batch {startBatch} is outside 0..{BatchesPerEpoch}.");
         return Prefetch == 0 ? Direct(epoch, startBatch) : Prefetched(epoch, startBatch);
+    }
+
+    /// <summary>
+    /// The batches of epoch <paramref name="epoch"/> as tensors on <paramref name="device"/>. On the CPU these are
+    /// <see cref="Epoch(int, int)"/>'s. On a CUDA device a background thread prepares each batch straight into a
+    /// ring of pinned host slots (<see cref="Prefetch"/> + 2 of them), and each batch is copied to the device
+    /// asynchronously on the compute stream: the enumerating thread never waits for a copy, and a slot is refilled
+    /// only after the device has read it. The batches are the same as on the CPU, bit for bit.
+    /// </summary>
+    public IEnumerable<Batch> Epoch(int epoch, int startBatch, Device device)
+    {
+        if (device.Type == DeviceType.Cpu) return Epoch(epoch, startBatch);
+        Backends.Devices.Check(device, "data_loader");
+        CheckEpoch(epoch);
+        if (startBatch < 0 || startBatch > BatchesPerEpoch)
+            throw new ArgumentOutOfRangeException(nameof(startBatch), $"data_loader: start batch {startBatch} is outside 0..{BatchesPerEpoch}.");
+        return Staged(epoch, startBatch, () => new CudaBatchStaging(device, Prefetch + 2, SlotBytes));
+    }
+
+    /// <summary>Where a slot's targets start: after the images of a full batch, aligned for int64.</summary>
+    private int TargetOffset => checked((BatchSize * ImageShape.Size * sizeof(float) + 7) / 8 * 8);
+
+    /// <summary>The bytes of one staging slot: a full batch's images, then its targets (int64 labels or float32 soft targets).</summary>
+    internal long SlotBytes => TargetOffset + (long)BatchSize * Math.Max(sizeof(long), BatchTransform is null ? 0 : Dataset.ClassNames.Count * sizeof(float));
+
+    /// <summary>The batches of an epoch through <paramref name="createStaging"/>'s slots (made when enumeration starts, disposed when it ends).</summary>
+    internal IEnumerable<Batch> Staged(int epoch, int startBatch, Func<IBatchStaging> createStaging)
+    {
+        using var staging = createStaging();
+        using var ring = new StagingRing<PreparedBatch>(staging, startBatch, BatchesPerEpoch, FillFor(epoch));
+        while (ring.TryTake(out int slot, out var prepared))
+        {
+            int size = prepared.Indices.Length;
+            int[] targetShape = prepared.Soft is null ? [size] : [size, prepared.Classes];
+            var (images, targets) = staging.Upload(slot, [size, ImageShape.Channels, ImageShape.Height, ImageShape.Width], TargetOffset, targetShape,
+                prepared.Soft is null ? DType.I64 : DType.F32);
+            ring.Release(slot);
+            yield return new Batch(images, targets, prepared.Indices, prepared.Epoch, prepared.Index);
+        }
+    }
+
+    /// <summary>The producer's work: prepare a batch (as for the CPU) and lay it out in the slot; the arrays are not kept.</summary>
+    private SlotFiller<PreparedBatch> FillFor(int epoch)
+    {
+        var prepare = PrepareFor(epoch);
+        int targetOffset = TargetOffset;
+        return (b, slot) =>
+        {
+            var p = prepare(b);
+            p.Images.AsSpan().CopyTo(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(slot));
+            var targets = slot[targetOffset..];
+            if (p.Soft is null) p.Labels.AsSpan().CopyTo(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(targets));
+            else p.Soft.AsSpan().CopyTo(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(targets));
+            return p with { Images = [], Labels = [], Soft = p.Soft is null ? null : [] };
+        };
     }
 
     private IEnumerable<Batch> Direct(int epoch, int startBatch)

@@ -60,12 +60,20 @@ public sealed class AdamW : Optimizer
     }
 
     /// <inheritdoc/>
+    protected override bool SupportsGradScale => true;
+
+    /// <inheritdoc/>
     protected override unsafe void StepGroup(ParamGroup group)
     {
         double lr = group.Lr, wd = group.WeightDecay, eps = group.GetDouble("eps");
         var betas = group.GetDoubles("betas");
         double beta1 = betas[0], beta2 = betas[1];
         bool amsgrad = group.GetBool("amsgrad"), maximize = group.GetBool("maximize");
+        var scale = CurrentScale;
+        // Parameters on a CUDA device are gathered by (device, dtype, step count), whose scalars are the same,
+        // and updated by one launch per table of tensors after the loop.
+        var onDevice = new Dictionary<(Device, DType, long), List<Tensor?[]>>();
+        using var copies = new DisposableList();
         foreach (var p in group.Params)
         {
             if (p.Grad is null) continue;
@@ -73,16 +81,11 @@ public sealed class AdamW : Optimizer
                 _state[p] = s = new State { ExpAvg = OptimTensors.OwnedZeros(p), ExpAvgSq = OptimTensors.OwnedZeros(p) };
             if (amsgrad) s.MaxExpAvgSq ??= OptimTensors.OwnedZeros(p);
             s.Step++;
-            // Python floats: step is the float step_t.item(); ** is C pow.
-            double step = s.Step;
-            double biasCorrection1 = 1 - Math.Pow(beta1, step);
-            double biasCorrection2 = 1 - Math.Pow(beta2, step);
-            double stepSize = lr / biasCorrection1;
-            double bc2Sqrt = Math.Sqrt(biasCorrection2);
-            var scalars = new FusedKernels.AdamWScalars(1 - lr * wd, beta1, beta2, eps, bc2Sqrt, -stepSize, amsgrad, maximize);
+            var scalars = Scalars(s.Step, lr, wd, beta1, beta2, eps, amsgrad, maximize);
 
             if (OptimTensors.IsFusable(p))
             {
+                scalars = scalars with { GradScale = scale?.Host ?? 1 };
                 var g = OptimTensors.ContiguousGrad(p, out bool copied);
                 try
                 {
@@ -97,23 +100,48 @@ public sealed class AdamW : Optimizer
                 {
                     if (copied) g.Dispose();
                 }
-                OptimTensors.MarkWritten(p);
-                OptimTensors.MarkWritten(s.ExpAvg);
-                OptimTensors.MarkWritten(s.ExpAvgSq);
-                if (amsgrad) OptimTensors.MarkWritten(s.MaxExpAvgSq!);
+                MarkStepped(p, s);
+            }
+            else if (OptimCuda.CanUpdate(p))
+            {
+                var key = (p.Device, p.DType, s.Step);
+                if (!onDevice.TryGetValue(key, out var rows)) onDevice[key] = rows = [];
+                rows.Add([p, copies.ContiguousGrad(p), s.ExpAvg, s.ExpAvgSq, amsgrad ? s.MaxExpAvgSq : null]);
+                MarkStepped(p, s);
             }
             else
             {
-                StepWithTensorOps(p, s, scalars);
+                StepWithTensorOps(p, s, scalars, scale);
             }
         }
+        foreach (var ((device, _, step), rows) in onDevice)
+            OptimCuda.AdamW(rows, Scalars(step, lr, wd, beta1, beta2, eps, amsgrad, maximize), scale?.On(device, DType.F64));
     }
 
-    /// <summary>The same update from tensor operations, for parameters the fused kernel cannot take (another device, a strided view).</summary>
-    private static void StepWithTensorOps(Tensor p, State s, FusedKernels.AdamWScalars k)
+    /// <summary>The scalars of a parameter's <paramref name="step"/>-th update, as PyTorch computes them on the host.</summary>
+    private static FusedKernels.AdamWScalars Scalars(long step, double lr, double wd, double beta1, double beta2, double eps, bool amsgrad, bool maximize)
+    {
+        // Python floats: step is the float step_t.item(); ** is C pow.
+        double biasCorrection1 = 1 - Math.Pow(beta1, step);
+        double biasCorrection2 = 1 - Math.Pow(beta2, step);
+        double stepSize = lr / biasCorrection1;
+        return new FusedKernels.AdamWScalars(1 - lr * wd, beta1, beta2, eps, Math.Sqrt(biasCorrection2), -stepSize, amsgrad, maximize);
+    }
+
+    private static void MarkStepped(Tensor p, State s)
+    {
+        OptimTensors.MarkWritten(p);
+        OptimTensors.MarkWritten(s.ExpAvg);
+        OptimTensors.MarkWritten(s.ExpAvgSq);
+        if (s.MaxExpAvgSq is not null) OptimTensors.MarkWritten(s.MaxExpAvgSq);
+    }
+
+    /// <summary>The same update from tensor operations, for parameters no kernel can take (a strided view, another device).</summary>
+    private static void StepWithTensorOps(Tensor p, State s, FusedKernels.AdamWScalars k, GradScale? scale)
     {
         using var scope = Tensor.Scope();
-        var g = k.Maximize ? p.Grad!.Neg() : p.Grad!;
+        var g = scale is null ? p.Grad! : p.Grad!.Mul(scale.On(p.Device, p.DType));
+        if (k.Maximize) g = g.Neg();
         p.MulInPlace(k.DecayFactor);
         s.ExpAvg.MulInPlace(k.Beta1).AddInPlace(g, 1 - k.Beta1);
         s.ExpAvgSq.MulInPlace(k.Beta2).AddInPlace(g.Mul(1 - k.Beta2).Mul(g));

@@ -61,11 +61,16 @@ public sealed class Ema : IDisposable
         return Math.Max(Math.Min(d, Decay), w.MinDecay);
     }
 
-    /// <summary>Moves the averages towards the current source tensors; <paramref name="step"/> (the number of updates so far, counting this one) selects the decay.</summary>
+    /// <summary>
+    /// Moves the averages towards the current source tensors; <paramref name="step"/> (the number of updates so
+    /// far, counting this one) selects the decay. Averages on a CUDA device are updated by one launch per table
+    /// of tensors of one dtype.
+    /// </summary>
     public unsafe void Update(long? step = null)
     {
         double decay = DecayAt(step);
         using var noGrad = Tape.NoGrad();
+        var onDevice = new Dictionary<(Device, DType), List<Tensor?[]>>();
         foreach (var (name, source, average) in _entries)
         {
             CheckSame(name, source, average);
@@ -76,12 +81,34 @@ public sealed class Ema : IDisposable
                 else FusedKernels.Ema(OptimTensors.Ptr<double>(average), OptimTensors.Ptr<double>(source), average.NumEl, decay);
                 OptimTensors.MarkWritten(average);
             }
+            else if (OptimCuda.CanUpdate(average) && OptimCuda.CanUpdate(source) && source.DType == average.DType && source.Device == average.Device)
+            {
+                var key = (average.Device, average.DType);
+                if (!onDevice.TryGetValue(key, out var rows)) onDevice[key] = rows = [];
+                rows.Add([average, source]);
+                OptimTensors.MarkWritten(average);
+            }
             else
             {
                 using var scope = Tensor.Scope();
                 average.CopyFrom(average.Mul(decay).Add(source.ToDType(average.DType).Mul(1 - decay)));
             }
         }
+        foreach (var rows in onDevice.Values) OptimCuda.Ema(rows, decay);
+    }
+
+    /// <summary>Moves the averages to <paramref name="device"/> in place (the handles in <see cref="Values"/> stay the same), as after moving the model.</summary>
+    public Ema ToDevice(Device device)
+    {
+        Backends.Devices.Check(device, "Ema.ToDevice");
+        using var noGrad = Tape.NoGrad();
+        foreach (var (_, _, average) in _entries)
+        {
+            if (average.Device == device) continue;
+            using var moved = average.ToDevice(device);
+            average.SetData(moved);
+        }
+        return this;
     }
 
     /// <summary>Copies the current source tensors into the averages (timm's <c>set</c>).</summary>

@@ -11,11 +11,11 @@ namespace Engine.Models.Optim;
 /// </summary>
 internal static unsafe class FusedKernels
 {
-    /// <summary>The scalars of one AdamW step of one parameter.</summary>
-    public readonly record struct AdamWScalars(double DecayFactor, double Beta1, double Beta2, double Eps, double Bc2Sqrt, double NegStepSize, bool Amsgrad, bool Maximize);
+    /// <summary>The scalars of one AdamW step of one parameter; <paramref name="GradScale"/> multiplies the gradient first (clipping folded into the step; 1: none).</summary>
+    public readonly record struct AdamWScalars(double DecayFactor, double Beta1, double Beta2, double Eps, double Bc2Sqrt, double NegStepSize, bool Amsgrad, bool Maximize, double GradScale = 1);
 
     /// <summary>
-    /// AdamW: p *= 1 - lr*wd; m = m*b1 + (1-b1)*g; v = v*b2 + (1-b2)*g*g; vmax = max(vmax, v) under amsgrad;
+    /// AdamW: g *= scale; p *= 1 - lr*wd; m = m*b1 + (1-b1)*g; v = v*b2 + (1-b2)*g*g; vmax = max(vmax, v) under amsgrad;
     /// p += (-step_size * m) / (sqrt(v or vmax) / sqrt(bc2) + eps).
     /// </summary>
     public static void AdamW<T>(T* p, T* g, T* m, T* v, T* vmax, long n, AdamWScalars s) where T : unmanaged, IFloatingPointIeee754<T>
@@ -29,7 +29,9 @@ internal static unsafe class FusedKernels
         public readonly T Decay = T.CreateChecked(s.DecayFactor), B1 = T.CreateChecked(s.Beta1), OneMinusB1 = T.CreateChecked(1 - s.Beta1);
         public readonly T B2 = T.CreateChecked(s.Beta2), OneMinusB2 = T.CreateChecked(1 - s.Beta2), Eps = T.CreateChecked(s.Eps);
         public readonly T Bc2Sqrt = T.CreateChecked(s.Bc2Sqrt), NegStep = T.CreateChecked(s.NegStepSize);
-        public readonly bool Amsgrad = s.Amsgrad, Maximize = s.Maximize;
+        // The scale is rounded to T before it multiplies, as an in-place multiply of the gradient by a double does.
+        public readonly T Scale = T.CreateChecked(s.GradScale);
+        public readonly bool Amsgrad = s.Amsgrad, Maximize = s.Maximize, Scaled = s.GradScale != 1;
     }
 
     private static void AdamWRange<T>(T* p, T* g, T* m, T* v, T* vmax, long start, long end, AdamWConstants<T> k) where T : unmanaged, IFloatingPointIeee754<T>
@@ -39,10 +41,11 @@ internal static unsafe class FusedKernels
         {
             var decay = new Vector<T>(k.Decay); var b1 = new Vector<T>(k.B1); var omb1 = new Vector<T>(k.OneMinusB1);
             var b2 = new Vector<T>(k.B2); var omb2 = new Vector<T>(k.OneMinusB2); var eps = new Vector<T>(k.Eps);
-            var bc2 = new Vector<T>(k.Bc2Sqrt); var negStep = new Vector<T>(k.NegStep);
+            var bc2 = new Vector<T>(k.Bc2Sqrt); var negStep = new Vector<T>(k.NegStep); var scale = new Vector<T>(k.Scale);
             for (; i + Vector<T>.Count <= end; i += Vector<T>.Count)
             {
                 var gi = Vector.Load(g + i);
+                if (k.Scaled) gi *= scale;
                 if (k.Maximize) gi = -gi;
                 var pi = Vector.Load(p + i) * decay;
                 var mi = Vector.Load(m + i) * b1;
@@ -64,7 +67,8 @@ internal static unsafe class FusedKernels
         }
         for (; i < end; i++)
         {
-            var gi = k.Maximize ? -g[i] : g[i];
+            var gi = k.Scaled ? g[i] * k.Scale : g[i];
+            if (k.Maximize) gi = -gi;
             var pi = p[i] * k.Decay;
             var mi = m[i] * k.B1;
             mi += k.OneMinusB1 * gi;
@@ -84,11 +88,11 @@ internal static unsafe class FusedKernels
         }
     }
 
-    /// <summary>The scalars of one SGD step.</summary>
-    public readonly record struct SgdScalars(double Lr, double WeightDecay, double Momentum, double Dampening, bool Nesterov, bool Maximize, bool FirstStep);
+    /// <summary>The scalars of one SGD step; <paramref name="GradScale"/> multiplies the gradient first (1: none).</summary>
+    public readonly record struct SgdScalars(double Lr, double WeightDecay, double Momentum, double Dampening, bool Nesterov, bool Maximize, bool FirstStep, double GradScale = 1);
 
     /// <summary>
-    /// SGD: d = g + wd*p; buf = d on the first step, else buf*momentum + (1-dampening)*d; d = d + momentum*buf
+    /// SGD: g *= scale; d = g + wd*p; buf = d on the first step, else buf*momentum + (1-dampening)*d; d = d + momentum*buf
     /// (nesterov) or buf; p += -lr*d. <paramref name="buf"/> is null when momentum is 0.
     /// </summary>
     public static void Sgd<T>(T* p, T* g, T* buf, long n, SgdScalars s) where T : unmanaged, IFloatingPointIeee754<T>
@@ -99,16 +103,17 @@ internal static unsafe class FusedKernels
     private static void SgdRange<T>(T* p, T* g, T* buf, long start, long end, SgdScalars s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         T wd = T.CreateChecked(s.WeightDecay), momentum = T.CreateChecked(s.Momentum);
-        T oneMinusDampening = T.CreateChecked(1 - s.Dampening), negLr = T.CreateChecked(-s.Lr);
-        bool decay = s.WeightDecay != 0, useMomentum = s.Momentum != 0;
+        T oneMinusDampening = T.CreateChecked(1 - s.Dampening), negLr = T.CreateChecked(-s.Lr), scale = T.CreateChecked(s.GradScale);
+        bool decay = s.WeightDecay != 0, useMomentum = s.Momentum != 0, scaled = s.GradScale != 1;
         long i = start;
         if (Vector.IsHardwareAccelerated)
         {
             var vwd = new Vector<T>(wd); var vm = new Vector<T>(momentum);
-            var vomd = new Vector<T>(oneMinusDampening); var vlr = new Vector<T>(negLr);
+            var vomd = new Vector<T>(oneMinusDampening); var vlr = new Vector<T>(negLr); var vscale = new Vector<T>(scale);
             for (; i + Vector<T>.Count <= end; i += Vector<T>.Count)
             {
                 var d = Vector.Load(g + i);
+                if (scaled) d *= vscale;
                 if (s.Maximize) d = -d;
                 var pi = Vector.Load(p + i);
                 if (decay) d += vwd * pi;
@@ -129,7 +134,8 @@ internal static unsafe class FusedKernels
         }
         for (; i < end; i++)
         {
-            var d = s.Maximize ? -g[i] : g[i];
+            var d = scaled ? g[i] * scale : g[i];
+            if (s.Maximize) d = -d;
             if (decay) d += wd * p[i];
             if (useMomentum)
             {

@@ -43,3 +43,30 @@ internal static class OptimTensors
         return copied ? g.Clone() : g;
     }
 }
+
+/// <summary>Tensors made for one optimizer step (contiguous copies of gradients), disposed together after the launches that read them were queued: stream order keeps that safe.</summary>
+internal sealed class DisposableList : IDisposable
+{
+    private readonly List<Tensor> _tensors = [];
+
+    /// <summary>The gradient of <paramref name="param"/>, contiguous: itself, or a copy kept here.</summary>
+    public Tensor ContiguousGrad(Tensor param)
+    {
+        var g = OptimTensors.ContiguousGrad(param, out bool copied);
+        if (copied) _tensors.Add(OptimTensors.Owned(g));
+        return g;
+    }
+
+    /// <summary>Keeps <paramref name="t"/> until disposal; returns it.</summary>
+    public Tensor Keep(Tensor t)
+    {
+        _tensors.Add(OptimTensors.Owned(t));
+        return t;
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _tensors) t.Dispose();
+        _tensors.Clear();
+    }
+}

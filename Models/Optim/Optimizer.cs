@@ -4,7 +4,7 @@ namespace Engine.Models.Optim;
 
 /// <summary>
 /// The base of the optimizers, after <c>torch.optim.Optimizer</c>: parameter groups with their own
-/// options, <see cref="Step"/> updating the parameters in place from their gradients (with recording
+/// options, <see cref="Step()"/> updating the parameters in place from their gradients (with recording
 /// off, through in-place kernels that bump <see cref="Storage.Version"/>), <see cref="ZeroGrad"/>, and a
 /// state dict in PyTorch's structure.
 /// </summary>
@@ -54,15 +54,44 @@ public abstract class Optimizer : IDisposable
     protected abstract void Validate(ParamGroup group);
 
     /// <summary>Updates every parameter that has a gradient, group by group, with recording off.</summary>
-    public void Step()
+    public void Step() => Step(gradScale: null);
+
+    /// <summary>
+    /// Updates every parameter that has a gradient as if each gradient had first been multiplied by
+    /// <paramref name="gradScale"/> (a one-element floating-point tensor, or null for none); the gradients
+    /// themselves are not changed. This is gradient clipping folded into the step, as llm.c does: pass
+    /// <see cref="GradientClipping.ComputeScale"/>'s <c>Scale</c>, computed on the gradients' device, and the
+    /// step never reads it back. The result equals clipping the gradients in place and then stepping.
+    /// </summary>
+    public void Step(Tensor? gradScale)
     {
+        if (gradScale is not null && !SupportsGradScale)
+            throw new NotSupportedException($"{Kind}: this optimizer does not take a gradient scale; clip the gradients in place with GradientClipping.ClipGradNorm instead.");
         using var noGrad = Tape.NoGrad();
-        foreach (var g in _groups)
+        using var scale = gradScale is null ? null : new GradScale(gradScale, Kind);
+        CurrentScale = scale;
+        try
         {
-            Validate(g);
-            StepGroup(g);
+            foreach (var g in _groups)
+            {
+                Validate(g);
+                StepGroup(g);
+            }
+        }
+        finally
+        {
+            CurrentScale = null;
         }
     }
+
+    /// <summary>Whether <see cref="StepGroup"/> applies <see cref="GradScaleTensor"/>; a subclass that does says so, and <see cref="Step(Tensor?)"/> refuses a scale otherwise.</summary>
+    protected virtual bool SupportsGradScale => false;
+
+    /// <summary>The gradient scale of the step in progress (see <see cref="Step(Tensor?)"/>), or null.</summary>
+    protected Tensor? GradScaleTensor => CurrentScale?.Source;
+
+    /// <summary>The scale of the step in progress with its per-device forms, or null.</summary>
+    internal GradScale? CurrentScale { get; private set; }
 
     /// <summary>The update of one group; parameters without a gradient are skipped.</summary>
     protected abstract void StepGroup(ParamGroup group);

@@ -4,7 +4,7 @@ namespace Engine.Models.Optim;
 
 /// <summary>
 /// A per-step learning-rate schedule. Call <see cref="Step"/> once per optimizer step, before
-/// <see cref="Optimizer.Step"/>: it sets every group's lr for step t (t counts from 0) and advances t.
+/// <see cref="Optimizer.Step()"/>: it sets every group's lr for step t (t counts from 0) and advances t.
 /// A group follows the schedule scaled by its <c>lr_scale</c> option when it has one (timm's
 /// convention), else by the ratio of its own base lr to the optimizer's default lr, so groups created
 /// with the default lr follow the schedule exactly and a group created with 10x the default gets 10x

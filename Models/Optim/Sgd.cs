@@ -41,10 +41,17 @@ public sealed class Sgd : Optimizer
     }
 
     /// <inheritdoc/>
+    protected override bool SupportsGradScale => true;
+
+    /// <inheritdoc/>
     protected override unsafe void StepGroup(ParamGroup group)
     {
         double lr = group.Lr, wd = group.WeightDecay, momentum = group.GetDouble("momentum"), dampening = group.GetDouble("dampening");
         bool nesterov = group.GetBool("nesterov"), maximize = group.GetBool("maximize");
+        var scale = CurrentScale;
+        // Parameters on a CUDA device are gathered by (device, dtype, first step) and updated by one launch per table.
+        var onDevice = new Dictionary<(Device, DType, bool), List<Tensor?[]>>();
+        using var copies = new DisposableList();
         foreach (var p in group.Params)
         {
             if (p.Grad is null) continue;
@@ -58,7 +65,7 @@ public sealed class Sgd : Optimizer
                 var g = OptimTensors.ContiguousGrad(p, out bool copied);
                 try
                 {
-                    var s = new FusedKernels.SgdScalars(lr, wd, momentum, dampening, nesterov, maximize, first);
+                    var s = new FusedKernels.SgdScalars(lr, wd, momentum, dampening, nesterov, maximize, first, scale?.Host ?? 1);
                     if (p.DType == DType.F32)
                         FusedKernels.Sgd(OptimTensors.Ptr<float>(p), OptimTensors.Ptr<float>(g), buf is null ? null : OptimTensors.Ptr<float>(buf), p.NumEl, s);
                     else
@@ -71,18 +78,29 @@ public sealed class Sgd : Optimizer
                 OptimTensors.MarkWritten(p);
                 if (buf is not null) OptimTensors.MarkWritten(buf);
             }
+            else if (OptimCuda.CanUpdate(p))
+            {
+                var key = (p.Device, p.DType, first);
+                if (!onDevice.TryGetValue(key, out var rows)) onDevice[key] = rows = [];
+                rows.Add([p, copies.ContiguousGrad(p), buf]);
+                OptimTensors.MarkWritten(p);
+                if (buf is not null) OptimTensors.MarkWritten(buf);
+            }
             else
             {
-                StepWithTensorOps(p, buf, first, lr, wd, momentum, dampening, nesterov, maximize);
+                StepWithTensorOps(p, buf, first, lr, wd, momentum, dampening, nesterov, maximize, scale);
             }
         }
+        foreach (var ((device, _, first), rows) in onDevice)
+            OptimCuda.Sgd(rows, new FusedKernels.SgdScalars(lr, wd, momentum, dampening, nesterov, maximize, first), scale?.On(device, DType.F64));
     }
 
-    /// <summary>The same update from tensor operations, for parameters the fused kernel cannot take (another device, a strided view).</summary>
-    private static void StepWithTensorOps(Tensor p, Tensor? buf, bool first, double lr, double wd, double momentum, double dampening, bool nesterov, bool maximize)
+    /// <summary>The same update from tensor operations, for parameters no kernel can take (a strided view, another device).</summary>
+    private static void StepWithTensorOps(Tensor p, Tensor? buf, bool first, double lr, double wd, double momentum, double dampening, bool nesterov, bool maximize, GradScale? scale)
     {
         using var scope = Tensor.Scope();
-        var d = maximize ? p.Grad!.Neg() : p.Grad!;
+        var d = scale is null ? p.Grad! : p.Grad!.Mul(scale.On(p.Device, p.DType));
+        if (maximize) d = d.Neg();
         if (wd != 0) d = d.Add(p.Mul(wd));
         if (buf is not null)
         {

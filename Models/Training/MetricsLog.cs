@@ -4,10 +4,15 @@ using System.Text.Json;
 
 namespace Engine.Models.Training;
 
-/// <summary>One logged row: a training step or an end-of-epoch evaluation.</summary>
+/// <summary>
+/// One logged row: the training steps since the previous row (their mean loss; the speed from the device's
+/// clock) or an end-of-epoch evaluation. Memory is the training device's: bytes held by tensors, bytes the
+/// engine holds in all (tensors and its allocator's cache), and the peak of the first (on a GPU since the run
+/// started; on the CPU since the process started).
+/// </summary>
 public sealed record MetricsRow(
     string Kind, int Epoch, long Step, double Loss, double LearningRate, double ImagesPerSecond,
-    double? TestAccuracy, double? TestLoss, long MemoryBytes, double ElapsedSeconds);
+    double? TestAccuracy, double? TestLoss, long MemoryBytes, double ElapsedSeconds, long ReservedMemoryBytes = 0, long PeakMemoryBytes = 0);
 
 /// <summary>
 /// Writes metrics to <c>metrics.csv</c> and <c>metrics.jsonl</c> in a run directory, one row per line,
@@ -16,7 +21,7 @@ public sealed record MetricsRow(
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
-    private static readonly string[] Columns = ["kind", "epoch", "step", "loss", "lr", "img_per_s", "test_acc", "test_loss", "memory_bytes", "elapsed_s"];
+    private static readonly string[] Columns = ["kind", "epoch", "step", "loss", "lr", "img_per_s", "test_acc", "test_loss", "memory_bytes", "elapsed_s", "memory_reserved_bytes", "memory_peak_bytes"];
     private readonly StreamWriter _csv;
     private readonly StreamWriter _jsonl;
     private readonly List<MetricsRow> _rows = [];
@@ -51,12 +56,13 @@ public sealed class MetricsLog : IDisposable
         var inv = CultureInfo.InvariantCulture;
         _csv.WriteLine(string.Join(",", r.Kind, r.Epoch.ToString(inv), r.Step.ToString(inv), r.Loss.ToString("R", inv), r.LearningRate.ToString("R", inv),
             r.ImagesPerSecond.ToString("0.0", inv), r.TestAccuracy?.ToString("R", inv) ?? "", r.TestLoss?.ToString("R", inv) ?? "",
-            r.MemoryBytes.ToString(inv), r.ElapsedSeconds.ToString("0.000", inv)));
+            r.MemoryBytes.ToString(inv), r.ElapsedSeconds.ToString("0.000", inv), r.ReservedMemoryBytes.ToString(inv), r.PeakMemoryBytes.ToString(inv)));
         _jsonl.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["kind"] = r.Kind, ["epoch"] = r.Epoch, ["step"] = r.Step, ["loss"] = r.Loss, ["lr"] = r.LearningRate,
             ["img_per_s"] = Math.Round(r.ImagesPerSecond, 1), ["test_acc"] = r.TestAccuracy, ["test_loss"] = r.TestLoss,
             ["memory_bytes"] = r.MemoryBytes, ["elapsed_s"] = Math.Round(r.ElapsedSeconds, 3),
+            ["memory_reserved_bytes"] = r.ReservedMemoryBytes, ["memory_peak_bytes"] = r.PeakMemoryBytes,
         }));
     }
 
@@ -65,9 +71,11 @@ public sealed class MetricsLog : IDisposable
         using var doc = JsonDocument.Parse(line);
         var e = doc.RootElement;
         double? Opt(string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+        long Bytes(string name) => e.TryGetProperty(name, out var v) ? v.GetInt64() : 0;   // absent in logs written before these columns
         return new MetricsRow(e.GetProperty("kind").GetString()!, e.GetProperty("epoch").GetInt32(), e.GetProperty("step").GetInt64(),
             e.GetProperty("loss").GetDouble(), e.GetProperty("lr").GetDouble(), e.GetProperty("img_per_s").GetDouble(),
-            Opt("test_acc"), Opt("test_loss"), e.GetProperty("memory_bytes").GetInt64(), e.GetProperty("elapsed_s").GetDouble());
+            Opt("test_acc"), Opt("test_loss"), e.GetProperty("memory_bytes").GetInt64(), e.GetProperty("elapsed_s").GetDouble(),
+            Bytes("memory_reserved_bytes"), Bytes("memory_peak_bytes"));
     }
 
     private void Flush()

@@ -44,8 +44,32 @@ public sealed record TrainOptions
     /// <summary>Seed of initialisation, shuffling, augmentation and dropout.</summary>
     public ulong Seed { get; init; }
 
-    /// <summary>auto, cpu or cuda.</summary>
+    /// <summary>
+    /// auto, cpu, cuda or cuda:N. <c>cuda</c> trains on the GPU or fails saying why, never on the CPU; <c>auto</c>
+    /// takes cuda:0 when a real GPU is there and the model's forward and backward run on it (a probe step on a
+    /// copy of the model), else the CPU, saying why (the CUDA emulator, a test tool, is never picked by auto).
+    /// </summary>
     public string Device { get; init; } = "auto";
+
+    /// <summary>f32 (the default) or f64: the dtype of the model, the optimizer state and the inputs.</summary>
+    public string DType { get; init; } = "f32";
+
+    /// <summary>
+    /// Read the training loss and speed back from the device every this many steps (and at the first step and
+    /// each epoch's last): one row of metrics per read, holding the mean loss since the previous one. Null: 1
+    /// on the CPU (a read costs nothing there, so every step is logged) and 50 on a GPU (a read waits for it).
+    /// </summary>
+    public int? LogEvery { get; init; }
+
+    /// <summary>
+    /// cross-entropy (the fused operator; the default) or cross-entropy-composed (the same loss from core
+    /// operations: logsumexp minus the target's logit, label smoothing included), for devices where the fused
+    /// operator has no kernel yet.
+    /// </summary>
+    public string Loss { get; init; } = TrainingLoss.CrossEntropy;
+
+    /// <summary>Clip the gradients' total 2-norm to this value (computed on the device and folded into AdamW's step); null: no clipping.</summary>
+    public double? ClipGradNorm { get; init; }
 
     /// <summary>Run directory: logs, curves, checkpoints.</summary>
     public string Out { get; init; } = "runs/latest";

@@ -2,18 +2,22 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Engine.Autograd;
+using Engine.Backends;
 using Engine.Models.Data;
 using Engine.Models.Nn;
 using Engine.Models.Optim;
 using Engine.Models.Serialization;
 using Engine.Models.Zoo;
-using Engine.Ops;
 using Engine.Randomness;
 
 namespace Engine.Models.Training;
 
-/// <summary>A training step as it happened, for progress displays.</summary>
-public sealed record StepReport(int Epoch, int Epochs, int BatchInEpoch, int BatchesPerEpoch, long Step, long TotalSteps, double Loss, double Lr, double ImagesPerSecond);
+/// <summary>
+/// A training step as it happened, for progress displays. <see cref="Loss"/> and <see cref="ImagesPerSecond"/> are
+/// those of the last window read back from the device (every <see cref="TrainOptions.LogEvery"/> steps; NaN and 0
+/// before the first read); <see cref="Logged"/> says whether this step made that read (and a row of metrics).
+/// </summary>
+public sealed record StepReport(int Epoch, int Epochs, int BatchInEpoch, int BatchesPerEpoch, long Step, long TotalSteps, double Loss, double Lr, double ImagesPerSecond, bool Logged = false);
 
 /// <summary>The evaluation at the end of an epoch.</summary>
 public sealed record EpochReport(int Epoch, int Epochs, double TestAccuracy, double TestLoss, double TrainLoss, double Seconds);
@@ -79,11 +83,16 @@ public sealed class Trainer
             lr: o.Lr, betas: (0.9, 0.999), eps: 1e-8, weightDecay: o.WeightDecay);
     }
 
-    /// <summary>Trains (or continues, when <paramref name="resume"/>) until the last epoch or until <paramref name="cancel"/> fires.</summary>
+    /// <summary>
+    /// Trains (or continues, when <paramref name="resume"/>) until the last epoch or until <paramref name="cancel"/>
+    /// fires. On a GPU the model, the optimizer state and the batches live on the device, the loss is summed
+    /// there, and the host reads it back only every <see cref="TrainOptions.LogEvery"/> steps and at each
+    /// epoch's end; evaluation counts its correct answers on the device too.
+    /// </summary>
     public TrainResult Run(bool resume = false, CancellationToken cancel = default)
     {
         var o = _options;
-        ResolveDevice(o.Device);
+        var dtype = ParseDType(o.DType);
         var (trainSet, testSet) = DatasetCatalog.Load(o.Data, o.DataDir, _observer.Message);
         if (o.LimitTrain is { } lt) trainSet = new SubsetDataset(trainSet, lt);
         if (o.LimitTest is { } le) testSet = new SubsetDataset(testSet, le);
@@ -94,130 +103,175 @@ public sealed class Trainer
         var testLoader = new DataLoader(testSet, o.Batch, transform: recipe.Eval);
         _observer.Message($"data: {o.Data}, {trainSet.Count} train / {testSet.Count} test images, {classes} classes");
 
+        var (device, deviceLine) = TrainingDevice.Resolve(o.Device, TrainingDevice.Facts.Current, d => Probe(d, shape, classes, dtype));
+        _observer.Message(deviceLine);
         using var model = ModelZoo.Create(o.Model, shape, classes, new Generator(o.Seed));
-        _observer.Message($"model: {o.Model}, {model.ParameterCount():N0} parameters");
+        if (dtype != DType.F32) model.ToDType(dtype);
+        model.ToDevice(device);
+        _observer.Message($"model: {o.Model}, {model.ParameterCount():N0} parameters, {dtype.TorchName()}");
         using var optimizer = CreateOptimizer(model, o);
+        using var loss = new TrainingLoss(o.Loss, classes, device);
         long totalSteps = (long)o.Epochs * trainLoader.BatchesPerEpoch;
         // The cosine ends at the last step taken (t = totalSteps - 1), where the lr is exactly MinLr.
         var schedule = new WarmupCosine(o.Lr, o.WarmupSteps, o.WarmupFactor * o.Lr, o.MinLr, Math.Max(o.WarmupSteps + 1, totalSteps - 1));
+        int logEvery = o.LogEvery ?? (device.Type == DeviceType.Cpu ? 1 : 50);
+        if (logEvery < 1) throw new ArgumentException($"train: --log-every must be at least 1, got {logEvery}.");
+        var parameters = model.Parameters().ToList();
 
         Directory.CreateDirectory(o.Out);
         string checkpointPath = Path.Combine(o.Out, CheckpointFile);
         int startEpoch = 0, startBatch = 0;
         long step = 0;
+        RunningLoss.Saved? sums = null;
         if (resume)
         {
-            (startEpoch, startBatch, step) = Restore(checkpointPath, model, optimizer, schedule);
+            (startEpoch, startBatch, step, sums) = Restore(checkpointPath, model, optimizer, schedule);
             _observer.Message($"resumed from {checkpointPath}: epoch {startEpoch + 1}, batch {startBatch}, step {step}");
         }
 
         using var log = new MetricsLog(o.Out, resume ? step : null);
+        using var running = new RunningLoss(device, sums);
+        if (device.Type == DeviceType.Cuda) Devices.ResetPeakMemory(device);
         var clock = Stopwatch.StartNew();
         double elapsedBefore = log.Rows.Count > 0 ? log.Rows[^1].ElapsedSeconds : 0;
         double? lastAccuracy = log.Rows.LastOrDefault(r => r.Kind == "eval")?.TestAccuracy;
+        var last = new RunningLoss.Reading(double.NaN, double.NaN, 0);
         long stepsThisProcess = 0;
 
         for (int epoch = startEpoch; epoch < o.Epochs; epoch++)
         {
             model.Train();
             var epochClock = Stopwatch.StartNew();
-            double lossSum = 0;
-            int lossCount = 0;
-            foreach (var batch in trainLoader.Epoch(epoch, epoch == startEpoch ? startBatch : 0))
+            int first = epoch == startEpoch ? startBatch : 0;
+            running.StartEpoch(resumedMidway: first > 0);
+            bool readThisEpoch = false;
+            foreach (var batch in trainLoader.Epoch(epoch, first, device))
             {
-                long t0 = Stopwatch.GetTimestamp();
-                double loss, lr;
+                double lr;
                 using (var scope = Tensor.Scope())
                 using (batch)
                 {
-                    var logits = model.Call(batch.Images);
-                    var lossTensor = Functional.CrossEntropy(logits, batch.Labels, labelSmoothing: o.LabelSmoothing);
-                    loss = lossTensor.Item();
+                    var images = dtype == batch.Images.DType ? batch.Images : batch.Images.ToDType(dtype);
+                    var lossTensor = loss.Compute(model.Call(images), batch.Labels, o.LabelSmoothing);
                     lossTensor.Backward();
                     lr = schedule.Step(optimizer);
-                    optimizer.Step();
+                    if (o.ClipGradNorm is { } maxNorm)
+                    {
+                        using var clip = GradientClipping.ComputeScale(parameters, maxNorm);
+                        optimizer.Step(clip.Scale);
+                    }
+                    else optimizer.Step();
                     optimizer.ZeroGrad(setToNone: true);
+                    running.Add(lossTensor, batch.Size);
                 }
                 step++;
                 stepsThisProcess++;
-                lossSum += loss;
-                lossCount++;
-                double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                double imagesPerSecond = batch.Size / Math.Max(seconds, 1e-9);
-                log.Add(new MetricsRow("train", epoch, step, loss, lr, imagesPerSecond, null, null, CpuStorage.LiveBytes, elapsedBefore + clock.Elapsed.TotalSeconds));
-                _observer.Step(new StepReport(epoch, o.Epochs, batch.Index + 1, trainLoader.BatchesPerEpoch, step, totalSteps, loss, lr, imagesPerSecond));
+                bool read = step == 1 || step % logEvery == 0 || batch.Index + 1 == trainLoader.BatchesPerEpoch;
+                if (read)
+                {
+                    last = running.Read();
+                    readThisEpoch = true;
+                    log.Add(Row("train", epoch, step, last.WindowMean, lr, last.ImagesPerSecond, null, null, device, elapsedBefore + clock.Elapsed.TotalSeconds));
+                }
+                _observer.Step(new StepReport(epoch, o.Epochs, batch.Index + 1, trainLoader.BatchesPerEpoch, step, totalSteps, last.WindowMean, lr, last.ImagesPerSecond, read));
 
                 bool stopHere = cancel.IsCancellationRequested || (o.StopAfterSteps is { } limit && stepsThisProcess >= limit);
                 if (stopHere)
                 {
                     // The position is saved as it is: after an epoch's last batch the resumed run finds no
                     // batch left in that epoch and goes straight to its evaluation.
-                    Save(checkpointPath, model, optimizer, schedule, epoch, batch.Index + 1, step);
+                    Save(checkpointPath, model, optimizer, schedule, epoch, batch.Index + 1, step, running.Snapshot());
                     _observer.Message($"stopped at step {step}; checkpoint saved to {checkpointPath} (resume with --resume {o.Out})");
                     CurvePlot.WriteSvg(Path.Combine(o.Out, "curves.svg"), log.Rows, $"{o.Model} on {o.Data}");
                     return new TrainResult(false, epoch, step, lastAccuracy, checkpointPath);
                 }
             }
 
-            var (accuracy, testLoss) = Evaluate(model, testLoader);
+            // A run resumed right after an epoch's last batch took no step in it: its sums came with the checkpoint.
+            if (!readThisEpoch) last = running.Read();
+            var (accuracy, testLoss) = Evaluate(model, testLoader, o.Loss);
             lastAccuracy = accuracy;
-            log.Add(new MetricsRow("eval", epoch, step, lossSum / Math.Max(1, lossCount), optimizer.ParamGroups[0].Lr, 0, accuracy, testLoss, CpuStorage.LiveBytes, elapsedBefore + clock.Elapsed.TotalSeconds));
-            _observer.Epoch(new EpochReport(epoch, o.Epochs, accuracy, testLoss, lossSum / Math.Max(1, lossCount), epochClock.Elapsed.TotalSeconds));
-            Save(checkpointPath, model, optimizer, schedule, epoch + 1, 0, step);
+            double trainLoss = last.EpochMean;
+            log.Add(Row("eval", epoch, step, trainLoss, optimizer.ParamGroups[0].Lr, 0, accuracy, testLoss, device, elapsedBefore + clock.Elapsed.TotalSeconds));
+            _observer.Epoch(new EpochReport(epoch, o.Epochs, accuracy, testLoss, trainLoss, epochClock.Elapsed.TotalSeconds));
+            Save(checkpointPath, model, optimizer, schedule, epoch + 1, 0, step, running.Snapshot());
             CurvePlot.WriteSvg(Path.Combine(o.Out, "curves.svg"), log.Rows, $"{o.Model} on {o.Data}");
         }
         return new TrainResult(true, o.Epochs, step, lastAccuracy, checkpointPath);
     }
 
-    private void ResolveDevice(string device)
+    private static DType ParseDType(string text) => text.Trim().ToLowerInvariant() switch
     {
-        switch (device)
-        {
-            case "cpu":
-                _observer.Message("device: cpu");
-                break;
-            case "auto":
-                // The operators' CUDA kernels are not all written yet, so auto stays on the CPU even where CUDA is there.
-                _observer.Message(Backends.Devices.CudaAvailable ? "device: cpu (auto: the trainer does not run on CUDA yet)" : "device: cpu (auto: no CUDA device)");
-                break;
-            case "cuda":
-                throw new NotSupportedException(Backends.Devices.CudaAvailable
-                    ? "train --device cuda: the trainer does not run on CUDA yet (the operator families have no CUDA kernels)."
-                    : "train --device cuda: no CUDA device is available to this build.");
-            default:
-                throw new ArgumentException($"train: unknown device '{device}'; use auto, cpu or cuda.");
-        }
+        "f32" or "float32" => DType.F32,
+        "f64" or "float64" => DType.F64,
+        _ => throw new ArgumentException($"train: unknown dtype '{text}'; use f32 or f64."),
+    };
+
+    /// <summary>A metrics row with the device's memory: allocated, reserved (allocated + the allocator's cache) and the peak.</summary>
+    private static MetricsRow Row(string kind, int epoch, long step, double loss, double lr, double imagesPerSecond, double? accuracy, double? testLoss, Device device, double elapsed)
+    {
+        var memory = Devices.Memory(device);
+        return new MetricsRow(kind, epoch, step, loss, lr, imagesPerSecond, accuracy, testLoss, memory.Allocated, elapsed, memory.Reserved, memory.Peak);
     }
 
-    /// <summary>Top-1 accuracy and mean loss (without label smoothing) on <paramref name="loader"/>, in evaluation mode.</summary>
-    public static (double Accuracy, double Loss) Evaluate(Module<Tensor, Tensor> model, DataLoader loader)
+    /// <summary>
+    /// For <c>auto</c>: a forward and backward of the loss, on a copy of the model on <paramref name="device"/>
+    /// with two blank images; null when it ran, else why not (the operator without a kernel). The default
+    /// generator is put back, so the probe changes nothing the run depends on.
+    /// </summary>
+    internal string? Probe(Device device, ImageShape shape, int classes, DType dtype)
     {
+        var rng = GeneratorState.Of(Generator.Default);
+        try
+        {
+            using var scope = Tensor.Scope();
+            using var copy = ModelZoo.Create(_options.Model, shape, classes, new Generator(_options.Seed));
+            copy.ToDType(dtype).ToDevice(device);
+            using var loss = new TrainingLoss(_options.Loss, classes, device);
+            var images = Tensor.Zeros([2, shape.Channels, shape.Height, shape.Width], dtype, device);
+            loss.Compute(copy.Call(images), Tensor.Zeros([2], DType.I64, device), _options.LabelSmoothing).Backward();
+            return null;
+        }
+        catch (NotSupportedException e) { return e.Message; }
+        finally { rng.RestoreTo(Generator.Default); }
+    }
+
+    /// <summary>
+    /// Top-1 accuracy and mean loss (without label smoothing) on <paramref name="loader"/>, in evaluation mode, on
+    /// the model's device: the correct answers and the loss are summed there and read once at the end.
+    /// <paramref name="loss"/> names a <see cref="TrainingLoss"/>.
+    /// </summary>
+    public static (double Accuracy, double Loss) Evaluate(Module<Tensor, Tensor> model, DataLoader loader, string loss = TrainingLoss.CrossEntropy)
+    {
+        var first = model.Parameters().First();
+        var (device, dtype) = (first.Device, first.DType);
         model.Eval();
-        long correct = 0, count = 0;
-        double lossSum = 0;
+        long count = 0;
+        using var criterion = new TrainingLoss(loss, loader.Dataset.ClassNames.Count, device);
+        using var correct = Tensor.Zeros([], DType.F64, device).DetachFromScope();
+        using var lossSum = Tensor.Zeros([], DType.F64, device).DetachFromScope();
         using (Tape.NoGrad())
         {
-            foreach (var batch in loader.Epoch(0))
+            foreach (var batch in loader.Epoch(0, 0, device))
             {
                 using var scope = Tensor.Scope();
                 using (batch)
                 {
-                    var logits = model.Call(batch.Images);
-                    lossSum += Functional.CrossEntropy(logits, batch.Labels, reduction: "sum").Item();
-                    var predicted = logits.ArgMax(1).ToArray<long>();
-                    var labels = batch.Labels.ToArray<long>();
-                    for (int i = 0; i < labels.Length; i++) if (predicted[i] == labels[i]) correct++;
-                    count += labels.Length;
+                    var images = dtype == batch.Images.DType ? batch.Images : batch.Images.ToDType(dtype);
+                    var logits = model.Call(images);
+                    lossSum.AddInPlace(criterion.Compute(logits, batch.Labels, sum: true).ToDType(DType.F64));
+                    correct.AddInPlace(logits.ArgMax(1).Eq(batch.Labels).ToDType(DType.F64).Sum());
+                    count += batch.Size;
                 }
             }
         }
         model.Train();
-        return (count == 0 ? 0 : (double)correct / count, count == 0 ? 0 : lossSum / count);
+        return (count == 0 ? 0 : correct.Item() / count, count == 0 ? 0 : lossSum.Item() / count);
     }
 
-    private void Save(string path, Module model, Optimizer optimizer, LrSchedule schedule, int epoch, int nextBatch, long step)
+    private void Save(string path, Module model, Optimizer optimizer, LrSchedule schedule, int epoch, int nextBatch, long step, RunningLoss.Saved sums)
     {
-        var metadata = new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>(sums.ToMetadata())
         {
             ["train_options"] = JsonSerializer.Serialize(_options),
             ["next_batch"] = nextBatch.ToString(CultureInfo.InvariantCulture),
@@ -226,7 +280,7 @@ public sealed class Trainer
         Checkpoint.Save(path, model.StateDict(), optimizer.StateDict(), schedule.StateDict(), GeneratorState.Of(Generator.Default), epoch, metadata);
     }
 
-    private static (int Epoch, int Batch, long Step) Restore(string path, Module model, Optimizer optimizer, LrSchedule schedule)
+    private static (int Epoch, int Batch, long Step, RunningLoss.Saved? Sums) Restore(string path, Module model, Optimizer optimizer, LrSchedule schedule)
     {
         using var ckpt = Checkpoint.Load(path);
         model.LoadStateDict(ckpt.Model);
@@ -235,6 +289,6 @@ public sealed class Trainer
         ckpt.Rng?.RestoreTo(Generator.Default);
         int batch = int.Parse(ckpt.Metadata["next_batch"], CultureInfo.InvariantCulture);
         long step = long.Parse(ckpt.Metadata["step"], CultureInfo.InvariantCulture);
-        return ((int)ckpt.Epoch, batch, step);
+        return ((int)ckpt.Epoch, batch, step, RunningLoss.Saved.FromMetadata(ckpt.Metadata));
     }
 }

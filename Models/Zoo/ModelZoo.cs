@@ -9,6 +9,7 @@ public static class ModelZoo
     private static readonly Dictionary<string, Func<ImageShape, int, Engine.Randomness.Generator, Module<Tensor, Tensor>>> Factories = new()
     {
         ["cnn"] = (shape, classes, g) => new SmallCnn(shape.Channels, classes, shape.Width, shape.Height, g),
+        ["mlp"] = (shape, classes, g) => new MlpClassifier(shape.Size, classes, generator: g),
         ["affnet-nano"] = (shape, classes, g) => new Backbones.AffNet.AffNet(Backbones.AffNet.AffNetConfig.Nano(classes) with { InChannels = shape.Channels }, g),
         ["affnet"] = (shape, classes, g) => new Backbones.AffNet.AffNet(Backbones.AffNet.AffNetConfig.Small(classes) with { InChannels = shape.Channels }, g),
         ["dualvit-nano"] = (shape, classes, g) => new Backbones.DualVit.DualVit(Backbones.DualVit.DualVitConfig.Nano(classes), shape.Channels, generator: g),

@@ -37,7 +37,7 @@ public class OptimizerThreadTests
             for (int s = 0; s < 3; s++)
             {
                 p.Grad = Tensor.FromArray(Data[1 + s], Shape);
-                norm = GradientClipping.ClipGradNorm([p], 10);
+                norm = GradientClipping.ClipGradNorm([p], 10).Item();
                 opt.Step();
                 ema.Update();
             }

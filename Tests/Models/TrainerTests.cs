@@ -129,7 +129,9 @@ public class TrainerTests
         try
         {
             Assert.Contains("unknown model", Assert.Throws<ArgumentException>(() => new Trainer(Small(dir) with { Model = "nope" }, new Recorder()).Run()).Message);
-            Assert.Contains("cuda", Assert.Throws<NotSupportedException>(() => new Trainer(Small(dir) with { Device = "cuda" }, new Recorder()).Run()).Message);
+            Assert.Contains("unknown device 'gpu'", Assert.Throws<ArgumentException>(() => new Trainer(Small(dir) with { Device = "gpu" }, new Recorder()).Run()).Message);
+            Assert.Contains("unknown dtype", Assert.Throws<ArgumentException>(() => new Trainer(Small(dir) with { DType = "f16" }, new Recorder()).Run()).Message);
+            Assert.Contains("unknown loss", Assert.Throws<ArgumentException>(() => new Trainer(Small(dir) with { Loss = "hinge" }, new Recorder()).Run()).Message);
             Assert.Throws<FileNotFoundException>(() => Trainer.OptionsFromCheckpoint(dir));
         }
         finally

@@ -24,7 +24,7 @@ public class TrainingUtilityTests
         var a = WithGrad([3, 4]);
         var b = WithGrad([12]);
         var none = Leaf([1]);
-        double total = GradientClipping.ClipGradNorm([a, b, none], maxNorm: 6.5);
+        double total = GradientClipping.ClipGradNorm([a, b, none], maxNorm: 6.5).Item();
         Assert.Equal(13, total, 1e-15);
         double coef = 6.5 / (13 + 1e-6);
         Assert.Equal(new[] { 3 * coef, 4 * coef }, a.Grad!.ToArray<double>());
@@ -32,9 +32,11 @@ public class TrainingUtilityTests
         Assert.Null(none.Grad);
 
         // Below the limit nothing changes, and the norm is still returned.
-        Assert.Equal(13 * coef, GradientClipping.ClipGradNorm([a, b], maxNorm: 100), 1e-14);
+        Assert.Equal(13 * coef, GradientClipping.ClipGradNorm([a, b], maxNorm: 100).Item(), 1e-14);
         Assert.Equal(new[] { 3 * coef, 4 * coef }, a.Grad!.ToArray<double>());
-        Assert.Equal(0, GradientClipping.ClipGradNorm([none], 1));
+        var empty = GradientClipping.ClipGradNorm([none], 1);
+        Assert.Equal(0, empty.Item());
+        Assert.Equal((Device.Cpu, DType.F64, 0), (empty.Device, empty.DType, empty.Rank));   // a tensor, as PyTorch returns
     }
 
     [Theory]
@@ -47,7 +49,7 @@ public class TrainingUtilityTests
         var a = WithGrad([3, -4]);
         var b = WithGrad([-12]);
         if (p == 3.0) expected = Math.Pow(27 + 64 + 1728, 1 / 3.0);
-        double total = GradientClipping.ClipGradNorm([a, b], maxNorm: 1, normType: p);
+        double total = GradientClipping.ClipGradNorm([a, b], maxNorm: 1, normType: p).Item();
         Assert.Equal(expected, total, 1e-12);
         Assert.Equal(-12 / (expected + 1e-6), b.Grad!.Item(), 1e-15);
     }
@@ -59,7 +61,7 @@ public class TrainingUtilityTests
         var p = Tensor.Zeros([300_000], DType.F32).RequiresGradInPlace();
         p.Grad = Tensor.Full([300_000], 0.1, DType.F32);
         double expected = Math.Sqrt(300_000 * (double)0.1f * 0.1f);
-        Assert.Equal(expected, GradientClipping.ClipGradNorm([p], 1e9), 1e-9);
+        Assert.Equal(expected, GradientClipping.ClipGradNorm([p], 1e9).Item(), 1e-9);
     }
 
     [Fact]
@@ -70,7 +72,7 @@ public class TrainingUtilityTests
         var e = Assert.Throws<InvalidOperationException>(() => GradientClipping.ClipGradNorm([a], 1, errorIfNonfinite: true));
         Assert.Contains("non-finite", e.Message);
         Assert.Equal(1, a.Grad!.ToArray<double>()[1]);
-        Assert.True(double.IsNaN(GradientClipping.ClipGradNorm([a], 1)));
+        Assert.True(double.IsNaN(GradientClipping.ClipGradNorm([a], 1).Item()));
         Assert.True(double.IsNaN(a.Grad!.ToArray<double>()[1]));
         Assert.Throws<ArgumentException>(() => GradientClipping.ClipGradNorm([a], 1, normType: 0));
     }

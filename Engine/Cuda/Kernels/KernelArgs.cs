@@ -106,4 +106,11 @@ public unsafe ref struct KernelArgs
 
     /// <summary>A strided layout (<c>Strided</c>, by value).</summary>
     public void Add(in StridedArg layout) => Put(layout);
+
+    /// <summary>
+    /// A struct by value, for kernels that take a table (for example the addresses of many tensors, updated by one
+    /// launch). Its C# layout must be the kernel's: the launch's size check catches a size that differs, not a
+    /// field order. Device addresses inside it are not checked against the launch's device: the caller checks them.
+    /// </summary>
+    public void AddStruct<T>(in T value) where T : unmanaged => Put(value);
 }

@@ -40,7 +40,11 @@ public static unsafe partial class Driver
     public static void StreamDestroy(nint stream) => Check(cuStreamDestroy_v2(stream), "cuStreamDestroy_v2");
 
     /// <summary>Waits for a stream's work.</summary>
-    public static void StreamSynchronize(nint stream) => Check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+    public static void StreamSynchronize(nint stream)
+    {
+        _hostWaits++;
+        Check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+    }
 
     /// <summary>Makes <paramref name="stream"/> wait for <paramref name="cudaEvent"/>.</summary>
     public static void StreamWaitEvent(nint stream, nint cudaEvent) => Check(cuStreamWaitEvent(stream, cudaEvent, 0), "cuStreamWaitEvent");
@@ -52,7 +56,11 @@ public static unsafe partial class Driver
     public static void EventRecord(nint cudaEvent, nint stream) => Check(cuEventRecord(cudaEvent, stream), "cuEventRecord");
 
     /// <summary>Waits for an event.</summary>
-    public static void EventSynchronize(nint cudaEvent) => Check(cuEventSynchronize(cudaEvent), "cuEventSynchronize");
+    public static void EventSynchronize(nint cudaEvent)
+    {
+        _hostWaits++;
+        Check(cuEventSynchronize(cudaEvent), "cuEventSynchronize");
+    }
 
     /// <summary>Destroys an event.</summary>
     public static void EventDestroy(nint cudaEvent) => Check(cuEventDestroy_v2(cudaEvent), "cuEventDestroy_v2");

@@ -88,7 +88,20 @@ public static unsafe partial class Driver
     public static nint PopCurrent() { nint c; Check(cuCtxPopCurrent_v2(&c), "cuCtxPopCurrent_v2"); return c; }
 
     /// <summary>Waits for all the current context's work.</summary>
-    public static void Synchronize() => Check(cuCtxSynchronize(), "cuCtxSynchronize");
+    public static void Synchronize()
+    {
+        _hostWaits++;
+        Check(cuCtxSynchronize(), "cuCtxSynchronize");
+    }
+
+    [ThreadStatic] private static long _hostWaits;
+
+    /// <summary>
+    /// How many times the calling thread has waited for a device (stream, event or context synchronisation):
+    /// every read of device data to the host is one. A diagnostic, so that a test can count the waits of a
+    /// training step (none between reads) without a profiler.
+    /// </summary>
+    public static long HostWaitsOnThisThread => _hostWaits;
 
     [LibraryImport(Lib)] private static partial int cuGetErrorName(int error, nint* name);
     [LibraryImport(Lib)] private static partial int cuGetErrorString(int error, nint* text);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Engine.Models.Training;
 using Spectre.Console;
 
@@ -25,8 +26,23 @@ internal static class TrainCommand
         var warmup = new Option<int>("--warmup-steps") { Description = "Linear warmup steps.", DefaultValueFactory = _ => defaults.WarmupSteps };
         var smoothing = new Option<double>("--label-smoothing") { Description = "Label smoothing of the cross-entropy.", DefaultValueFactory = _ => defaults.LabelSmoothing };
         var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation, shuffling and augmentation.", DefaultValueFactory = _ => defaults.Seed };
-        var device = new Option<string>("--device") { Description = "auto, cpu or cuda.", DefaultValueFactory = _ => defaults.Device };
-        device.AcceptOnlyFromAmong("auto", "cpu", "cuda");
+        var device = new Option<string>("--device")
+        {
+            Description = "auto (a GPU when there is one and the model runs on it, else the CPU), cpu, cuda or cuda:N (that GPU, or an error; never the CPU).",
+            DefaultValueFactory = _ => defaults.Device,
+        };
+        device.Validators.Add(result =>
+        {
+            var text = result.GetValueOrDefault<string>() ?? "";
+            if (!Regex.IsMatch(text, "^(auto|cpu|cuda(:[0-9]+)?)$"))
+                result.AddError($"--device must be auto, cpu, cuda or cuda:N, not '{text}'.");
+        });
+        var dtype = new Option<string>("--dtype") { Description = "f32 or f64: the dtype of the model, its optimizer state and the inputs.", DefaultValueFactory = _ => defaults.DType };
+        dtype.AcceptOnlyFromAmong("f32", "f64");
+        var logEvery = new Option<int?>("--log-every") { Description = "Read the loss back every N steps (default: every step on the CPU, every 50 on a GPU, where a read waits for the device)." };
+        var loss = new Option<string>("--loss") { Description = "cross-entropy, or cross-entropy-composed (the same loss from core operations, for devices where the fused operator has no kernel yet).", DefaultValueFactory = _ => defaults.Loss };
+        loss.AcceptOnlyFromAmong([.. TrainingLoss.Names]);
+        var clip = new Option<double?>("--clip-grad-norm") { Description = "Clip the gradients' total norm to this value (computed on the device, folded into the step)." };
         var output = new Option<string>("--out") { Description = "Run directory for logs, curves and checkpoints.", DefaultValueFactory = _ => defaults.Out };
         var resume = new Option<string?>("--resume") { Description = "Continue the run saved in this directory, exactly." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
@@ -34,7 +50,7 @@ internal static class TrainCommand
         var limitTest = new Option<int?>("--limit-test") { Description = "Use only the first N test images (quick runs)." };
 
         var command = new Command("train", "Train a model: progress, evaluation each epoch, logs, curves and checkpoints.")
-        { model, data, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, output, resume, threads, limitTrain, limitTest };
+        { model, data, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, dtype, logEvery, loss, clip, output, resume, threads, limitTrain, limitTest };
         command.SetAction(parse =>
         {
             if (parse.GetValue(threads) is { } t) Engine.Cpu.CpuParallel.ThreadCount = t;
@@ -46,7 +62,8 @@ internal static class TrainCommand
                     Model = parse.GetValue(model)!, Data = parse.GetValue(data)!, DataDir = parse.GetValue(dataDir),
                     Epochs = parse.GetValue(epochs), Batch = parse.GetValue(batch), Lr = parse.GetValue(lr),
                     WeightDecay = parse.GetValue(wd), WarmupSteps = parse.GetValue(warmup), LabelSmoothing = parse.GetValue(smoothing),
-                    Seed = parse.GetValue(seed), Device = parse.GetValue(device)!, Out = parse.GetValue(output)!,
+                    Seed = parse.GetValue(seed), Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)!,
+                    LogEvery = parse.GetValue(logEvery), Loss = parse.GetValue(loss)!, ClipGradNorm = parse.GetValue(clip), Out = parse.GetValue(output)!,
                     LimitTrain = parse.GetValue(limitTrain), LimitTest = parse.GetValue(limitTest),
                 };
             return Run(options, resumeDir is not null);
@@ -84,14 +101,17 @@ internal static class TrainCommand
     private static ITrainingObserver CreateObserver() =>
         Console.IsOutputRedirected ? new PlainObserver() : new BarObserver();
 
-    /// <summary>Plain lines: every 20 steps and every epoch. Used when the output is piped or logged.</summary>
+    /// <summary>Plain lines: a step whose loss was read back, at least 20 steps after the last line, and every epoch. Used when the output is piped or logged.</summary>
     private sealed class PlainObserver : ITrainingObserver
     {
+        private long _printed;
+
         public void Message(string text) => Console.WriteLine(text);
 
         public void Step(StepReport r)
         {
-            if (r.Step % 20 != 0 && r.BatchInEpoch != r.BatchesPerEpoch) return;
+            if (!r.Logged || (r.Step - _printed < 20 && r.BatchInEpoch != r.BatchesPerEpoch)) return;
+            _printed = r.Step;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"epoch {r.Epoch + 1}/{r.Epochs} step {r.BatchInEpoch}/{r.BatchesPerEpoch} loss {r.Loss:0.0000} lr {r.Lr:0.00e+00} {r.ImagesPerSecond:0} img/s"));
         }
