@@ -23,6 +23,25 @@ public static class ModelZoo
     /// <summary>Names accepted by <see cref="Create"/>.</summary>
     public static IReadOnlyCollection<string> Names => Factories.Keys;
 
+    /// <summary>
+    /// Adds a model under <paramref name="name"/> until the returned handle is disposed: for tests that need a model
+    /// the zoo does not have (one using an operator without a kernel on some device, say).
+    /// </summary>
+    internal static IDisposable Register(string name, Func<ImageShape, int, Engine.Randomness.Generator, Module<Tensor, Tensor>> factory)
+    {
+        lock (Factories)
+            if (!Factories.TryAdd(name, factory)) throw new ArgumentException($"model zoo: '{name}' is already registered.");
+        return new Registration(name);
+    }
+
+    private sealed class Registration(string name) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (Factories) Factories.Remove(name);
+        }
+    }
+
     /// <summary>Builds the model <paramref name="name"/> for inputs of <paramref name="shape"/>, initialised from <paramref name="generator"/>.</summary>
     public static Module<Tensor, Tensor> Create(string name, ImageShape shape, int classes, Engine.Randomness.Generator generator) =>
         Factories.TryGetValue(name, out var f) ? f(shape, classes, generator)

@@ -11,11 +11,10 @@ using Xunit;
 namespace Engine.Tests.Models;
 
 /// <summary>
-/// The trainer on CUDA (the emulator here), with the zoo's <c>mlp</c> and the composed cross-entropy, whose
-/// operations all have CUDA kernels today: a run equal to the CPU's, exact resume, host reads only every N
-/// steps, the device choice, and <c>engine train --device cuda</c> as a process. The operator families' kernels
-/// (conv, pooling, BatchNorm, the fused loss) are other branches'; once they land, these runs extend to
-/// <c>cnn</c> and the Nano backbones.
+/// The trainer on CUDA (the emulator here), with the zoo's <c>mlp</c> and the composed cross-entropy (small and
+/// quick on the emulator): a run equal to the CPU's, exact resume, host reads only every N steps, the device
+/// choice, and <c>engine train --device cuda</c> as a process. The backbones' runs on the device are
+/// <c>BackboneTrainingGpuTests</c>'.
 /// </summary>
 public class TrainerGpuTests
 {
@@ -213,6 +212,28 @@ public class TrainerGpuTests
         for (int i = 0; i < fusedGrad.Length; i++) AssertClose(fusedGrad[i], composedGrad[i], 1e-14, $"gradient {i}");
     }
 
+    /// <summary>
+    /// A classifier whose forward uses an operator with no kernel on CUDA. Every operator the zoo's models use has
+    /// CUDA kernels now, so the missing one is made here: it fails exactly as <see cref="Engine.Backends.Kernel.Missing"/>
+    /// makes every dispatch fail, which is what the trainer must pass on rather than fall back to the CPU.
+    /// </summary>
+    private sealed class WithoutCudaKernel : global::Engine.Models.Nn.Module<Tensor, Tensor>
+    {
+        private readonly global::Engine.Models.Nn.Linear _head;
+
+        public WithoutCudaKernel(global::Engine.Models.Data.ImageShape shape, int classes, Generator g) =>
+            _head = RegisterModule("head", new global::Engine.Models.Nn.Linear(shape.Size, classes, generator: g));
+
+        public override Tensor Forward(Tensor x)
+        {
+            if (x.Device.Type == DeviceType.Cuda) throw global::Engine.Backends.Kernel.Missing("cpu_only_test_op", x);
+            return _head.Call(x.Reshape(x.Shape[0], -1));
+        }
+    }
+
+    private static IDisposable RegisterWithoutCudaKernel(string name) =>
+        global::Engine.Models.Zoo.ModelZoo.Register(name, (shape, classes, g) => new WithoutCudaKernel(shape, classes, g));
+
     [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void Cuda_runs_on_the_device_and_says_so_and_a_model_without_kernels_fails_naming_the_operator()
     {
@@ -220,12 +241,13 @@ public class TrainerGpuTests
         Assert.Equal(Device.Cuda(0), TrainingDevice.Resolve("cuda", emulated, _ => "not asked").Device);
         Assert.Contains("does not exist", Assert.Throws<ArgumentException>(() => TrainingDevice.Resolve("cuda:7", emulated, _ => null)).Message);
         string dir = TempDir();
+        using var registration = RegisterWithoutCudaKernel("no-cuda-kernel-run");
         try
         {
-            // SmallCnn's convolution has no CUDA kernel on this branch: the run fails there, it does not train on the CPU.
-            var e = Assert.Throws<NotSupportedException>(() => new Trainer(Tiny(dir, "cuda") with { Model = "cnn" }, new Recorder()).Run());
-            Assert.Contains("conv2d", e.Message);
-            Assert.Contains("kernel for cuda:0", e.Message);
+            // The run fails at the operator, naming it and the device: it does not go on on the CPU.
+            var e = Assert.Throws<NotSupportedException>(() => new Trainer(Tiny(dir, "cuda") with { Model = "no-cuda-kernel-run" }, new Recorder()).Run());
+            Assert.Contains("cpu_only_test_op", e.Message);
+            Assert.Contains("on cuda:0", e.Message);
         }
         finally
         {
@@ -238,10 +260,14 @@ public class TrainerGpuTests
     public void The_auto_probe_runs_a_step_on_a_copy_and_names_what_is_missing()
     {
         var before = GeneratorState.Of(Generator.Default);
-        var shape = new Engine.Models.Data.ImageShape(3, 32, 32);
+        var shape = new global::Engine.Models.Data.ImageShape(1, 28, 28);
         Assert.Null(new Trainer(Tiny("unused", "auto"), new Recorder()).Probe(Device.Cuda(0), shape, 10, DType.F32));
-        var missing = new Trainer(Tiny("unused", "auto") with { Model = "cnn" }, new Recorder()).Probe(Device.Cuda(0), shape, 10, DType.F32);
-        Assert.Contains("kernel for cuda:0", missing);
+        // The convolutional model's operators (conv, pooling, BatchNorm, the fused loss) all have CUDA kernels.
+        Assert.Null(new Trainer(Tiny("unused", "auto") with { Model = "cnn", Loss = TrainingLoss.CrossEntropy }, new Recorder()).Probe(Device.Cuda(0), shape, 10, DType.F32));
+        using var registration = RegisterWithoutCudaKernel("no-cuda-kernel-probe");
+        var missing = new Trainer(Tiny("unused", "auto") with { Model = "no-cuda-kernel-probe" }, new Recorder()).Probe(Device.Cuda(0), shape, 10, DType.F32);
+        Assert.Contains("no CUDA kernel for cpu_only_test_op", missing);
+        Assert.Contains("on cuda:0", missing);
         Assert.Equal(before, GeneratorState.Of(Generator.Default));
     }
 

@@ -71,7 +71,7 @@ internal sealed unsafe partial class CudaBackend
         var cuda = CudaDevice.For(device);
         // A cached block may still be read by queued kernels: they must finish before it goes back to the driver.
         cuda.Synchronize();
-        cuda.Allocator.EmptyCache();
+        cuda.EmptyCache();
     }
 
     /// <summary>Two events on the compute stream: the time between them is the device's time for the work queued in between.</summary>

@@ -110,6 +110,13 @@ public sealed class CudaDevice
     /// </summary>
     internal void FreeFromFinalizer(DeviceBlock block) => _finalized.Enqueue(block);
 
+    /// <summary>Returns the blocks of finalized storages, then every cached block, to the driver.</summary>
+    internal void EmptyCache()
+    {
+        DrainFinalized();
+        Allocator.EmptyCache();
+    }
+
     private void DrainFinalized()
     {
         while (_finalized.TryDequeue(out var block)) Allocator.Free(block);
