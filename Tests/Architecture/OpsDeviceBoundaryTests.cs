@@ -7,20 +7,11 @@ namespace Engine.Tests.Architecture;
 /// Keeps the operators device-neutral while no GPU is there to catch a slip: under <c>Ops/</c>, host pointers
 /// live only in <c>*.Cpu.cs</c>; no operator reads tensor data to the host (<c>ToArray</c>, <c>Item</c>,
 /// <c>Values(</c>); and outside <c>*.Cpu.cs</c> no tensor is allocated without naming its device (a tensor made
-/// on the default device next to a CUDA input would be silently on the CPU).
-/// <para>
-/// The families not yet converted to the X.cs / X.Cpu.cs / X.Cuda.cs / X.cu shape are listed in
-/// <see cref="NotYetConverted"/>; a listed file that no longer breaks a rule fails the test too, so the list
-/// only shrinks.
-/// </para>
+/// on the default device next to a CUDA input would be silently on the CPU). Every family is in the
+/// X.cs / X.Cpu.cs / X.Cuda.cs / X.cu shape, so there are no exceptions.
 /// </summary>
 public partial class OpsDeviceBoundaryTests
 {
-    /// <summary>Files of families whose CUDA kernels are not written yet, by path under Ops/.</summary>
-    private static readonly HashSet<string> NotYetConverted =
-    [
-    ];
-
     [GeneratedRegex(@"\bCpuBackend\.|\bCpuStorage\b|\bunsafe\b")]
     private static partial Regex HostPointer();
 
@@ -59,16 +50,8 @@ public partial class OpsDeviceBoundaryTests
     public void Operators_keep_host_pointers_in_their_cpu_files_read_nothing_to_the_host_and_allocate_on_a_device()
     {
         var violations = Violations();
-        var unexpected = violations.Where(v => !NotYetConverted.Contains(v.Key)).Select(v => $"{v.Key}: {string.Join(", ", v.Value)}").ToList();
+        var unexpected = violations.Select(v => $"{v.Key}: {string.Join(", ", v.Value)}").ToList();
         Assert.True(unexpected.Count == 0, "Ops/ files that break the device boundary:\n" + string.Join("\n", unexpected));
-    }
-
-    [Fact]
-    public void The_list_of_families_not_yet_converted_only_names_files_that_still_need_it()
-    {
-        var violations = Violations();
-        var stale = NotYetConverted.Where(f => !violations.ContainsKey(f)).ToList();
-        Assert.True(stale.Count == 0, "listed in NotYetConverted but now clean (remove them from the list): " + string.Join(", ", stale));
     }
 
     private static string RepositoryRoot()
