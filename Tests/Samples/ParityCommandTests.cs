@@ -7,8 +7,9 @@ using Xunit;
 namespace Engine.Tests.Samples;
 
 /// <summary>
-/// <c>engine parity --golden FILE</c> as a user runs it: the built command line in its own process, on a
-/// golden of each backbone, and its exit codes (0 within tolerance, 1 above, 2 when the file cannot be run).
+/// <c>engine parity --golden FILE|DIR ...</c> as a user runs it: the built command line in its own process, on a
+/// golden of each backbone and on several at once, and its exit codes (0 within tolerance, 1 above, 2 when a
+/// file cannot be run).
 /// </summary>
 public class ParityCommandTests
 {
@@ -41,6 +42,29 @@ public class ParityCommandTests
         var (f32, f32Out, _) = Engine("parity", "--golden", GoldenFiles.Copied("vheat/op_train.safetensors"), "--dtype", "f32");
         Assert.Equal(0, f32);
         Assert.InRange(LastJsonLine(f32Out).GetProperty("worst").GetProperty("output").GetDouble(), 1e-12, 1e-4);
+    }
+
+    [CliBuiltFact]
+    public void Several_goldens_and_folders_run_in_one_process_with_one_row_each_and_a_summary()
+    {
+        var folder = Path.GetDirectoryName(GoldenFiles.Copied("sequencer/op_train.safetensors"))!;
+        int inFolder = Directory.GetFiles(folder, "*.safetensors", SearchOption.AllDirectories).Length;
+        var (code, stdout, stderr) = Engine("parity", "--golden", folder, GoldenFiles.Copied("vheat/op_train.safetensors"));
+        Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
+        var json = LastJsonLine(stdout);
+        Assert.Equal(inFolder + 1, json.GetProperty("goldens").GetInt32());
+        Assert.Equal(inFolder + 1, json.GetProperty("results").GetArrayLength());
+        Assert.True(json.GetProperty("passed").GetBoolean());
+        Assert.StartsWith($"{inFolder + 1}/{inFolder + 1} goldens pass in F64 on cpu", json.GetProperty("summary").GetString());
+        Assert.Contains("vheat/op_train", stdout);
+
+        // One file that cannot be run makes the whole run exit 2, and the others are still run and reported.
+        var (broken, brokenOut, _) = Engine("parity", "--golden", GoldenFiles.Copied("vheat/op_train.safetensors"), "no-such-golden.safetensors");
+        Assert.Equal(2, broken);
+        var brokenJson = LastJsonLine(brokenOut);
+        Assert.False(brokenJson.GetProperty("passed").GetBoolean());
+        Assert.Contains("1 cannot run", brokenJson.GetProperty("summary").GetString());
+        Assert.True(brokenJson.GetProperty("results")[0].GetProperty("passed").GetBoolean());
     }
 
     [CliBuiltFact]
