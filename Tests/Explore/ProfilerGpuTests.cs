@@ -145,6 +145,23 @@ public class ProfilerGpuTests
     }
 
     [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void A_step_whose_model_or_labels_are_elsewhere_says_which_and_where()
+    {
+        using var model = ExploreData.Model("cnn");
+        var (images, labels) = ExploreData.EvalImages(2);
+        using (images)
+        using (labels)
+        using (var x = images.ToDevice(Gpu))
+        {
+            var e = Assert.Throws<ArgumentException>(() => TrainingStepTrace.Run(model, x, labels, warmupSteps: 0));
+            Assert.Contains("images are on cuda:0 but the labels are on cpu", e.Message);
+            using var y = labels.ToDevice(Gpu);
+            e = Assert.Throws<ArgumentException>(() => TrainingStepTrace.Run(model, x, y, warmupSteps: 0));
+            Assert.Contains("parameter features.0.weight [32, 3, 3, 3] is on cpu; move the model with ToDevice(cuda:0)", e.Message);
+        }
+    }
+
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void A_step_on_the_device_has_the_cpus_ops_in_order_and_the_same_tape()
     {
         TrainingStepTrace Trace(Device device)
