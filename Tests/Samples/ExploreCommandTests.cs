@@ -73,6 +73,24 @@ public sealed class ExploreCommandTests : IDisposable
     }
 
     [CliBuiltFact]
+    public void Erf_on_cuda_prints_the_cpus_fields()
+    {
+        var (cpuCode, cpuOut, cpuErr) = Engine("explore", "erf", "--model", "cnn", "--images", "2", "--out", Path.Combine(_dir, "cpu"));
+        Assert.True(cpuCode == 0, $"cpu: exit {cpuCode}\n{cpuOut}\n{cpuErr}");
+        var (code, stdout, stderr) = Engine("explore", "erf", "--model", "cnn", "--images", "2", "--device", "cuda", "--out", Path.Combine(_dir, "cuda"));
+        if (!global::Engine.Backends.Devices.CudaAvailable)
+        {
+            Assert.Equal(2, code);
+            return;
+        }
+        Assert.True(code == 0, $"cuda: exit {code}\n{stdout}\n{stderr}");
+        Assert.StartsWith("device: cuda:0 = ", stdout);
+        static string Fields(string output) => string.Join("\n", output.Split('\n').Where(l => l.StartsWith("init", StringComparison.Ordinal)));
+        Assert.Contains("features", Fields(cpuOut));
+        Assert.Equal(Fields(cpuOut), Fields(stdout));
+    }
+
+    [CliBuiltFact]
     public void A_device_that_is_not_a_device_is_refused()
     {
         var (code, _, stderr) = Engine("explore", "tape", "--model", "cnn", "--device", "gpu");
