@@ -9,9 +9,11 @@ public static class TapePrinter
     /// <summary>
     /// One line per node in forward order: its number, op, input and output shapes, the bytes it saved for
     /// the backward pass (when it was recorded, so the table reads the same after a backward), and the forward
-    /// and backward times where they were measured.
+    /// and backward times where they were measured: the nodes' own (host stopwatch) times, or those that
+    /// <paramref name="times"/> gives by <see cref="Node.Sequence"/>, such as a GPU profile's device times
+    /// (<see cref="Diagnostics.Profiler.NodeTimes"/>).
     /// </summary>
-    public static string Format(Tensor root)
+    public static string Format(Tensor root, IReadOnlyDictionary<long, (double Forward, double Backward)>? times = null)
     {
         var nodes = Tape.NodesOf(root);
         var ids = Number(nodes);
@@ -22,7 +24,7 @@ public static class TapePrinter
             rows.Add([
                 ids[n].ToString(CultureInfo.InvariantCulture), n.Op, string.Join(" ", inputs),
                 string.Join(" ", n.OutputShapes.Select(s => Layout.Format(s))),
-                Bytes(n.SavedBytesAtRecord), Ms(n.ForwardMilliseconds), n.BackwardMilliseconds > 0 ? Ms(n.BackwardMilliseconds) : "-",
+                Bytes(n.SavedBytesAtRecord), Ms(Forward(n, times)), n.BackwardMilliseconds > 0 ? Ms(Backward(n, times)) : "-",
             ]);
         }
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
@@ -62,17 +64,23 @@ public static class TapePrinter
         return sb.Append("}\n").ToString();
     }
 
-    /// <summary>Node count, saved bytes (at record time) and time per op kind, largest saved bytes first.</summary>
-    public static string Summary(Tensor root)
+    /// <summary>Node count, saved bytes (at record time) and time per op kind, largest saved bytes first; times as in <see cref="Format"/>.</summary>
+    public static string Summary(Tensor root, IReadOnlyDictionary<long, (double Forward, double Backward)>? times = null)
     {
         var nodes = Tape.NodesOf(root);
         int width = Math.Max(14, nodes.Select(n => n.Op.Length + 2).DefaultIfEmpty(0).Max());
         var sb = new StringBuilder();
         sb.AppendLine($"{"op".PadRight(width)}{"count",6}{"saved",12}{"fwd ms",10}{"bwd ms",10}");
         foreach (var g in nodes.GroupBy(n => n.Op).OrderByDescending(g => g.Sum(n => n.SavedBytesAtRecord)))
-            sb.AppendLine(CultureInfo.InvariantCulture, $"{g.Key.PadRight(width)}{g.Count(),6}{Bytes(g.Sum(n => n.SavedBytesAtRecord)),12}{Ms(g.Sum(n => n.ForwardMilliseconds)),10}{Ms(g.Sum(n => n.BackwardMilliseconds)),10}");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"{g.Key.PadRight(width)}{g.Count(),6}{Bytes(g.Sum(n => n.SavedBytesAtRecord)),12}{Ms(g.Sum(n => Forward(n, times))),10}{Ms(g.Sum(n => Backward(n, times))),10}");
         return sb.ToString();
     }
+
+    private static double Forward(Node n, IReadOnlyDictionary<long, (double Forward, double Backward)>? times) =>
+        times is null ? n.ForwardMilliseconds : times.GetValueOrDefault(n.Sequence).Forward;
+
+    private static double Backward(Node n, IReadOnlyDictionary<long, (double Forward, double Backward)>? times) =>
+        times is null ? n.BackwardMilliseconds : times.GetValueOrDefault(n.Sequence).Backward;
 
     private static Dictionary<Node, int> Number(IReadOnlyList<Node> nodes)
     {

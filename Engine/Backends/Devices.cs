@@ -92,6 +92,16 @@ public static class Devices
 
     /// <summary>A timer on <paramref name="device"/>'s clock (CUDA events on a GPU): the time its queued work takes, not the time to queue it.</summary>
     public static DeviceTimer StartTimer(Device device) => Backend.For(device).StartTimer(device);
+
+    /// <summary>
+    /// A timeline of points on <paramref name="device"/>'s clock (CUDA events on its stream, from a pool) and its
+    /// allocator's figures at each, read after one wait at the end: what <see cref="Diagnostics.Profiler"/> uses.
+    /// </summary>
+    public static DeviceTimeline StartTimeline(Device device)
+    {
+        Check(device, "Devices.StartTimeline");
+        return Backend.For(device).StartTimeline(device);
+    }
 }
 
 /// <summary>Memory figures of one device, in bytes.</summary>

@@ -104,6 +104,9 @@ internal interface IBackend
     /// <summary>Starts a timer on <paramref name="device"/>'s own clock: events on its stream on CUDA, a stopwatch on the CPU.</summary>
     DeviceTimer StartTimer(Device device);
 
+    /// <summary>Starts a timeline of points on <paramref name="device"/>'s clock, for profilers (see <see cref="DeviceTimeline"/>).</summary>
+    DeviceTimeline StartTimeline(Device device);
+
     /// <summary>The memory figures of <paramref name="device"/>.</summary>
     DeviceMemoryStats Memory(Device device);
 

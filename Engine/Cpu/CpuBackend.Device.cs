@@ -21,6 +21,8 @@ internal sealed unsafe partial class CpuBackend
 
     public DeviceTimer StartTimer(Device device) => new StopwatchTimer();
 
+    public DeviceTimeline StartTimeline(Device device) => new StopwatchTimeline(device);
+
     public DeviceMemoryStats Memory(Device device)
     {
         var gc = GC.GetGCMemoryInfo();

@@ -23,13 +23,18 @@ public static class ErfReport
 
     /// <summary>
     /// Computes and writes the fields. <paramref name="stage"/>: a module path, "all" for every discovered
-    /// stage, or null for the default (the last feature stage before pooling).
+    /// stage, or null for the default (the last feature stage before pooling). The forward and backward passes
+    /// run on <paramref name="device"/> (the CPU when null); the stages are found on the CPU first.
     /// </summary>
     public static IReadOnlyList<ErfResult> Run(string model, string? checkpoint, string? stage, int images, string outDirectory,
-        HeatmapScale scale = HeatmapScale.Linear, ulong seed = 0, int cellSize = 8)
+        HeatmapScale scale = HeatmapScale.Linear, ulong seed = 0, int cellSize = 8, Device? device = null)
     {
         Directory.CreateDirectory(outDirectory);
-        var (x, _) = ExploreData.EvalImages(images);
+        var where = device ?? Device.Cpu;
+        var (cpuImages, labels) = ExploreData.EvalImages(images);
+        labels.Dispose();
+        var x = cpuImages.ToDevice(where);
+        if (!ReferenceEquals(x, cpuImages)) cpuImages.Dispose();
         var results = new List<ErfResult>();
         using (x)
         {
@@ -38,7 +43,9 @@ public static class ErfReport
             foreach (var (state, ckpt) in states)
             {
                 using var net = ExploreData.Model(model, seed, ckpt);
-                foreach (var s in Stages(net, stage))
+                var stages = Stages(net, stage);
+                if (where != Device.Cpu) net.ToDevice(where);
+                foreach (var s in stages)
                 {
                     var map = ReceptiveField.Compute(net, s, x);
                     string png = Path.Combine(outDirectory, $"erf-{state}-{FileName(s.Path)}.png");

@@ -10,7 +10,8 @@ namespace Engine.Models.Explore;
 /// One training step (forward, cross-entropy, backward, AdamW update) run under a <see cref="Profiler"/>, with
 /// its tape kept for printing. The step's tensors are freed when it ends, as in training; the trace keeps only
 /// the loss, whose nodes hold the shapes, saved sizes and times. The model's weights change: the trace takes
-/// <c>warmupSteps + 1</c> optimizer steps.
+/// <c>warmupSteps + 1</c> optimizer steps. The step runs where the images are (the model and labels must be
+/// there too); on a GPU the profile's times are the device's, from CUDA events (see <see cref="Profiler"/>).
 /// </summary>
 public sealed class TrainingStepTrace : IDisposable
 {
@@ -33,14 +34,21 @@ public sealed class TrainingStepTrace : IDisposable
     /// <summary>The tape's nodes in forward order.</summary>
     public IReadOnlyList<Node> Nodes => Tape.NodesOf(Loss);
 
-    /// <summary>The tape as a table (see <see cref="TapePrinter.Format"/>).</summary>
-    public string Table => TapePrinter.Format(Loss);
+    /// <summary>The device the step ran on.</summary>
+    public Device Device => Profile.Device;
+
+    /// <summary>The tape as a table (see <see cref="TapePrinter.Format"/>); on a GPU with the profile's device times.</summary>
+    public string Table => TapePrinter.Format(Loss, DeviceTimes);
 
     /// <summary>The tape as a Graphviz DOT graph.</summary>
     public string Dot => TapePrinter.ToDot(Loss);
 
-    /// <summary>The tape summed by op kind.</summary>
-    public string Summary => TapePrinter.Summary(Loss);
+    /// <summary>The tape summed by op kind (times as in <see cref="Table"/>).</summary>
+    public string Summary => TapePrinter.Summary(Loss, DeviceTimes);
+
+    // The nodes' own times are host stopwatch readings, which on a GPU measure queueing, not running.
+    private IReadOnlyDictionary<long, (double Forward, double Backward)>? DeviceTimes =>
+        Device.Type == DeviceType.Cpu ? null : Profile.NodeTimes();
 
     /// <summary>
     /// Runs <paramref name="warmupSteps"/> untraced steps (so the optimizer state exists and the allocator's
@@ -50,6 +58,11 @@ public sealed class TrainingStepTrace : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(warmupSteps);
         NameParameters(model);
+        var device = images.Device;
+        if (labels.Device != device)
+            throw new ArgumentException($"TrainingStepTrace: the images are on {device} but the labels are on {labels.Device}; move both to one device.");
+        if (model.Parameters().FirstOrDefault(p => p.Device != device) is { } stray)
+            throw new ArgumentException($"TrainingStepTrace: the images are on {device} but the model's parameter {stray.Name ?? "(unnamed)"} {Layout.Format(stray.Shape)} is on {stray.Device}; move the model with ToDevice({device}).");
         model.Train();
         using var optimizer = new AdamW(model.Parameters().ToList(), lr: lr, weightDecay: 0.05);
         for (int i = 0; i < warmupSteps; i++)
@@ -58,7 +71,7 @@ public sealed class TrainingStepTrace : IDisposable
             Step(model, optimizer, images, labels, labelSmoothing, null);
         }
         using var scope = Tensor.Scope();
-        using var profile = Profiler.Start();
+        using var profile = Profiler.Start(device);
         var loss = Step(model, optimizer, images, labels, labelSmoothing, profile).DetachFromScope();
         profile.Stop();
         return new TrainingStepTrace(loss, profile);

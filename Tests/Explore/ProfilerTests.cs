@@ -135,6 +135,26 @@ public class ProfilerTests
     }
 
     [Fact]
+    public void TheCpuTimelineReadsAStopwatchAndTheCpuAllocator()
+    {
+        using var timeline = Engine.Backends.Devices.StartTimeline(Device.Cpu);
+        Assert.Equal(Device.Cpu, timeline.Device);
+        Assert.Equal(0, timeline.Mark());
+        using (var scope = Tensor.Scope())
+        {
+            var t = Tensor.Zeros([1 << 16]);
+            Assert.Equal(1, timeline.Mark());
+            Assert.Equal((CpuStorage.LiveBytes, Engine.Cpu.CpuAllocator.CachedBytes, CpuStorage.PeakBytes), timeline.Memory());
+        }
+        Thread.Sleep(2);
+        timeline.Mark();
+        var times = timeline.Read();
+        Assert.Equal(3, times.Length);
+        Assert.Equal(0, times[0]);
+        Assert.True(times[1] >= 0 && times[2] >= times[1] + 1, string.Join(", ", times));
+    }
+
+    [Fact]
     public void PeakBytesCanStartAgain()
     {
         using (var scope = Tensor.Scope()) Tensor.Zeros([1 << 20]);

@@ -62,6 +62,8 @@ internal sealed unsafe partial class CudaBackend
 
     public DeviceTimer StartTimer(Device device) => new EventTimer(CudaDevice.For(device));
 
+    public DeviceTimeline StartTimeline(Device device) => new EventTimeline(CudaDevice.For(device));
+
     public DeviceMemoryStats Memory(Device device) => CudaDevice.For(device).MemoryStats();
 
     public void ResetPeakMemory(Device device) => CudaDevice.For(device).Allocator.ResetPeak();

@@ -4,8 +4,8 @@ using Engine.Models.Explore;
 namespace Engine.Samples.Cli.Explore;
 
 /// <summary>
-/// <c>engine explore erf --model NAME [--checkpoint DIR] [--stage NAME|all] --out DIR</c>: effective receptive
-/// fields on real images, at initialisation and after training, as PNG heat maps and erf.json.
+/// <c>engine explore erf --model NAME [--checkpoint DIR] [--stage NAME|all] [--device cpu|cuda] --out DIR</c>:
+/// effective receptive fields on real images, at initialisation and after training, as PNG heat maps and erf.json.
 /// </summary>
 internal static class ErfCommand
 {
@@ -19,17 +19,20 @@ internal static class ErfCommand
         scale.AcceptOnlyFromAmong("linear", "log");
         var seed = new Option<ulong>("--seed") { Description = "Seed of the initialisation.", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--out") { Description = "Directory for the PNG files and erf.json.", DefaultValueFactory = _ => "runs/explore" };
+        var device = ExploreCommand.DeviceOption("cpu, cuda or cuda:N: where the forward and backward passes run.");
         var threads = ExploreCommand.ThreadsOption();
         var command = new Command("erf", "Effective receptive fields of a model's stages, at initialisation and after training.")
-        { model, checkpoint, stage, images, scale, seed, output, threads };
+        { model, checkpoint, stage, images, scale, seed, output, device, threads };
         command.SetAction(parse => ExploreCommand.Guard(() =>
         {
             ExploreCommand.ApplyThreads(parse.GetValue(threads));
             string? ckpt = parse.GetValue(checkpoint);
             string name = parse.GetValue(model) ?? (ckpt is null ? null : ExploreData.ModelNameOf(ckpt))
                 ?? throw new ArgumentException("explore erf: give --model (or a --checkpoint that names its model).");
+            var (where, described) = ExploreCommand.ResolveDevice("explore erf", parse.GetValue(device)!, timed: false);
+            if (where.Type != DeviceType.Cpu) Console.WriteLine($"device: {described}");
             var results = ErfReport.Run(name, ckpt, parse.GetValue(stage), parse.GetValue(images), parse.GetValue(output)!,
-                parse.GetValue(scale) == "log" ? HeatmapScale.Log : HeatmapScale.Linear, parse.GetValue(seed));
+                parse.GetValue(scale) == "log" ? HeatmapScale.Log : HeatmapScale.Linear, parse.GetValue(seed), device: where);
             Console.Write(ErfReport.Format(results));
             foreach (var r in results) Console.WriteLine($"wrote {r.PngPath}");
             return 0;

@@ -27,6 +27,39 @@ internal static class ExploreCommand
     /// <summary>The <c>--threads</c> option.</summary>
     public static Option<int?> ThreadsOption() => new("--threads") { Description = "CPU threads (default: all cores)." };
 
+    /// <summary>The <c>--device</c> option of the commands that run the model: cpu, cuda or cuda:N.</summary>
+    public static Option<string> DeviceOption(string description = "cpu, cuda or cuda:N: where the step runs and is timed (CUDA events on a GPU).")
+    {
+        var option = new Option<string>("--device") { Description = description, DefaultValueFactory = _ => "cpu" };
+        option.Validators.Add(result =>
+        {
+            var text = result.GetValueOrDefault<string>() ?? "";
+            if (!System.Text.RegularExpressions.Regex.IsMatch(text, "^(cpu|cuda(:[0-9]+)?)$"))
+                result.AddError($"--device must be cpu, cuda or cuda:N, not '{text}'.");
+        });
+        return option;
+    }
+
+    /// <summary>
+    /// The device <paramref name="text"/> names and the line that says what it is: the GPU's name, and on the
+    /// CUDA emulator that the times are the CPU's emulation times, not a GPU's. A CUDA device that is not there
+    /// is a <see cref="NotSupportedException"/> or <see cref="ArgumentException"/> saying why (exit code 2).
+    /// <paramref name="timed"/>: the command reports times, so the line says what they are.
+    /// </summary>
+    public static (Device Device, string Description) ResolveDevice(string command, string text, bool timed = true)
+    {
+        Device device;
+        try { device = Engine.Backends.Devices.Parse(text); }
+        catch (NotSupportedException e) { throw new NotSupportedException($"{command} --device {text}: {e.Message} Use --device cpu.", e); }
+        catch (ArgumentException e) { throw new ArgumentException($"{command} --device {text}: {e.Message}", e); }
+        if (device.Type == DeviceType.Cpu) return (device, $"cpu, {Engine.Cpu.CpuParallel.ThreadCount} threads");
+        var name = Engine.Cuda.Cuda.Device(device.Index).Name;
+        if (!timed) return (device, $"{device} = {name}");
+        return (device, Engine.Cuda.Cuda.IsEmulated
+            ? $"{device} = {name}: emulated, so the times are the CPU's emulation of the kernels, not a GPU's (the op order, shapes and memory are the device's)"
+            : $"{device} = {name}: times from CUDA events on the compute stream");
+    }
+
     /// <summary>Runs a command's body; a bad argument, a missing file or an unknown model or stage is one line on stderr and exit code 2, not a stack trace.</summary>
     public static int Guard(Func<int> body)
     {

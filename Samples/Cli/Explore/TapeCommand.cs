@@ -5,8 +5,9 @@ using Spectre.Console;
 namespace Engine.Samples.Cli.Explore;
 
 /// <summary>
-/// <c>engine explore tape --model NAME</c>: the tape of one training step on real images: the table (op, shapes,
-/// saved bytes, forward and backward time), the summary by op kind, and a Graphviz DOT file.
+/// <c>engine explore tape --model NAME [--device cpu|cuda]</c>: the tape of one training step on real images: the
+/// table (op, shapes, saved bytes, forward and backward time: on a GPU the device's, from CUDA events), the
+/// summary by op kind, and a Graphviz DOT file.
 /// </summary>
 internal static class TapeCommand
 {
@@ -17,18 +18,18 @@ internal static class TapeCommand
         var output = new Option<string?>("--out") { Description = "Directory for tape.txt, tape-summary.txt and tape.dot." };
         var summaryOnly = new Option<bool>("--summary") { Description = "Print only the summary by op kind." };
         var warmup = new Option<int>("--warmup") { Description = "Untraced steps first (optimizer state, allocator cache, JIT).", DefaultValueFactory = _ => 3 };
+        var device = ExploreCommand.DeviceOption();
         var threads = ExploreCommand.ThreadsOption();
-        var command = new Command("tape", "Show the tape of one training step: table, summary by op kind, DOT graph.") { model, batch, output, summaryOnly, warmup, threads };
+        var command = new Command("tape", "Show the tape of one training step (CPU or CUDA): table, summary by op kind, DOT graph.") { model, batch, output, summaryOnly, warmup, device, threads };
         command.SetAction(parse => ExploreCommand.Guard(() =>
         {
             ExploreCommand.ApplyThreads(parse.GetValue(threads));
             string name = parse.GetValue(model)!;
-            var (images, labels) = ExploreData.EvalImages(parse.GetValue(batch));
+            var (where, described) = ExploreCommand.ResolveDevice("explore tape", parse.GetValue(device)!);
             using var net = ExploreData.Model(name);
-            using var trace = TrainingStepTrace.Run(net, images, labels, parse.GetValue(warmup));
-            images.Dispose();
-            labels.Dispose();
+            using var trace = ExploreStep.Run(net, parse.GetValue(batch), where, parse.GetValue(warmup));
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(name)}[/]: {trace.Nodes.Count} tape nodes, loss {trace.LossValue:0.0000}");
+            Console.WriteLine($"device: {described}");
             if (!parse.GetValue(summaryOnly)) Console.Write(trace.Table);
             Console.WriteLine();
             Console.Write(trace.Summary);
