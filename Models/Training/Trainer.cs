@@ -105,7 +105,12 @@ public sealed class Trainer
 
         var (device, deviceLine) = TrainingDevice.Resolve(o.Device, TrainingDevice.Facts.Current, d => Probe(d, shape, classes, dtype));
         _observer.Message(deviceLine);
-        using var model = ModelZoo.Create(o.Model, shape, classes, new Generator(o.Seed));
+        var init = new Generator(o.Seed);
+        using var model = ModelZoo.Create(o.Model, shape, classes, init);
+        // As torch.manual_seed(seed) before building the model: dropout's masks (drawn from the default generator)
+        // continue the stream the initialisation drew from, so a run depends on its seed alone, never on what the
+        // process drew before it. A resumed run restores the default generator from its checkpoint instead.
+        if (!resume) GeneratorState.Of(init).RestoreTo(Generator.Default);
         if (dtype != DType.F32) model.ToDType(dtype);
         model.ToDevice(device);
         _observer.Message($"model: {o.Model}, {model.ParameterCount():N0} parameters, {dtype.TorchName()}");

@@ -18,19 +18,44 @@ internal sealed unsafe partial class CudaBackend
         long bytes = src.NumEl * src.DType.SizeOf();
         if (bytes == 0) return;
         ulong address = ((CudaStorage)src.Storage).Address(src.Offset);
-        device.WithStaging((ulong)Math.Min(bytes, StagingChunk), staging =>
+        // The calling thread's armed checks are read with the data: their pages are copied behind its first piece,
+        // before the one wait, so a read costs one wait whether or not a loss (say) left a check to report.
+        var taken = device.Checks.TakeArmed();
+        var pages = new Dictionary<int, long[]>();
+        long first = Math.Min(bytes, StagingChunk);
+        long pagesAt = (first + 7) / 8 * 8;
+        long staged = taken is null ? first : pagesAt + (long)taken.Pages.Length * DeferredChecks.PageBytes;
+        try
         {
-            for (long done = 0; done < bytes; done += StagingChunk)
+            device.WithStaging((ulong)staged, staging =>
             {
-                long piece = Math.Min(StagingChunk, bytes - done);
-                Driver.CopyDtoHAsync((void*)staging.Pointer, new CUdeviceptr(address + (ulong)done), (ulong)piece, device.Stream);
-                Driver.StreamSynchronize(device.Stream);
-                Buffer.MemoryCopy((void*)staging.Pointer, (byte*)destination + done, piece, piece);
-            }
-            return 0;
-        });
+                for (long done = 0; done < bytes; done += StagingChunk)
+                {
+                    long piece = Math.Min(StagingChunk, bytes - done);
+                    Driver.CopyDtoHAsync((void*)staging.Pointer, new CUdeviceptr(address + (ulong)done), (ulong)piece, device.Stream);
+                    if (done == 0 && taken is not null)
+                        for (int i = 0; i < taken.Pages.Length; i++)
+                        {
+                            var page = device.Checks.Page(taken.Pages[i]);
+                            ulong from = ((CudaStorage)page.Storage).Address(page.Offset);
+                            Driver.CopyDtoHAsync((byte*)staging.Pointer + pagesAt + i * DeferredChecks.PageBytes, new CUdeviceptr(from), DeferredChecks.PageBytes, device.Stream);
+                        }
+                    Driver.StreamSynchronize(device.Stream);
+                    Buffer.MemoryCopy((void*)staging.Pointer, (byte*)destination + done, piece, piece);
+                    if (done == 0 && taken is not null)
+                        for (int i = 0; i < taken.Pages.Length; i++)
+                            pages[taken.Pages[i]] = new ReadOnlySpan<long>((byte*)staging.Pointer + pagesAt + i * DeferredChecks.PageBytes, DeferredChecks.PageSlots * 2).ToArray();
+                }
+                return 0;
+            });
+        }
+        catch
+        {
+            if (taken is not null && pages.Count == 0) device.Checks.Return(taken);
+            throw;
+        }
         // The host has waited for the stream: the checks that kernels made on the device are settled.
-        device.Checks.Report();
+        if (taken is not null) device.Checks.Settle(taken, pages);
     }
 
     public void CopyFromHost(void* source, Tensor dst)

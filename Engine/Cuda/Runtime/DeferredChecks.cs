@@ -95,24 +95,73 @@ public sealed class DeferredChecks
 
     /// <summary>
     /// Reads the slots of the calling thread's armed checks (the read waits for the kernels that wrote them),
-    /// clears and frees them, and throws the first failure. Called after every host wait; a no-op when the thread
-    /// has none.
+    /// clears and frees them, and throws the first failure. Called after a host wait that did not read the slots
+    /// itself (a synchronisation); a no-op when the thread has none.
     /// </summary>
     internal void Report()
+    {
+        if (TakeArmed() is not { } taken) return;
+        var pages = new Dictionary<int, long[]>();
+        try
+        {
+            // The read's own wait finds nothing of this thread armed: the checks were taken off the list above.
+            using (Autograd.Tape.NoGrad())
+                foreach (int page in taken.Pages)
+                    pages[page] = Page(page).ToArray<long>();
+        }
+        catch
+        {
+            Return(taken);
+            throw;
+        }
+        Settle(taken, pages);
+    }
+
+    /// <summary>Bytes of one page of slots on the device.</summary>
+    internal const int PageBytes = PageSlots * 2 * sizeof(long);
+
+    /// <summary>Armed checks taken off the pending list to be settled, and the pages that hold their slots.</summary>
+    internal sealed record Taken(DeferredCheck[] Checks, int[] Pages);
+
+    /// <summary>
+    /// Takes the calling thread's armed checks off the pending list, so that a read of device data can copy their
+    /// pages in the same wait as its own data and then <see cref="Settle"/> them; null when the thread has none.
+    /// </summary>
+    internal Taken? TakeArmed()
     {
         int thread = Environment.CurrentManagedThreadId;
         lock (_lock)
         {
             var mine = _pending.Where(c => c.Thread == thread && c.Armed).ToArray();
-            if (mine.Length == 0) return;
-            // Taken off the list before the read, whose own wait calls back here: nothing of this thread is armed by then.
+            if (mine.Length == 0) return null;
             foreach (var c in mine) _pending.Remove(c);
-            var pages = new Dictionary<int, long[]>();
-            using (Autograd.Tape.NoGrad())
-                foreach (int page in mine.Select(c => c.Index / PageSlots).Distinct())
-                    pages[page] = _pages[page].ToArray<long>();
+            return new Taken(mine, mine.Select(c => c.Index / PageSlots).Distinct().ToArray());
+        }
+    }
+
+    /// <summary>Puts taken checks back (the read of their pages failed), so that the next wait reports them.</summary>
+    internal void Return(Taken taken)
+    {
+        lock (_lock) _pending.InsertRange(0, taken.Checks);
+    }
+
+    /// <summary>Page <paramref name="page"/> of slots: a [<see cref="PageSlots"/>, 2] I64 tensor on the device.</summary>
+    internal Tensor Page(int page)
+    {
+        lock (_lock) return _pages[page];
+    }
+
+    /// <summary>
+    /// Settles taken checks from their pages as read after the kernels ran (<paramref name="pages"/> by page
+    /// index): a failed one's slot is cleared, all are freed, and the first failure, in the order the checks were
+    /// made, is thrown.
+    /// </summary>
+    internal void Settle(Taken taken, IReadOnlyDictionary<int, long[]> pages)
+    {
+        lock (_lock)
+        {
             Exception? first = null;
-            foreach (var c in mine)
+            foreach (var c in taken.Checks)
             {
                 var values = pages[c.Index / PageSlots];
                 int at = 2 * (c.Index % PageSlots);

@@ -69,7 +69,7 @@ public sealed class AffNet : Module<Tensor, Tensor>
 
         public Classifier(int features, int classes, double dropout, Generator? generator)
         {
-            if (dropout > 0 && dropout < 1) _dropout = RegisterModule("dropout", new Dropout(dropout, generator));
+            if (dropout > 0 && dropout < 1) _dropout = RegisterModule("dropout", new Dropout(dropout));   // masks from the default generator, which a checkpoint resumes
             _fc = RegisterModule("fc", new Linear(features, classes, generator: generator));
             Init.XavierUniform(_fc.Weight, generator: generator);
             Init.Zeros(_fc.Bias!);

@@ -22,7 +22,8 @@ public sealed class Sequencer2dBlock : Module<Tensor, Tensor>
             config.Union, config.WithFc, dtype, generator));
         _norm2 = RegisterModule("norm2", new LayerNorm(dim, 1e-6, dtype: dtype));
         _mlp = RegisterModule("mlp_channels", new Mlp(dim, (int)(mlpRatio * dim), drop: config.DropRate, dtype: dtype));
-        _dropPath = new DropPath(dropPath, generator);
+        // Masks from the default generator (PyTorch's global one), not the initialising one: a checkpoint resumes them.
+        _dropPath = new DropPath(dropPath);
     }
 
     /// <inheritdoc/>

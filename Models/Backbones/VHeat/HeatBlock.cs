@@ -17,7 +17,6 @@ public sealed class HeatBlock : Module
     private readonly ConvMlp _mlp;
     private readonly bool _postNorm, _scaled;
     private readonly double _dropPath;
-    private readonly Generator? _generator;
 
     /// <summary>Creates the block for <paramref name="dim"/> channels.</summary>
     public HeatBlock(int dim, double dropPath, bool postNorm, double? layerScale, double mlpRatio,
@@ -25,7 +24,6 @@ public sealed class HeatBlock : Module
     {
         _postNorm = postNorm;
         _dropPath = dropPath;
-        _generator = generator;
         _norm1 = RegisterModule("norm1", new LayerNorm(dim, 1e-5, dtype: dtype));
         Op = RegisterModule("op", new Heat2D(dim, dim, inferMode, inferHeight, inferWidth, dtype, generator));
         _norm2 = RegisterModule("norm2", new LayerNorm(dim, 1e-5, dtype: dtype));
@@ -55,8 +53,10 @@ public sealed class HeatBlock : Module
     private static Tensor Scale(Tensor branch, Tensor? gamma) =>
         gamma is null ? branch : branch * gamma;
 
+    // The masks come from the default generator, as timm's DropPath draws from PyTorch's global one: the
+    // construction generator only initialises, and a checkpoint (which keeps the default generator) resumes the masks.
     private Tensor DropPath(Tensor branch) =>
-        _dropPath > 0 ? Functional.DropPath(branch, _dropPath, Training, generator: _generator) : branch;
+        _dropPath > 0 ? Functional.DropPath(branch, _dropPath, Training) : branch;
 }
 
 /// <summary>

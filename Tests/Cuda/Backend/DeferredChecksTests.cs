@@ -86,4 +86,32 @@ public class DeferredChecksTests
         Assert.Equal($"check {DeferredChecks.PageSlots + 2}: 42 at 3", e.Message);
         Assert.Equal(0, Checks.Pending);
     }
+
+    /// <summary>
+    /// A read of device data reports the thread's checks in its own wait: the slots' pages are copied behind the
+    /// data, so a training loop that reads its loss waits once, not twice, when a loss left a check.
+    /// </summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void A_read_reports_the_checks_in_its_own_single_wait()
+    {
+        Devices.Synchronize(Gpu);
+        using var value = Tensor.Full([3], 2.5, DType.F64, Gpu);
+        var many = Enumerable.Range(0, DeferredChecks.PageSlots + 3).Select(i => Made($"fine {i}", bad: false)).ToArray();   // two pages
+        foreach (var c in many) c.Dispose();
+        long before = global::Engine.Cuda.Native.Driver.HostWaitsOnThisThread;
+        Assert.Equal([2.5, 2.5, 2.5], value.ToArray<double>());
+        Assert.Equal(1, global::Engine.Cuda.Native.Driver.HostWaitsOnThisThread - before);
+        Assert.Equal(0, Checks.Pending);
+
+        using (Made("fine", bad: false)) { }
+        using (Made("bad", bad: true)) { }
+        before = global::Engine.Cuda.Native.Driver.HostWaitsOnThisThread;
+        var e = Assert.Throws<InvalidOperationException>(() => value.ToArray<double>());
+        Assert.Equal("bad: 42 at 3", e.Message);
+        Assert.Equal(1, global::Engine.Cuda.Native.Driver.HostWaitsOnThisThread - before);
+        Assert.Equal(0, Checks.Pending);
+        // The failed slot was cleared and freed: a check reusing it finds nothing.
+        using (Made("reused", bad: false)) { }
+        Assert.Equal([2.5, 2.5, 2.5], value.ToArray<double>());
+    }
 }
