@@ -24,6 +24,8 @@ internal sealed unsafe partial class CudaBackend
             {
                 long piece = Math.Min(StagingChunk, bytes - done);
                 Driver.CopyDtoHAsync((void*)staging.Pointer, new CUdeviceptr(address + (ulong)done), (ulong)piece, device.Stream);
+                device.Counters.Read();
+                device.Counters.HostSync();
                 Driver.StreamSynchronize(device.Stream);
                 Buffer.MemoryCopy((void*)staging.Pointer, (byte*)destination + done, piece, piece);
             }
@@ -46,7 +48,9 @@ internal sealed unsafe partial class CudaBackend
                 long piece = Math.Min(StagingChunk, bytes - done);
                 Buffer.MemoryCopy((byte*)source + done, (void*)staging.Pointer, piece, piece);
                 Driver.CopyHtoDAsync(new CUdeviceptr(address + (ulong)done), (void*)staging.Pointer, (ulong)piece, device.Stream);
+                device.Counters.Upload();
                 // The staging buffer is reused by the next piece (and the next transfer): wait for this one.
+                device.Counters.HostSync();
                 Driver.StreamSynchronize(device.Stream);
             }
             return 0;
@@ -63,6 +67,8 @@ internal sealed unsafe partial class CudaBackend
     public DeviceTimer StartTimer(Device device) => new EventTimer(CudaDevice.For(device));
 
     public DeviceMemoryStats Memory(Device device) => CudaDevice.For(device).MemoryStats();
+
+    public DeviceCounters Counters(Device device) => CudaDevice.For(device).CounterSnapshot();
 
     public void ResetPeakMemory(Device device) => CudaDevice.For(device).Allocator.ResetPeak();
 
@@ -94,6 +100,7 @@ internal sealed unsafe partial class CudaBackend
             if (_start == 0) throw new ObjectDisposedException(nameof(DeviceTimer));
             _device.MakeCurrent();
             Driver.EventRecord(_end, _device.Stream);
+            _device.Counters.HostSync();
             Driver.EventSynchronize(_end);
             return Driver.EventElapsedMilliseconds(_start, _end);
         }

@@ -75,6 +75,12 @@ public sealed class CudaDevice
     /// <summary>Device memory for tensors, cached.</summary>
     public CachingAllocator Allocator { get; }
 
+    /// <summary>Launches, library calls, copies and host waits so far (read through <see cref="Devices.Counters"/>).</summary>
+    internal CudaCounters Counters { get; } = new();
+
+    /// <summary>The running counts of this device's work (see <see cref="DeviceCounters"/>).</summary>
+    public DeviceCounters CounterSnapshot() => Counters.Snapshot(Device, Allocator.Stats);
+
     /// <summary>Checks made on the device by kernels, reported at the host's next wait (see <see cref="DeferredChecks"/>).</summary>
     public DeferredChecks Checks { get; }
 
@@ -85,6 +91,7 @@ public sealed class CudaDevice
     public void Synchronize()
     {
         MakeCurrent();
+        Counters.HostSync();
         Driver.StreamSynchronize(Stream);
     }
 

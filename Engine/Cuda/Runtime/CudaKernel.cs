@@ -67,6 +67,7 @@ public sealed unsafe class CudaKernel
             }
         }
         Device.MakeCurrent();
+        Device.Counters.Launch();
         Driver.LaunchKernel(_function, config, sharedBytes, Device.Stream, args.Pointers);
     }
 }
