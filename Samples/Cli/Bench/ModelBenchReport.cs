@@ -1,0 +1,117 @@
+using System.Globalization;
+using Engine.Backends;
+using Spectre.Console;
+
+namespace Engine.Samples.Cli.Bench;
+
+/// <summary>The table and the JSON line of <c>bench model</c>, and the run of its PyTorch twin.</summary>
+internal static class ModelBenchReport
+{
+    /// <summary>The settings as JSON fields (also on the failure line).</summary>
+    public static Dictionary<string, object?> Settings(ModelBenchSettings s) => new()
+    {
+        ["model"] = s.Model, ["batch"] = s.Batch, ["image_size"] = s.ImageSize, ["threads"] = s.Threads, ["steps"] = s.Steps,
+        ["dtype"] = s.DType.ShortName(), ["tf32"] = s.Tf32,
+    };
+
+    /// <summary>Runs model_torch.py on the same device with the same settings; null and why when it cannot.</summary>
+    public static ModelTiming? RunTorch(ModelBenchSettings s, Device device, out string? note)
+    {
+        string[] args = ["--model", s.Model, "--batch", Str(s.Batch), "--threads", Str(s.Threads), "--steps", Str(s.Steps),
+            "--size", Str(s.ImageSize), "--device", device.ToString(), "--dtype", s.DType.ShortName(), .. s.Tf32 ? new[] { "--tf32" } : []];
+        using var doc = TorchTwin.Run("model_torch.py", args, out var why);
+        if (doc is null)
+        {
+            note = "PyTorch twin " + why;
+            return null;
+        }
+        var root = doc.RootElement;
+        note = root.TryGetProperty("torch", out var version) ? $"torch {version.GetString()} on {root.GetProperty("device_name").GetString()}" : null;
+        static long? Bytes(System.Text.Json.JsonElement e, string name) =>
+            e.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number ? v.GetInt64() : null;
+        return new ModelTiming(root.GetProperty("train_s").GetDouble() * 1e3, root.GetProperty("infer_s").GetDouble() * 1e3, root.GetProperty("params").GetInt64(),
+            Bytes(root, "train_peak_bytes"), Bytes(root, "infer_peak_bytes"));
+    }
+
+    public static void Print(ModelBenchSettings s, BenchDevice on, ModelTiming engine, ModelTiming? torch, string? note)
+    {
+        bool cuda = on.Device.Type == DeviceType.Cuda;
+        string precision = s.DType == DType.F64 ? "F64" : cuda ? (s.Tf32 ? "F32, TF32 allowed on both sides" : "F32, TF32 off on both sides") : "F32";
+        string where = cuda ? on.Device.ToString() : $"{s.Threads} threads";
+        if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;
+        AnsiConsole.MarkupLine(Markup.Escape($"bench model {s.Model}: batch {s.Batch}, {s.ImageSize}x{s.ImageSize}, {precision}, {where}; median of {s.Steps} timed steps after {ModelBench.WarmupSteps} warm-up"));
+        var table = new Table().AddColumns("", "parameters", "train step img/s", "inference img/s", "train peak", "inference peak");
+        table.AddRow("engine", Count(engine.Parameters), Rate(s.Batch, engine.TrainMs), Rate(s.Batch, engine.InferMs), Mib(engine.TrainPeakBytes), Mib(engine.InferPeakBytes));
+        if (torch is not null)
+        {
+            table.AddRow("pytorch", Count(torch.Parameters), Rate(s.Batch, torch.TrainMs), Rate(s.Batch, torch.InferMs), Mib(torch.TrainPeakBytes), Mib(torch.InferPeakBytes));
+            table.AddRow("engine / pytorch", "", Ratio(torch.TrainMs / engine.TrainMs), Ratio(torch.InferMs / engine.InferMs), "", "");
+        }
+        AnsiConsole.Write(table);
+        if (cuda && engine.TrainStep is { } t && engine.Inference is { } i)
+        {
+            var counts = new Table().Title("engine, per step after warm-up (device-independent)")
+                .AddColumns("", "kernel launches", "cuBLAS/cuFFT calls", "memsets+copies", "host syncs", "allocator requests", "new device allocations");
+            counts.AddRow("train step", Count(t.KernelLaunches), Count(t.LibraryCalls), Count(t.MemoryOperations), Count(t.HostSyncs), Count(t.AllocatorRequests), Count(t.DeviceAllocations));
+            counts.AddRow("inference", Count(i.KernelLaunches), Count(i.LibraryCalls), Count(i.MemoryOperations), Count(i.HostSyncs), Count(i.AllocatorRequests), Count(i.DeviceAllocations));
+            AnsiConsole.Write(counts);
+        }
+        if (note is not null) AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(note)}[/]");
+        if (on.Emulated) AnsiConsole.MarkupLine("[yellow]emulated: the times and rates mean nothing; the counts are the same as on a GPU[/]");
+        DeviceBench.WriteJson(Json(s, on, engine, torch, note));
+    }
+
+    private static Dictionary<string, object?> Json(ModelBenchSettings s, BenchDevice on, ModelTiming engine, ModelTiming? torch, string? note)
+    {
+        var json = new Dictionary<string, object?> { ["bench"] = "model", ["device"] = on.Device.ToString(), ["device_name"] = on.Name, ["emulated"] = on.Emulated };
+        foreach (var (k, v) in Settings(s)) json[k] = v;
+        json["parameters"] = engine.Parameters;
+        json["engine"] = Figures(s.Batch, engine);
+        if (engine.TrainStep is { } t && on.Device.Type == DeviceType.Cuda) json["train_step_counts"] = Counts(t);
+        if (engine.Inference is { } i && on.Device.Type == DeviceType.Cuda) json["inference_counts"] = Counts(i);
+        // Flat figures kept from the CPU-only version, for scripts that read them.
+        json["engine_train_img_s"] = s.Batch / (engine.TrainMs / 1e3);
+        json["engine_infer_img_s"] = s.Batch / (engine.InferMs / 1e3);
+        if (s.Torch)
+        {
+            json["torch"] = torch is null ? new Dictionary<string, object?> { ["skipped"] = note } : Figures(s.Batch, torch);
+            if (torch is not null)
+            {
+                json["torch_note"] = note;
+                json["torch_train_img_s"] = s.Batch / (torch.TrainMs / 1e3);
+                json["torch_infer_img_s"] = s.Batch / (torch.InferMs / 1e3);
+                json["ratio"] = new Dictionary<string, double> { ["train"] = Math.Round(torch.TrainMs / engine.TrainMs, 3), ["infer"] = Math.Round(torch.InferMs / engine.InferMs, 3) };
+            }
+        }
+        string rates = $"train {Rate(s.Batch, engine.TrainMs)} img/s, inference {Rate(s.Batch, engine.InferMs)} img/s";
+        if (torch is not null) rates += $" ({Ratio(torch.TrainMs / engine.TrainMs)} and {Ratio(torch.InferMs / engine.InferMs)} of PyTorch)";
+        string counts = engine.TrainStep is { } c && on.Device.Type == DeviceType.Cuda
+            ? $"; per train step {c.KernelLaunches} launches, {c.LibraryCalls} library calls, {c.HostSyncs} host syncs, {c.DeviceAllocations} new allocations" : "";
+        json["summary"] = $"{s.Model} b{s.Batch} {s.ImageSize}px {s.DType.ShortName()}{(s.Tf32 ? " tf32" : "")}: {rates}{counts}" + (on.Emulated ? " [emulated: times meaningless]" : "");
+        return json;
+    }
+
+    private static Dictionary<string, object?> Figures(int batch, ModelTiming t) => new()
+    {
+        ["train_ms"] = Math.Round(t.TrainMs, 4), ["infer_ms"] = Math.Round(t.InferMs, 4),
+        ["train_img_s"] = Math.Round(batch / (t.TrainMs / 1e3), 2), ["infer_img_s"] = Math.Round(batch / (t.InferMs / 1e3), 2),
+        ["train_peak_bytes"] = t.TrainPeakBytes, ["infer_peak_bytes"] = t.InferPeakBytes, ["parameters"] = t.Parameters,
+    };
+
+    private static Dictionary<string, long> Counts(DeviceCounters c) => new()
+    {
+        ["kernel_launches"] = c.KernelLaunches, ["library_calls"] = c.LibraryCalls, ["memory_ops"] = c.MemoryOperations,
+        ["host_syncs"] = c.HostSyncs, ["device_to_host"] = c.DeviceToHostCopies, ["host_to_device"] = c.HostToDeviceCopies,
+        ["allocator_requests"] = c.AllocatorRequests, ["cache_hits"] = c.CacheHits, ["device_allocations"] = c.DeviceAllocations,
+    };
+
+    private static string Str(int v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string Count(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Mib(long? bytes) => bytes is { } b ? (b / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MiB" : "-";
+
+    private static string Rate(int batch, double ms) => (batch / (ms / 1e3)).ToString("0.0", CultureInfo.InvariantCulture);
+
+    private static string Ratio(double r) => r.ToString("0.00", CultureInfo.InvariantCulture) + "x";
+}
