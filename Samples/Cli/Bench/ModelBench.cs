@@ -16,11 +16,12 @@ namespace Engine.Samples.Cli.Bench;
 /// <param name="InferPeakBytes">Peak memory allocated during inference, the peak reset in between.</param>
 /// <param name="TrainStep">The engine's counts over one train step after warm-up (null for the twin).</param>
 /// <param name="Inference">The engine's counts over one inference batch after warm-up.</param>
+/// <param name="TrainKernels">With <c>--profile</c> on CUDA: the launches of each kernel ("unit/kernel") in the counted train step.</param>
 internal sealed record ModelTiming(double TrainMs, double InferMs, long Parameters, long? TrainPeakBytes, long? InferPeakBytes,
-    DeviceCounters? TrainStep = null, DeviceCounters? Inference = null);
+    DeviceCounters? TrainStep = null, DeviceCounters? Inference = null, IReadOnlyDictionary<string, long>? TrainKernels = null);
 
 /// <summary>The settings of one <c>bench model</c> run.</summary>
-internal sealed record ModelBenchSettings(string Model, int Batch, int Threads, int Steps, int ImageSize, DType DType, bool Tf32, bool Torch);
+internal sealed record ModelBenchSettings(string Model, int Batch, int Threads, int Steps, int ImageSize, DType DType, bool Tf32, bool Torch, bool Profile = false);
 
 /// <summary>
 /// <c>engine bench model</c>: images per second of one model's training step (forward, cross-entropy with
@@ -44,9 +45,10 @@ internal static class ModelBench
         var dtype = new Option<string>("--dtype") { Description = "f32 or f64.", DefaultValueFactory = _ => "f32" };
         var tf32 = new Option<bool>("--tf32") { Description = "Allow TF32 in F32 matrix products on CUDA, on both sides (PyTorch's allow_tf32)." };
         var torch = new Option<bool>("--torch") { Description = "Also run the PyTorch twin (Samples/bench/model_torch.py) on the same device in this run." };
+        var profile = new Option<bool>("--profile") { Description = "On CUDA: also list the launches of each kernel in one train step." };
         var device = DeviceBench.Option();
         var command = new Command("model", "Train-step and inference images per second of a model, beside its PyTorch twin.")
-            { model, batch, threads, steps, size, dtype, tf32, torch, device };
+            { model, batch, threads, steps, size, dtype, tf32, torch, profile, device };
         command.SetAction(parse =>
         {
             var (b, t, n, s) = (parse.GetValue(batch), parse.GetValue(threads), parse.GetValue(steps), parse.GetValue(size));
@@ -69,7 +71,7 @@ internal static class ModelBench
                 return 2;
             }
             Engine.Cpu.CpuParallel.ThreadCount = t;
-            return Run(new ModelBenchSettings(parse.GetValue(model)!, b, t, n, s, dt.Value, allowTf32, parse.GetValue(torch)), on);
+            return Run(new ModelBenchSettings(parse.GetValue(model)!, b, t, n, s, dt.Value, allowTf32, parse.GetValue(torch), parse.GetValue(profile)), on);
         });
         return command;
     }
@@ -133,27 +135,40 @@ internal static class ModelBench
         model.Train();
         Devices.Synchronize(device);
         Devices.ResetPeakMemory(device);
-        var (trainMs, trainStep) = Time(device, s.Steps, Train);
+        Dictionary<string, long>? kernels = null;
+        var (trainMs, trainStep) = Time(device, s.Steps, Train, counted =>
+        {
+            if (!s.Profile || device.Type != DeviceType.Cuda) { counted(); return; }
+            var cuda = Engine.Cuda.Runtime.CudaDevice.For(device);
+            var before = cuda.LaunchesByKernel();
+            counted();
+            kernels = cuda.LaunchesByKernel().Select(kv => (kv.Key, kv.Value - before.GetValueOrDefault(kv.Key)))
+                .Where(kv => kv.Item2 > 0).ToDictionary(kv => kv.Key, kv => kv.Item2);
+        });
         long trainPeak = Devices.Memory(device).Peak;
         model.Eval();
         Devices.Synchronize(device);
         Devices.ResetPeakMemory(device);
-        var (inferMs, inference) = Time(device, s.Steps, Infer);
+        var (inferMs, inference) = Time(device, s.Steps, Infer, counted => counted());
         long inferPeak = Devices.Memory(device).Peak;
-        return new ModelTiming(trainMs, inferMs, model.ParameterCount(), trainPeak, inferPeak, trainStep, inference);
+        return new ModelTiming(trainMs, inferMs, model.ParameterCount(), trainPeak, inferPeak, trainStep, inference, kernels);
     }
 
     /// <summary>
     /// <see cref="WarmupSteps"/> untimed runs of <paramref name="body"/>, one counted run (nothing waits around
-    /// it, so its host syncs are the body's own), then <paramref name="steps"/> runs each timed on the device's
+    /// it, so its host syncs are the body's own; <paramref name="around"/> may read more around it), then <paramref name="steps"/> runs each timed on the device's
     /// clock; the median milliseconds and the counts.
     /// </summary>
-    private static (double Ms, DeviceCounters Counts) Time(Device device, int steps, Action body)
+    private static (double Ms, DeviceCounters Counts) Time(Device device, int steps, Action body, Action<Action> around)
     {
         for (int i = 0; i < WarmupSteps; i++) body();
-        var before = Devices.Counters(device);
-        body();
-        var counts = Devices.Counters(device) - before;
+        var counts = default(DeviceCounters);
+        around(() =>
+        {
+            var before = Devices.Counters(device);
+            body();
+            counts = Devices.Counters(device) - before;
+        });
         var times = new double[steps];
         for (int i = 0; i < steps; i++)
         {

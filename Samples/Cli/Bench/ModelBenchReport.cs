@@ -56,6 +56,13 @@ internal static class ModelBenchReport
             counts.AddRow("inference", Count(i.KernelLaunches), Count(i.LibraryCalls), Count(i.MemoryOperations), Count(i.HostSyncs), Count(i.AllocatorRequests), Count(i.DeviceAllocations));
             AnsiConsole.Write(counts);
         }
+        if (engine.TrainKernels is { } kernels)
+        {
+            var top = new Table().Title("kernels launched in one train step, most launched first").AddColumns("kernel", "launches");
+            foreach (var (name, n) in kernels.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal))
+                top.AddRow(Markup.Escape(name), Count(n));
+            AnsiConsole.Write(top);
+        }
         if (note is not null) AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(note)}[/]");
         if (on.Emulated) AnsiConsole.MarkupLine("[yellow]emulated: the times and rates mean nothing; the counts are the same as on a GPU[/]");
         DeviceBench.WriteJson(Json(s, on, engine, torch, note));
@@ -69,6 +76,7 @@ internal static class ModelBenchReport
         json["engine"] = Figures(s.Batch, engine);
         if (engine.TrainStep is { } t && on.Device.Type == DeviceType.Cuda) json["train_step_counts"] = Counts(t);
         if (engine.Inference is { } i && on.Device.Type == DeviceType.Cuda) json["inference_counts"] = Counts(i);
+        if (engine.TrainKernels is { } byKernel) json["train_step_kernels"] = byKernel;
         // Flat figures kept from the CPU-only version, for scripts that read them.
         json["engine_train_img_s"] = s.Batch / (engine.TrainMs / 1e3);
         json["engine_infer_img_s"] = s.Batch / (engine.InferMs / 1e3);
