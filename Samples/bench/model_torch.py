@@ -66,6 +66,7 @@ def main():
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="f32", choices=["f32", "f64"])
     parser.add_argument("--tf32", action="store_true")
+    parser.add_argument("--phase", default="both", choices=["both", "train", "infer"])
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -100,18 +101,21 @@ def main():
         torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device)
 
-    model.train()
-    if cuda:
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-    train_s = median_seconds(args.steps, train_step, cuda)
-    train_peak = peak()
-    model.eval()
-    if cuda:
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-    infer_s = median_seconds(args.steps, infer, cuda)
-    infer_peak = peak()
+    train_s = train_peak = infer_s = infer_peak = None
+    if args.phase != "infer":
+        model.train()
+        if cuda:
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+        train_s = median_seconds(args.steps, train_step, cuda)
+        train_peak = peak()
+    if args.phase != "train":
+        model.eval()
+        if cuda:
+            torch.cuda.synchronize(device)
+            torch.cuda.reset_peak_memory_stats(device)
+        infer_s = median_seconds(args.steps, infer, cuda)
+        infer_peak = peak()
     params = sum(p.numel() for p in model.parameters())
     print(json.dumps({
         "train_s": train_s, "infer_s": infer_s, "params": params,

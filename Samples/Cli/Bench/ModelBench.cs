@@ -9,19 +9,27 @@ using Engine.Ops;
 namespace Engine.Samples.Cli.Bench;
 
 /// <summary>What one side measured: median milliseconds of a train step and of an inference batch, the peak memory of each, and (engine) the counts of one step.</summary>
-/// <param name="TrainMs">Median milliseconds of a train step, on the device's clock.</param>
-/// <param name="InferMs">Median milliseconds of an inference batch.</param>
+/// <param name="TrainMs">Median milliseconds of a train step, on the device's clock (null when not measured: <c>--phase infer</c>).</param>
+/// <param name="InferMs">Median milliseconds of an inference batch (null with <c>--phase train</c>).</param>
 /// <param name="Parameters">The model's parameter count.</param>
 /// <param name="TrainPeakBytes">Peak memory allocated during the train steps (device memory on CUDA, tensor memory on the CPU).</param>
 /// <param name="InferPeakBytes">Peak memory allocated during inference, the peak reset in between.</param>
 /// <param name="TrainStep">The engine's counts over one train step after warm-up (null for the twin).</param>
 /// <param name="Inference">The engine's counts over one inference batch after warm-up.</param>
 /// <param name="TrainKernels">With <c>--profile</c> on CUDA: the launches of each kernel ("unit/kernel") in the counted train step.</param>
-internal sealed record ModelTiming(double TrainMs, double InferMs, long Parameters, long? TrainPeakBytes, long? InferPeakBytes,
+internal sealed record ModelTiming(double? TrainMs, double? InferMs, long Parameters, long? TrainPeakBytes, long? InferPeakBytes,
     DeviceCounters? TrainStep = null, DeviceCounters? Inference = null, IReadOnlyDictionary<string, long>? TrainKernels = null);
 
 /// <summary>The settings of one <c>bench model</c> run.</summary>
-internal sealed record ModelBenchSettings(string Model, int Batch, int Threads, int Steps, int ImageSize, DType DType, bool Tf32, bool Torch, bool Profile = false);
+internal sealed record ModelBenchSettings(string Model, int Batch, int Threads, int Steps, int ImageSize, DType DType, bool Tf32, bool Torch,
+    bool Profile = false, string Phase = "both")
+{
+    /// <summary>Whether the train step is measured.</summary>
+    public bool Train => Phase != "infer";
+
+    /// <summary>Whether inference is measured.</summary>
+    public bool Infer => Phase != "train";
+}
 
 /// <summary>
 /// <c>engine bench model</c>: images per second of one model's training step (forward, cross-entropy with
@@ -45,10 +53,11 @@ internal static class ModelBench
         var dtype = new Option<string>("--dtype") { Description = "f32 or f64.", DefaultValueFactory = _ => "f32" };
         var tf32 = new Option<bool>("--tf32") { Description = "Allow TF32 in F32 matrix products on CUDA, on both sides (PyTorch's allow_tf32)." };
         var torch = new Option<bool>("--torch") { Description = "Also run the PyTorch twin (Samples/bench/model_torch.py) on the same device in this run." };
+        var phase = new Option<string>("--phase") { Description = "both, train or infer: what to measure (infer alone for sizes whose training would not fit).", DefaultValueFactory = _ => "both" };
         var profile = new Option<bool>("--profile") { Description = "On CUDA: also list the launches of each kernel in one train step." };
         var device = DeviceBench.Option();
         var command = new Command("model", "Train-step and inference images per second of a model, beside its PyTorch twin.")
-            { model, batch, threads, steps, size, dtype, tf32, torch, profile, device };
+            { model, batch, threads, steps, size, dtype, tf32, torch, phase, profile, device };
         command.SetAction(parse =>
         {
             var (b, t, n, s) = (parse.GetValue(batch), parse.GetValue(threads), parse.GetValue(steps), parse.GetValue(size));
@@ -63,6 +72,12 @@ internal static class ModelBench
                 Console.Error.WriteLine($"bench model: --dtype must be f32 or f64, not '{parse.GetValue(dtype)}'.");
                 return 2;
             }
+            var what = parse.GetValue(phase)!;
+            if (what is not ("both" or "train" or "infer"))
+            {
+                Console.Error.WriteLine($"bench model: --phase must be both, train or infer, not '{what}'.");
+                return 2;
+            }
             if (DeviceBench.Resolve("model", parse.GetValue(device)!) is not { } on) return 2;
             bool allowTf32 = parse.GetValue(tf32);
             if (allowTf32 && on.Device.Type != DeviceType.Cuda)
@@ -71,7 +86,7 @@ internal static class ModelBench
                 return 2;
             }
             Engine.Cpu.CpuParallel.ThreadCount = t;
-            return Run(new ModelBenchSettings(parse.GetValue(model)!, b, t, n, s, dt.Value, allowTf32, parse.GetValue(torch), parse.GetValue(profile)), on);
+            return Run(new ModelBenchSettings(parse.GetValue(model)!, b, t, n, s, dt.Value, allowTf32, parse.GetValue(torch), parse.GetValue(profile), what), on);
         });
         return command;
     }
@@ -132,34 +147,43 @@ internal static class ModelBench
             model.Call(images);
         }
 
-        model.Train();
-        Devices.Synchronize(device);
-        Devices.ResetPeakMemory(device);
         Dictionary<string, long>? kernels = null;
-        var (trainMs, trainStep) = Time(device, s.Steps, Train, counted =>
+        double? trainMs = null, inferMs = null;
+        long? trainPeak = null, inferPeak = null;
+        DeviceCounters? trainStep = null, inference = null;
+        if (s.Train)
         {
-            if (!s.Profile || device.Type != DeviceType.Cuda) { counted(); return; }
-            var cuda = Engine.Cuda.Runtime.CudaDevice.For(device);
-            var before = cuda.LaunchesByKernel();
-            counted();
-            kernels = cuda.LaunchesByKernel().Select(kv => (kv.Key, kv.Value - before.GetValueOrDefault(kv.Key)))
-                .Where(kv => kv.Item2 > 0).ToDictionary(kv => kv.Key, kv => kv.Item2);
-        });
-        long trainPeak = Devices.Memory(device).Peak;
-        model.Eval();
-        Devices.Synchronize(device);
-        Devices.ResetPeakMemory(device);
-        var (inferMs, inference) = Time(device, s.Steps, Infer, counted => counted());
-        long inferPeak = Devices.Memory(device).Peak;
+            model.Train();
+            Devices.Synchronize(device);
+            Devices.ResetPeakMemory(device);
+            (trainMs, trainStep) = Time(device, s.Steps, Train, counted =>
+            {
+                if (!s.Profile || device.Type != DeviceType.Cuda) { counted(); return; }
+                var cuda = Engine.Cuda.Runtime.CudaDevice.For(device);
+                var before = cuda.LaunchesByKernel();
+                counted();
+                kernels = cuda.LaunchesByKernel().Select(kv => (kv.Key, kv.Value - before.GetValueOrDefault(kv.Key)))
+                    .Where(kv => kv.Item2 > 0).ToDictionary(kv => kv.Key, kv => kv.Item2);
+            });
+            trainPeak = Devices.Memory(device).Peak;
+        }
+        if (s.Infer)
+        {
+            model.Eval();
+            Devices.Synchronize(device);
+            Devices.ResetPeakMemory(device);
+            (inferMs, inference) = Time(device, s.Steps, Infer, counted => counted());
+            inferPeak = Devices.Memory(device).Peak;
+        }
         return new ModelTiming(trainMs, inferMs, model.ParameterCount(), trainPeak, inferPeak, trainStep, inference, kernels);
     }
 
     /// <summary>
     /// <see cref="WarmupSteps"/> untimed runs of <paramref name="body"/>, one counted run (nothing waits around
-    /// it, so its host syncs are the body's own; <paramref name="around"/> may read more around it), then <paramref name="steps"/> runs each timed on the device's
-    /// clock; the median milliseconds and the counts.
+    /// it, so its host syncs are the body's own; <paramref name="around"/> may read more around it), then
+    /// <paramref name="steps"/> runs each timed on the device's clock; the median milliseconds and the counts.
     /// </summary>
-    private static (double Ms, DeviceCounters Counts) Time(Device device, int steps, Action body, Action<Action> around)
+    private static (double? Ms, DeviceCounters? Counts) Time(Device device, int steps, Action body, Action<Action> around)
     {
         for (int i = 0; i < WarmupSteps; i++) body();
         var counts = default(DeviceCounters);

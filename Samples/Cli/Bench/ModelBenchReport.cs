@@ -11,14 +11,14 @@ internal static class ModelBenchReport
     public static Dictionary<string, object?> Settings(ModelBenchSettings s) => new()
     {
         ["model"] = s.Model, ["batch"] = s.Batch, ["image_size"] = s.ImageSize, ["threads"] = s.Threads, ["steps"] = s.Steps,
-        ["dtype"] = s.DType.ShortName(), ["tf32"] = s.Tf32,
+        ["dtype"] = s.DType.ShortName(), ["tf32"] = s.Tf32, ["phase"] = s.Phase,
     };
 
     /// <summary>Runs model_torch.py on the same device with the same settings; null and why when it cannot.</summary>
     public static ModelTiming? RunTorch(ModelBenchSettings s, Device device, out string? note)
     {
         string[] args = ["--model", s.Model, "--batch", Str(s.Batch), "--threads", Str(s.Threads), "--steps", Str(s.Steps),
-            "--size", Str(s.ImageSize), "--device", device.ToString(), "--dtype", s.DType.ShortName(), .. s.Tf32 ? new[] { "--tf32" } : []];
+            "--size", Str(s.ImageSize), "--device", device.ToString(), "--dtype", s.DType.ShortName(), "--phase", s.Phase, .. s.Tf32 ? new[] { "--tf32" } : []];
         using var doc = TorchTwin.Run("model_torch.py", args, out var why);
         if (doc is null)
         {
@@ -29,7 +29,9 @@ internal static class ModelBenchReport
         note = root.TryGetProperty("torch", out var version) ? $"torch {version.GetString()} on {root.GetProperty("device_name").GetString()}" : null;
         static long? Bytes(System.Text.Json.JsonElement e, string name) =>
             e.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number ? v.GetInt64() : null;
-        return new ModelTiming(root.GetProperty("train_s").GetDouble() * 1e3, root.GetProperty("infer_s").GetDouble() * 1e3, root.GetProperty("params").GetInt64(),
+        static double? Ms(System.Text.Json.JsonElement e, string name) =>
+            e.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number ? v.GetDouble() * 1e3 : null;
+        return new ModelTiming(Ms(root, "train_s"), Ms(root, "infer_s"), root.GetProperty("params").GetInt64(),
             Bytes(root, "train_peak_bytes"), Bytes(root, "infer_peak_bytes"));
     }
 
@@ -45,7 +47,7 @@ internal static class ModelBenchReport
         if (torch is not null)
         {
             table.AddRow("pytorch", Count(torch.Parameters), Rate(s.Batch, torch.TrainMs), Rate(s.Batch, torch.InferMs), Mib(torch.TrainPeakBytes), Mib(torch.InferPeakBytes));
-            table.AddRow("engine / pytorch", "", Ratio(torch.TrainMs / engine.TrainMs), Ratio(torch.InferMs / engine.InferMs), "", "");
+            table.AddRow("engine / pytorch", "", Ratio(Speedup(torch.TrainMs, engine.TrainMs)), Ratio(Speedup(torch.InferMs, engine.InferMs)), "", "");
         }
         AnsiConsole.Write(table);
         if (cuda && engine.TrainStep is { } t && engine.Inference is { } i)
@@ -78,21 +80,23 @@ internal static class ModelBenchReport
         if (engine.Inference is { } i && on.Device.Type == DeviceType.Cuda) json["inference_counts"] = Counts(i);
         if (engine.TrainKernels is { } byKernel) json["train_step_kernels"] = byKernel;
         // Flat figures kept from the CPU-only version, for scripts that read them.
-        json["engine_train_img_s"] = s.Batch / (engine.TrainMs / 1e3);
-        json["engine_infer_img_s"] = s.Batch / (engine.InferMs / 1e3);
+        json["engine_train_img_s"] = ImgS(s.Batch, engine.TrainMs);
+        json["engine_infer_img_s"] = ImgS(s.Batch, engine.InferMs);
         if (s.Torch)
         {
             json["torch"] = torch is null ? new Dictionary<string, object?> { ["skipped"] = note } : Figures(s.Batch, torch);
             if (torch is not null)
             {
                 json["torch_note"] = note;
-                json["torch_train_img_s"] = s.Batch / (torch.TrainMs / 1e3);
-                json["torch_infer_img_s"] = s.Batch / (torch.InferMs / 1e3);
-                json["ratio"] = new Dictionary<string, double> { ["train"] = Math.Round(torch.TrainMs / engine.TrainMs, 3), ["infer"] = Math.Round(torch.InferMs / engine.InferMs, 3) };
+                json["torch_train_img_s"] = ImgS(s.Batch, torch.TrainMs);
+                json["torch_infer_img_s"] = ImgS(s.Batch, torch.InferMs);
+                json["ratio"] = new Dictionary<string, double?> { ["train"] = Speedup(torch.TrainMs, engine.TrainMs), ["infer"] = Speedup(torch.InferMs, engine.InferMs) };
             }
         }
-        string rates = $"train {Rate(s.Batch, engine.TrainMs)} img/s, inference {Rate(s.Batch, engine.InferMs)} img/s";
-        if (torch is not null) rates += $" ({Ratio(torch.TrainMs / engine.TrainMs)} and {Ratio(torch.InferMs / engine.InferMs)} of PyTorch)";
+        var parts = new List<string>();
+        if (engine.TrainMs is not null) parts.Add($"train {Rate(s.Batch, engine.TrainMs)} img/s" + (torch is null ? "" : $" ({Ratio(Speedup(torch.TrainMs, engine.TrainMs))} PyTorch's rate)"));
+        if (engine.InferMs is not null) parts.Add($"inference {Rate(s.Batch, engine.InferMs)} img/s" + (torch is null ? "" : $" ({Ratio(Speedup(torch.InferMs, engine.InferMs))} PyTorch's rate)"));
+        string rates = string.Join(", ", parts);
         string counts = engine.TrainStep is { } c && on.Device.Type == DeviceType.Cuda
             ? $"; per train step {c.KernelLaunches} launches, {c.LibraryCalls} library calls, {c.HostSyncs} host syncs, {c.DeviceAllocations} new allocations" : "";
         json["summary"] = $"{s.Model} b{s.Batch} {s.ImageSize}px {s.DType.ShortName()}{(s.Tf32 ? " tf32" : "")}: {rates}{counts}" + (on.Emulated ? " [emulated: times meaningless]" : "");
@@ -101,8 +105,8 @@ internal static class ModelBenchReport
 
     private static Dictionary<string, object?> Figures(int batch, ModelTiming t) => new()
     {
-        ["train_ms"] = Math.Round(t.TrainMs, 4), ["infer_ms"] = Math.Round(t.InferMs, 4),
-        ["train_img_s"] = Math.Round(batch / (t.TrainMs / 1e3), 2), ["infer_img_s"] = Math.Round(batch / (t.InferMs / 1e3), 2),
+        ["train_ms"] = t.TrainMs is { } tm ? Math.Round(tm, 4) : null, ["infer_ms"] = t.InferMs is { } im ? Math.Round(im, 4) : null,
+        ["train_img_s"] = ImgS(batch, t.TrainMs) is { } tr ? Math.Round(tr, 2) : null, ["infer_img_s"] = ImgS(batch, t.InferMs) is { } ir ? Math.Round(ir, 2) : null,
         ["train_peak_bytes"] = t.TrainPeakBytes, ["infer_peak_bytes"] = t.InferPeakBytes, ["parameters"] = t.Parameters,
     };
 
@@ -119,7 +123,12 @@ internal static class ModelBenchReport
 
     private static string Mib(long? bytes) => bytes is { } b ? (b / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MiB" : "-";
 
-    private static string Rate(int batch, double ms) => (batch / (ms / 1e3)).ToString("0.0", CultureInfo.InvariantCulture);
+    private static double? ImgS(int batch, double? ms) => ms is { } m ? batch / (m / 1e3) : null;
 
-    private static string Ratio(double r) => r.ToString("0.00", CultureInfo.InvariantCulture) + "x";
+    /// <summary>How many times faster the engine is: PyTorch's time over the engine's.</summary>
+    private static double? Speedup(double? torchMs, double? engineMs) => torchMs is { } t && engineMs is { } e && e > 0 ? Math.Round(t / e, 3) : null;
+
+    private static string Rate(int batch, double? ms) => ImgS(batch, ms) is { } r ? r.ToString("0.0", CultureInfo.InvariantCulture) : "-";
+
+    private static string Ratio(double? r) => r is { } v ? v.ToString("0.00", CultureInfo.InvariantCulture) + "x" : "-";
 }
