@@ -76,6 +76,33 @@ public class DeviceCountersTests
         Assert.Equal(1, (Devices.Counters(Gpu) - before).HostSyncs);
     }
 
+    /// <summary>
+    /// Counting the batch (num_batches_tracked += 1) rides in the forward's two kernels, not a third launch, and
+    /// the cumulative average (momentum = None) still weighs by the incremented count; an empty batch, which has
+    /// no normalisation kernel, still counts.
+    /// </summary>
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void A_batch_norm_training_forward_counts_its_batch_without_a_launch_of_its_own()
+    {
+        using var scope = Tensor.Scope();
+        var gen = new Engine.Randomness.Generator(5);
+        var x = Tensor.Randn([4, 3, 2, 2], DType.F64, generator: gen).ToDevice(Gpu);
+        var rm = Tensor.Zeros([3], DType.F64, Gpu);
+        var rv = Tensor.Ones([3], DType.F64, Gpu);
+        var counter = Tensor.Zeros([], DType.I64, Gpu);
+        Engine.Ops.Functional.BatchNorm(x, rm, rv, training: true, momentum: null, numBatchesTracked: counter);   // warm: compiled
+        var before = Devices.Counters(Gpu);
+        Engine.Ops.Functional.BatchNorm(x, rm, rv, training: true, momentum: null, numBatchesTracked: counter);
+        Assert.Equal(2, (Devices.Counters(Gpu) - before).KernelLaunches);                                            // statistics, normalisation
+        Assert.Equal(2L, counter.ToArray<long>()[0]);
+        // Two identical batches with momentum = None: the running mean is their mean, x's channel means (weight 1, then 1/2).
+        var expected = x.ToDevice(Device.Cpu).Mean([0, 2, 3]).ToArray<double>();
+        var actual = rm.ToArray<double>();
+        for (int i = 0; i < 3; i++) Assert.Equal(expected[i], actual[i], 12);
+        Engine.Ops.Functional.BatchNorm(Tensor.Zeros([0, 3, 2, 2], DType.F64, Gpu), rm, rv, training: true, momentum: null, numBatchesTracked: counter);
+        Assert.Equal(3L, counter.ToArray<long>()[0]);
+    }
+
     [Fact]
     public void The_cpu_counts_nothing_and_snapshots_of_two_devices_do_not_subtract()
     {
