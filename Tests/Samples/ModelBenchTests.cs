@@ -66,7 +66,7 @@ public class ModelBenchTests
     }
 
     [CliBuiltFact]
-    public void On_the_cpu_size_is_an_alias_and_tf32_is_refused()
+    public void On_the_cpu_size_is_an_alias_phase_infer_skips_training_and_tf32_is_refused()
     {
         var (code, json, stderr) = Engine("bench", "model", "--model", "mlp", "--batch", "2", "--size", "32", "--steps", "1", "--threads", "1");
         Assert.True(code == 0, $"exit {code}: {stderr}");
@@ -74,6 +74,10 @@ public class ModelBenchTests
         Assert.Equal(32, json.GetProperty("image_size").GetInt32());
         Assert.True(json.GetProperty("engine_train_img_s").GetDouble() > 0);
         Assert.False(json.TryGetProperty("train_step_counts", out _));
+        var (inferOnly, inferJson, inferErr) = Engine("bench", "model", "--model", "mlp", "--batch", "2", "--steps", "1", "--threads", "1", "--phase", "infer");
+        Assert.True(inferOnly == 0, $"exit {inferOnly}: {inferErr}");
+        Assert.Equal(JsonValueKind.Null, inferJson.GetProperty("engine").GetProperty("train_img_s").ValueKind);
+        Assert.True(inferJson.GetProperty("engine").GetProperty("infer_img_s").GetDouble() > 0);
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in new[] { CliBuiltFactAttribute.EngineDll!, "bench", "model", "--model", "mlp", "--tf32" }) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;

@@ -111,9 +111,13 @@ internal static class ModelBench
         finally { Engine.Cuda.Cuda.AllowTf32 = previous; }
         string? note = null;
         ModelTiming? twin = null;
-        if (!settings.Torch) { }
-        else if (on.Emulated) note = "not run: the CUDA emulator is not a GPU PyTorch can use";
-        else twin = ModelBenchReport.RunTorch(settings, on.Device, out note);
+        if (settings.Torch && on.Emulated) note = "not run: the CUDA emulator is not a GPU PyTorch can use";
+        else if (settings.Torch)
+        {
+            // The twin shares the GPU: give it back the blocks this process's allocator keeps cached.
+            if (on.Device.Type == DeviceType.Cuda) Devices.EmptyCache(on.Device);
+            twin = ModelBenchReport.RunTorch(settings, on.Device, out note);
+        }
         ModelBenchReport.Print(settings, on, engine, twin, note);
         return 0;
     }

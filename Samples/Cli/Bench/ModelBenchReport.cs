@@ -26,7 +26,9 @@ internal static class ModelBenchReport
             return null;
         }
         var root = doc.RootElement;
-        note = root.TryGetProperty("torch", out var version) ? $"torch {version.GetString()} on {root.GetProperty("device_name").GetString()}" : null;
+        note = root.TryGetProperty("torch", out var version)
+            ? $"torch {version.GetString()} on {root.GetProperty("device_name").GetString()}" + (device.Type == DeviceType.Cuda ? $", TF32 {(root.GetProperty("tf32").GetBoolean() ? "allowed" : "off")}" : "")
+            : null;
         static long? Bytes(System.Text.Json.JsonElement e, string name) =>
             e.TryGetProperty(name, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.Number ? v.GetInt64() : null;
         static double? Ms(System.Text.Json.JsonElement e, string name) =>
