@@ -84,6 +84,18 @@ public static class Devices
     /// <summary>Memory figures of <paramref name="device"/>: allocated by tensors, cached for reuse, the peak (<c>torch.cuda.memory_stats</c>).</summary>
     public static DeviceMemoryStats Memory(Device device) => Backend.For(device).Memory(device);
 
+    /// <summary>
+    /// The running counts of <paramref name="device"/>'s work: kernel launches, cuBLAS/cuFFT calls, host
+    /// synchronisations, reads to the host, allocator requests and device allocations (all zero on the CPU).
+    /// Subtract two snapshots to count one training step: <c>var s = Devices.Counters(d); Step(); var step = Devices.Counters(d) - s;</c>
+    /// Taking a snapshot does not wait for the device.
+    /// </summary>
+    public static DeviceCounters Counters(Device device)
+    {
+        Check(device, "Devices.Counters");
+        return Backend.For(device).Counters(device);
+    }
+
     /// <summary>Starts the peak over from what is allocated now (<c>torch.cuda.reset_peak_memory_stats</c>).</summary>
     public static void ResetPeakMemory(Device device) => Backend.For(device).ResetPeakMemory(device);
 

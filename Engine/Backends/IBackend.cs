@@ -113,6 +113,9 @@ internal interface IBackend
     /// <summary>Starts the peak of <see cref="Memory"/> over from what is allocated now.</summary>
     void ResetPeakMemory(Device device);
 
+    /// <summary>The running counts of the work queued on and waited for on <paramref name="device"/>.</summary>
+    DeviceCounters Counters(Device device);
+
     /// <summary>Returns cached, unused memory of <paramref name="device"/> to the system.</summary>
     void EmptyCache(Device device);
 }

@@ -33,5 +33,8 @@ internal sealed unsafe partial class CpuBackend
 
     public void ResetPeakMemory(Device device) => CpuStorage.ResetPeakBytes();
 
+    // Nothing is queued or waited for on the CPU: every count stays zero.
+    public DeviceCounters Counters(Device device) => new(device, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
     public void EmptyCache(Device device) => CpuAllocator.EmptyCache();
 }

@@ -16,6 +16,7 @@ public static class ModelZoo
         ["dualvit-s"] = (shape, classes, g) => new Backbones.DualVit.DualVit(Backbones.DualVit.DualVitConfig.Small(numClasses: classes) with { DropPathRate = 0 }, shape.Channels, generator: g),
         ["vheat-nano"] = (shape, classes, g) => Backbones.VHeat.VHeatZoo.Nano(shape.Channels, shape.Height, shape.Width, classes, g),
         ["vheat-t"] = (shape, classes, g) => Backbones.VHeat.VHeatZoo.Tiny(shape.Channels, shape.Height, shape.Width, classes, g),
+        ["vheat-b"] = (shape, classes, g) => Backbones.VHeat.VHeatZoo.Base(shape.Channels, shape.Height, shape.Width, classes, g),
         ["sequencer-nano"] = (shape, classes, g) => new Backbones.Sequencer.Sequencer2d(Backbones.Sequencer.SequencerConfig.Nano(classes, shape.Channels) with { DropPathRate = 0.1 }, generator: g),
         ["sequencer2d-s"] = (shape, classes, g) => new Backbones.Sequencer.Sequencer2d(Backbones.Sequencer.SequencerConfig.Small(classes, shape.Channels) with { DropPathRate = 0.1 }, generator: g),
     };

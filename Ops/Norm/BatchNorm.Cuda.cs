@@ -28,18 +28,33 @@ internal static class BatchNormCuda
         Kernel(counter, "batch_norm_count_batch").Launch(new LaunchConfig(1, 1), args);
     }
 
-    public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, BatchNormRunning running, BatchNormShape shape, double eps)
+    /// <summary>
+    /// The statistics, then y = x·scale + shift. With <paramref name="counter"/> (training), num_batches_tracked
+    /// += 1 happens here too: the statistics weigh by 1 / (counter + 1) where they read it, and the normalisation
+    /// kernel, queued after them, writes the increment; the separate count launch only runs when there is no
+    /// normalisation to launch (no channel or no element).
+    /// </summary>
+    public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, BatchNormRunning running, BatchNormShape shape, double eps,
+        Tensor? counter = null)
     {
-        if (shape.C == 0) return;
+        if (shape.C == 0)
+        {
+            if (counter is not null) CountBatch(counter);
+            return;
+        }
         using var scaleShift = Tensor.Empty([shape.C, 2], DType.F64, x.Device);
         var args = new KernelArgs(stackalloc byte[KernelArgs.Bytes]);
         args.Add(x); args.Add(w); args.Add(b); args.Add(mean); args.Add(rstd); args.Add(scaleShift);
-        args.Add(running.Mean); args.Add(running.MeanStride); args.Add(running.Var); args.Add(running.VarStride); args.Add(running.Batches);
+        args.Add(running.Mean); args.Add(running.MeanStride); args.Add(running.Var); args.Add(running.VarStride); args.Add(running.Batches); args.Add(counter is null ? 0 : 1);
         args.Add(shape.N); args.Add(shape.C); args.Add(shape.S); args.Add(shape.Training ? 1 : 0); args.Add(running.Momentum); args.Add(eps);
         Kernel(x, "batch_norm_statistics").Launch(ChannelBlocks(shape), args);
-        if (y.NumEl == 0) return;
+        if (y.NumEl == 0)
+        {
+            if (counter is not null) CountBatch(counter);
+            return;
+        }
         args = new KernelArgs(stackalloc byte[KernelArgs.Bytes]);
-        args.Add(x); args.Add(scaleShift); args.Add(y); args.Add(y.NumEl); args.Add(shape.C); args.Add(shape.S);
+        args.Add(x); args.Add(scaleShift); args.Add(y); args.Add(y.NumEl); args.Add(shape.C); args.Add(shape.S); args.Add(counter);
         Kernel(x, "batch_norm_apply").Launch(LaunchConfig.ForElements(y.NumEl), args);
     }
 

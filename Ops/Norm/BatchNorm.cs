@@ -67,17 +67,17 @@ public static partial class Functional
         var y = Tensor.Empty(shape, dtype, input.Device);
         using var mean = Tensor.Empty([c], dtype, input.Device);
         using var rstd = Tensor.Empty([c], dtype, input.Device);
-        if (training && numBatchesTracked is not null)
-        {
-            BatchNormCountBatch(numBatchesTracked);
-            numBatchesTracked.Storage.BumpVersion();
-        }
+        // num_batches_tracked += 1 before the statistics read it. On CUDA the forward's own kernels do it (one
+        // launch fewer per layer and step): the statistics add the pending 1, the normalisation writes it after.
+        var counter = training ? numBatchesTracked : null;
+        if (counter is not null && counter.Device.Type != DeviceType.Cuda) BatchNormCountBatch(counter);
         // An empty batch has no statistics: PyTorch leaves the running ones alone.
         bool update = training && input.NumEl > 0;
         var running = new BatchNormRunning(update || !training ? runningMean : null, meanStride, update || !training ? runningVar : null, varStride,
             momentum ?? 0, training && momentum is null ? numBatchesTracked : null);
         var batch = new BatchNormShape(n, c, s, training);
-        BatchNormForward(x, w, b, y, mean, rstd, running, batch, eps);
+        BatchNormForward(x, w, b, y, mean, rstd, running, batch, eps, counter);
+        counter?.Storage.BumpVersion();
         if (update)
         {
             runningMean?.Storage.BumpVersion();
@@ -153,12 +153,14 @@ public static partial class Functional
         }
     }
 
-    private static void BatchNormForward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, BatchNormRunning running, BatchNormShape shape, double eps)
+    /// <summary>The forward; on CUDA it also counts the batch in <paramref name="counter"/> (counted beforehand on the CPU).</summary>
+    private static void BatchNormForward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, BatchNormRunning running, BatchNormShape shape, double eps,
+        Tensor? counter)
     {
         switch (x.Device.Type)
         {
             case DeviceType.Cpu: BatchNormCpu.Forward(x, w, b, y, mean, rstd, running, shape, eps); break;
-            case DeviceType.Cuda: BatchNormCuda.Forward(x, w, b, y, mean, rstd, running, shape, eps); break;
+            case DeviceType.Cuda: BatchNormCuda.Forward(x, w, b, y, mean, rstd, running, shape, eps, counter); break;
             default: throw Kernel.Missing("batch_norm", x);
         }
     }

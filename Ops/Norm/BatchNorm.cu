@@ -31,11 +31,12 @@ extern "C" __global__ void batch_norm_count_batch_i64(i64* batches)
 // Per channel (one block each, grid-strided): the mean and rstd = 1 / sqrt(var + eps) used, saved as T, and the
 // double scale = rstd·w and shift = b - mean·scale of y = x·scale + shift (the CPU's form). Training: the batch's
 // statistics with the biased variance, blended into the running ones (either may be null) with the unbiased
-// variance, weight momentum or, when batches is given (momentum = None), 1 / *batches. Evaluation: the running ones.
+// variance, weight momentum or, when batches is given (momentum = None), 1 / (*batches + pending), pending being 1
+// when this step's count is still to be written (by batch_norm_apply, queued after). Evaluation: the running ones.
 template <typename T>
 __device__ void batch_norm_statistics(const T* x, const T* w, const T* b, T* save_mean, T* save_rstd, double* scale_shift,
                                       T* running_mean, i64 mean_stride, T* running_var, i64 var_stride, const i64* batches,
-                                      int n, int c, i64 s, int training, double momentum, double eps)
+                                      int pending, int n, int c, i64 s, int training, double momentum, double eps)
 {
     __shared__ double warp_sums[32];
     i64 count = n * s;
@@ -55,7 +56,7 @@ __device__ void batch_norm_statistics(const T* x, const T* w, const T* b, T* sav
             rs = 1.0 / sqrt(variance + eps);
             if (threadIdx.x == 0)
             {
-                double factor = batches ? 1.0 / (double)*batches : momentum;
+                double factor = batches ? 1.0 / (double)(*batches + pending) : momentum;
                 if (running_mean)
                 {
                     T* m = running_mean + ch * mean_stride;
@@ -84,10 +85,12 @@ __device__ void batch_norm_statistics(const T* x, const T* w, const T* b, T* sav
     }
 }
 
-// y = x·scale + shift, elementwise.
+// y = x·scale + shift, elementwise; and num_batches_tracked += 1 when batches is given (one thread), saving the
+// count's own launch: the statistics kernel, which reads the counter, is done by the time this one runs.
 template <typename T>
-__device__ void batch_norm_apply(const T* x, const double* scale_shift, T* y, i64 total, int c, i64 s)
+__device__ void batch_norm_apply(const T* x, const double* scale_shift, T* y, i64 total, int c, i64 s, i64* batches)
 {
+    if (batches && blockIdx.x == 0 && threadIdx.x == 0) *batches += 1;
     GRID_STRIDE_LOOP(e, total)
     {
         i64 ch = e / s % c;
@@ -148,12 +151,13 @@ __device__ void batch_norm_backward_input(const T* g, const T* x, const double* 
 #define DEFINE_BATCH_NORM(T, S)                                                                                        \
 extern "C" __global__ void batch_norm_statistics_##S(const T* x, const T* w, const T* b, T* save_mean, T* save_rstd,  \
                                                      double* scale_shift, T* running_mean, i64 mean_stride,           \
-                                                     T* running_var, i64 var_stride, const i64* batches, int n,       \
-                                                     int c, i64 s, int training, double momentum, double eps)          \
+                                                     T* running_var, i64 var_stride, const i64* batches, int pending, \
+                                                     int n, int c, i64 s, int training, double momentum, double eps)   \
 { batch_norm_statistics<T>(x, w, b, save_mean, save_rstd, scale_shift, running_mean, mean_stride, running_var,         \
-                           var_stride, batches, n, c, s, training, momentum, eps); }                                  \
-extern "C" __global__ void batch_norm_apply_##S(const T* x, const double* scale_shift, T* y, i64 total, int c, i64 s)  \
-{ batch_norm_apply<T>(x, scale_shift, y, total, c, s); }                                                              \
+                           var_stride, batches, pending, n, c, s, training, momentum, eps); }                         \
+extern "C" __global__ void batch_norm_apply_##S(const T* x, const double* scale_shift, T* y, i64 total, int c, i64 s,  \
+                                                i64* batches)                                                          \
+{ batch_norm_apply<T>(x, scale_shift, y, total, c, s, batches); }                                                     \
 extern "C" __global__ void batch_norm_backward_reduce_##S(const T* g, const T* x, const T* w, const T* save_mean,      \
                                                           const T* save_rstd, T* dw, T* db, double* coefficients,     \
                                                           int n, int c, i64 s, int training, int need_sums)           \

@@ -40,6 +40,8 @@ internal sealed unsafe partial class CudaBackend
                             ulong from = ((CudaStorage)page.Storage).Address(page.Offset);
                             Driver.CopyDtoHAsync((byte*)staging.Pointer + pagesAt + i * DeferredChecks.PageBytes, new CUdeviceptr(from), DeferredChecks.PageBytes, device.Stream);
                         }
+                    device.Counters.Read();
+                    device.Counters.HostSync();
                     Driver.StreamSynchronize(device.Stream);
                     Buffer.MemoryCopy((void*)staging.Pointer, (byte*)destination + done, piece, piece);
                     if (done == 0 && taken is not null)
@@ -71,7 +73,9 @@ internal sealed unsafe partial class CudaBackend
                 long piece = Math.Min(StagingChunk, bytes - done);
                 Buffer.MemoryCopy((byte*)source + done, (void*)staging.Pointer, piece, piece);
                 Driver.CopyHtoDAsync(new CUdeviceptr(address + (ulong)done), (void*)staging.Pointer, (ulong)piece, device.Stream);
+                device.Counters.Upload();
                 // The staging buffer is reused by the next piece (and the next transfer): wait for this one.
+                device.Counters.HostSync();
                 Driver.StreamSynchronize(device.Stream);
             }
             return 0;
@@ -90,6 +94,8 @@ internal sealed unsafe partial class CudaBackend
     public DeviceTimeline StartTimeline(Device device) => new EventTimeline(CudaDevice.For(device));
 
     public DeviceMemoryStats Memory(Device device) => CudaDevice.For(device).MemoryStats();
+
+    public DeviceCounters Counters(Device device) => CudaDevice.For(device).CounterSnapshot();
 
     public void ResetPeakMemory(Device device) => CudaDevice.For(device).Allocator.ResetPeak();
 
@@ -121,6 +127,7 @@ internal sealed unsafe partial class CudaBackend
             if (_start == 0) throw new ObjectDisposedException(nameof(DeviceTimer));
             _device.MakeCurrent();
             Driver.EventRecord(_end, _device.Stream);
+            _device.Counters.HostSync();
             Driver.EventSynchronize(_end);
             return Driver.EventElapsedMilliseconds(_start, _end);
         }

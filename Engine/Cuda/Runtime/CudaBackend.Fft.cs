@@ -59,6 +59,7 @@ internal sealed unsafe partial class CudaBackend
                     var pin = new CUdeviceptr(((CudaStorage)input.Storage).Address(input.Offset));
                     var pout = new CUdeviceptr(((CudaStorage)output.Storage).Address(output.Offset));
                     var direction = inverse ? FftDirection.Inverse : FftDirection.Forward;
+                    device.Counters.LibraryCall();
                     switch (type)
                     {
                         case FftType.C2C: CuFft.ExecC2C(plan, pin, pout, direction); break;

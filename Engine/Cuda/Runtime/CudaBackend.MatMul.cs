@@ -40,6 +40,7 @@ internal sealed unsafe partial class CudaBackend
             var pa = new CUdeviceptr(((CudaStorage)(aCopy ?? a).Storage).Address((aCopy ?? a).Offset));
             var pb = new CUdeviceptr(((CudaStorage)(bCopy ?? b).Storage).Address((bCopy ?? b).Offset));
             var pc = new CUdeviceptr(((CudaStorage)c.Storage).Address(c.Offset));
+            device.Counters.LibraryCall();
             // Row-major C = A·B as column-major C^T = B^T·A^T: B first.
             if (c.DType == DType.F32)
                 CuBlas.SgemmStridedBatched(handle, bv.Op, av.Op, n, m, k, (float)alpha, pb, bv.Ld, bv.BatchStride,

@@ -36,6 +36,7 @@ internal sealed unsafe partial class CudaBackend : IBackend
         {
             // Whole 32-bit words: the block's size class is a multiple of 512 bytes, so the last partial word is ours.
             ulong words = ((ulong)(length * dtype.SizeOf()) + 3) / 4;
+            cuda.Counters.MemoryOperation();
             Driver.MemsetD32Async(new CUdeviceptr(storage.BaseAddress), 0, words, cuda.Stream);
         }
         return storage;
@@ -72,6 +73,7 @@ internal sealed unsafe partial class CudaBackend : IBackend
         {
             device.MakeCurrent();
             ulong bytes = (ulong)(n * dst.DType.SizeOf());
+            device.Counters.MemoryOperation();
             Driver.CopyDtoDAsync(new CUdeviceptr(((CudaStorage)dst.Storage).Address(dst.Offset)),
                 new CUdeviceptr(((CudaStorage)src.Storage).Address(src.Offset)), bytes, device.Stream);
             return;

@@ -75,6 +75,25 @@ public sealed class CudaDevice
     /// <summary>Device memory for tensors, cached.</summary>
     public CachingAllocator Allocator { get; }
 
+    /// <summary>Launches, library calls, copies and host waits so far (read through <see cref="Devices.Counters"/>).</summary>
+    internal CudaCounters Counters { get; } = new();
+
+    /// <summary>The running counts of this device's work (see <see cref="DeviceCounters"/>).</summary>
+    public DeviceCounters CounterSnapshot() => Counters.Snapshot(Device, Allocator.Stats);
+
+    /// <summary>
+    /// Launches so far of every kernel looked up on this device, by "unit/kernel" name: subtract two of these
+    /// around a training step to see which kernels it launches how often (the candidates for fusion).
+    /// </summary>
+    public Dictionary<string, long> LaunchesByKernel()
+    {
+        var counts = new Dictionary<string, long>();
+        foreach (var module in _modules.Values.Where(m => m.IsValueCreated).Select(m => m.Value))
+            foreach (var kernel in module.Kernels)
+                counts[$"{module.Name}/{kernel.Name}"] = kernel.Launches;
+        return counts;
+    }
+
     /// <summary>Checks made on the device by kernels, reported at the host's next wait (see <see cref="DeferredChecks"/>).</summary>
     public DeferredChecks Checks { get; }
 
@@ -85,6 +104,7 @@ public sealed class CudaDevice
     public void Synchronize()
     {
         MakeCurrent();
+        Counters.HostSync();
         Driver.StreamSynchronize(Stream);
     }
 

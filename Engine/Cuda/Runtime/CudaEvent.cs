@@ -38,6 +38,7 @@ public sealed class CudaEvent : IDisposable
     {
         if (!Pending) return;
         _device.MakeCurrent();
+        _device.Counters.HostSync();
         Driver.EventSynchronize(Handle);
         Pending = false;
     }

@@ -14,6 +14,7 @@ public sealed unsafe class CudaKernel
     private readonly nint _function;
     private int[]? _parameterSizes;
     private bool _checked;
+    private long _launches;
 
     internal CudaKernel(CudaDevice device, string unit, string name, nint function)
     {
@@ -31,6 +32,9 @@ public sealed unsafe class CudaKernel
 
     /// <summary>Its <c>extern "C"</c> name.</summary>
     public string Name { get; }
+
+    /// <summary>How many times this kernel has been launched (a profile of a step by kernel: <see cref="CudaDevice.LaunchesByKernel"/>).</summary>
+    public long Launches => Interlocked.Read(ref _launches);
 
     /// <summary>The parameter sizes the driver reports, or null when this driver cannot say.</summary>
     public IReadOnlyList<int>? ParameterSizes
@@ -67,6 +71,8 @@ public sealed unsafe class CudaKernel
             }
         }
         Device.MakeCurrent();
+        Device.Counters.Launch();
+        Interlocked.Increment(ref _launches);
         Driver.LaunchKernel(_function, config, sharedBytes, Device.Stream, args.Pointers);
     }
 }

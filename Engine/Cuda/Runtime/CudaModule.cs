@@ -42,6 +42,9 @@ public sealed class CudaModule
         return new CudaModule(device, name, Driver.ModuleLoadData(image));
     }
 
+    /// <summary>The kernels of this unit looked up so far.</summary>
+    public IEnumerable<CudaKernel> Kernels => _kernels.Values.Where(k => k.IsValueCreated).Select(k => k.Value);
+
     /// <summary>The kernel <paramref name="kernel"/> of this unit (an <c>extern "C"</c> name such as <c>copy_f32_f64</c>).</summary>
     public CudaKernel Get(string kernel) =>
         _kernels.GetOrAdd(kernel, k => new Lazy<CudaKernel>(() =>

@@ -105,6 +105,7 @@ internal sealed class EventTimeline : DeviceTimeline
         if (_times.Count < _events.Count)
         {
             _device.MakeCurrent();
+            _device.Counters.HostSync();
             Driver.EventSynchronize(_events[^1]);
             // Kernels' device-side checks are settled once the host has waited: report them as any wait does.
             _device.Checks.Report();

@@ -29,6 +29,7 @@ public static unsafe class PinnedUpload
         if (bytes == 0) return;
         var device = storage.CudaDevice;
         device.MakeCurrent();
+        device.Counters.Upload();
         Driver.CopyHtoDAsync(new CUdeviceptr(storage.Address(destination.Offset)), (byte*)source.Pointer + sourceOffset, bytes, device.Stream);
         // The destination was written behind the tensor's back, as a kernel would: bump its version.
         destination.Storage.BumpVersion();

@@ -15,4 +15,8 @@ public static class VHeatZoo
     /// <summary>"vheat-t": vHeat-T (dims 96, depths [2, 2, 6, 2], drop path 0.1) for channels×H×W inputs.</summary>
     public static VHeat Tiny(int channels, int height, int width, int classes, Generator generator) =>
         new(VHeatConfig.Tiny(classes) with { InChans = channels, ImageHeight = height, ImageWidth = width }, generator: generator);
+
+    /// <summary>"vheat-b": vHeat-B (dims 128, depths [2, 2, 18, 2], post-norm, layer scale 1e-5, drop path 0.5) for channels×H×W inputs.</summary>
+    public static VHeat Base(int channels, int height, int width, int classes, Generator generator) =>
+        new(VHeatConfig.Base(classes) with { InChans = channels, ImageHeight = height, ImageWidth = width }, generator: generator);
 }

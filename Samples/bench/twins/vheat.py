@@ -171,9 +171,12 @@ class VHeat(nn.Module):
         return self.classifier(x)
 
 
-def build(name):
+def build(name, image_size=32):
+    hw = (image_size, image_size)
     if name == "vheat-nano":
-        return VHeat(drop_path_rate=0.05)
+        return VHeat(drop_path_rate=0.05, img_hw=hw)
     if name == "vheat-t":
-        return VHeat(dims=96, depths=(2, 2, 6, 2), drop_path_rate=0.1)
+        return VHeat(dims=96, depths=(2, 2, 6, 2), drop_path_rate=0.1, img_hw=hw)
+    if name == "vheat-b":
+        return VHeat(dims=128, depths=(2, 2, 18, 2), post_norm=True, layer_scale=1e-5, drop_path_rate=0.5, img_hw=hw)
     raise ValueError(f"vheat twin: unknown model '{name}'")
