@@ -8,14 +8,14 @@
 #
 #   --check        only say which parts of the pack are here (for the calls that carry the first parts)
 #   --emulator     use the pack's CUDA emulator even where a GPU is found; --no-emulator never uses it
-#   --budget S     seconds for all the steps together (default 480, so a run ends well inside 10 minutes)
+#   --budget S     seconds for all the steps together (default 540, so a run ends inside the 10 minutes of one call)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 die() { echo "run.sh: $*" >&2; exit 3; }
 
-check=0 emulator=auto budget=480 out=""
+check=0 emulator=auto budget=540 out=""
 while [ $# -gt 0 ]; do
     case $1 in
         --check) check=1 ;;

@@ -21,7 +21,7 @@ internal static class StepRunner
     public static int Run(Arguments args)
     {
         var outDir = args.Value("--out") ?? throw new ArgumentException("run needs --out DIR.");
-        int budget = args.Number("--budget", 480);
+        int budget = args.Number("--budget", 540);
         var deviceJson = args.Value("--device-json");
         var title = args.Value("--title") ?? "device script";
         var rest = args.Rest();
