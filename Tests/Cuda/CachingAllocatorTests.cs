@@ -13,11 +13,24 @@ public sealed class CachingAllocatorTests
     [InlineData(512UL, 512UL)]
     [InlineData(513UL, 1024UL)]
     [InlineData(MiB - 1, MiB)]
-    [InlineData(MiB, 2 * MiB)]
+    [InlineData(MiB, MiB)]
+    [InlineData(MiB + 1, MiB + MiB / 8)]
     [InlineData(2 * MiB, 2 * MiB)]
-    [InlineData(2 * MiB + 1, 4 * MiB)]
-    [InlineData(1000 * MiB + 3, 1002 * MiB)]
+    [InlineData(2 * MiB + 1, 2 * MiB + MiB / 4)]
+    [InlineData(9 * MiB / 4, 9 * MiB / 4)]
+    [InlineData(1000 * MiB + 3, 1024 * MiB)]
     public void Requests_round_to_their_size_class(ulong bytes, ulong size) => Assert.Equal(size, CachingAllocator.SizeClass(bytes));
+
+    [Fact]
+    public void Large_size_classes_waste_at_most_an_eighth()
+    {
+        for (ulong bytes = MiB; bytes < 64 * MiB; bytes = bytes * 17 / 16 + 4099)
+        {
+            ulong size = CachingAllocator.SizeClass(bytes);
+            Assert.InRange(size, bytes, bytes + bytes / 8);
+            Assert.Equal(size, CachingAllocator.SizeClass(size));       // a class is its own class
+        }
+    }
 
     [Fact]
     public void A_freed_block_is_reused_for_the_same_class_on_the_same_stream()
@@ -46,14 +59,14 @@ public sealed class CachingAllocatorTests
         using var allocator = new CachingAllocator(device);
         var small = allocator.Allocate(100);
         var large = allocator.Allocate(3 * MiB);
-        Assert.Equal(new AllocatorStats(512 + 4 * MiB, 0, 512 + 4 * MiB, 2, 0, 0), allocator.Stats);
+        Assert.Equal(new AllocatorStats(512 + 3 * MiB, 0, 512 + 3 * MiB, 2, 0, 0), allocator.Stats);
 
         allocator.Free(large);
         Assert.Equal(512UL, allocator.Stats.Allocated);
-        Assert.Equal(4 * MiB, allocator.Stats.Cached);
-        Assert.Equal(512 + 4 * MiB, allocator.Stats.PeakAllocated);
-        Assert.Equal(512 + 4 * MiB, allocator.Stats.Reserved);
-        Assert.Equal(512 + 4 * MiB, device.Used);
+        Assert.Equal(3 * MiB, allocator.Stats.Cached);
+        Assert.Equal(512 + 3 * MiB, allocator.Stats.PeakAllocated);
+        Assert.Equal(512 + 3 * MiB, allocator.Stats.Reserved);
+        Assert.Equal(512 + 3 * MiB, device.Used);
 
         allocator.ResetPeak();
         Assert.Equal(512UL, allocator.Stats.PeakAllocated);
@@ -110,7 +123,7 @@ public sealed class CachingAllocatorTests
         Assert.Equal(callsBefore + 2, device.AllocCalls); // tried, flushed, tried once more
         Assert.Equal(5 * MiB, e.Requested);
         Assert.Contains("tried to allocate 5.00 MiB (5242880 bytes)", e.Message);
-        Assert.Contains("size class 6.00 MiB", e.Message);
+        Assert.Contains("size class 5.00 MiB", e.Message);
         Assert.Contains("6.00 MiB (6291456 bytes) allocated", e.Message);
         Assert.Contains("2.00 MiB (2097152 bytes) was cached", e.Message);
         Assert.Contains("4.00 MiB (4194304 bytes) free of 10.00 MiB", e.Message);
