@@ -111,9 +111,9 @@ public sealed unsafe class DriverApiTests
         Assert.Equal(Driver.TotalMemory(0), total);
         Assert.InRange(free, 0ul, total);
         using var allocator = new CachingAllocator(new DriverDeviceMemory());
-        var a = allocator.Allocate(3 << 20);      // one 4 MiB size class
+        var a = allocator.Allocate((3 << 20) + 1);   // the 3.25 MiB size class
         allocator.Free(a);
-        var b = allocator.Allocate(4 << 20);
+        var b = allocator.Allocate(13 << 18);           // 3.25 MiB exactly: the same class
         Assert.Equal(a.Pointer, b.Pointer);
         Assert.Equal(1, allocator.Stats.CacheHits);
         using var values = DeviceBuffer.Of<float>([1f, 2f, 3f]);
