@@ -12,9 +12,10 @@ public sealed partial class Tensor
     private int[] ReductionAxes(string op, int[]? dims)
     {
         if (dims is null || dims.Length == 0) return Enumerable.Range(0, Rank).ToArray();
-        var axes = dims.Select(d => Layout.NormalizeDim(d, Rank, op)).ToArray();
+        // Checked before the 0-dim case below, so that a scalar rejects dims like [0, -1] and [1] as PyTorch does.
+        var axes = Layout.NormalizeDims(dims, Rank, op, Layout.Shape);
+        // A 0-dim tensor's one wrappable dim is not a real axis: reducing over it reduces over nothing.
         if (Rank == 0) return [];
-        if (axes.Distinct().Count() != axes.Length) throw new ArgumentException($"{op}: dim {string.Join(", ", dims)} appears multiple times in the list of dims.");
         return axes.OrderBy(a => a).ToArray();
     }
 
@@ -123,7 +124,7 @@ public sealed partial class Tensor
             using var flat = Reshape(-1);
             return flat.ArgExtremum(kind, op, 0, false);
         }
-        int d = Layout.NormalizeDim(dim.Value, Rank, op);
+        int d = Layout.NormalizeDim(dim.Value, Rank, op, Layout.Shape);
         if (Rank > 0 && Layout.Shape[d] == 0) throw new ArgumentException($"{op}: expected reduction dim {d} to have non-zero size (shape {Shp(this)}).");
         return ReduceRaw(kind, Rank == 0 ? [] : [d], keepDim);
     }
@@ -157,6 +158,9 @@ public sealed partial class Tensor
     /// <summary>Standard deviation: the square root of <see cref="Var(int[], int, bool)"/>.</summary>
     public Tensor Std(int[]? dims = null, int correction = 1, bool keepDim = false)
     {
+        // Checked here as well as in Var so that a bad dtype or dim list is reported as std's error.
+        CheckFloat("std");
+        ReductionAxes("std", dims);
         using var v = Var(dims, correction, keepDim);
         return v.Sqrt();
     }
