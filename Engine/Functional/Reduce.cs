@@ -122,17 +122,23 @@ public sealed partial class Tensor
         if (dim is null)
         {
             using var flat = Reshape(-1);
-            return flat.ArgExtremum(kind, op, 0, false);
+            var index = flat.ArgExtremum(kind, op, 0, false);
+            if (!keepDim || Rank == 0) return index;
+            // With keepdim and no dim, PyTorch keeps the input's rank with every size 1 (shape [1, 1] for a matrix).
+            using (index) return index.ViewNoGrad(Enumerable.Repeat(1, Rank).ToArray());
         }
         int d = Layout.NormalizeDim(dim.Value, Rank, op, Layout.Shape);
         if (Rank > 0 && Layout.Shape[d] == 0) throw new ArgumentException($"{op}: expected reduction dim {d} to have non-zero size (shape {Shp(this)}).");
         return ReduceRaw(kind, Rank == 0 ? [] : [d], keepDim);
     }
 
-    /// <summary>Index of the first largest value along <paramref name="dim"/> (of the flattened tensor when null), as I64.</summary>
+    /// <summary>
+    /// Index of the first largest value along <paramref name="dim"/> (of the flattened tensor when null), as I64.
+    /// With <paramref name="keepDim"/> and no dim the result keeps this tensor's rank with every size 1, as PyTorch's.
+    /// </summary>
     public Tensor ArgMax(int? dim = null, bool keepDim = false) => ArgExtremum(ReduceKind.ArgMax, "argmax", dim, keepDim);
 
-    /// <summary>Index of the first smallest value along <paramref name="dim"/>, as I64.</summary>
+    /// <summary>Index of the first smallest value along <paramref name="dim"/> (of the flattened tensor when null), as I64; shapes as <see cref="ArgMax"/>.</summary>
     public Tensor ArgMin(int? dim = null, bool keepDim = false) => ArgExtremum(ReduceKind.ArgMin, "argmin", dim, keepDim);
 
     /// <summary>
