@@ -226,16 +226,19 @@ public sealed partial class Tensor
         return z;
     }
 
-    /// <summary>Replaces elements where <paramref name="mask"/> is true by <paramref name="value"/> (out of place).</summary>
+    /// <summary>
+    /// Replaces elements where <paramref name="mask"/> is true by <paramref name="value"/> (out of place). As
+    /// PyTorch's out-of-place <c>masked_fill</c>, the tensor and the mask broadcast together: the result has
+    /// their broadcast shape, which may be larger than this tensor's, and the gradient is summed back to it.
+    /// </summary>
     public Tensor MaskedFill(Tensor mask, double value)
     {
         ThrowIfDisposed("masked_fill");
         mask.ThrowIfDisposed("masked_fill");
         if (mask.DType != DType.Bool)
             throw new ArgumentException($"masked_fill: expected a bool mask, got {mask.DType.TorchName()} (shape {Shp(mask)}).");
-        var shape = Layout.BroadcastShapes("masked_fill", Layout.Shape, mask.Layout.Shape);
-        if (!shape.AsSpan().SequenceEqual(Layout.Shape))
-            throw new ArgumentException($"masked_fill: the mask of shape {Shp(mask)} must broadcast to the tensor's shape {Shp(this)}.");
+        // Checked here, not left to where, so that the error names masked_fill.
+        Layout.BroadcastShapes("masked_fill", Layout.Shape, mask.Layout.Shape);
         using var fill = ScalarOf(value);
         return Where(mask, fill, this);
     }

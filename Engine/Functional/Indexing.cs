@@ -23,7 +23,7 @@ public sealed partial class Tensor
         if (index.Rank > 1) throw new ArgumentException($"index_select: index must be 0-D or 1-D, got shape {Shp(index)}.");
         if (Rank == 0 && index.NumEl != 1)
             throw new ArgumentException($"index_select: an index into a 0-dim tensor must hold exactly one value, got {index.NumEl} (shape {Shp(index)}).");
-        int d = Rank == 0 ? 0 : Layout.NormalizeDim(dim, Rank, "index_select");
+        int d = Layout.NormalizeDim(dim, Rank, "index_select", Layout.Shape); // for a 0-dim tensor, -1 and 0 only
         var shape = Rank == 0 ? [] : Shape;
         if (Rank > 0) shape[d] = (int)index.NumEl;
         var y = Empty(shape, DType, Device);
@@ -69,7 +69,7 @@ public sealed partial class Tensor
     {
         CheckFloat("gather");
         CheckIndexTensor("gather", index, this);
-        int d = Layout.NormalizeDim(dim, Rank, "gather");
+        int d = Layout.NormalizeDim(dim, Rank, "gather", Layout.Shape);
         CheckGatherShapes("gather", d, index);
         var y = Empty(index.Layout.Shape, DType, Device);
         Tensor ic;
@@ -104,7 +104,7 @@ public sealed partial class Tensor
         CheckFloat("scatter_add");
         CheckIndexTensor("scatter_add", index, this);
         CheckOperands("scatter_add", this, src);
-        int d = Layout.NormalizeDim(dim, Rank, "scatter_add");
+        int d = Layout.NormalizeDim(dim, Rank, "scatter_add", Layout.Shape);
         if (src.Rank != Rank) throw new ArgumentException($"scatter_add: src {Shp(src)} must have the same number of dimensions as the input {Shp(this)}.");
         CheckGatherShapes("scatter_add", d, index, src);
         Tensor y;

@@ -12,9 +12,10 @@ public sealed partial class Tensor
     private int[] ReductionAxes(string op, int[]? dims)
     {
         if (dims is null || dims.Length == 0) return Enumerable.Range(0, Rank).ToArray();
-        var axes = dims.Select(d => Layout.NormalizeDim(d, Rank, op)).ToArray();
+        // Checked before the 0-dim case below, so that a scalar rejects dims like [0, -1] and [1] as PyTorch does.
+        var axes = Layout.NormalizeDims(dims, Rank, op, Layout.Shape);
+        // A 0-dim tensor's one wrappable dim is not a real axis: reducing over it reduces over nothing.
         if (Rank == 0) return [];
-        if (axes.Distinct().Count() != axes.Length) throw new ArgumentException($"{op}: dim {string.Join(", ", dims)} appears multiple times in the list of dims.");
         return axes.OrderBy(a => a).ToArray();
     }
 
@@ -121,17 +122,23 @@ public sealed partial class Tensor
         if (dim is null)
         {
             using var flat = Reshape(-1);
-            return flat.ArgExtremum(kind, op, 0, false);
+            var index = flat.ArgExtremum(kind, op, 0, false);
+            if (!keepDim || Rank == 0) return index;
+            // With keepdim and no dim, PyTorch keeps the input's rank with every size 1 (shape [1, 1] for a matrix).
+            using (index) return index.ViewNoGrad(Enumerable.Repeat(1, Rank).ToArray());
         }
-        int d = Layout.NormalizeDim(dim.Value, Rank, op);
+        int d = Layout.NormalizeDim(dim.Value, Rank, op, Layout.Shape);
         if (Rank > 0 && Layout.Shape[d] == 0) throw new ArgumentException($"{op}: expected reduction dim {d} to have non-zero size (shape {Shp(this)}).");
         return ReduceRaw(kind, Rank == 0 ? [] : [d], keepDim);
     }
 
-    /// <summary>Index of the first largest value along <paramref name="dim"/> (of the flattened tensor when null), as I64.</summary>
+    /// <summary>
+    /// Index of the first largest value along <paramref name="dim"/> (of the flattened tensor when null), as I64.
+    /// With <paramref name="keepDim"/> and no dim the result keeps this tensor's rank with every size 1, as PyTorch's.
+    /// </summary>
     public Tensor ArgMax(int? dim = null, bool keepDim = false) => ArgExtremum(ReduceKind.ArgMax, "argmax", dim, keepDim);
 
-    /// <summary>Index of the first smallest value along <paramref name="dim"/>, as I64.</summary>
+    /// <summary>Index of the first smallest value along <paramref name="dim"/> (of the flattened tensor when null), as I64; shapes as <see cref="ArgMax"/>.</summary>
     public Tensor ArgMin(int? dim = null, bool keepDim = false) => ArgExtremum(ReduceKind.ArgMin, "argmin", dim, keepDim);
 
     /// <summary>
@@ -157,6 +164,9 @@ public sealed partial class Tensor
     /// <summary>Standard deviation: the square root of <see cref="Var(int[], int, bool)"/>.</summary>
     public Tensor Std(int[]? dims = null, int correction = 1, bool keepDim = false)
     {
+        // Checked here as well as in Var so that a bad dtype or dim list is reported as std's error.
+        CheckFloat("std");
+        ReductionAxes("std", dims);
         using var v = Var(dims, correction, keepDim);
         return v.Sqrt();
     }

@@ -109,8 +109,9 @@ public sealed partial class Tensor
     /// <summary>Flattens dimensions <paramref name="startDim"/>..<paramref name="endDim"/> into one.</summary>
     public Tensor Flatten(int startDim = 0, int endDim = -1)
     {
-        if (Rank == 0) return Reshape(1);
-        int s = Layout.NormalizeDim(startDim, Rank, "flatten"), e = Layout.NormalizeDim(endDim, Rank, "flatten");
+        // The dims are checked first, also for a 0-dim tensor: it takes dims -1 and 0 only.
+        int s = Layout.NormalizeDim(startDim, Rank, "flatten", Layout.Shape), e = Layout.NormalizeDim(endDim, Rank, "flatten", Layout.Shape);
+        if (Rank == 0) return Reshape(1); // torch.flatten of a 0-dim tensor is 1-D
         if (s > e) throw new ArgumentException($"flatten: start_dim {startDim} cannot come after end_dim {endDim} for shape {Shp(this)}.");
         var shape = new List<int>();
         for (int d = 0; d < s; d++) shape.Add(Layout.Shape[d]);
@@ -125,7 +126,7 @@ public sealed partial class Tensor
         ThrowIfDisposed("permute");
         if (dims.Length != Rank)
             throw new ArgumentException($"permute: number of dims don't match: got {dims.Length} dims for a tensor of shape {Shp(this)}.");
-        var perm = dims.Select(d => Layout.NormalizeDim(d, Rank, "permute")).ToArray();
+        var perm = dims.Select(d => Layout.NormalizeDim(d, Rank, "permute", Layout.Shape)).ToArray();
         if (perm.Distinct().Count() != Rank) throw new ArgumentException($"permute: repeated dim in ({string.Join(", ", dims)}).");
         var y = View(new Layout(perm.Select(d => Layout.Shape[d]).ToArray(), perm.Select(d => Layout.Strides[d]).ToArray(), Offset));
         if (Tape.ShouldRecord(this))
@@ -140,8 +141,8 @@ public sealed partial class Tensor
     /// <summary>Swaps two dimensions.</summary>
     public Tensor Transpose(int dim0, int dim1)
     {
-        if (Rank == 0) return Permute();
-        int a = Layout.NormalizeDim(dim0, Rank, "transpose"), b = Layout.NormalizeDim(dim1, Rank, "transpose");
+        int a = Layout.NormalizeDim(dim0, Rank, "transpose", Layout.Shape), b = Layout.NormalizeDim(dim1, Rank, "transpose", Layout.Shape);
+        if (Rank == 0) return Permute(); // both dims were the one wrappable dim of a 0-dim tensor
         var perm = Enumerable.Range(0, Rank).ToArray();
         (perm[a], perm[b]) = (perm[b], perm[a]);
         return Permute(perm);
@@ -156,7 +157,7 @@ public sealed partial class Tensor
         ThrowIfDisposed("slice");
         if (Rank == 0) throw new ArgumentException("slice: cannot slice a 0-dim tensor.");
         if (step <= 0) throw new ArgumentException($"slice: step must be positive, got {step}.");
-        int d = Layout.NormalizeDim(dim, Rank, "slice");
+        int d = Layout.NormalizeDim(dim, Rank, "slice", Layout.Shape);
         int size = Layout.Shape[d];
         int s = start ?? 0, e = end ?? size;
         if (s < 0) s += size;
@@ -186,7 +187,7 @@ public sealed partial class Tensor
     public Tensor Narrow(int dim, int start, int length)
     {
         CheckHasDims("narrow");
-        int d = Layout.NormalizeDim(dim, Rank, "narrow");
+        int d = Layout.NormalizeDim(dim, Rank, "narrow", Layout.Shape);
         int size = Layout.Shape[d];
         if (start < 0) start += size;
         if (start < 0 || length < 0 || start + length > size)
@@ -198,7 +199,7 @@ public sealed partial class Tensor
     public Tensor Select(int dim, int index)
     {
         CheckHasDims("select");
-        int d = Layout.NormalizeDim(dim, Rank, "select");
+        int d = Layout.NormalizeDim(dim, Rank, "select", Layout.Shape);
         int size = Layout.Shape[d];
         if (index < -size || index >= size)
             throw new IndexOutOfRangeException($"select: index {index} out of range for tensor of size {Shp(this)} at dimension {d}.");
@@ -212,7 +213,8 @@ public sealed partial class Tensor
     {
         ThrowIfDisposed("squeeze");
         var keep = new List<int>();
-        int? only = dim is { } dd && Rank > 0 ? Layout.NormalizeDim(dd, Rank, "squeeze") : null;
+        // Checked for a 0-dim tensor too (dims -1 and 0 only), where there is then nothing to remove.
+        int? only = dim is { } dd ? Layout.NormalizeDim(dd, Rank, "squeeze", Layout.Shape) : null;
         for (int d = 0; d < Rank; d++)
             if (Layout.Shape[d] != 1 || (only is { } o && o != d)) keep.Add(d);
         var y = View(new Layout(keep.Select(d => Layout.Shape[d]).ToArray(), keep.Select(d => Layout.Strides[d]).ToArray(), Offset));
@@ -228,7 +230,7 @@ public sealed partial class Tensor
     public Tensor Unsqueeze(int dim)
     {
         ThrowIfDisposed("unsqueeze");
-        int d = Layout.NormalizeDim(dim, Rank + 1, "unsqueeze");
+        int d = Layout.NormalizeDim(dim, Rank + 1, "unsqueeze", Layout.Shape);
         var shape = Layout.Shape.ToList(); var strides = Layout.Strides.ToList();
         long stride = d < Rank ? Layout.Strides[d] * Layout.Shape[d] : 1;
         shape.Insert(d, 1);
@@ -296,7 +298,7 @@ public sealed partial class Tensor
         var first = tensors[0];
         int rank = first.Rank;
         if (rank == 0) throw new ArgumentException("cat: zero-dimensional tensors cannot be concatenated.");
-        int d = Layout.NormalizeDim(dim, rank, "cat");
+        int d = Layout.NormalizeDim(dim, rank, "cat", first.Layout.Shape);
         int total = 0;
         foreach (var t in tensors)
         {
@@ -345,7 +347,7 @@ public sealed partial class Tensor
         foreach (var t in tensors)
             if (!t.Layout.Shape.AsSpan().SequenceEqual(tensors[0].Layout.Shape))
                 throw new ArgumentException($"stack: expects each tensor to be equal size, but got {Shp(tensors[0])} and {Shp(t)}.");
-        int d = Layout.NormalizeDim(dim, tensors[0].Rank + 1, "stack");
+        int d = Layout.NormalizeDim(dim, tensors[0].Rank + 1, "stack", tensors[0].Layout.Shape);
         var parts = tensors.Select(t => t.Unsqueeze(d)).ToArray();
         try { return Cat(parts, d); }
         finally { foreach (var p in parts) p.Dispose(); }
@@ -356,7 +358,7 @@ public sealed partial class Tensor
     {
         CheckHasDims("split");
         if (splitSize <= 0) throw new ArgumentException($"split: split_size must be positive, got {splitSize}.");
-        int d = Layout.NormalizeDim(dim, Rank, "split");
+        int d = Layout.NormalizeDim(dim, Rank, "split", Layout.Shape);
         int size = Layout.Shape[d];
         var sizes = new List<int>();
         for (int at = 0; at < size; at += splitSize) sizes.Add(Math.Min(splitSize, size - at));
@@ -368,7 +370,7 @@ public sealed partial class Tensor
     public Tensor[] Split(int[] sizes, int dim = 0)
     {
         CheckHasDims("split");
-        int d = Layout.NormalizeDim(dim, Rank, "split");
+        int d = Layout.NormalizeDim(dim, Rank, "split", Layout.Shape);
         if (sizes.Sum() != Layout.Shape[d] || sizes.Any(s => s < 0))
             throw new ArgumentException($"split: split sizes ({string.Join(", ", sizes)}) must be non-negative and sum to the size of dimension {d} ({Layout.Shape[d]}) of {Shp(this)}.");
         var result = new Tensor[sizes.Length];
@@ -386,7 +388,7 @@ public sealed partial class Tensor
     {
         CheckHasDims("chunk");
         if (chunks <= 0) throw new ArgumentException($"chunk: number of chunks must be positive, got {chunks}.");
-        int d = Layout.NormalizeDim(dim, Rank, "chunk");
+        int d = Layout.NormalizeDim(dim, Rank, "chunk", Layout.Shape);
         int size = Layout.Shape[d];
         // An empty dimension still gives 'chunks' (empty) pieces, as torch.chunk does.
         if (size == 0) return Split(new int[chunks], d);

@@ -84,13 +84,39 @@ public sealed class Layout
     /// <summary>Formats a shape as PyTorch prints it: <c>[2, 3]</c>.</summary>
     public static string Format(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 
-    /// <summary>Turns a possibly negative dimension index into 0..rank-1, or throws naming the operation.</summary>
-    public static int NormalizeDim(int dim, int rank, string op)
+    /// <summary>
+    /// Turns a possibly negative dimension index into 0..rank-1, or throws naming the operation (and
+    /// <paramref name="shape"/>, the tensor's, when given). As in PyTorch a rank of 0 counts as 1, so a 0-dim
+    /// tensor takes dims -1 and 0 (both meaning 0) and nothing else; every op must call this even for 0-dim
+    /// tensors rather than skip it, or a wrong dim goes unnoticed there.
+    /// </summary>
+    public static int NormalizeDim(int dim, int rank, string op, int[]? shape = null)
     {
         int r = Math.Max(rank, 1);
         if (dim < -r || dim >= r)
-            throw new ArgumentOutOfRangeException(nameof(dim), $"{op}: dimension out of range (expected to be in range of [{-r}, {r - 1}], but got {dim}).");
+            throw new ArgumentOutOfRangeException(nameof(dim),
+                $"{op}: dimension out of range (expected to be in range of [{-r}, {r - 1}], but got {dim})" +
+                (shape is null ? "." : $" for a tensor of shape {Format(shape)}."));
         return dim < 0 ? dim + r : dim;
+    }
+
+    /// <summary>
+    /// Normalises a list of dims with <see cref="NormalizeDim"/> and rejects one named twice (say 1 and -1 of a
+    /// rank-2 tensor, or 0 and -1 of a 0-dim one), as PyTorch does for every multi-dim reduction. The result
+    /// keeps the given order.
+    /// </summary>
+    public static int[] NormalizeDims(int[] dims, int rank, string op, int[]? shape = null)
+    {
+        var axes = new int[dims.Length];
+        for (int i = 0; i < dims.Length; i++)
+        {
+            axes[i] = NormalizeDim(dims[i], rank, op, shape);
+            if (Array.IndexOf(axes, axes[i], 0, i) >= 0)
+                throw new ArgumentException(
+                    $"{op}: dim {axes[i]} appears multiple times in the list of dims [{string.Join(", ", dims)}]" +
+                    (shape is null ? "." : $" for a tensor of shape {Format(shape)}."));
+        }
+        return axes;
     }
 
     /// <summary>

@@ -76,7 +76,13 @@ public sealed partial class Tensor : IDisposable
     public bool IsDisposed => _disposed;
 
     /// <summary>Size of dimension <paramref name="dim"/> (negative counts from the end).</summary>
-    public int Size(int dim) => Layout.Shape[Layout.NormalizeDim(dim, Rank, "size")];
+    public int Size(int dim)
+    {
+        // A 0-dim tensor has no size to report, even for the dims -1 and 0 that other ops accept (as in PyTorch).
+        if (Rank == 0)
+            throw new ArgumentOutOfRangeException(nameof(dim), $"size: dimension specified as {dim} but tensor has no dimensions (shape []).");
+        return Layout.Shape[Layout.NormalizeDim(dim, Rank, "size", Layout.Shape)];
+    }
 
     /// <summary>True for tensors that no operation produced (parameters, inputs).</summary>
     public bool IsLeaf => GradFn is null;

@@ -15,7 +15,7 @@ internal static class SoftmaxFunction
     {
         string op = log ? "log_softmax" : "softmax";
         FamilyGuards.Float(op, input);
-        int axis = Layout.NormalizeDim(dim, input.Rank, op);
+        int axis = Layout.NormalizeDim(dim, input.Rank, op, input.Layout.Shape);
         long t0 = Stopwatch.GetTimestamp();
         var (outer, n, inner) = Split(input.Layout.Shape, axis);
         var y = Tensor.Empty(input.Layout.Shape, input.DType, input.Device);

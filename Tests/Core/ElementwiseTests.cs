@@ -390,9 +390,52 @@ public class ElementwiseTests
             Assert.Equal(expected, y.ToArray<double>());
             Assert.Equal(values, x.ToArray<double>()); // out of place
         }
-        var e = Assert.Throws<ArgumentException>(() => Tensor.Zeros([4]).MaskedFill(Tensor.FromArray(new[] { true, false, true, true, false, true, true, false }, [2, 4]), 1));
+        var e = Assert.Throws<ArgumentException>(() => Tensor.Zeros([4]).MaskedFill(Tensor.FromArray(new[] { true, false, true }, [3]), 1));
         Assert.Contains("masked_fill", e.Message);
+        Assert.Contains("[3]", e.Message);
         Assert.Throws<ArgumentException>(() => Tensor.Zeros([4]).MaskedFill(Tensor.Zeros([4]), 1));
+    }
+
+    [Fact]
+    public void MaskedFillBroadcastsTheTensorAndTheMaskTogether()
+    {
+        // Out-of-place masked_fill is where(mask, value, x): the result takes the broadcast of both shapes,
+        // so a mask larger than x is fine (x of shape (1, 2) with a (2, 2) mask gives (2, 2)).
+        using (Tensor.Scope())
+        {
+            var x = Tensor.FromArray(new double[] { 1, 2 }, [1, 2]);
+            var y = x.MaskedFill(Tensor.FromArray(new[] { true, false, false, true }, [2, 2]), 9);
+            Assert.Equal(new[] { 2, 2 }, y.Shape);
+            Assert.Equal(new double[] { 9, 2, 1, 9 }, y.ToArray<double>());
+        }
+        var gen = from a in ShapeGen(0, 3, 3)
+                  from b in ShapeGen(0, 3, 3)
+                  from seed in Gen.Choose(0, 1 << 30)
+                  select (a, b, seed);
+        Check(gen, c =>
+        {
+            using var scope = Tensor.Scope();
+            var (a, b, seed) = c;
+            var rng = new System.Random(seed);
+            // Turn b into a shape that broadcasts with a: each aligned dim either matches a's or is 1.
+            for (int i = 0; i < Math.Min(a.Length, b.Length); i++)
+                if (b[^(i + 1)] != a[^(i + 1)] && a[^(i + 1)] != 1) b[^(i + 1)] = rng.Next(2) == 0 ? 1 : a[^(i + 1)];
+            var xs = RandomDoubles(rng, Count(a));
+            var ms = Enumerable.Range(0, (int)Count(b)).Select(_ => rng.Next(2) == 0).ToArray();
+            var x = Strided(xs, a, DType.F64, AllKinds[rng.Next(3)]);
+            var mask = Tensor.FromArray(ms, b);
+            var y = x.MaskedFill(mask, -7);
+            var shape = BroadcastShape(a, b);
+            Assert.Equal(shape, y.Shape);
+            var expected = new double[Count(shape)];
+            for (long f = 0; f < expected.Length; f++)
+            {
+                var idx = Unravel(f, shape);
+                expected[f] = ms[BroadcastSource(idx, b)] ? -7 : xs[BroadcastSource(idx, a)];
+            }
+            Assert.Equal(expected, y.ToArray<double>());
+            return true;
+        }, 150);
     }
 
     [Fact]

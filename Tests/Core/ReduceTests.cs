@@ -206,6 +206,58 @@ public class ReduceTests
     }
 
     [Fact]
+    public void ArgMaxOverEverythingWithKeepDimKeepsTheRank()
+    {
+        // torch.argmax(x, keepdim=True) without a dim: the flat index, shaped like x with every size 1.
+        using (Tensor.Scope())
+        {
+            var x = Tensor.FromArray(new double[] { 1, 3, 2, 0 }, [2, 2]);
+            var max = x.ArgMax(keepDim: true);
+            var min = x.ArgMin(keepDim: true);
+            Assert.Equal(new[] { 1, 1 }, max.Shape);
+            Assert.Equal(new[] { 1, 1 }, min.Shape);
+            Assert.Equal(new[] { 1L }, max.ToArray<long>());
+            Assert.Equal(new[] { 3L }, min.ToArray<long>());
+        }
+        Check(ShapeAndSeed(0, 4, 4), c =>
+        {
+            using var scope = Tensor.Scope();
+            var (shape, seed) = c;
+            var rng = new System.Random(seed);
+            var values = Enumerable.Range(0, (int)Count(shape)).Select(_ => (double)rng.Next(-2, 3)).ToArray();
+            var x = Strided(values, shape, DType.F32, AllKinds[rng.Next(3)]);
+            var ones = Enumerable.Repeat(1, shape.Length).ToArray();
+            var max = x.ArgMax(keepDim: true);
+            var min = x.ArgMin(keepDim: true);
+            Assert.Equal(ones, max.Shape);
+            Assert.Equal(ones, min.Shape);
+            Assert.Equal((long)Array.IndexOf(values, values.Max()), max.ToArray<long>().Single());
+            Assert.Equal((long)Array.IndexOf(values, values.Min()), min.ToArray<long>().Single());
+            return true;
+        }, 60);
+    }
+
+    [Fact]
+    public void EveryReductionOverEverythingWithKeepDimGivesSizeOneDims()
+    {
+        // The neighbours of argmax: each reduction over all dims with keepdim keeps the input's rank.
+        Check(ShapeAndSeed(0, 4, 4), c =>
+        {
+            using var scope = Tensor.Scope();
+            var (shape, seed) = c;
+            var rng = new System.Random(seed);
+            var x = Strided(RandomF32Doubles(rng, Count(shape)), shape, DType.F64, AllKinds[rng.Next(3)]);
+            var ones = Enumerable.Repeat(1, shape.Length).ToArray();
+            foreach (var (name, op, _) in Reductions)
+            {
+                Assert.True(ones.SequenceEqual(op(x, null, true).Shape), $"{name} of {Layout.Format(shape)} with keepDim over every dim (null)");
+                Assert.True(ones.SequenceEqual(op(x, [], true).Shape), $"{name} of {Layout.Format(shape)} with keepDim over every dim ([])");
+            }
+            return true;
+        }, 40);
+    }
+
+    [Fact]
     public void ArgMaxTreatsNaNAsTheExtreme()
     {
         using var scope = Tensor.Scope();

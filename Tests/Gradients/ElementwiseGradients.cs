@@ -47,17 +47,14 @@ public class ElementwiseGradients
         return Tensor.Where(cond, x[1], x[2]);
     }, i => i == 0 ? Values.GridA : Values.Normal);
 
+    /// <summary>
+    /// masked_fill broadcasts x and the mask together, as PyTorch's out-of-place op does; where the mask is the
+    /// larger, x's gradient is summed back over the broadcast dims.
+    /// </summary>
     [Fact]
-    public void MaskedFill() => GradientProperty.Check(Arbitrary(Broadcast(2), c => Broadcastable(c) && MaskFits(c)), (x, c) =>
+    public void MaskedFill() => GradientProperty.Check(Arbitrary(Broadcast(2), Broadcastable), (x, c) =>
     {
         using var mask = x[1].Lt(0);
         return x[0].MaskedFill(mask, 3.0);
     }, i => i == 1 ? Values.GridA : Values.Normal);
-
-    /// <summary>masked_fill keeps the tensor's shape, so the mask must broadcast to it.</summary>
-    private static bool MaskFits(Case c)
-    {
-        var full = Layout.BroadcastShapes("check", c.Operands[0].Shape, c.Operands[1].Shape);
-        return full.AsSpan().SequenceEqual(c.Operands[0].Shape);
-    }
 }
