@@ -32,6 +32,24 @@ public interface IUnaryOp
     /// <summary>The derivative f'(x, y) as a CUDA C expression in the doubles <c>x</c>, <c>y</c>, <c>a</c> and <c>b</c>; the backward kernel multiplies it by the incoming gradient.</summary>
     static virtual string? CudaDerivative => null;
 
+    /// <summary>
+    /// The fused backward of one element where it must not be formed as g * f'(x, y): an op whose derivative
+    /// is a quotient c / d divides g by d instead (log: g / x), as PyTorch does, since c / d alone can overflow
+    /// where the gradient is finite (a subnormal x) and it rounds twice. Returns false to use
+    /// g * <see cref="Derivative"/>; an op that overrides it also gives <see cref="CudaBackward"/>.
+    /// </summary>
+    static virtual bool TryBackward<T>(T g, T x, T y, T a, T b, out T gx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        gx = default;
+        return false;
+    }
+
+    /// <summary>
+    /// The fused backward as a CUDA C expression in the doubles <c>g</c>, <c>x</c>, <c>y</c>, <c>a</c> and
+    /// <c>b</c>, for an op that overrides <see cref="TryBackward"/>; null for g times <see cref="CudaDerivative"/>.
+    /// </summary>
+    static virtual string? CudaBackward => null;
+
     /// <summary>Vectorised fused backward gx = g * f'(x, y) over contiguous spans; returns false when the op has none.</summary>
     static virtual bool TryBackwardSpan<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> gx, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => false;
 }
@@ -95,8 +113,10 @@ public readonly struct LogOp : IUnaryOp
     public static string Name => "log";
     public static string CudaForward => "log(x)";
     public static string CudaDerivative => "1.0 / x";
+    public static string CudaBackward => "g / x";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Log(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.One / x;
+    public static bool TryBackward<T>(T g, T x, T y, T a, T b, out T gx) where T : unmanaged, IFloatingPointIeee754<T> { gx = g / x; return true; }
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Log(x, y); return true; }
 }
 
@@ -105,8 +125,10 @@ public readonly struct SqrtOp : IUnaryOp
     public static string Name => "sqrt";
     public static string CudaForward => "sqrt(x)";
     public static string CudaDerivative => "0.5 / y";
+    public static string CudaBackward => "g / (2.0 * y)";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Sqrt(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.CreateTruncating(0.5) / y;
+    public static bool TryBackward<T>(T g, T x, T y, T a, T b, out T gx) where T : unmanaged, IFloatingPointIeee754<T> { gx = g / (y + y); return true; }
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Sqrt(x, y); return true; }
 }
 

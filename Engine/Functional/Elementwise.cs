@@ -131,7 +131,14 @@ public sealed partial class Tensor
     public Tensor Mul(Tensor other) => Binary<MulOp>(this, other, (g, x, y, z) => (g.Mul(y), g.Mul(x)));
 
     /// <summary>x / y with broadcasting.</summary>
-    public Tensor Div(Tensor other) => Binary<DivOp>(this, other, (g, x, y, z) => (g.Div(y), g.Mul(z).Div(y).Neg()), saveOutput: true);
+    public Tensor Div(Tensor other) => Binary<DivOp>(this, other, (g, x, y, z) =>
+    {
+        // -g * ((x / y) / y), PyTorch's order: dividing z by y before the multiplication keeps the divisor's
+        // gradient finite where g * z alone would overflow.
+        using var zOverY = z.Div(y);
+        using var scaled = g.Mul(zOverY);
+        return (g.Div(y), scaled.Neg());
+    }, saveOutput: true);
 
     /// <summary>x ** y elementwise with broadcasting. The exponent's gradient is taken as 0 where x == 0.</summary>
     public Tensor Pow(Tensor exponent) => Binary<PowOp>(this, exponent, (g, x, y, z) =>

