@@ -132,6 +132,23 @@ public readonly struct SqrtOp : IUnaryOp
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Sqrt(x, y); return true; }
 }
 
+/// <summary>
+/// The square root that ends <see cref="Tensor.Std(int[], int, bool)"/>: sqrt, whose backward is 0 where the
+/// standard deviation is 0, as PyTorch's std backward masks it (a constant slice would otherwise get
+/// 0 * (1 / 0) = NaN from the variance's backward). Plain <see cref="SqrtOp"/> keeps its infinite derivative at 0.
+/// </summary>
+public readonly struct StdSqrtOp : IUnaryOp
+{
+    public static string Name => "std";
+    public static string CudaForward => "sqrt(x)";
+    public static string CudaDerivative => "y == 0.0 ? 0.0 : 0.5 / y";
+    public static string CudaBackward => "y == 0.0 ? 0.0 : g / (2.0 * y)";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Sqrt(x);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => y == T.Zero ? T.Zero : T.CreateTruncating(0.5) / y;
+    public static bool TryBackward<T>(T g, T x, T y, T a, T b, out T gx) where T : unmanaged, IFloatingPointIeee754<T> { gx = y == T.Zero ? T.Zero : g / (y + y); return true; }
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Sqrt(x, y); return true; }
+}
+
 public readonly struct RsqrtOp : IUnaryOp
 {
     public static string Name => "rsqrt";

@@ -35,6 +35,29 @@ public class PyTorchGradientEdgeTests
             Assert.True(expected[i].Equals(actual[i]), $"{what}[{i}]: {actual[i]:R}, expected {expected[i]:R} (all: [{string.Join(", ", actual)}])");
     }
 
+    /// <summary>Equal where exact values are expected (zeros, infinities, NaN), else within a relative 1e-6 (the dtype's rounding of the ordinary formula).</summary>
+    private static void Close(double[] expected, double[] actual, string what)
+    {
+        Assert.True(expected.Length == actual.Length, $"{what}: {actual.Length} values, expected {expected.Length}");
+        for (int i = 0; i < expected.Length; i++)
+        {
+            bool ok = expected[i] == 0 || !double.IsFinite(expected[i]) ? expected[i].Equals(actual[i]) : Math.Abs(actual[i] - expected[i]) <= 1e-6 * Math.Abs(expected[i]);
+            Assert.True(ok, $"{what}[{i}]: {actual[i]:R}, expected {expected[i]:R} (all: [{string.Join(", ", actual)}])");
+        }
+    }
+
+    /// <summary>PyTorch's std_backward masks the slices whose std is 0: their gradient is 0, not 0 * (1/0) = NaN.</summary>
+    private static void StdOfAConstantSlice(Device device, DType dtype)
+    {
+        Close([0, 0], Grad(device, dtype, [2, 2], x => x.Std()), "std([2, 2])");
+        Close([0], Grad(device, dtype, [1.5], x => x.Std(correction: 0)), "std([1.5], correction 0)");
+        // Over a dim: the constant row gets 0, the other row its ordinary gradient (x - mean) / (std (n - 1)).
+        foreach (bool keepDim in new[] { false, true })
+            Close([0, 0, 0, -0.5, 0, 0.5], Grad(device, dtype, [1, 1, 1, 1, 2, 3], x => x.Reshape(2, 3).Std(1, keepDim: keepDim)), $"std(dim 1, keepDim {keepDim})");
+        // One element with Bessel's correction has a NaN std (0 / 0): its gradient stays NaN, as in PyTorch.
+        Assert.True(double.IsNaN(Grad(device, dtype, [1.5], x => x.Std())[0]), "std([1.5]) with correction 1");
+    }
+
     /// <summary>
     /// Log's backward divides the gradient by x, as PyTorch does: at a subnormal x, 1 / x alone overflows
     /// where g / x is finite.
@@ -66,6 +89,7 @@ public class PyTorchGradientEdgeTests
         Same([expected], g[1], "div: the divisor's gradient");
     }
 
+    [Theory, MemberData(nameof(DTypes))] public void StdOfAConstantSliceHasAZeroGradient(DType dtype) => StdOfAConstantSlice(Device.Cpu, dtype);
     [Theory, MemberData(nameof(DTypes))] public void LogBackwardAtASubnormalIsFinite(DType dtype) => LogAtASubnormal(Device.Cpu, dtype);
     [Theory, MemberData(nameof(DTypes))] public void SqrtBackwardDividesTheGradient(DType dtype) => SqrtDividesOnce(Device.Cpu, dtype);
     [Theory, MemberData(nameof(DTypes))] public void DivisorGradientDoesNotOverflowEarly(DType dtype) => DivisorGradientDividesFirst(Device.Cpu, dtype);
@@ -75,6 +99,7 @@ public class PyTorchGradientEdgeTests
     {
         foreach (var dtype in new[] { DType.F32, DType.F64 })
         {
+            StdOfAConstantSlice(Device.Cuda(0), dtype);
             LogAtASubnormal(Device.Cuda(0), dtype);
             SqrtDividesOnce(Device.Cuda(0), dtype);
             DivisorGradientDividesFirst(Device.Cuda(0), dtype);
