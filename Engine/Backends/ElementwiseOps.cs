@@ -245,9 +245,11 @@ public readonly struct ScalarPowOp : IUnaryOp
 {
     public static string Name => "pow";
     public static string CudaForward => "pow(a, x)";
-    public static string CudaDerivative => "y * log(a)";
+    public static string CudaDerivative => "a == 0.0 && x >= 0.0 ? 0.0 : y * log(a)";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Pow(a, x);
-    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => y * T.Log(a);
+    // At base 0 the derivative is 0 where x >= 0 (not 0 * log 0 = NaN, nor 1 * log 0 = -inf at x = 0), as in
+    // PyTorch; for x < 0 it stays inf * -inf = -inf.
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => a == T.Zero && x >= T.Zero ? T.Zero : y * T.Log(a);
 }
 
 /// <summary>

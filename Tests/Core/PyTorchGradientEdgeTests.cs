@@ -1,3 +1,4 @@
+using Engine.Backends;
 using Engine.Tests.Support;
 using Xunit;
 
@@ -59,6 +60,28 @@ public class PyTorchGradientEdgeTests
     }
 
     /// <summary>
+    /// PyTorch's pow backward: dx is 0 where the exponent is 0 (not 0 * x^-1 = NaN at x = 0), and dy is 0
+    /// where x == 0 and y &gt;= 0 only; at x == 0 with y &lt; 0 it is x^y log x = inf * -inf = -inf.
+    /// </summary>
+    private static void PowAtBaseZero(Device device, DType dtype)
+    {
+        var g = Grads(device, dtype, [[0, 0, 2], [0, -1, 0]], t => t[0].Pow(t[1]));
+        Close([0, double.NegativeInfinity, 0], g[0], "pow dx");
+        Close([0, double.NegativeInfinity, dtype == DType.F32 ? MathF.Log(2) : Math.Log(2)], g[1], "pow dy");
+        // Broadcast exponent: the masks broadcast with it.
+        g = Grads(device, dtype, [[0, 0, 3], [0]], t => t[0].Pow(t[1]));
+        Close([0, 0, 0], g[0], "pow dx, broadcast y = 0");
+        Close([dtype == DType.F32 ? MathF.Log(3) : Math.Log(3)], g[1], "pow dy, broadcast y = 0 (log 3 from x = 3 only)");
+        // Scalar exponent: 0 where the exponent is 0; elsewhere a * x^(a - 1), inf at x = 0 for a < 1.
+        Close([0, 0], Grad(device, dtype, [0, 2], x => x.Pow(0)), "x ** 0");
+        Close([double.PositiveInfinity, 0.5], Grad(device, dtype, [0, 1], x => x.Pow(0.5)), "x ** 0.5");
+        // Scalar base 0: the log term is 0 where the exponent is >= 0, -inf below (0 ** -1 = inf, log 0 = -inf).
+        Close([0, 0, double.NegativeInfinity], Grad(device, dtype, [0, 2, -1], x => x.Unary<ScalarPowOp>(0)), "0 ** x");
+        Close([dtype == DType.F32 ? MathF.Log(2) : Math.Log(2), 4 * (dtype == DType.F32 ? MathF.Log(2) : Math.Log(2))],
+            Grad(device, dtype, [0, 2], x => x.Unary<ScalarPowOp>(2)), "2 ** x");
+    }
+
+    /// <summary>
     /// Log's backward divides the gradient by x, as PyTorch does: at a subnormal x, 1 / x alone overflows
     /// where g / x is finite.
     /// </summary>
@@ -90,6 +113,7 @@ public class PyTorchGradientEdgeTests
     }
 
     [Theory, MemberData(nameof(DTypes))] public void StdOfAConstantSliceHasAZeroGradient(DType dtype) => StdOfAConstantSlice(Device.Cpu, dtype);
+    [Theory, MemberData(nameof(DTypes))] public void PowGradientsAtBaseZeroFollowPyTorch(DType dtype) => PowAtBaseZero(Device.Cpu, dtype);
     [Theory, MemberData(nameof(DTypes))] public void LogBackwardAtASubnormalIsFinite(DType dtype) => LogAtASubnormal(Device.Cpu, dtype);
     [Theory, MemberData(nameof(DTypes))] public void SqrtBackwardDividesTheGradient(DType dtype) => SqrtDividesOnce(Device.Cpu, dtype);
     [Theory, MemberData(nameof(DTypes))] public void DivisorGradientDoesNotOverflowEarly(DType dtype) => DivisorGradientDividesFirst(Device.Cpu, dtype);
@@ -100,6 +124,7 @@ public class PyTorchGradientEdgeTests
         foreach (var dtype in new[] { DType.F32, DType.F64 })
         {
             StdOfAConstantSlice(Device.Cuda(0), dtype);
+            PowAtBaseZero(Device.Cuda(0), dtype);
             LogAtASubnormal(Device.Cuda(0), dtype);
             SqrtDividesOnce(Device.Cuda(0), dtype);
             DivisorGradientDividesFirst(Device.Cuda(0), dtype);
