@@ -32,6 +32,24 @@ public interface IUnaryOp
     /// <summary>The derivative f'(x, y) as a CUDA C expression in the doubles <c>x</c>, <c>y</c>, <c>a</c> and <c>b</c>; the backward kernel multiplies it by the incoming gradient.</summary>
     static virtual string? CudaDerivative => null;
 
+    /// <summary>
+    /// The fused backward of one element where it must not be formed as g * f'(x, y): an op whose derivative
+    /// is a quotient c / d divides g by d instead (log: g / x), as PyTorch does, since c / d alone can overflow
+    /// where the gradient is finite (a subnormal x) and it rounds twice. Returns false to use
+    /// g * <see cref="Derivative"/>; an op that overrides it also gives <see cref="CudaBackward"/>.
+    /// </summary>
+    static virtual bool TryBackward<T>(T g, T x, T y, T a, T b, out T gx) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        gx = default;
+        return false;
+    }
+
+    /// <summary>
+    /// The fused backward as a CUDA C expression in the doubles <c>g</c>, <c>x</c>, <c>y</c>, <c>a</c> and
+    /// <c>b</c>, for an op that overrides <see cref="TryBackward"/>; null for g times <see cref="CudaDerivative"/>.
+    /// </summary>
+    static virtual string? CudaBackward => null;
+
     /// <summary>Vectorised fused backward gx = g * f'(x, y) over contiguous spans; returns false when the op has none.</summary>
     static virtual bool TryBackwardSpan<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> gx, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => false;
 }
@@ -95,8 +113,10 @@ public readonly struct LogOp : IUnaryOp
     public static string Name => "log";
     public static string CudaForward => "log(x)";
     public static string CudaDerivative => "1.0 / x";
+    public static string CudaBackward => "g / x";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Log(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.One / x;
+    public static bool TryBackward<T>(T g, T x, T y, T a, T b, out T gx) where T : unmanaged, IFloatingPointIeee754<T> { gx = g / x; return true; }
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Log(x, y); return true; }
 }
 
@@ -105,8 +125,27 @@ public readonly struct SqrtOp : IUnaryOp
     public static string Name => "sqrt";
     public static string CudaForward => "sqrt(x)";
     public static string CudaDerivative => "0.5 / y";
+    public static string CudaBackward => "g / (2.0 * y)";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Sqrt(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.CreateTruncating(0.5) / y;
+    public static bool TryBackward<T>(T g, T x, T y, T a, T b, out T gx) where T : unmanaged, IFloatingPointIeee754<T> { gx = g / (y + y); return true; }
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Sqrt(x, y); return true; }
+}
+
+/// <summary>
+/// The square root that ends <see cref="Tensor.Std(int[], int, bool)"/>: sqrt, whose backward is 0 where the
+/// standard deviation is 0, as PyTorch's std backward masks it (a constant slice would otherwise get
+/// 0 * (1 / 0) = NaN from the variance's backward). Plain <see cref="SqrtOp"/> keeps its infinite derivative at 0.
+/// </summary>
+public readonly struct StdSqrtOp : IUnaryOp
+{
+    public static string Name => "std";
+    public static string CudaForward => "sqrt(x)";
+    public static string CudaDerivative => "y == 0.0 ? 0.0 : 0.5 / y";
+    public static string CudaBackward => "y == 0.0 ? 0.0 : g / (2.0 * y)";
+    public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Sqrt(x);
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => y == T.Zero ? T.Zero : T.CreateTruncating(0.5) / y;
+    public static bool TryBackward<T>(T g, T x, T y, T a, T b, out T gx) where T : unmanaged, IFloatingPointIeee754<T> { gx = y == T.Zero ? T.Zero : g / (y + y); return true; }
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Sqrt(x, y); return true; }
 }
 
@@ -206,9 +245,11 @@ public readonly struct ScalarPowOp : IUnaryOp
 {
     public static string Name => "pow";
     public static string CudaForward => "pow(a, x)";
-    public static string CudaDerivative => "y * log(a)";
+    public static string CudaDerivative => "a == 0.0 && x >= 0.0 ? 0.0 : y * log(a)";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Pow(a, x);
-    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => y * T.Log(a);
+    // At base 0 the derivative is 0 where x >= 0 (not 0 * log 0 = NaN, nor 1 * log 0 = -inf at x = 0), as in
+    // PyTorch; for x < 0 it stays inf * -inf = -inf.
+    public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => a == T.Zero && x >= T.Zero ? T.Zero : y * T.Log(a);
 }
 
 /// <summary>

@@ -31,7 +31,7 @@ internal unsafe struct UnaryBackwardLoop<TOp, T>(T a, T b) : IStridedLoop
             return;
         byte* gx = p[0], g = p[1], x = p[2], y = p[3];
         for (long i = 0; i < n; i++, gx += s[0], g += s[1], x += s[2], y += s[3])
-            *(T*)gx = *(T*)g * TOp.Derivative(*(T*)x, *(T*)y, a, b);
+            *(T*)gx = TOp.TryBackward(*(T*)g, *(T*)x, *(T*)y, a, b, out T fused) ? fused : *(T*)g * TOp.Derivative(*(T*)x, *(T*)y, a, b);
     }
 }
 

@@ -131,14 +131,37 @@ public sealed partial class Tensor
     public Tensor Mul(Tensor other) => Binary<MulOp>(this, other, (g, x, y, z) => (g.Mul(y), g.Mul(x)));
 
     /// <summary>x / y with broadcasting.</summary>
-    public Tensor Div(Tensor other) => Binary<DivOp>(this, other, (g, x, y, z) => (g.Div(y), g.Mul(z).Div(y).Neg()), saveOutput: true);
+    public Tensor Div(Tensor other) => Binary<DivOp>(this, other, (g, x, y, z) =>
+    {
+        // -g * ((x / y) / y), PyTorch's order: dividing z by y before the multiplication keeps the divisor's
+        // gradient finite where g * z alone would overflow.
+        using var zOverY = z.Div(y);
+        using var scaled = g.Mul(zOverY);
+        return (g.Div(y), scaled.Neg());
+    }, saveOutput: true);
 
-    /// <summary>x ** y elementwise with broadcasting. The exponent's gradient is taken as 0 where x == 0.</summary>
+    /// <summary>
+    /// x ** y elementwise with broadcasting. As in PyTorch, the base's gradient is 0 where y == 0 (not
+    /// 0 * x^-1, NaN at x == 0), and the exponent's gradient x^y log x is 0 where x == 0 and y &gt;= 0 only
+    /// (where it is -inf for y &lt; 0).
+    /// </summary>
     public Tensor Pow(Tensor exponent) => Binary<PowOp>(this, exponent, (g, x, y, z) =>
     {
-        var gx = g.Mul(y).Mul(x.Pow(y.Sub(OneLike(y))));
-        using var xIsZero = x.Eq(ZeroLike(x));
-        var gy = Where(xIsZero, ZeroLike(g), g.Mul(z).Mul(x.Log()));
+        using var zero = ZeroLike(g);
+        using var one = OneLike(y);
+        using var yIsZero = y.Eq(zero);
+        using var yMinusOne = y.Sub(one);
+        using var power = x.Pow(yMinusOne);
+        using var slope = y.Mul(power);
+        using var dx = g.Mul(slope);
+        var gx = Where(yIsZero, zero, dx);
+        using var xIsZero = x.Eq(zero);
+        using var yNonNegative = y.Ge(zero);
+        using var logX = x.Log();
+        using var zLogX = z.Mul(logX);
+        using var whereYNonNegative = Where(yNonNegative, zero, zLogX);
+        using var masked = Where(xIsZero, whereYNonNegative, zLogX);
+        var gy = g.Mul(masked);
         return (gx, gy);
     }, saveOutput: true);
 

@@ -161,14 +161,17 @@ public sealed partial class Tensor
     /// <summary>Variance over one dimension.</summary>
     public Tensor Var(int dim, int correction = 1, bool keepDim = false) => Var([dim], correction, keepDim);
 
-    /// <summary>Standard deviation: the square root of <see cref="Var(int[], int, bool)"/>.</summary>
+    /// <summary>
+    /// Standard deviation: the square root of <see cref="Var(int[], int, bool)"/>. Where it is 0 (a constant
+    /// slice) the gradient is 0, as in PyTorch, rather than the NaN of sqrt's derivative there.
+    /// </summary>
     public Tensor Std(int[]? dims = null, int correction = 1, bool keepDim = false)
     {
         // Checked here as well as in Var so that a bad dtype or dim list is reported as std's error.
         CheckFloat("std");
         ReductionAxes("std", dims);
         using var v = Var(dims, correction, keepDim);
-        return v.Sqrt();
+        return v.Unary<StdSqrtOp>();
     }
 
     /// <summary>Standard deviation over one dimension.</summary>

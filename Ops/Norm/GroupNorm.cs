@@ -19,6 +19,10 @@ public static partial class Functional
     /// <param name="weight">Optional scale of shape (C).</param>
     /// <param name="bias">Optional shift of shape (C).</param>
     /// <param name="eps">Added to the variance inside the square root.</param>
+    /// <exception cref="ArgumentException">
+    /// Besides the shape checks, where N·(C/G)·(spatial sizes) is 1, as PyTorch's <c>F.group_norm</c> refuses it
+    /// ("Expected more than 1 value per channel when training"): one lone value per group would give the bias.
+    /// </exception>
     public static Tensor GroupNorm(Tensor input, int numGroups, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
     {
         const string op = "group_norm";
@@ -35,6 +39,12 @@ public static partial class Functional
             throw new ArgumentException($"{op}: Expected number of channels in input to be divisible by numGroups, but got input of shape {Shp(input)} and numGroups = {numGroups}.");
         CheckChannelVector(op, "weight", weight, input);
         CheckChannelVector(op, "bias", bias, input);
+        // PyTorch's F.group_norm refuses N·(C/G)·(spatial sizes) == 1: a lone (sample, group) of one value
+        // normalises to 0 and the output would be the bias alone. Its rule and wording, product included (so
+        // (2, 3) in 3 groups, one value per group but two samples, passes as it does there).
+        long size = (long)n * (c / numGroups) * Layout.Count(shape.AsSpan(2));
+        if (size == 1)
+            throw new ArgumentException($"{op}: Expected more than 1 value per channel when training, got input size {Shp(input)} ({numGroups} groups).");
 
         long t0 = Stopwatch.GetTimestamp();
         var groups = new GroupNormShape(n, c, Layout.Count(shape.AsSpan(2)), numGroups);

@@ -108,6 +108,8 @@ public class NormTests
             long s = Count(shape[2..]);
             var divisors = Enumerable.Range(1, c).Where(g => c % g == 0).ToArray();
             int groups = divisors[rng.Next(divisors.Length)];
+            // A lone value per (sample, group) overall is refused, as in PyTorch (checked in NormErrorTests).
+            if ((long)n * (c / groups) * s == 1) continue;
             var x = RandomF32Doubles(rng, Count(shape));
             var w = MaybeValues(rng, c); var b = MaybeValues(rng, c);
             double eps = RandomEps(rng);
@@ -399,6 +401,24 @@ public class NormErrorTests
         Throws(() => F.GroupNorm(x, 0), "group_norm", "greater than 0, got 0", "[2, 6, 5]");
         Throws(() => F.GroupNorm(x, 3, Tensor.Ones([3])), "group_norm", "weight of shape [3]", "[2, 6, 5]");
         Throws(() => F.GroupNorm(Tensor.Zeros([6]), 3), "group_norm", "at least 2 dimensions", "[6]");
+    }
+
+    /// <summary>
+    /// F.group_norm's check, as PyTorch words it: N·(C/G)·(spatial sizes) must not be 1 (the group of a lone
+    /// sample would normalise to 0 and return the bias). It is that product, not the values per group: (2, 3)
+    /// in 3 groups passes, as in PyTorch.
+    /// </summary>
+    [Fact]
+    public void GroupNormNeedsMoreThanOneValuePerGroupAndSample()
+    {
+        using var scope = Tensor.Scope();
+        Throws(() => F.GroupNorm(Tensor.Zeros([1, 3]), 3, Tensor.Ones([3]), Tensor.Zeros([3])),
+            "group_norm", "Expected more than 1 value per channel when training", "[1, 3]");
+        Throws(() => F.GroupNorm(Tensor.Zeros([1, 4, 1, 1]), 4), "group_norm", "Expected more than 1 value per channel", "[1, 4, 1, 1]");
+        Assert.Equal([2, 3], F.GroupNorm(Tensor.Zeros([2, 3]), 3).Shape);
+        Assert.Equal([1, 6], F.GroupNorm(Tensor.Zeros([1, 6]), 3).Shape);
+        Assert.Equal([1, 3, 2], F.GroupNorm(Tensor.Zeros([1, 3, 2]), 3).Shape);
+        Assert.Equal([0, 3], F.GroupNorm(Tensor.Zeros([0, 3]), 3).Shape);
     }
 
     [Fact]

@@ -31,7 +31,7 @@ public static class ElementwiseSource
 
     /// <summary>The unit of a unary op (forward and fused backward, F32 and F64), or null when it declares no CUDA formula.</summary>
     public static string? Unary<TOp>() where TOp : IUnaryOp =>
-        TOp.CudaForward is { } forward && TOp.CudaDerivative is { } derivative ? Unary(Id(typeof(TOp)), typeof(TOp).FullName!, forward, derivative) : null;
+        TOp.CudaForward is { } forward && TOp.CudaDerivative is { } derivative ? Unary(Id(typeof(TOp)), typeof(TOp).FullName!, forward, derivative, TOp.CudaBackward) : null;
 
     /// <summary>The unit of a binary op (F32 and F64), or null when it declares no CUDA formula.</summary>
     public static string? Binary<TOp>() where TOp : IBinaryOp =>
@@ -65,20 +65,21 @@ public static class ElementwiseSource
     /// <summary>The unit name a generated op is cached under.</summary>
     public static string UnitName(string kind, Type op) => $"{kind}:{Id(op)}";
 
-    internal static string Unary(string id, string declaredBy, string forward, string derivative)
+    internal static string Unary(string id, string declaredBy, string forward, string derivative, string? backward = null)
     {
         var sb = Header(declaredBy);
         // The scalar parameters arrive in the tensor's dtype, rounded as the CPU rounds them, then widen.
         sb.Append($"__device__ __forceinline__ double {id}_forward(double x, double a, double b) {{ return {forward}; }}\n");
-        sb.Append($"__device__ __forceinline__ double {id}_derivative(double x, double y, double a, double b) {{ return {derivative}; }}\n\n");
+        sb.Append($"__device__ __forceinline__ double {id}_derivative(double x, double y, double a, double b) {{ return {derivative}; }}\n");
+        sb.Append($"__device__ __forceinline__ double {id}_backward(double g, double x, double y, double a, double b) {{ return {backward ?? $"g * {id}_derivative(x, y, a, b)"}; }}\n\n");
         foreach (var (t, suffix) in FloatTypes)
         {
             sb.Append($"extern \"C\" __global__ void unary_{id}_{suffix}(const {t}* x, Strided lx, {t}* y, Strided ly, {t} a, {t} b, i64 n)\n{{\n");
             sb.Append($"    GRID_STRIDE_LOOP(i, n) y[strided_offset(ly, i)] = ({t}){id}_forward((double)x[strided_offset(lx, i)], (double)a, (double)b);\n}}\n");
             sb.Append($"extern \"C\" __global__ void unary_backward_{id}_{suffix}(const {t}* g, Strided lg, const {t}* x, Strided lx, const {t}* y, Strided ly,\n");
             sb.Append($"    {t}* gx, Strided lgx, {t} a, {t} b, i64 n)\n{{\n");
-            sb.Append($"    GRID_STRIDE_LOOP(i, n)\n        gx[strided_offset(lgx, i)] = ({t})((double)g[strided_offset(lg, i)] *\n");
-            sb.Append($"            {id}_derivative((double)x[strided_offset(lx, i)], (double)y[strided_offset(ly, i)], (double)a, (double)b));\n}}\n");
+            sb.Append($"    GRID_STRIDE_LOOP(i, n)\n        gx[strided_offset(lgx, i)] = ({t}){id}_backward((double)g[strided_offset(lg, i)],\n");
+            sb.Append($"            (double)x[strided_offset(lx, i)], (double)y[strided_offset(ly, i)], (double)a, (double)b);\n}}\n");
         }
         return sb.ToString();
     }
