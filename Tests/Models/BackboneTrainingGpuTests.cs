@@ -185,16 +185,9 @@ public class BackboneTrainingGpuTests(ITestOutputHelper output)
         string dir = TempDir();
         try
         {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            start.ArgumentList.Add(CliBuiltFactAttribute.EngineDll!);
-            foreach (var a in new[] { "train", "--model", "vheat-nano", "--device", "cuda", "--epochs", "1", "--batch", "8",
-                                      "--limit-train", "16", "--limit-test", "8", "--log-every", "1", "--out", dir })
-                start.ArgumentList.Add(a);
-            using var process = Process.Start(start)!;
-            var stderr = process.StandardError.ReadToEndAsync();
-            var stdout = process.StandardOutput.ReadToEnd();
-            process.WaitForExit();
-            Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{stdout}\n{stderr.Result}");
+            var (code, stdout, stderr) = EngineProcess.Run("train", "--model", "vheat-nano", "--device", "cuda", "--epochs", "1", "--batch", "8",
+                "--limit-train", "16", "--limit-test", "8", "--log-every", "1", "--out", dir);
+            Assert.True(code == 0, $"exit {code}\n{stdout}\n{stderr}");
             Assert.Contains("device: cuda:0", stdout);
             Assert.Contains("model: vheat-nano", stdout);
             Assert.Contains("done: 1 epochs, 2 steps", stdout);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Engine.Cuda.Native;
 using Engine.Models.Serialization;
@@ -296,17 +295,7 @@ public class TrainerGpuTests
         }
     }
 
-    private static (int ExitCode, string Stdout, string Stderr) Engine(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(CliBuiltFactAttribute.EngineDll!);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout, stderr.Result);
-    }
+    private static (int ExitCode, string Stdout, string Stderr) Engine(params string[] args) => EngineProcess.Run(args);
 }
 
 /// <summary>A test of the built command line on CUDA: skipped, with the reason, without either.</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Engine.Cuda.Kernels;
 using Engine.Cuda.Native;
@@ -13,18 +12,8 @@ namespace Engine.Tests.Samples;
 /// </summary>
 public class CudaKernelsCommandTests
 {
-    private static (int ExitCode, string Stdout, string Stderr) Engine(string? libnvrtc, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(CliBuiltFactAttribute.EngineDll!);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        if (libnvrtc is not null) start.Environment["ENGINE_LIBNVRTC"] = libnvrtc;
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout, stderr.Result);
-    }
+    private static (int ExitCode, string Stdout, string Stderr) Engine(string? libnvrtc, params string[] args) =>
+        EngineProcess.Run(libnvrtc is null ? null : new Dictionary<string, string> { ["ENGINE_LIBNVRTC"] = libnvrtc }, args);
 
     [CliAndNvrtcFact]
     public void The_sm90_table_lists_every_kernel_with_the_figures_ptxas_gave_the_library()

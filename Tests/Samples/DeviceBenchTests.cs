@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Xunit;
 
@@ -13,15 +12,8 @@ public class DeviceBenchTests
 {
     private static (int ExitCode, JsonElement Json, string Stderr) Engine(params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(CliBuiltFactAttribute.EngineDll!);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        var last = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
-        return (process.ExitCode, JsonDocument.Parse(last).RootElement.Clone(), stderr.Result);
+        var (code, stdout, stderr) = EngineProcess.Run(args);
+        return (code, EngineProcess.LastJsonLine(stdout), stderr);
     }
 
     [CliBuiltFact]
@@ -57,12 +49,8 @@ public class DeviceBenchTests
     [CliBuiltFact]
     public void Tf32IsRefusedOnTheCpu()
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var a in new[] { CliBuiltFactAttribute.EngineDll!, "bench", "gemm", "--device", "cpu", "--tf32", "--size", "8" }) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.Equal(2, process.ExitCode);
+        var (code, _, stderr) = EngineProcess.Run("bench", "gemm", "--device", "cpu", "--tf32", "--size", "8");
+        Assert.Equal(2, code);
         Assert.Contains("--tf32 applies to CUDA devices only", stderr);
     }
 }

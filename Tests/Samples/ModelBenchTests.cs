@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Xunit;
 
@@ -12,15 +11,8 @@ public class ModelBenchTests
 {
     private static (int ExitCode, JsonElement Json, string Stderr) Engine(params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(CliBuiltFactAttribute.EngineDll!);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        var last = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
-        return (process.ExitCode, JsonDocument.Parse(last).RootElement.Clone(), stderr.Result);
+        var (code, stdout, stderr) = EngineProcess.Run(args);
+        return (code, EngineProcess.LastJsonLine(stdout), stderr);
     }
 
     [CliBuiltFact]
@@ -78,12 +70,8 @@ public class ModelBenchTests
         Assert.True(inferOnly == 0, $"exit {inferOnly}: {inferErr}");
         Assert.Equal(JsonValueKind.Null, inferJson.GetProperty("engine").GetProperty("train_img_s").ValueKind);
         Assert.True(inferJson.GetProperty("engine").GetProperty("infer_img_s").GetDouble() > 0);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var a in new[] { CliBuiltFactAttribute.EngineDll!, "bench", "model", "--model", "mlp", "--tf32" }) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.Equal(2, process.ExitCode);
+        var (refused, _, error) = EngineProcess.Run("bench", "model", "--model", "mlp", "--tf32");
+        Assert.Equal(2, refused);
         Assert.Contains("--tf32 applies to CUDA devices only", error);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Engine.Models.Serialization;
 using Engine.Tests.Models;
@@ -13,20 +12,9 @@ namespace Engine.Tests.Samples;
 /// </summary>
 public class ParityCommandTests
 {
-    private static (int ExitCode, string Stdout, string Stderr) Engine(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(CliBuiltFactAttribute.EngineDll!);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout, stderr.Result);
-    }
+    private static (int ExitCode, string Stdout, string Stderr) Engine(params string[] args) => EngineProcess.Run(args);
 
-    private static JsonElement LastJsonLine(string stdout) =>
-        JsonDocument.Parse(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1]).RootElement;
+    private static JsonElement LastJsonLine(string stdout) => EngineProcess.LastJsonLine(stdout);
 
     [CliBuiltFact]
     public void Goldens_of_each_backbone_pass_and_report_their_worst_errors()
