@@ -38,27 +38,13 @@ public class BackboneTrainingGpuTests(ITestOutputHelper output)
         Out = dir, Seed = 11,
     };
 
-    internal static string TempDir()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "engine-backbone-gpu-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    internal static string TempDir() => TrainingRunFiles.TempDir("engine-backbone-gpu-");
 
-    internal static string[][] Rows(string dir, string kind) =>
-        File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Skip(1).Select(l => l.Split(',')).Where(c => c[0] == kind).ToArray();
+    internal static string[][] Rows(string dir, string kind) => TrainingRunFiles.Rows(dir, kind);
 
-    internal static double Number(string text) => double.Parse(text, CultureInfo.InvariantCulture);
+    internal static double Number(string text) => TrainingRunFiles.Number(text);
 
-    /// <summary>The model (parameters and buffers) and optimizer tensors of a run's checkpoint, as float64 arrays by name.</summary>
-    private static Dictionary<string, double[]> CheckpointTensors(string dir)
-    {
-        using var ckpt = Checkpoint.Load(Path.Combine(dir, Trainer.CheckpointFile));
-        var all = ckpt.Model.ToDictionary(kv => "model." + kv.Key, kv => kv.Value.ToDType(DType.F64).ToArray<double>());
-        foreach (var (index, state) in ckpt.Optimizer!.State)
-            foreach (var (key, t) in state) all[$"optimizer.{index}.{key}"] = t.ToDType(DType.F64).ToArray<double>();
-        return all;
-    }
+    private static Dictionary<string, double[]> CheckpointTensors(string dir) => TrainingRunFiles.CheckpointTensors(dir);
 
     /// <summary>|a - b| / (1 + |a|): relative for large values, absolute near zero (where a relative figure means nothing).</summary>
     private static double Difference(double expected, double actual) => Math.Abs(expected - actual) / (1 + Math.Abs(expected));

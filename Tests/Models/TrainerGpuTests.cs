@@ -32,27 +32,13 @@ public class TrainerGpuTests
         Epochs = 1, Batch = 16, LimitTrain = 48, LimitTest = 32, WarmupSteps = 1, Out = dir, Seed = 5,
     };
 
-    private static string TempDir()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "engine-trainer-gpu-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    private static string TempDir() => TrainingRunFiles.TempDir("engine-trainer-gpu-");
 
-    private static string[][] Rows(string dir, string kind) =>
-        File.ReadAllLines(Path.Combine(dir, "metrics.csv")).Skip(1).Select(l => l.Split(',')).Where(c => c[0] == kind).ToArray();
+    private static string[][] Rows(string dir, string kind) => TrainingRunFiles.Rows(dir, kind);
 
-    private static double Number(string text) => double.Parse(text, CultureInfo.InvariantCulture);
+    private static double Number(string text) => TrainingRunFiles.Number(text);
 
-    /// <summary>The model and optimizer tensors of a run's checkpoint, as float64 arrays by name.</summary>
-    private static Dictionary<string, double[]> CheckpointTensors(string dir)
-    {
-        using var ckpt = Checkpoint.Load(Path.Combine(dir, Trainer.CheckpointFile));
-        var all = ckpt.Model.ToDictionary(kv => "model." + kv.Key, kv => kv.Value.ToDType(DType.F64).ToArray<double>());
-        foreach (var (index, state) in ckpt.Optimizer!.State)
-            foreach (var (key, t) in state) all[$"optimizer.{index}.{key}"] = t.ToDType(DType.F64).ToArray<double>();
-        return all;
-    }
+    private static Dictionary<string, double[]> CheckpointTensors(string dir) => TrainingRunFiles.CheckpointTensors(dir);
 
     private static void AssertClose(double expected, double actual, double tol, string what) =>
         Assert.True(Math.Abs(expected - actual) <= tol * (1 + Math.Abs(expected)), $"{what}: GPU {actual:R}, CPU {expected:R}");
