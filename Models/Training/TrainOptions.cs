@@ -11,7 +11,7 @@ public sealed record TrainOptions
     /// <summary>Model name (see <see cref="Zoo.ModelZoo"/>).</summary>
     public string Model { get; init; } = "vheat-nano";
 
-    /// <summary>Dataset name (see <see cref="Data.DatasetCatalog"/>).</summary>
+    /// <summary>Dataset name (see <see cref="Data.DatasetCatalog"/>), or a folder with <c>train</c> and <c>val</c> image folders.</summary>
     public string Data { get; init; } = "fashion-mnist-small";
 
     /// <summary>Where datasets that need files find them.</summary>
@@ -82,6 +82,16 @@ public sealed record TrainOptions
 
     /// <summary>Use only the first this-many test images; all when null.</summary>
     public int? LimitTest { get; init; }
+
+    /// <summary>
+    /// The side of the square images an image-folder dataset is cropped to (training: random resized crop;
+    /// evaluation: resize to size / crop_pct and centre crop, crop_pct from <see cref="Data.Recipes.CropPct"/>).
+    /// Null: 224. Not used by the bundled datasets, whose images have a fixed size.
+    /// </summary>
+    public int? ImageSize { get; init; }
+
+    /// <summary>For image folders: leave out files that cannot be decoded, with a warning each, instead of stopping with an error.</summary>
+    public bool SkipUnreadable { get; init; }
 
     /// <summary>Augment the training images (random crop and flip).</summary>
     public bool Augment { get; init; } = true;

@@ -93,15 +93,21 @@ public sealed class Trainer
     {
         var o = _options;
         var dtype = ParseDType(o.DType);
-        var (trainSet, testSet) = DatasetCatalog.Load(o.Data, o.DataDir, _observer.Message);
+        bool folder = DatasetCatalog.IsImageFolder(o.Data);
+        if (!folder && o.ImageSize is not null)
+            throw new ArgumentException($"train: --image-size applies to a folder of images (DIR with train/ and val/); '{o.Data}' is not one.");
+        var (trainSet, testSet) = folder
+            ? DatasetCatalog.LoadImageFolders(o.Data, o.SkipUnreadable ? Data.Images.UnreadableImages.Skip : Data.Images.UnreadableImages.Error, _observer.Message)
+            : DatasetCatalog.Load(o.Data, o.DataDir, _observer.Message);
         if (o.LimitTrain is { } lt) trainSet = new SubsetDataset(trainSet, lt);
         if (o.LimitTest is { } le) testSet = new SubsetDataset(testSet, le);
-        var recipe = Recipes.FashionMnist(augment: o.Augment);
+        var recipe = folder ? Recipes.ImageNet(o.ImageSize ?? 224, Recipes.CropPct(o.Model), o.Augment) : Recipes.FashionMnist(augment: o.Augment);
         var shape = recipe.InputShape with { Channels = 3 };
         int classes = trainSet.ClassNames.Count;
         var trainLoader = new DataLoader(trainSet, o.Batch, shuffle: true, seed: o.Seed, transform: recipe.Train);
         var testLoader = new DataLoader(testSet, o.Batch, transform: recipe.Eval);
-        _observer.Message($"data: {o.Data}, {trainSet.Count} train / {testSet.Count} test images, {classes} classes");
+        _observer.Message($"data: {o.Data}, {trainSet.Count} train / {testSet.Count} test images, {classes} classes" +
+            (folder ? $", {shape.Height}x{shape.Width} crops (evaluation: resize to {Recipes.EvalResize(shape.Height, Recipes.CropPct(o.Model))}, crop_pct {Recipes.CropPct(o.Model):0.###})" : ""));
 
         var (device, deviceLine) = TrainingDevice.Resolve(o.Device, TrainingDevice.Facts.Current, d => Probe(d, shape, classes, dtype));
         _observer.Message(deviceLine);

@@ -17,7 +17,13 @@ internal static class TrainCommand
     {
         var defaults = new TrainOptions();
         var model = new Option<string>("--model") { Description = "Model to train.", DefaultValueFactory = _ => defaults.Model };
-        var data = new Option<string>("--data") { Description = "fashion-mnist, fashion-mnist-small (embedded), mnist, cifar10 or synthetic.", DefaultValueFactory = _ => defaults.Data };
+        var data = new Option<string>("--data") { Description = "fashion-mnist, fashion-mnist-small (embedded), mnist, cifar10, synthetic, or a folder DIR with DIR/train/CLASS/*.jpg and DIR/val/CLASS/*.jpg (docs/data.md).", DefaultValueFactory = _ => defaults.Data };
+        var imageSize = new Option<int?>("--image-size") { Description = "For a folder of images: the side of the square crops the model sees (default 224)." };
+        imageSize.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is { } v && v < 8) result.AddError($"--image-size must be at least 8, got {v}.");
+        });
+        var skipUnreadable = new Option<bool>("--skip-unreadable") { Description = "For a folder of images: leave out files that cannot be decoded (a warning each) instead of stopping." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory with dataset files (IDX, CIFAR-10 binary)." };
         var epochs = new Option<int>("--epochs") { Description = "Number of epochs.", DefaultValueFactory = _ => defaults.Epochs };
         var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => defaults.Batch };
@@ -50,7 +56,7 @@ internal static class TrainCommand
         var limitTest = new Option<int?>("--limit-test") { Description = "Use only the first N test images (quick runs)." };
 
         var command = new Command("train", "Train a model: progress, evaluation each epoch, logs, curves and checkpoints.")
-        { model, data, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, dtype, logEvery, loss, clip, output, resume, threads, limitTrain, limitTest };
+        { model, data, imageSize, skipUnreadable, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, dtype, logEvery, loss, clip, output, resume, threads, limitTrain, limitTest };
         command.SetAction(parse =>
         {
             if (parse.GetValue(threads) is { } t) Engine.Cpu.CpuParallel.ThreadCount = t;
@@ -65,6 +71,7 @@ internal static class TrainCommand
                     Seed = parse.GetValue(seed), Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)!,
                     LogEvery = parse.GetValue(logEvery), Loss = parse.GetValue(loss)!, ClipGradNorm = parse.GetValue(clip), Out = parse.GetValue(output)!,
                     LimitTrain = parse.GetValue(limitTrain), LimitTest = parse.GetValue(limitTest),
+                    ImageSize = parse.GetValue(imageSize), SkipUnreadable = parse.GetValue(skipUnreadable),
                 };
             return Run(options, resumeDir is not null);
         });
