@@ -66,6 +66,20 @@ public sealed class MetricsLog : IDisposable
         }));
     }
 
+    /// <summary>The rows of the <c>metrics.jsonl</c> in <paramref name="directory"/> (for charts and reports).</summary>
+    public static IReadOnlyList<MetricsRow> Read(string directory)
+    {
+        string path = Path.Combine(directory, "metrics.jsonl");
+        if (!File.Exists(path)) throw new FileNotFoundException($"metrics: no {path}; a training run writes it.", path);
+        var rows = new List<MetricsRow>();
+        // Shared read: the trainer may be appending to it.
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        while (reader.ReadLine() is { } line)
+            if (line.Length > 0) rows.Add(Parse(line));
+        return rows;
+    }
+
     private static MetricsRow Parse(string line)
     {
         using var doc = JsonDocument.Parse(line);

@@ -39,7 +39,8 @@ public interface ITrainingObserver
 }
 
 /// <summary>
-/// Runs epochs of training with evaluation, logs, curves and a checkpoint per epoch, and resumes exactly:
+/// Runs epochs of training with evaluation, logs (metrics.csv, metrics.jsonl) and a checkpoint per epoch, and resumes exactly
+/// (the command line draws the curves from the logs):
 /// data order and augmentation are functions of (seed, epoch, index), and the checkpoint holds the model,
 /// the optimizer, the schedule, the random generator and the position (epoch, batch, step).
 /// </summary>
@@ -193,7 +194,6 @@ public sealed class Trainer
                     // batch left in that epoch and goes straight to its evaluation.
                     Save(checkpointPath, model, optimizer, schedule, epoch, batch.Index + 1, step, running.Snapshot());
                     _observer.Message($"stopped at step {step}; checkpoint saved to {checkpointPath} (resume with --resume {o.Out})");
-                    CurvePlot.WriteSvg(Path.Combine(o.Out, "curves.svg"), log.Rows, $"{o.Model} on {o.Data}");
                     return new TrainResult(false, epoch, step, lastAccuracy, checkpointPath);
                 }
             }
@@ -206,7 +206,6 @@ public sealed class Trainer
             log.Add(Row("eval", epoch, step, trainLoss, optimizer.ParamGroups[0].Lr, 0, accuracy, testLoss, device, elapsedBefore + clock.Elapsed.TotalSeconds));
             _observer.Epoch(new EpochReport(epoch, o.Epochs, accuracy, testLoss, trainLoss, epochClock.Elapsed.TotalSeconds));
             Save(checkpointPath, model, optimizer, schedule, epoch + 1, 0, step, running.Snapshot());
-            CurvePlot.WriteSvg(Path.Combine(o.Out, "curves.svg"), log.Rows, $"{o.Model} on {o.Data}");
         }
         return new TrainResult(true, o.Epochs, step, lastAccuracy, checkpointPath);
     }

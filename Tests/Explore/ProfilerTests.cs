@@ -84,7 +84,7 @@ public class ProfilerTests
     }
 
     [Fact]
-    public void TheMemoryTimelineIsAnSvgWithOnePointPerEventPerSeries()
+    public void TheMemoryTimelineIsACsvWithOneRowPerEvent()
     {
         using var scope = Tensor.Scope();
         var a = Tensor.Randn([64, 64]).RequiresGradInPlace();
@@ -94,17 +94,6 @@ public class ProfilerTests
         loss.Backward();
         profiler.Mark("backward");
         profiler.Stop();
-
-        var svg = XDocument.Parse(MemoryTimeline.ToSvg(profiler.Events, "a <test> & more"));
-        XNamespace ns = "http://www.w3.org/2000/svg";
-        var lines = svg.Descendants(ns + "polyline").ToList();
-        Assert.Equal(3, lines.Count);
-        Assert.All(lines, l => Assert.Equal(profiler.Events.Count, l.Attribute("points")!.Value.Split(' ').Length));
-        var texts = svg.Descendants(ns + "text").Select(t => t.Value).ToList();
-        Assert.Contains("a <test> & more", texts);
-        Assert.Contains(texts, t => t.StartsWith("allocated (max", StringComparison.Ordinal));
-        Assert.Contains("forward", texts);
-        Assert.Contains("backward", texts);
 
         var csv = MemoryTimeline.ToCsv(profiler.Events).TrimEnd().Split('\n');
         Assert.Equal(profiler.Events.Count + 1, csv.Length);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Engine.Models.Explore;
+using Engine.Samples.Cli.Charts;
 using Spectre.Console;
 
 namespace Engine.Samples.Cli.Explore;
@@ -7,7 +8,7 @@ namespace Engine.Samples.Cli.Explore;
 /// <summary>
 /// <c>engine explore profile --model NAME [--device cpu|cuda] --out DIR</c>: time and memory per operator over
 /// one training step on the CPU or a CUDA device (device times from CUDA events, read after one wait at the
-/// end), and the memory timeline (allocated, cached, peak after every op) as SVG and CSV.
+/// end), and the memory timeline (allocated, cached, peak after every op) as CSV and as a chart (PNG and SVG, ScottPlot).
 /// </summary>
 internal static class ProfileCommand
 {
@@ -15,7 +16,7 @@ internal static class ProfileCommand
     {
         var model = ExploreCommand.ModelOption();
         var batch = new Option<int>("--batch") { Description = "Images in the step.", DefaultValueFactory = _ => 64 };
-        var output = new Option<string>("--out") { Description = "Directory for profile.txt, memory.svg and memory.csv.", DefaultValueFactory = _ => "runs/explore" };
+        var output = new Option<string>("--out") { Description = "Directory for profile.txt, memory.png, memory.svg and memory.csv.", DefaultValueFactory = _ => "runs/explore" };
         var warmup = new Option<int>("--warmup") { Description = "Untraced steps first (optimizer state, allocator cache, JIT, kernel compilation).", DefaultValueFactory = _ => 3 };
         var device = ExploreCommand.DeviceOption();
         var threads = ExploreCommand.ThreadsOption();
@@ -36,9 +37,9 @@ internal static class ProfileCommand
             Console.Write(table);
             Directory.CreateDirectory(dir);
             File.WriteAllText(Path.Combine(dir, "profile.txt"), $"{name}, batch {n}, device: {described}\n{table}");
-            MemoryTimeline.WriteSvg(Path.Combine(dir, "memory.svg"), trace.Profile.Events, $"{name}: {memory} over one training step (batch {n})");
+            MemoryChart.Write(dir, trace.Profile.Events, $"{name}: {memory} over one training step (batch {n})");
             File.WriteAllText(Path.Combine(dir, "memory.csv"), MemoryTimeline.ToCsv(trace.Profile.Events));
-            Console.WriteLine($"wrote profile.txt, memory.svg and memory.csv to {dir}");
+            Console.WriteLine($"wrote profile.txt, memory.png, memory.svg and memory.csv to {dir}");
             return 0;
         }));
         return command;

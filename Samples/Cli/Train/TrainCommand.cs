@@ -2,13 +2,15 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Engine.Models.Training;
+using Engine.Samples.Cli.Charts;
 using Spectre.Console;
 
 namespace Engine.Samples.Cli.Train;
 
 /// <summary>
 /// <c>engine train</c>: trains a model with the recipe's defaults, showing a progress bar (or plain lines
-/// when the output is not a terminal), writing logs, curves and a checkpoint per epoch into <c>--out</c>.
+/// when the output is not a terminal), writing logs, a checkpoint and the curves (drawn here by ScottPlot from
+/// the logs: curves.png and curves.svg) per epoch into <c>--out</c>.
 /// Ctrl+C saves a checkpoint and stops cleanly; <c>--resume DIR</c> continues exactly.
 /// </summary>
 internal static class TrainCommand
@@ -91,13 +93,21 @@ internal static class TrainCommand
         Console.CancelKeyPress += onCancel;
         try
         {
-            var trainer = new Trainer(options, CreateObserver());
+            string title = $"{options.Model} on {(Directory.Exists(options.Data) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Data))) : options.Data)}";
+            var trainer = new Trainer(options, CreateObserver(() => DrawCurves(options.Out, title)));
             var result = trainer.Run(resume, cancel.Token);
+            DrawCurves(options.Out, title);
             string acc = result.LastTestAccuracy is { } a ? (100 * a).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "n/a";
             Console.WriteLine(result.Completed
-                ? $"done: {result.EpochsDone} epochs, {result.Steps} steps, test top-1 {acc}; logs, curves.svg and {Path.GetFileName(result.CheckpointPath)} in {options.Out}"
+                ? $"done: {result.EpochsDone} epochs, {result.Steps} steps, test top-1 {acc}; logs, curves.png, curves.svg and {Path.GetFileName(result.CheckpointPath)} in {options.Out}"
                 : $"interrupted after {result.Steps} steps; test top-1 so far {acc}");
             return 0;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
+        {
+            // Bad input (a missing folder, an unreadable image, an unknown dataset): the message says which; no stack trace.
+            Console.Error.WriteLine($"train: {e.Message}");
+            return 2;
         }
         finally
         {
@@ -105,11 +115,21 @@ internal static class TrainCommand
         }
     }
 
-    private static ITrainingObserver CreateObserver() =>
-        Console.IsOutputRedirected ? new PlainObserver() : new BarObserver();
+    /// <summary>Draws curves.png and curves.svg from the run's metrics; a chart that fails is reported and training goes on.</summary>
+    private static void DrawCurves(string runDirectory, string title)
+    {
+        try { TrainingCharts.Write(runDirectory, title); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        {
+            Console.Error.WriteLine($"train: could not draw the curves in {runDirectory}: {e.Message}");
+        }
+    }
+
+    private static ITrainingObserver CreateObserver(Action afterEpoch) =>
+        Console.IsOutputRedirected ? new PlainObserver(afterEpoch) : new BarObserver(afterEpoch);
 
     /// <summary>Plain lines: a step whose loss was read back, at least 20 steps after the last line, and every epoch. Used when the output is piped or logged.</summary>
-    private sealed class PlainObserver : ITrainingObserver
+    private sealed class PlainObserver(Action afterEpoch) : ITrainingObserver
     {
         private long _printed;
 
@@ -123,12 +143,16 @@ internal static class TrainCommand
                 $"epoch {r.Epoch + 1}/{r.Epochs} step {r.BatchInEpoch}/{r.BatchesPerEpoch} loss {r.Loss:0.0000} lr {r.Lr:0.00e+00} {r.ImagesPerSecond:0} img/s"));
         }
 
-        public void Epoch(EpochReport r) => Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"epoch {r.Epoch + 1}/{r.Epochs}: train loss {r.TrainLoss:0.0000}, test loss {r.TestLoss:0.0000}, test top-1 {100 * r.TestAccuracy:0.00}% ({r.Seconds:0.0} s)"));
+        public void Epoch(EpochReport r)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"epoch {r.Epoch + 1}/{r.Epochs}: train loss {r.TrainLoss:0.0000}, test loss {r.TestLoss:0.0000}, test top-1 {100 * r.TestAccuracy:0.00}% ({r.Seconds:0.0} s)"));
+            afterEpoch();
+        }
     }
 
     /// <summary>A Spectre.Console progress bar per epoch with loss, lr, img/s and ETA; epoch results as lines above it.</summary>
-    private sealed class BarObserver : ITrainingObserver
+    private sealed class BarObserver(Action afterEpoch) : ITrainingObserver
     {
         private readonly BlockingProgress _progress = new();
 
@@ -141,6 +165,7 @@ internal static class TrainCommand
             _progress.Finish();
             AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
                 $"epoch {r.Epoch + 1}/{r.Epochs}: train loss {r.TrainLoss:0.0000}, test loss {r.TestLoss:0.0000}, [bold]test top-1 {100 * r.TestAccuracy:0.00}%[/] ({r.Seconds:0.0} s)"));
+            afterEpoch();
         }
     }
 

@@ -65,7 +65,7 @@ public static class Tutorial01TensorsAndTheTape
         profiler.Mark("backward");
         profiler.Stop();
         output.Write(profiler.FormatByOp());
-        MemoryTimeline.WriteSvg(Path.Combine(Path.GetTempPath(), "memory.svg"), profiler.Events, "a tiny step");
+        File.WriteAllText(Path.Combine(Path.GetTempPath(), "memory.csv"), MemoryTimeline.ToCsv(profiler.Events));
         #endregion
         return profiler;
     }
