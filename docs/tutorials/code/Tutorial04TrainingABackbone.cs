@@ -37,7 +37,7 @@ public static class Tutorial04TrainingABackbone
             LimitTrain = limitTrain,            // a quick run; leave both limits out for the whole set
             LimitTest = limitTest,
             Device = "cpu",
-            Out = runDirectory,                 // logs, curves.svg and checkpoint.safetensors go here
+            Out = runDirectory,                 // logs and checkpoint.safetensors go here
         };
         var result = new Trainer(options, new LineObserver(output)).Run();
         #endregion
