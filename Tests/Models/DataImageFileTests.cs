@@ -46,7 +46,8 @@ public class DataImageFileTests
         if (file.EndsWith(".jpg", StringComparison.Ordinal))
         {
             // Different JPEG decoders agree to a few levels (IDCT and chroma upsampling rounding), not bit for bit.
-            Assert.True(worst <= 12 && sum / expected.Length <= 1.5, $"{file}: worst difference {worst}, mean {sum / expected.Length:0.00} levels");
+            // Measured against PIL 9.4 (libjpeg): at most 3 levels, mean 0.10, on both files.
+            Assert.True(worst <= 4 && sum / expected.Length <= 0.25, $"{file}: worst difference {worst}, mean {sum / expected.Length:0.00} levels");
         }
         else Assert.True(worst == 0, $"{file}: worst difference {worst} levels (lossless: must be exact)");
     }

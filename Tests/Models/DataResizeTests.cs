@@ -6,7 +6,7 @@ namespace Engine.Tests.Models;
 /// <summary>
 /// The resizing transforms against torchvision's PIL path, written by Tests/Data/images/make_expected.py: the
 /// source image through Resize, CenterCrop, the evaluation transform and fixed-box resized crops. PIL rounds to
-/// 8 bits after each of its two passes and this works in float, so pixels may differ by a level or two.
+/// 8 bits after each of its two passes and this works in float, so resized pixels may differ by one level.
 /// </summary>
 public class DataResizeTests
 {
@@ -48,7 +48,9 @@ public class DataResizeTests
             worst = Math.Max(worst, d);
             sum += d;
         }
-        Assert.True(worst <= 2.0 && sum / expected.Pixels.Length <= 0.6, $"{name}: worst {worst:0.00} levels, mean {sum / expected.Pixels.Length:0.000}");
+        // Measured: at most 1.00 level and a mean of 0.28 to 0.33 on the resizing cases; cropping alone is exact.
+        double allowed = c.GetProperty("op").GetString() == "center_crop" ? 1e-3 : 1.01;
+        Assert.True(worst <= allowed && sum / expected.Pixels.Length <= 0.4, $"{name}: worst {worst:0.00} levels, mean {sum / expected.Pixels.Length:0.000}");
     }
 
     [Fact]
