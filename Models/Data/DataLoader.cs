@@ -27,6 +27,8 @@ public sealed class DataLoader
         (Dataset, BatchSize, Shuffle, Seed, DropLast, Transform, Prefetch, BatchTransform) =
             (dataset, batchSize, shuffle, seed, dropLast, transform, prefetch, batchTransform);
         ImageShape = transform?.OutputShape(dataset.Shape) ?? dataset.Shape;
+        if (ImageShape.Height == 0 || ImageShape.Width == 0)
+            throw new ArgumentException($"data_loader: {dataset.Name} has images of any size; give a transform with a fixed output size (RandomResizedCrop, or Resize and CenterCrop) so that they batch.");
     }
 
     /// <summary>The dataset read.</summary>

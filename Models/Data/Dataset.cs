@@ -38,7 +38,7 @@ public readonly record struct ChwImage(float[] Pixels, ImageShape Shape)
 public readonly record struct Sample(ChwImage Image, int Label);
 
 /// <summary>
-/// A finite, indexable collection of labelled images, all of the same shape. Implementations are immutable
+/// A finite, indexable collection of labelled images, all of the same shape or (an image folder) of any size. Implementations are immutable
 /// and safe to read from several threads (the data loader reads on its prefetch thread).
 /// </summary>
 public interface IDataset
@@ -49,7 +49,10 @@ public interface IDataset
     /// <summary>Number of examples.</summary>
     int Count { get; }
 
-    /// <summary>The shape of every image <see cref="Get"/> returns.</summary>
+    /// <summary>
+    /// The shape of every image <see cref="Get"/> returns; a height and width of 0 mean images of any size (an
+    /// <see cref="Images.ImageFolder"/>), which a transform with a fixed output size must bring to one shape.
+    /// </summary>
     ImageShape Shape { get; }
 
     /// <summary>The class names; labels index this list.</summary>

@@ -133,6 +133,8 @@ public class DataImageFolderTests
             var batches = loader.Epoch(0).ToList();
             Assert.Equal([4, 2], batches.Select(b => b.Size));
             Assert.Equal([4, 3, 16, 16], batches[0].Images.Shape.ToArray());
+            Assert.Contains("images of any size", Assert.Throws<ArgumentException>(() => new DataLoader(folder, 4)).Message);
+            Assert.Contains("images of any size", Assert.Throws<ArgumentException>(() => new DataLoader(folder, 4, transform: new Resize(16))).Message);
             var again = loader.Epoch(0).First();
             Assert.Equal(batches[0].Images.ToArray<float>(), again.Images.ToArray<float>());
             foreach (var b in batches) b.Dispose();
