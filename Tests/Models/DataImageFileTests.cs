@@ -63,10 +63,37 @@ public class DataImageFileTests
         Assert.Equal(image.Pixels[(5 * image.Width + 7) * 3 + 1] / 255f, values[(1 * image.Height + 5) * image.Width + 7]);
     }
 
+    [Fact]
+    public void Plain_text_ppm_with_a_large_maxval_scales_as_PIL_does()
+    {
+        var entry = Manifest.GetProperty("plain_ppm");
+        var image = ImageFile.Read(Path.Combine(Dir, entry.GetProperty("file").GetString()!));
+        Assert.Equal((entry.GetProperty("height").GetInt32(), entry.GetProperty("width").GetInt32()), (image.Height, image.Width));
+        Assert.Equal(Raw(entry.GetProperty("expected").GetString()!), image.Pixels);
+    }
+
+    [Fact]
+    public void Damaged_netpbm_files_say_what_is_wrong()
+    {
+        var dir = Directory.CreateTempSubdirectory("engine-pnm-").FullName;
+        try
+        {
+            foreach (var (content, expected) in new[] { ("P6\n4 3\n255\nabc", "bytes of samples, the header needs 36"), ("P5\n4", "header is cut short"),
+                ("P3\n2 1\n255\n1 2 3 4 5", "sample 5 of 6 is missing"), ("P6\n0 3\n255\n", "0x3 with maxval 255") })
+            {
+                var path = Path.Combine(dir, "bad.ppm");
+                File.WriteAllText(path, content);
+                var e = Assert.Throws<InvalidDataException>(() => ImageFile.Read(path));
+                Assert.Contains(path, e.Message);
+                Assert.Contains(expected, e.Message);
+            }
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     [Theory]
     [InlineData("unsupported.webp", "WebP")]
     [InlineData("unsupported.tif", "TIFF")]
-    [InlineData("unsupported.ppm", "PNM")]
     public void Formats_the_decoder_does_not_read_are_reported_by_path(string file, string format)
     {
         var path = Path.Combine(Dir, file);
@@ -107,7 +134,7 @@ public class DataImageFileTests
     {
         foreach (var name in new[] { "a.jpg", "a.JPEG", "a.Png", "a.ppm", "a.BMP", "a.pgm", "a.tif", "a.TIFF", "a.webp" })
             Assert.True(ImageFile.HasImageExtension(name), name);
-        foreach (var name in new[] { "a.gif", "a.txt", "jpg", "a.jpg.bak" })
+        foreach (var name in new[] { "a.gif", "a.txt", "jpg", "a.jpg.bak", "a.pnm" })
             Assert.False(ImageFile.HasImageExtension(name), name);
     }
 }

@@ -18,7 +18,7 @@ public sealed record HwcImage(byte[] Pixels, int Height, int Width, int Channels
 /// <summary>
 /// Reads image files with a pure managed decoder (StbImageSharp, a port of stb_image): JPEG (baseline and
 /// progressive), PNG (1 to 16 bits; grey, palette, RGB, with or without alpha), BMP, TGA, GIF (first frame) and
-/// PSD. Images come out as RGB, as torchvision's default loader (<c>Image.open(f).convert("RGB")</c>) gives them:
+/// PSD; and PGM/PPM (P2, P3, P5, P6) with the engine's own small reader. Images come out as RGB, as torchvision's default loader (<c>Image.open(f).convert("RGB")</c>) gives them:
 /// grey is repeated over the three channels, alpha is dropped (not composited), 16-bit samples keep their high
 /// byte. PIL differs on 16-bit grey PNGs, whose values it clips to 255 instead of scaling.
 /// </summary>
@@ -26,8 +26,8 @@ public static class ImageFile
 {
     /// <summary>
     /// The extensions torchvision's <c>ImageFolder</c> accepts (<c>IMG_EXTENSIONS</c>), compared case-insensitively.
-    /// The decoder reads the formats of .jpg, .jpeg, .png and .bmp; .ppm, .pgm, .tif, .tiff and .webp files are
-    /// found like the others and then reported as formats it cannot decode.
+    /// The decoders read the formats of .jpg, .jpeg, .png, .bmp, .ppm and .pgm; .tif, .tiff and .webp files are
+    /// found like the others and then reported as formats they cannot decode.
     /// </summary>
     public static IReadOnlyList<string> Extensions { get; } = [".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"];
 
@@ -58,6 +58,7 @@ public static class ImageFile
     public static HwcImage Decode(byte[] bytes, string name = "<bytes>")
     {
         if (Probe(bytes, name) is { } why) throw new InvalidDataException(why);
+        if (Pnm.Recognises(bytes)) return Pnm.Decode(bytes, name);
         ImageResult result;
         try { result = ImageResult.FromMemory(bytes, ColorComponents.RedGreenBlue); }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -91,11 +92,13 @@ public static class ImageFile
     private static string? Probe(byte[] head, string name, long? length = null)
     {
         if ((length ?? head.Length) == 0) return $"image: {name} is empty.";
+        if (Pnm.Recognises(head))
+            return Pnm.Header(head, out var why) is null ? $"image: cannot decode {name}: {why}." : null;
         ImageInfo? info;
         try { info = ImageInfo.FromStream(new MemoryStream(head, writable: false)); }
         catch (Exception e) when (e is not OutOfMemoryException) { info = null; }
         if (info is { Width: > 0, Height: > 0 }) return null;
-        return $"image: cannot decode {name}: {DescribeFormat(head)} is not a format the decoder reads (JPEG, PNG, BMP, TGA, GIF, PSD), or the file is damaged.";
+        return $"image: cannot decode {name}: {DescribeFormat(head)} is not a format the decoders read (JPEG, PNG, BMP, PGM/PPM, TGA, GIF, PSD), or the file is damaged.";
     }
 
     /// <summary>A name for the format that <paramref name="head"/>'s magic bytes announce.</summary>

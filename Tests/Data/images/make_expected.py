@@ -113,10 +113,23 @@ def main():
     png16("grey16.png", [v * 256 + (i * 53) % 256 for i, v in enumerate(g8)], 0, 1)
     decoded("grey16.png", "grey.rgb", "16-bit grey: high byte")
 
+    # Netpbm: PIL writes binary P6 / P5; a plain-text P3 with maxval 1023 is written by hand (PIL scales it as
+    # round(v * 255 / maxval) too).
+    src.save(os.path.join(HERE, "rgb.ppm"))
+    decoded("rgb.ppm", "source.rgb", "binary P6")
+    grey.save(os.path.join(HERE, "grey.pgm"))
+    decoded("grey.pgm", "grey.rgb", "binary P5")
+    small = src.resize((6, 4), Image.NEAREST)
+    with open(os.path.join(HERE, "plain.ppm"), "w") as f:
+        f.write("P3\n# plain text, maxval 1023\n6 4\n1023\n")
+        f.write("\n".join(" ".join(str(v * 4 + (v * 3) % 4) for v in small.tobytes()[r * 18:(r + 1) * 18]) for r in range(4)) + "\n")
+    plain = Image.open(os.path.join(HERE, "plain.ppm"))
+    manifest["plain_ppm"] = {"file": "plain.ppm", "height": 4, "width": 6, "expected": write_raw("plain.ppm.rgb", plain)}
+
     tiny = src.resize((4, 3))
-    for ext, fmt in ((".webp", "WEBP"), (".tif", "TIFF"), (".ppm", "PPM")):
+    for ext, fmt in ((".webp", "WEBP"), (".tif", "TIFF")):
         tiny.save(os.path.join(HERE, "unsupported" + ext), fmt)
-    manifest["unsupported"] = ["unsupported.webp", "unsupported.tif", "unsupported.ppm"]
+    manifest["unsupported"] = ["unsupported.webp", "unsupported.tif"]
 
     def case(name, image, **params):
         manifest["transforms"].append({"name": name, "height": image.size[1], "width": image.size[0], "expected": write_raw(name + ".rgb", image), **params})
