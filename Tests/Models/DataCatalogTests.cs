@@ -22,7 +22,7 @@ public class DataCatalogTests
         var e = Assert.Throws<ArgumentException>(() => DatasetCatalog.Load("cifar10"));
         Assert.Equal("dataset cifar10: needs a data folder (--data-dir) with its files.", e.Message);
         e = Assert.Throws<ArgumentException>(() => DatasetCatalog.Load("imagenet"));
-        Assert.Equal("unknown dataset 'imagenet'; known: fashion-mnist, fashion-mnist-small, mnist, cifar10, synthetic.", e.Message);
+        Assert.Equal("unknown dataset 'imagenet'; known: fashion-mnist, fashion-mnist-small, mnist, cifar10, synthetic, or a folder with train/ and val/ image folders.", e.Message);
     }
 
     [Fact]
