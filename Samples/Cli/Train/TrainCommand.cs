@@ -119,9 +119,11 @@ internal static class TrainCommand
     private static void DrawCurves(string runDirectory, string title)
     {
         try { TrainingCharts.Write(runDirectory, title); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Console.Error.WriteLine($"train: could not draw the curves in {runDirectory}: {e.Message}");
+            // Any failure of the drawing (a full disk, Skia's native library missing: DllNotFoundException inside a
+            // TypeInitializationException) must not stop the training, whose logs and checkpoint are already written.
+            Console.Error.WriteLine($"train: could not draw the curves in {runDirectory}: {e.GetType().Name}: {e.GetBaseException().Message}");
         }
     }
 
