@@ -9,7 +9,8 @@ The nano_<family>.pth files hold the state dict of the PyTorch twin of each Nano
 seeded, with randomised BatchNorm statistics, in float16 to keep them small; nano_<family>_io.pth holds a float64
 input and the twin's float64 eval-mode logits computed from exactly those float16 weights. The twins use the
 reference implementations' state-dict names, which are the engine's, except Sequencer's twin, whose channel MLP
-is an nn.Sequential (mlp_channels.0/.2): its keys are renamed to the reference's (timm Mlp: fc1/fc2) here.
+is an nn.Sequential (mlp_channels.0/.2) and whose stem is a bare conv (stem): those keys are renamed to the
+reference's (timm's Mlp fc1/fc2 and PatchEmbed stem.proj) here.
 """
 import collections
 import importlib.util
@@ -103,6 +104,13 @@ def load_twin(family):
     return module
 
 
+def sequencer_reference_key(key):
+    """The official Sequencer's name for a key of the twin: timm's PatchEmbed (stem.proj) and Mlp (fc1, fc2)."""
+    if key.startswith("stem."):
+        return "stem.proj." + key[len("stem."):]
+    return key.replace("mlp_channels.0.", "mlp_channels.fc1.").replace("mlp_channels.2.", "mlp_channels.fc2.")
+
+
 def nano(family, name):
     torch.manual_seed(0)
     model = load_twin(family).build(name)
@@ -120,8 +128,7 @@ def nano(family, name):
     with torch.no_grad():
         logits = model(x)
     if family == "sequencer":
-        state = collections.OrderedDict((k.replace("mlp_channels.0.", "mlp_channels.fc1.").replace("mlp_channels.2.", "mlp_channels.fc2."), v)
-                                        for k, v in state.items())
+        state = collections.OrderedDict((sequencer_reference_key(k), v) for k, v in state.items())
     save({"model": state, "epoch": 1}, f"nano_{family}.pth")
     save(collections.OrderedDict([("input", x), ("logits", logits)]), f"nano_{family}_io.pth")
 
