@@ -14,5 +14,6 @@ root.Add(Engine.Samples.Cli.Parity.ParityCommand.Create());
 root.Add(Engine.Samples.Cli.Explore.ExploreCommand.Create());
 root.Add(Engine.Samples.Cli.Cuda.CudaCommand.Create());
 root.Add(Engine.Samples.Cli.Convert.ConvertCommand.Create());
+root.Add(Engine.Samples.Cli.Predict.PredictCommand.Create());
 
 return root.Parse(args).Invoke();
