@@ -140,6 +140,8 @@ def main():
         save(d, f"{name}.pth")
         save(d, f"{name}_legacy.pth", legacy=True)
         expected[name] = record(d)
+    # Pickle protocol 4 (torch.save's pickle_protocol): STACK_GLOBAL, MEMOIZE and FRAME instead of protocol 2's opcodes.
+    torch.save(dtypes(), os.path.join(HERE, "dtypes_p4.pth"), pickle_protocol=4)
     n = nested()
     save(n, "nested.pth")
     save(n, "nested_legacy.pth", legacy=True)

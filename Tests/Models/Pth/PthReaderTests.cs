@@ -12,6 +12,7 @@ public class PthReaderTests
     [Theory]
     [InlineData("dtypes.pth", "dtypes", "zip")]
     [InlineData("dtypes_legacy.pth", "dtypes", "legacy")]
+    [InlineData("dtypes_p4.pth", "dtypes", "zip")]
     [InlineData("views.pth", "views", "zip")]
     [InlineData("views_legacy.pth", "views", "legacy")]
     [InlineData("parameters.pth", "parameters", "zip")]
@@ -81,7 +82,7 @@ public class PthReaderTests
         Assert.Contains("'torch.nn.modules.linear.Linear'", e.Message);
     }
 
-    public static TheoryData<string> Files() => new() { "dtypes.pth", "dtypes_legacy.pth", "views.pth", "views_legacy.pth", "nested.pth", "nested_legacy.pth" };
+    public static TheoryData<string> Files() => new() { "dtypes.pth", "dtypes_legacy.pth", "dtypes_p4.pth", "views.pth", "views_legacy.pth", "nested.pth", "nested_legacy.pth" };
 
     [Theory]
     [MemberData(nameof(Files))]
