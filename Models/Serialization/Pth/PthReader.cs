@@ -157,7 +157,7 @@ public static class PthReader
         Span<byte> count = stackalloc byte[8];
         foreach (string key in keys)
         {
-            var storage = storages.Values.FirstOrDefault(s => s.Key == key && s.ViewOffset == 0)
+            var storage = storages.Values.FirstOrDefault(s => s.Key == key && s.Root is null)
                 ?? throw new PthException(name, $"the storage list names '{key}', which no tensor uses.");
             if (stream.ReadAtLeast(count, 8, throwOnEndOfStream: false) < 8)
                 throw new PthException(name, $"the file ends before storage '{key}': it is truncated.");
@@ -217,7 +217,8 @@ public static class PthReader
             {
                 if (TensorMaterializer.Check(t) is { } problem)
                     throw new PthException(name, $"tensor '{key}' ({t.Storage.Type.Name} storage '{t.Storage.Key}'): {problem}.");
-                if (!cache.TryGetValue(t.Storage.Key, out var bytes)) cache[t.Storage.Key] = bytes = readStorage(t.Storage);
+                // A legacy view's elements are read from its root storage's bytes, shared by every tensor on that root.
+                if (!cache.TryGetValue(t.Storage.Key, out var bytes)) cache[t.Storage.Key] = bytes = readStorage(t.Storage.Stored);
                 tensors.Add(KeyValuePair.Create(key, TensorMaterializer.Build(t, bytes, p => new PthException(name, $"tensor '{key}': {p}"))));
             }
         }

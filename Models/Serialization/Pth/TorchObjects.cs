@@ -27,9 +27,14 @@ internal sealed class TorchStorageType(string name, SafeTensorsDType dtype) : IO
 
 /// <summary>
 /// A storage as a persistent id names it: its key (the zip entry <c>data/KEY</c>, or the legacy record
-/// KEY), element type and element count; for a legacy view, the part of the root storage it covers.
+/// KEY), element type and element count; for a legacy view, the part of the root storage it covers
+/// (<see cref="ViewOffset"/> elements in, <see cref="Numel"/> long) and the root itself.
 /// </summary>
-internal sealed record StorageRef(string Key, TorchStorageType Type, long Numel, long ViewOffset = 0);
+internal sealed record StorageRef(string Key, TorchStorageType Type, long Numel, long ViewOffset = 0, StorageRef? Root = null)
+{
+    /// <summary>The storage whose bytes the file holds: the root of a view, else this one.</summary>
+    public StorageRef Stored => Root ?? this;
+}
 
 /// <summary>A tensor as <c>_rebuild_tensor_v2</c> describes it: a window of a storage, not yet read.</summary>
 internal sealed record TensorRef(StorageRef Storage, long Offset, long[] Size, long[] Stride, long Sequence)
@@ -158,7 +163,7 @@ internal sealed class TorchUnpickler(Dictionary<string, StorageRef> storages) : 
             long offset = TorchConstructors.Integer(view[1], "storage view", "offset"), size = TorchConstructors.Integer(view[2], "storage view", "size");
             if (offset < 0 || size < 0 || offset > root.Numel - size)
                 throw new PickleException($"storage view '{viewKey}' covers elements [{offset}, {offset + size}) of storage '{key}', which has {root.Numel}.");
-            return storages.TryGetValue(viewKey, out var known) ? known : storages[viewKey] = root with { Numel = size, ViewOffset = offset };
+            return storages.TryGetValue(viewKey, out var known) ? known : storages[viewKey] = root with { Numel = size, ViewOffset = offset, Root = root };
         }
         return root;
     }

@@ -154,6 +154,26 @@ public class PthReaderTests
         Assert.Contains("reach element 4", e.Message);
     }
 
+    [Fact]
+    public void ALegacyStorageViewReadsItsPartOfTheRootStorage()
+    {
+        // Old PyTorch wrote storage views as ('storage', type, root_key, location, root_numel, (view_key, offset, size)).
+        byte[] Pickle(params byte[][] parts) => [0x80, 0x02, .. parts.SelectMany(p => p), (byte)'.'];
+        byte[] Str(string s) => [(byte)'X', (byte)s.Length, 0, 0, 0, .. System.Text.Encoding.ASCII.GetBytes(s)];
+        byte[] magic = Pickle([0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]);
+        byte[] protocol = Pickle([(byte)'M', 0xe9, 0x03]);
+        byte[] info = Pickle([(byte)'}'], Str("little_endian"), [0x88, (byte)'s']);
+        byte[] obj = Pickle([(byte)'}'], Str("v"), "ctorch._utils\n_rebuild_tensor_v2\n"u8.ToArray(), [(byte)'(', (byte)'('], Str("storage"),
+            "ctorch\nFloatStorage\n"u8.ToArray(), Str("1"), Str("cpu"), [(byte)'K', 6, (byte)'('], Str("2"), [(byte)'K', 2, (byte)'K', 3, (byte)'t', (byte)'t', (byte)'Q'],
+            [(byte)'K', 0, (byte)'K', 3, 0x85, (byte)'K', 1, 0x85, 0x89], "ccollections\nOrderedDict\n"u8.ToArray(), [(byte)')', (byte)'R', (byte)'t', (byte)'R', (byte)'s']);
+        byte[] keys = Pickle([(byte)']'], Str("1"), [(byte)'a']);
+        byte[] data = [.. BitConverter.GetBytes(6L), .. new float[] { 0, 1, 2, 3, 4, 5 }.SelectMany(BitConverter.GetBytes)];
+        using var scope = Tensor.Scope();
+        using var pth = PthReader.Read(new MemoryStream([.. magic, .. protocol, .. info, .. obj, .. keys, .. data]), "views.pth");
+        Assert.Equal("legacy", pth.Format);
+        Assert.Equal(new float[] { 2, 3, 4 }, pth.Tensors["v"].ToArray<float>());
+    }
+
     internal static PthException Read(byte[] bytes)
     {
         using var scope = Tensor.Scope();
