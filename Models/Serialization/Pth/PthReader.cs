@@ -102,7 +102,7 @@ public static class PthReader
                 long expected = checked(StorageBytes(storage, name));
                 if (record.Length != expected)
                     throw new PthException(name, $"entry '{key}' holds {record.Length} bytes, but the pickle describes {storage.Numel} elements of torch.{storage.Type.Name} ({expected} bytes).");
-                return ReadEntry(record, expected, name, key);
+                return ReadEntry(record, stream.Length, name, key);
             });
         }
     }

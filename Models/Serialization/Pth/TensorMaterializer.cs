@@ -11,6 +11,9 @@ internal static class TensorMaterializer
 {
     private const int ChunkElements = 1 << 18;
 
+    /// <summary>The most elements a tensor may have beyond its storage's (through strides of 0).</summary>
+    public const long MaxExpandedElements = 1L << 28;
+
     /// <summary>Checks <paramref name="t"/> against its storage's size; null when it fits, else what is wrong.</summary>
     public static string? Check(TensorRef t)
     {
@@ -21,6 +24,10 @@ internal static class TensorMaterializer
         {
             long numel = 1, last = t.Offset;
             foreach (var s in t.Size) numel = checked(numel * s);
+            // Strides of 0 let a few stored elements describe a huge tensor; every tensor here gets its own memory,
+            // so a file may not ask for much more than it holds.
+            if (numel > t.Storage.Numel && numel > MaxExpandedElements)
+                return $"size {Format(t.Size)} with stride {Format(t.Stride)} would expand {t.Storage.Numel} stored elements to {numel}, more than this reader copies ({MaxExpandedElements})";
             if (numel == 0) return t.Offset <= t.Storage.Numel ? null : $"storage offset {t.Offset} beyond the storage's {t.Storage.Numel} elements";
             for (int d = 0; d < t.Size.Length; d++) last = checked(last + (t.Size[d] - 1) * t.Stride[d]);
             if (last >= t.Storage.Numel)

@@ -174,6 +174,23 @@ public class PthReaderTests
         Assert.Equal(new float[] { 2, 3, 4 }, pth.Tensors["v"].ToArray<float>());
     }
 
+    [Fact]
+    public void AStrideZeroTensorFarLargerThanItsStorageIsRefused()
+    {
+        // One stored float expanded to 2^30 elements by a stride of 0 would need 4 GiB of copies.
+        byte[] pickle =
+        [
+            0x80, 0x02, (byte)'}', (byte)'X', 1, 0, 0, 0, (byte)'w',
+            .. "ctorch._utils\n_rebuild_tensor_v2\n"u8.ToArray(), (byte)'(',
+            (byte)'(', (byte)'X', 7, 0, 0, 0, .. "storage"u8.ToArray(), .. "ctorch\nFloatStorage\n"u8.ToArray(),
+            (byte)'X', 1, 0, 0, 0, (byte)'0', (byte)'X', 3, 0, 0, 0, .. "cpu"u8.ToArray(), (byte)'K', 1, (byte)'t', (byte)'Q',
+            (byte)'K', 0, (byte)'J', 0, 0, 0, 0x40, 0x85, (byte)'K', 0, 0x85, 0x89, .. "ccollections\nOrderedDict\n"u8.ToArray(), (byte)')', (byte)'R',
+            (byte)'t', (byte)'R', (byte)'s', (byte)'.',
+        ];
+        var e = Read(Zip(pickle, ("0", new byte[4])));
+        Assert.Contains("would expand 1 stored elements to 1073741824", e.Message);
+    }
+
     internal static PthException Read(byte[] bytes)
     {
         using var scope = Tensor.Scope();
