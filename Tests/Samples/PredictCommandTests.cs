@@ -79,6 +79,17 @@ public class PredictCommandTests
             Assert.All(top, t => Assert.InRange(t.GetProperty("index").GetInt32(), 0, 9)); // 10 classes, read from the weights
             Assert.Equal("class " + top[0].GetProperty("index").GetInt32(), top[0].GetProperty("name").GetString());
 
+            var labels = Path.Combine(dir.FullName, "labels.txt");
+            File.WriteAllLines(labels, Enumerable.Range(0, 10).Select(i => $"label-{i}"));
+            (code, stdout, stderr) = EngineProcess.Run("predict", "--model", "vheat-nano", "--weights", PthFiles.Path("nano_vheat.pth"), "--labels", labels, png);
+            Assert.True(code == 0, stderr);
+            var first = EngineProcess.LastJsonLine(stdout).GetProperty("predictions")[0].GetProperty("top")[0];
+            Assert.Equal($"label-{first.GetProperty("index").GetInt32()}", first.GetProperty("name").GetString());
+            File.WriteAllLines(labels, ["only", "three", "names"]);
+            (code, _, stderr) = EngineProcess.Run("predict", "--model", "vheat-nano", "--weights", PthFiles.Path("nano_vheat.pth"), "--labels", labels, png);
+            Assert.Equal(2, code);
+            Assert.Contains("has 3 class names, but the model has 10 classes", stderr);
+
             var notImage = Path.Combine(dir.FullName, "notes.png");
             File.WriteAllText(notImage, "not an image");
             (code, _, stderr) = EngineProcess.Run("predict", "--model", "vheat-nano", "--weights", PthFiles.Path("nano_vheat.pth"), notImage);
