@@ -174,27 +174,30 @@ public abstract class Module : IDisposable
 
     /// <summary>
     /// Copies values from <paramref name="state"/> into the parameters and buffers with the same names
-    /// (converting the dtype when it differs). Returns the missing and unexpected keys; with
-    /// <paramref name="strict"/> either kind, or a shape mismatch, is an error listing them.
+    /// (converting the dtype when it differs). Returns the missing and unexpected keys. As PyTorch's
+    /// <c>load_state_dict</c>: a shape mismatch is always an error, missing or unexpected keys only with
+    /// <paramref name="strict"/>; one error lists them all, in PyTorch's words, and nothing is copied.
     /// </summary>
     public LoadResult LoadStateDict(IReadOnlyDictionary<string, Tensor> state, bool strict = true)
     {
         var own = StateDict();
         var missing = own.Keys.Where(k => !state.ContainsKey(k)).ToList();
         var unexpected = state.Keys.Where(k => !own.ContainsKey(k)).ToList();
-        var mismatched = own.Where(kv => state.TryGetValue(kv.Key, out var s) && !s.Shape.SequenceEqual(kv.Value.Shape))
-            .Select(kv => $"{kv.Key}: checkpoint {Layout.Format(state[kv.Key].Shape)}, model {Layout.Format(kv.Value.Shape)}").ToList();
-        if (mismatched.Count > 0)
-            throw new ArgumentException($"load_state_dict: size mismatch for {mismatched.Count} tensors:\n  " + string.Join("\n  ", mismatched));
-        if (strict && (missing.Count > 0 || unexpected.Count > 0))
-            throw new ArgumentException("load_state_dict: error(s) in loading the state dict for " + GetType().Name + ":" +
-                (missing.Count > 0 ? $"\n  missing keys: {string.Join(", ", missing)}" : "") +
-                (unexpected.Count > 0 ? $"\n  unexpected keys: {string.Join(", ", unexpected)}" : ""));
+        var errors = new List<string>();
+        if (strict && missing.Count > 0) errors.Add($"Missing key(s) in state_dict: {Quote(missing)}. ");
+        if (strict && unexpected.Count > 0) errors.Add($"Unexpected key(s) in state_dict: {Quote(unexpected)}. ");
+        errors.AddRange(own.Where(kv => state.TryGetValue(kv.Key, out var s) && !s.Shape.SequenceEqual(kv.Value.Shape))
+            .Select(kv => $"size mismatch for {kv.Key}: copying a param with shape torch.Size({Layout.Format(state[kv.Key].Shape)}) from checkpoint, " +
+                          $"the shape in current model is torch.Size({Layout.Format(kv.Value.Shape)})."));
+        if (errors.Count > 0)
+            throw new ArgumentException($"Error(s) in loading state_dict for {GetType().Name}:\n\t" + string.Join("\n\t", errors));
         using (Tape.NoGrad())
             foreach (var (key, target) in own)
                 if (state.TryGetValue(key, out var source)) target.CopyFrom(source);
         return new LoadResult(missing, unexpected);
     }
+
+    private static string Quote(IEnumerable<string> keys) => string.Join(", ", keys.Select(k => $"\"{k}\""));
 
     /// <summary>
     /// Converts every parameter and buffer of floating-point dtype to <paramref name="dtype"/> (for example F64

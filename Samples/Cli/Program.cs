@@ -13,5 +13,7 @@ root.Add(BenchCommand.Create());
 root.Add(Engine.Samples.Cli.Parity.ParityCommand.Create());
 root.Add(Engine.Samples.Cli.Explore.ExploreCommand.Create());
 root.Add(Engine.Samples.Cli.Cuda.CudaCommand.Create());
+root.Add(Engine.Samples.Cli.Convert.ConvertCommand.Create());
+root.Add(Engine.Samples.Cli.Predict.PredictCommand.Create());
 
 return root.Parse(args).Invoke();
