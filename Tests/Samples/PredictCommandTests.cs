@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 using System.Text.Json;
 using Engine.Autograd;
 using Engine.Models.Data;
@@ -106,49 +104,48 @@ public class PredictCommandTests
         }
     }
 
+    [Fact]
+    public void ThousandClassWeightsPrintImageNetsClassNames()
+    {
+        var dir = Directory.CreateTempSubdirectory("predict");
+        try
+        {
+            using var scope = Tensor.Scope();
+            using var model = Engine.Models.Zoo.ModelZoo.Create("vheat-nano", new ImageShape(3, 32, 32), 1000, new Engine.Randomness.Generator(7));
+            var weights = Path.Combine(dir.FullName, "imagenet-style.safetensors");
+            Engine.Models.Serialization.SafeTensors.Write(weights, model.StateDict());
+            var png = WritePng(Path.Combine(dir.FullName, "x.png"), FashionMnist.LoadSmall().Test.Get(0).Image);
+
+            var (code, stdout, stderr) = EngineProcess.Run("predict", "--model", "vheat-nano", "--weights", weights, png);
+            Assert.True(code == 0, stderr);
+            var names = File.ReadAllLines(Path.Combine(RepositoryRoot(), "Samples", "Cli", "Predict", "imagenet-classes.txt"));
+            Assert.Equal(1000, names.Length);
+            Assert.Equal(("tench", "toilet tissue"), (names[0], names[999]));
+            var top = EngineProcess.LastJsonLine(stdout).GetProperty("predictions")[0].GetProperty("top").EnumerateArray().ToList();
+            Assert.Equal(5, top.Count);
+            Assert.All(top, t => Assert.Equal(names[t.GetProperty("index").GetInt32()], t.GetProperty("name").GetString()));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Engine.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"no Engine.sln above {AppContext.BaseDirectory}: the test reads the shipped class list.");
+    }
+
     /// <summary>Writes a grey 8-bit PNG of <paramref name="image"/> (pixels in [0, 1], as bytes / 255) and returns its path.</summary>
     internal static string WritePng(string path, ChwImage image)
     {
         int h = image.Shape.Height, w = image.Shape.Width;
-        var raw = new MemoryStream();
+        var samples = new byte[h * w];
         for (int y = 0; y < h; y++)
-        {
-            raw.WriteByte(0); // filter: none
-            for (int x = 0; x < w; x++) raw.WriteByte((byte)Math.Round(image[0, y, x] * 255));
-        }
-        var compressed = new MemoryStream();
-        using (var z = new ZLibStream(compressed, CompressionLevel.Optimal, leaveOpen: true)) raw.WriteTo(z);
-        using var file = File.Create(path);
-        file.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-        var header = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(header, w);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), h);
-        header[8] = 8; // bit depth; colour type 0 (grey), deflate, no filter method, no interlace
-        Chunk(file, "IHDR", header);
-        Chunk(file, "IDAT", compressed.ToArray());
-        Chunk(file, "IEND", []);
+            for (int x = 0; x < w; x++) samples[y * w + x] = (byte)Math.Round(image[0, y, x] * 255);
+        File.WriteAllBytes(path, Engine.Models.Explore.PngEncoder.Encode(w, h, samples, channels: 1));
         return path;
-    }
-
-    private static void Chunk(Stream s, string type, byte[] data)
-    {
-        Span<byte> four = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(four, data.Length);
-        s.Write(four);
-        byte[] typed = [.. System.Text.Encoding.ASCII.GetBytes(type), .. data];
-        s.Write(typed);
-        BinaryPrimitives.WriteUInt32BigEndian(four, Crc32(typed));
-        s.Write(four);
-    }
-
-    private static uint Crc32(byte[] bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (var b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
-        }
-        return ~crc;
     }
 }

@@ -18,7 +18,8 @@ namespace Engine.Samples.Cli.Predict;
 /// recipe on 28x28 grey images) and its dataset's class names. Other weights are ImageNet-style: the number of
 /// classes is read from the classifier's weights, images are resized and centre-cropped to --image-size
 /// (default 224, 256 for AFFNet, 32 for the Nano models) and normalised with ImageNet's statistics; class names
-/// come from --labels (one per line), else they are printed as "class N" (the repository ships no ImageNet list).
+/// come from --labels (one per line), else ImageNet's for 1000-class weights (the list shipped beside this file,
+/// in the class order every official checkpoint uses), else they are printed as "class N".
 /// </summary>
 internal static class PredictCommand
 {
@@ -54,7 +55,8 @@ internal static class PredictCommand
             var setup = weights.Metadata.TryGetValue("train_options", out var json)
                 ? FromTraining(JsonSerializer.Deserialize<TrainOptions>(json)!, modelName)
                 : FromImageNetStyle(modelName ?? throw new ArgumentException("predict: --model is required for weights not written by train."), weights.Tensors, imageSize);
-            var names = labelsPath is not null ? ReadLabels(labelsPath, setup.Classes) : setup.ClassNames;
+            var names = labelsPath is not null ? ReadLabels(labelsPath, setup.Classes)
+                : setup.ClassNames ?? (setup.Classes == ImageNetClasses.Count ? ImageNetClasses.Names : null);
 
             using var model = ModelZoo.Create(setup.Model, setup.Shape, setup.Classes, new Engine.Randomness.Generator(0));
             model.LoadStateDict(weights.Tensors);
@@ -159,6 +161,23 @@ internal static class PredictCommand
         var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToList();
         if (lines.Count != classes) throw new ArgumentException($"predict: '{path}' has {lines.Count} class names, but the model has {classes} classes.");
         return lines;
+    }
+
+    /// <summary>ImageNet-1k's class names in class order, read once from the embedded <c>imagenet-classes.txt</c>.</summary>
+    private static class ImageNetClasses
+    {
+        public const int Count = 1000;
+        public static readonly IReadOnlyList<string> Names = Read();
+
+        private static List<string> Read()
+        {
+            using var stream = typeof(PredictCommand).Assembly.GetManifestResourceStream("imagenet-classes.txt")
+                ?? throw new InvalidOperationException("predict: the embedded ImageNet class list is missing from the build.");
+            using var reader = new StreamReader(stream);
+            var names = reader.ReadToEnd().Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+            if (names.Count != Count) throw new InvalidOperationException($"predict: the embedded ImageNet class list has {names.Count} names, not {Count}.");
+            return names;
+        }
     }
 
     private static string Name(IReadOnlyList<string>? names, int index) => names is null ? $"class {index}" : names[index];
