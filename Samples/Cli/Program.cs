@@ -13,5 +13,6 @@ root.Add(BenchCommand.Create());
 root.Add(Engine.Samples.Cli.Parity.ParityCommand.Create());
 root.Add(Engine.Samples.Cli.Explore.ExploreCommand.Create());
 root.Add(Engine.Samples.Cli.Cuda.CudaCommand.Create());
+root.Add(Engine.Samples.Cli.Distributed.DistributedCommand.Create());
 
 return root.Parse(args).Invoke();

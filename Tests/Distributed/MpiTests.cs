@@ -1,0 +1,105 @@
+using Engine.Models.Serialization;
+using Engine.Tests.Samples;
+using Xunit;
+
+namespace Engine.Tests.Distributed;
+
+/// <summary>
+/// Two ranks on loopback under mpirun: the collectives, one data-parallel step against one process on the whole
+/// batch, and how a lost, stalled or disagreeing rank makes the others fail.
+/// </summary>
+[Trait("Category", "Mpi")]
+public class MpiTests
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(180);
+
+    private static string Output(string stdout, string stderr) => $"stdout:\n{stdout}\nstderr:\n{stderr}";
+
+    [MpiFact]
+    public void Every_collective_on_every_dtype_agrees_on_two_ranks()
+    {
+        var (code, stdout, stderr, _) = MpiRun.Run(2, Limit, "distributed", "check");
+        Assert.True(code == 0, Output(stdout, stderr));
+        var lines = stdout.Split('\n').Where(l => l.TrimStart('\u001b', '[', '?', '1', 'h', '=').StartsWith("{\"rank\"", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.All(lines, l => Assert.Contains("\"world_size\":2", l));
+        Assert.All(lines, l => Assert.Contains("\"passed\":true", l));
+        Assert.Contains(lines, l => l.Contains("\"local_rank\":1", StringComparison.Ordinal));
+    }
+
+    [MpiFact]
+    public void Ddp_step_of_two_ranks_of_32_equals_one_process_of_64_for_vheat_nano() =>
+        AssertStepsEqual("vheat-nano", syncBatchNorm: false);
+
+    [MpiFact]
+    public void Ddp_step_under_sync_batchnorm_equals_one_process_for_affnet_nano() =>
+        AssertStepsEqual("affnet-nano", syncBatchNorm: true);
+
+    private static void AssertStepsEqual(string model, bool syncBatchNorm)
+    {
+        string dir = Directory.CreateTempSubdirectory("ddp-step-").FullName;
+        try
+        {
+            string single = Path.Combine(dir, "single.safetensors"), ddp = Path.Combine(dir, "ddp.safetensors");
+            string[] common = ["distributed", "step", "--model", model, "--images", "64", "--dtype", "f64", "--optimizer", "sgd", .. (syncBatchNorm ? new[] { "--sync-batchnorm" } : [])];
+            // Small buckets, so that several all-reduces start inside the backward.
+            var (c2, o2, e2, _) = MpiRun.Run(2, Limit, [.. common, "--bucket-mb", "0.25", "--out", ddp]);
+            Assert.True(c2 == 0, Output(o2, e2));
+            Assert.Contains("\"local_batch\":32", o2);
+            var (c1, o1, e1) = EngineProcess.Run([.. common, "--distributed", "single", "--out", single]);
+            Assert.True(c1 == 0, Output(o1, e1));
+            Assert.Contains("\"local_batch\":64", o1);
+
+            using var a = SafeTensors.Read(single);
+            using var b = SafeTensors.Read(ddp);
+            var names = a.Tensors.Keys.Order().ToList();
+            Assert.Equal(names, b.Tensors.Keys.Order().ToList());
+            Assert.Contains(names, n => n.StartsWith("grad.", StringComparison.Ordinal));
+            double worst = 0;
+            string worstName = "";
+            foreach (var name in names)
+            {
+                var x = a[name].ToArray<double>();
+                var y = b[name].ToArray<double>();
+                Assert.Equal(x.Length, y.Length);
+                double scale = Math.Max(1e-3, x.Max(Math.Abs));
+                for (int i = 0; i < x.Length; i++)
+                {
+                    double err = Math.Abs(x[i] - y[i]) / scale;
+                    if (err > worst) (worst, worstName) = (err, name);
+                }
+            }
+            Assert.True(worst <= 1e-12, $"{model}: largest difference {worst:E2} (relative to the tensor's largest value) in {worstName}");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [MpiFact]
+    public void A_rank_killed_mid_step_makes_the_job_exit_non_zero_naming_it_within_60_s()
+    {
+        var (code, stdout, stderr, elapsed) = MpiRun.Run(2, TimeSpan.FromSeconds(120), "distributed", "step", "--die-rank", "1", "--timeout", "20");
+        Assert.True(code != 0, Output(stdout, stderr));
+        Assert.True(elapsed < TimeSpan.FromSeconds(60), $"took {elapsed.TotalSeconds:0.0} s\n{Output(stdout, stderr)}");
+        Assert.Matches(@"(lost rank 1\b|process rank 1 with PID)", stdout + stderr);
+    }
+
+    [MpiFact]
+    public void A_stalled_rank_makes_the_other_fail_after_the_timeout_naming_it()
+    {
+        var (code, stdout, stderr, elapsed) = MpiRun.Run(2, TimeSpan.FromSeconds(120), "distributed", "check", "--stall-rank", "1", "--timeout", "3");
+        Assert.True(code != 0, Output(stdout, stderr));
+        Assert.True(elapsed < TimeSpan.FromSeconds(60), $"took {elapsed.TotalSeconds:0.0} s\n{Output(stdout, stderr)}");
+        Assert.Contains("rank 0: all_reduce", stderr);
+        Assert.Contains("did not complete within 3 s; rank 1 did not join it", stderr);
+    }
+
+    [MpiFact]
+    public void Debug_checks_name_the_mismatched_shapes_of_both_ranks()
+    {
+        var (code, stdout, stderr, _) = MpiRun.Run(2, Limit, "distributed", "check", "--debug-checks", "--mismatch", "--timeout", "30");
+        Assert.True(code != 0, Output(stdout, stderr));
+        Assert.Contains("ranks disagree (debug check)", stderr);
+        Assert.Contains("shape [15]", stderr);
+        Assert.Contains("shape [3, 5]", stderr);
+    }
+}
