@@ -278,6 +278,18 @@ public sealed unsafe class MpiProcessGroup : ProcessGroup
             throw new DistributedException($"rank {_rank}: {function} failed: {MpiNative.ErrorString(code)}.", []);
     }
 
+    /// <summary>
+    /// MPI_Abort on the world: mpirun ends every rank and exits with <paramref name="exitCode"/>. (A plain exit
+    /// can hang in OpenMPI's shutdown while a collective with a lost peer is pending.)
+    /// </summary>
+    public override void Abort(int exitCode)
+    {
+        Console.Out.Flush();
+        Console.Error.Flush();
+        MpiNative.MPI_Abort(MpiNative.Export("ompi_mpi_comm_world"), exitCode);
+        Environment.Exit(exitCode);
+    }
+
     /// <summary>Frees the communicator and finalises MPI, unless a collective failed (then MPI is left as it is: finalising would wait for the lost rank).</summary>
     protected override void Dispose(bool disposing)
     {

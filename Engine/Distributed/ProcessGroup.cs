@@ -106,6 +106,17 @@ public abstract class ProcessGroup : IDisposable
     /// <summary>Returns once every rank has called it (or fails after <see cref="Timeout"/>).</summary>
     public abstract void Barrier();
 
+    /// <summary>
+    /// Ends this process (and, where the backend can, the whole job) with <paramref name="exitCode"/>, without the
+    /// orderly shutdown that would wait for a lost rank. Call it after a <see cref="DistributedException"/>.
+    /// </summary>
+    public virtual void Abort(int exitCode)
+    {
+        Console.Out.Flush();
+        Console.Error.Flush();
+        Environment.Exit(exitCode);
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {

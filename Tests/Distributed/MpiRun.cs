@@ -14,9 +14,14 @@ internal static class MpiRun
     public const string Mpirun = "/usr/bin/mpirun";
 
     /// <summary>Runs <paramref name="args"/> on <paramref name="ranks"/> ranks; kills the whole job after <paramref name="limit"/>.</summary>
-    public static (int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed) Run(int ranks, TimeSpan limit, params string[] args)
+    public static (int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed) Run(int ranks, TimeSpan limit, params string[] args) =>
+        RunWith([], ranks, limit, args);
+
+    /// <summary>As <see cref="Run"/>, with <paramref name="mpirunOptions"/> given to mpirun.</summary>
+    public static (int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed) RunWith(string[] mpirunOptions, int ranks, TimeSpan limit, params string[] args)
     {
         var start = new ProcessStartInfo(Mpirun) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in mpirunOptions) start.ArgumentList.Add(a);
         foreach (var a in new[] { "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "--oversubscribe", "dotnet", CliBuiltFactAttribute.EngineDll! })
             start.ArgumentList.Add(a);
         foreach (var a in args) start.ArgumentList.Add(a);

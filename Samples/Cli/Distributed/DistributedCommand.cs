@@ -35,21 +35,19 @@ internal static class DistributedCommand
             using var group = ProcessGroups.Create(parse.GetValue(backend)!);
             if (parse.GetValue(timeout) is { } t) group.Timeout = TimeSpan.FromSeconds(t);
             group.DebugChecks = parse.GetValue(debug);
-            return Run(() => Check(group, parse.GetValue(die), parse.GetValue(stall), parse.GetValue(mismatch)));
+            return Run(group, () => Check(group, parse.GetValue(die), parse.GetValue(stall), parse.GetValue(mismatch)));
         });
         return check;
     }
 
-    /// <summary>Runs <paramref name="body"/>; a failed collective prints its message and exits 1 without finalising MPI.</summary>
-    internal static int Run(Func<int> body)
+    /// <summary>Runs <paramref name="body"/>; a failed collective prints its message and aborts the job with exit code 1 (MPI_Finalize would wait for the lost rank).</summary>
+    internal static int Run(ProcessGroup group, Func<int> body)
     {
         try { return body(); }
         catch (DistributedException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
-            Console.Error.Flush();
-            // MPI_Finalize would wait for the lost rank: leave at once.
-            Environment.Exit(1);
+            group.Abort(1);
             return 1;
         }
     }

@@ -45,7 +45,7 @@ internal static class DistributedStep
         {
             using var group = ProcessGroups.Create(parse.GetValue(backend)!);
             if (parse.GetValue(timeout) is { } t) group.Timeout = TimeSpan.FromSeconds(t);
-            return DistributedCommand.Run(() => Step(group, parse.GetValue(model)!, parse.GetValue(images), parse.GetValue(dtype) == "f64" ? DType.F64 : DType.F32,
+            return DistributedCommand.Run(group, () => Step(group, parse.GetValue(model)!, parse.GetValue(images), parse.GetValue(dtype) == "f64" ? DType.F64 : DType.F32,
                 parse.GetValue(syncBn), (long)(parse.GetValue(bucket) * 1024 * 1024), parse.GetValue(output), parse.GetValue(die), parse.GetValue(optimizerName)!));
         });
         return command;
