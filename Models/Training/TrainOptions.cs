@@ -83,6 +83,12 @@ public sealed record TrainOptions
     /// <summary>Use only the first this-many test images; all when null.</summary>
     public int? LimitTest { get; init; }
 
+    /// <summary>
+    /// In data-parallel training, BatchNorm statistics over the global batch of all ranks (SyncBatchNorm) instead of
+    /// each rank's own batch (PyTorch DDP's default). No effect in one process.
+    /// </summary>
+    public bool SyncBatchNorm { get; init; }
+
     /// <summary>Augment the training images (random crop and flip).</summary>
     public bool Augment { get; init; } = true;
 }
