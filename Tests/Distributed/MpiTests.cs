@@ -106,6 +106,20 @@ public class MpiTests
     }
 
     [MpiFact]
+    public void Bench_allreduce_reports_each_size_with_bus_bandwidth()
+    {
+        var (code, stdout, stderr, _) = MpiRun.Run(2, Limit, "bench", "allreduce", "--min", "1024", "--max", "4096", "--iters", "3");
+        Assert.True(code == 0, Output(stdout, stderr));
+        var json = EngineProcess.LastJsonLine(stdout);
+        Assert.Equal(2, json.GetProperty("world_size").GetInt32());
+        var sizes = json.GetProperty("sizes").EnumerateArray().ToList();
+        Assert.Equal(new long[] { 1024, 4096 }, sizes.Select(s => s.GetProperty("floats").GetInt64()));
+        // nccl-tests' bus bandwidth: algbw x 2(n-1)/n, which is algbw itself for 2 ranks.
+        Assert.All(sizes, s => Assert.Equal(s.GetProperty("algbw_gbs").GetDouble(), s.GetProperty("busbw_gbs").GetDouble()));
+        Assert.All(sizes, s => Assert.True(s.GetProperty("us").GetDouble() > 0));
+    }
+
+    [MpiFact]
     public void Debug_checks_name_the_mismatched_shapes_of_both_ranks()
     {
         var (code, stdout, stderr, _) = MpiRun.Run(2, Limit, "distributed", "check", "--debug-checks", "--mismatch", "--timeout", "30");
