@@ -123,7 +123,9 @@ public sealed class Trainer
         if (group is not null)
             _observer.Message($"distributed: {group.Backend}, {group.WorldSize} ranks, batch {o.Batch} per rank ({o.Batch * group.WorldSize} global), {trainLoader.BatchesPerEpoch} steps per epoch");
 
-        var (device, deviceLine) = TrainingDevice.Resolve(o.Device, TrainingDevice.Facts.Current, d => Probe(d, shape, classes, dtype));
+        // Data-parallel ranks on one machine take one GPU each: plain "cuda" means the rank's local GPU.
+        string deviceName = group is not null && o.Device.Trim() == "cuda" ? $"cuda:{group.LocalRank}" : o.Device;
+        var (device, deviceLine) = TrainingDevice.Resolve(deviceName, TrainingDevice.Facts.Current, d => Probe(d, shape, classes, dtype));
         _observer.Message(deviceLine);
         var init = new Generator(o.Seed);
         using var model = ModelZoo.Create(o.Model, shape, classes, init);
