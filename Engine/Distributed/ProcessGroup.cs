@@ -40,6 +40,12 @@ public abstract class ProcessGroup : IDisposable
     /// </summary>
     public bool DebugChecks { get; set; } = Environment.GetEnvironmentVariable("ENGINE_DIST_DEBUG") is "1" or "true";
 
+    /// <summary>
+    /// Where the backend's collectives read and write: null for host memory (MPI: tensors on a device go through a
+    /// host copy), or the one device whose memory the backend works on (NCCL: the rank's GPU).
+    /// </summary>
+    public virtual Device? CollectiveDevice => null;
+
     /// <summary>True when this process is rank 0 (the one that logs and writes checkpoints).</summary>
     public bool IsMain => Rank == 0;
 
@@ -52,7 +58,7 @@ public abstract class ProcessGroup : IDisposable
         if (DebugChecks) VerifyAgreement("all_reduce", tensor, (int)op);
         if (tensor.NumEl == 0) return;
         using var noGrad = Autograd.Tape.NoGrad();
-        WithHostBuffer(tensor, writeBack: true, host => AllReduceHost(host, op));
+        WithBuffer(tensor, writeBack: true, host => AllReduceHost(host, op));
         if (op == ReduceOp.Average && WorldSize > 1) tensor.MulInPlace(1.0 / WorldSize);
     }
 
@@ -76,7 +82,7 @@ public abstract class ProcessGroup : IDisposable
         if (DebugChecks) VerifyAgreement("broadcast", tensor, root);
         if (tensor.NumEl == 0) return;
         using var noGrad = Autograd.Tape.NoGrad();
-        WithHostBuffer(tensor, writeBack: Rank != root, host => BroadcastHost(host, root));
+        WithBuffer(tensor, writeBack: Rank != root, host => BroadcastHost(host, root));
     }
 
     /// <summary>
@@ -88,16 +94,17 @@ public abstract class ProcessGroup : IDisposable
         Check(tensor, "all_gather");
         if (DebugChecks) VerifyAgreement("all_gather", tensor, 0);
         using var noGrad = Autograd.Tape.NoGrad();
-        var output = Tensor.Empty([WorldSize, .. tensor.Shape], tensor.DType, Device.Cpu);
+        var where = CollectiveDevice ?? Device.Cpu;
+        var output = Tensor.Empty([WorldSize, .. tensor.Shape], tensor.DType, where);
         try
         {
             if (tensor.NumEl > 0)
             {
                 using var scope = Tensor.Scope();
-                var input = tensor.ToDevice(Device.Cpu).Contiguous();
+                var input = tensor.ToDevice(where).Contiguous();
                 AllGatherHost(input, output);
             }
-            if (tensor.Device == Device.Cpu) return output;
+            if (tensor.Device == where) return output;
             using (output) return output.ToDevice(tensor.Device);
         }
         catch { output.Dispose(); throw; }
@@ -127,13 +134,13 @@ public abstract class ProcessGroup : IDisposable
     /// <summary>Releases the backend's resources.</summary>
     protected virtual void Dispose(bool disposing) { }
 
-    /// <summary>Sum-reduces the contiguous CPU tensor <paramref name="host"/> in place (average is applied by the caller).</summary>
+    /// <summary>Sum-reduces the contiguous tensor (on the CPU, or on <see cref="CollectiveDevice"/>) <paramref name="host"/> in place (average is applied by the caller).</summary>
     protected abstract void AllReduceHost(Tensor host, ReduceOp op);
 
-    /// <summary>Broadcasts the contiguous CPU tensor <paramref name="host"/> from <paramref name="root"/> in place.</summary>
+    /// <summary>Broadcasts the contiguous tensor (CPU, or <see cref="CollectiveDevice"/>) <paramref name="host"/> from <paramref name="root"/> in place.</summary>
     protected abstract void BroadcastHost(Tensor host, int root);
 
-    /// <summary>Gathers the contiguous CPU <paramref name="input"/> of every rank into <paramref name="output"/> ([world, ...input]).</summary>
+    /// <summary>Gathers the contiguous <paramref name="input"/> (CPU, or <see cref="CollectiveDevice"/>) of every rank into <paramref name="output"/> ([world, ...input]).</summary>
     protected abstract void AllGatherHost(Tensor input, Tensor output);
 
     /// <summary>
@@ -163,8 +170,9 @@ public abstract class ProcessGroup : IDisposable
         header[2] = (long)tensor.DType;
         header[3] = tensor.Rank;
         for (int i = 0; i < Math.Min(tensor.Rank, Words - 4); i++) header[4 + i] = tensor.Shape[i];
-        using var mine = Tensor.FromArray(header);
-        using var all = Tensor.Empty([WorldSize, Words], DType.I64, Device.Cpu);
+        using var scope = Tensor.Scope();
+        var mine = Tensor.FromArray(header).ToDevice(CollectiveDevice ?? Device.Cpu);
+        var all = Tensor.Empty([WorldSize, Words], DType.I64, CollectiveDevice ?? Device.Cpu);
         AllGatherHost(mine, all);
         var rows = all.ToArray<long>();
         for (int r = 0; r < WorldSize; r++)
@@ -190,10 +198,11 @@ public abstract class ProcessGroup : IDisposable
         return $"{op}({arg}{(arg.Length > 0 ? ", " : "")}{((DType)h[2]).TorchName()}, shape [{dims}])";
     }
 
-    /// <summary>Runs <paramref name="action"/> on a contiguous CPU buffer with the tensor's data, copying back when needed.</summary>
-    private static void WithHostBuffer(Tensor tensor, bool writeBack, Action<Tensor> action)
+    /// <summary>Runs <paramref name="action"/> on a contiguous buffer with the tensor's data where the backend works, copying back when needed.</summary>
+    private void WithBuffer(Tensor tensor, bool writeBack, Action<Tensor> action)
     {
-        if (tensor.Device == Device.Cpu && tensor.IsContiguous)
+        var where = CollectiveDevice ?? Device.Cpu;
+        if (tensor.Device == where && tensor.IsContiguous)
         {
             action(tensor);
             if (writeBack) tensor.Storage.BumpVersion();
@@ -201,7 +210,7 @@ public abstract class ProcessGroup : IDisposable
         }
         using var scope = Tensor.Scope();
         // A view with gaps or a device tensor: through a contiguous host copy (no CUDA-aware MPI is assumed).
-        var host = tensor.Device == Device.Cpu ? tensor.Clone() : tensor.ToDevice(Device.Cpu);
+        var host = tensor.Device == where ? tensor.Clone() : tensor.ToDevice(where);
         action(host);
         if (writeBack) tensor.CopyFrom(host);
     }

@@ -175,7 +175,8 @@ public sealed class DistributedDataParallel : IDisposable
     private void AddBucket(List<Tensor> parameters)
     {
         long total = parameters.Sum(p => p.NumEl);
-        var flat = Tensor.Zeros([checked((int)total)], parameters[0].DType, Device.Cpu).DetachFromScope();
+        // Buckets live where the backend reduces: host memory for MPI, the GPU for NCCL.
+        var flat = Tensor.Zeros([checked((int)total)], parameters[0].DType, Group.CollectiveDevice ?? Device.Cpu).DetachFromScope();
         var bucket = new Bucket(parameters, flat);
         for (int i = 0; i < parameters.Count; i++) _where[parameters[i]] = (bucket, i);
         _buckets.Add(bucket);
