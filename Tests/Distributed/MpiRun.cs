@@ -7,7 +7,8 @@ namespace Engine.Tests.Distributed;
 /// <summary>
 /// The built command line started by OpenMPI's <c>mpirun</c> on this machine, as a user launches it:
 /// <c>mpirun -np N --oversubscribe dotnet engine.dll ARGS</c>, with <c>OMPI_ALLOW_RUN_AS_ROOT</c> set (CI runs as
-/// root). Loopback needs no transport options: OpenMPI picks its shared-memory transport by itself.
+/// root). On loopback OpenMPI picks its shared-memory transport by itself; its single-copy mechanism is turned
+/// off, since containers without ptrace rights refuse it (this machine accepted it, a CI container may not).
 /// </summary>
 internal static class MpiRun
 {
@@ -21,6 +22,8 @@ internal static class MpiRun
     public static (int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed) RunWith(string[] mpirunOptions, int ranks, TimeSpan limit, params string[] args)
     {
         var start = new ProcessStartInfo(Mpirun) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // No single-copy (CMA) transfers between ranks: containers without ptrace rights refuse process_vm_readv.
+        foreach (var a in new[] { "--mca", "btl_vader_single_copy_mechanism", "none" }) start.ArgumentList.Add(a);
         foreach (var a in mpirunOptions) start.ArgumentList.Add(a);
         foreach (var a in new[] { "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "--oversubscribe", "dotnet", CliBuiltFactAttribute.EngineDll! })
             start.ArgumentList.Add(a);
