@@ -118,6 +118,7 @@ public static class Tape
         if (root.GradFn is null)
         {
             AccumulateLeaf(root, seed, takeOver: false);
+            RunLeafHooks(root);
             return;
         }
 
@@ -135,6 +136,20 @@ public static class Tape
             if (!ReferenceEquals(t, seed)) t.Dispose();
         }
 
+        // Leaves with post-accumulate hooks: how many edges may still add to each; at zero its gradient is complete.
+        var pendingLeaves = CountHookedLeafEdges(nodes);
+        void LeafEdgeDone(Node node)
+        {
+            if (pendingLeaves is null) return;
+            foreach (var e in node.Inputs)
+            {
+                if (e is not { Leaf: { } leaf } || !pendingLeaves.TryGetValue(leaf, out int left)) continue;
+                if (left > 1) { pendingLeaves[leaf] = left - 1; continue; }
+                pendingLeaves.Remove(leaf);
+                if (leaf.Grad is not null) RunLeafHooks(leaf);
+            }
+        }
+
         grads[root.GradFn] = new Tensor?[root.GradFn.OutputShapes.Count];
         grads[root.GradFn][root.OutputIndex] = seed;
         Hold(seed);
@@ -142,7 +157,7 @@ public static class Tape
         for (int i = nodes.Count - 1; i >= 0; i--)
         {
             var node = nodes[i];
-            if (!grads.Remove(node, out var outGrads)) continue; // nothing flowed into this node
+            if (!grads.Remove(node, out var outGrads)) { LeafEdgeDone(node); continue; } // nothing flowed into this node
             var filled = new Tensor[outGrads.Length];
             for (int k = 0; k < outGrads.Length; k++)
             {
@@ -186,9 +201,29 @@ public static class Tape
                 }
             }
             foreach (var g in filled) Drop(g);
+            LeafEdgeDone(node);
             Diagnostics.TapeListeners.Current?.BackwardRan(node);
             if (!retainGraph) node.Release();
         }
+    }
+
+    private static Dictionary<Tensor, int>? CountHookedLeafEdges(IReadOnlyList<Node> nodes)
+    {
+        Dictionary<Tensor, int>? counts = null;
+        foreach (var node in nodes)
+            foreach (var e in node.Inputs)
+                if (e is { Leaf: { PostAccumulateGradHooks.Count: > 0 } leaf })
+                {
+                    counts ??= new Dictionary<Tensor, int>(ReferenceEqualityComparer.Instance);
+                    counts[leaf] = counts.GetValueOrDefault(leaf) + 1;
+                }
+        return counts;
+    }
+
+    private static void RunLeafHooks(Tensor leaf)
+    {
+        if (leaf.PostAccumulateGradHooks is not { Count: > 0 } hooks) return;
+        foreach (var hook in hooks.ToArray()) hook(leaf);
     }
 
     /// <summary>

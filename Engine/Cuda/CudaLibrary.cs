@@ -39,7 +39,10 @@ public sealed record CudaLibrary(
         ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"], ["nvidia/cu13/lib", "nvidia/cuda_nvrtc/lib"], ["libnvrtc-builtins.so."]);
 
     /// <summary>The four libraries the bindings use.</summary>
-    public static IReadOnlyList<CudaLibrary> All { get; } = [Driver, CuBlas, CuFft, Nvrtc];
+    /// <summary>NCCL, the collectives of data-parallel training on GPUs (NVIDIA's <c>nvidia-nccl-cu12</c> wheel, or the libnccl2 package).</summary>
+    public static readonly CudaLibrary Nccl = new("nccl", "ENGINE_LIBNCCL", ["libnccl.so.2"], ["nvidia/nccl/lib"], []);
+
+    public static IReadOnlyList<CudaLibrary> All { get; } = [Driver, CuBlas, CuFft, Nvrtc, Nccl];
 
     /// <summary>The library a binding's logical name stands for, or null.</summary>
     public static CudaLibrary? ForLogicalName(string name) => All.FirstOrDefault(l => l.LogicalName == name);

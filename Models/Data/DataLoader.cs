@@ -20,8 +20,11 @@ public sealed class DataLoader
 {
     /// <summary>Creates a loader; nothing is read until an epoch is enumerated.</summary>
     public DataLoader(IDataset dataset, int batchSize, bool shuffle = false, ulong seed = 0, bool dropLast = false,
-        ITransform? transform = null, int prefetch = 2, IBatchTransform? batchTransform = null)
+        ITransform? transform = null, int prefetch = 2, IBatchTransform? batchTransform = null, ISampler? sampler = null)
     {
+        if (sampler is not null && shuffle)
+            throw new ArgumentException("data_loader: sampler option is mutually exclusive with shuffle (the sampler decides the order).", nameof(sampler));
+        Sampler = sampler;
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), $"data_loader: batch_size must be positive, got {batchSize}.");
         if (prefetch < 0) throw new ArgumentOutOfRangeException(nameof(prefetch), $"data_loader: prefetch must not be negative, got {prefetch}.");
         (Dataset, BatchSize, Shuffle, Seed, DropLast, Transform, Prefetch, BatchTransform) =
@@ -47,16 +50,22 @@ public sealed class DataLoader
     public IBatchTransform? BatchTransform { get; }
     /// <summary>How many batches the background thread prepares ahead (0: none, batches are prepared when asked for).</summary>
     public int Prefetch { get; }
+    /// <summary>The sampler that picks each epoch's examples (a rank's shard, say), or null for the whole dataset.</summary>
+    public ISampler? Sampler { get; }
     /// <summary>The shape of each image in a batch (after the transform).</summary>
     public ImageShape ImageShape { get; }
 
     /// <summary>Number of batches in an epoch.</summary>
-    public int BatchesPerEpoch => DropLast ? Dataset.Count / BatchSize : (Dataset.Count + BatchSize - 1) / BatchSize;
+    public int BatchesPerEpoch => DropLast ? ExamplesPerEpoch / BatchSize : (ExamplesPerEpoch + BatchSize - 1) / BatchSize;
+
+    /// <summary>Examples visited per epoch: the sampler's count, else the dataset's.</summary>
+    public int ExamplesPerEpoch => Sampler?.Count ?? Dataset.Count;
 
     /// <summary>The order in which epoch <paramref name="epoch"/> visits the dataset (before dropping a last partial batch).</summary>
     public int[] Order(int epoch)
     {
         CheckEpoch(epoch);
+        if (Sampler is not null) return Sampler.Indices(epoch);
         if (!Shuffle) return Enumerable.Range(0, Dataset.Count).ToArray();
         return new SampleRandom(Seed, SampleRandom.Streams.Shuffle, (uint)epoch, 0).Permutation(Dataset.Count);
     }

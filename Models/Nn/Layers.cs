@@ -154,11 +154,21 @@ public sealed class BatchNorm2d : Module<Tensor, Tensor>
         RegisterBuffer("num_batches_tracked", trackRunningStats ? Tensor.Zeros([], DType.I64) : null);
     }
 
+    /// <summary>
+    /// When set (by <see cref="Distributed.SyncBatchNorm.ConvertSyncBatchNorm"/>), batch statistics are those of the
+    /// global batch over this group's ranks (SyncBatchNorm); null: this process's batch only (the default, as
+    /// PyTorch's DDP).
+    /// </summary>
+    public Engine.Distributed.ProcessGroup? SyncGroup { get; set; }
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
         var runningMean = GetBuffer("running_mean");
         bool useBatchStats = Training || runningMean is null;
+        if (useBatchStats && SyncGroup is { WorldSize: > 1 } group)
+            return Distributed.SyncBatchNorm.Forward(input, runningMean, GetBuffer("running_var"), GetParameter("weight"), GetParameter("bias"),
+                Training ? GetBuffer("num_batches_tracked") : null, Training ? _momentum : 0, _eps, group);
         return Functional.BatchNorm2d(input, runningMean, GetBuffer("running_var"),
             GetParameter("weight"), GetParameter("bias"), useBatchStats, _momentum, _eps,
             numBatchesTracked: Training ? GetBuffer("num_batches_tracked") : null);

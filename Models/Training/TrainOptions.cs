@@ -93,6 +93,12 @@ public sealed record TrainOptions
     /// <summary>For image folders: leave out files that cannot be decoded, with a warning each, instead of stopping with an error.</summary>
     public bool SkipUnreadable { get; init; }
 
+    /// <summary>
+    /// In data-parallel training, BatchNorm statistics over the global batch of all ranks (SyncBatchNorm) instead of
+    /// each rank's own batch (PyTorch DDP's default). No effect in one process.
+    /// </summary>
+    public bool SyncBatchNorm { get; init; }
+
     /// <summary>Augment the training images (random crop and flip).</summary>
     public bool Augment { get; init; } = true;
 }

@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Text.Json;
 using Engine.Autograd;
 using Engine.Backends;
+using Engine.Distributed;
 using Engine.Models.Data;
+using Engine.Models.Distributed;
 using Engine.Models.Nn;
 using Engine.Models.Optim;
 using Engine.Models.Serialization;
@@ -51,12 +53,21 @@ public sealed class Trainer
 
     private readonly TrainOptions _options;
     private readonly ITrainingObserver _observer;
+    private readonly ProcessGroup? _group;
 
-    /// <summary>Creates a trainer for a new run.</summary>
-    public Trainer(TrainOptions options, ITrainingObserver observer)
+    /// <summary>
+    /// Creates a trainer for a new run. With a <paramref name="group"/> of several ranks it trains data-parallel
+    /// (<see cref="DistributedDataParallel"/>): each rank takes its <see cref="DistributedSampler"/> shard of each
+    /// epoch, batches of <see cref="TrainOptions.Batch"/> per rank (a global batch of Batch × world size),
+    /// gradients averaged over the ranks; evaluation splits the test set and sums the counts of all ranks; rank 0
+    /// alone writes logs, curves and checkpoints (every rank reads the checkpoint to resume, so the run directory
+    /// must be shared between machines). Without a group, or with a world of one, it is the single-process trainer.
+    /// </summary>
+    public Trainer(TrainOptions options, ITrainingObserver observer, ProcessGroup? group = null)
     {
         _options = options;
         _observer = observer;
+        _group = group is { WorldSize: > 1 } ? group : null;
     }
 
     /// <summary>Options of the run saved in <paramref name="runDirectory"/>'s checkpoint, to resume it.</summary>
@@ -105,12 +116,23 @@ public sealed class Trainer
         var recipe = folder ? Recipes.ImageNet(o.ImageSize ?? 224, Recipes.CropPct(o.Model), o.Augment) : Recipes.FashionMnist(augment: o.Augment);
         var shape = recipe.InputShape with { Channels = 3 };
         int classes = trainSet.ClassNames.Count;
-        var trainLoader = new DataLoader(trainSet, o.Batch, shuffle: true, seed: o.Seed, transform: recipe.Train);
-        var testLoader = new DataLoader(testSet, o.Batch, transform: recipe.Eval);
+        var group = _group;
+        bool isMain = group is null || group.IsMain;
+        var trainLoader = group is null
+            ? new DataLoader(trainSet, o.Batch, shuffle: true, seed: o.Seed, transform: recipe.Train)
+            : new DataLoader(trainSet, o.Batch, seed: o.Seed, transform: recipe.Train,
+                sampler: new DistributedSampler(trainSet.Count, group.WorldSize, group.Rank, shuffle: true, seed: o.Seed));
+        var testLoader = group is null
+            ? new DataLoader(testSet, o.Batch, transform: recipe.Eval)
+            : new DataLoader(testSet, o.Batch, transform: recipe.Eval, sampler: new EvaluationShard(testSet.Count, group.WorldSize, group.Rank));
         _observer.Message($"data: {o.Data}, {trainSet.Count} train / {testSet.Count} test images, {classes} classes" +
             (folder ? $", {shape.Height}x{shape.Width} crops (evaluation: resize to {Recipes.EvalResize(shape.Height, Recipes.CropPct(o.Model))}, crop_pct {Recipes.CropPct(o.Model):0.###})" : ""));
+        if (group is not null)
+            _observer.Message($"distributed: {group.Backend}, {group.WorldSize} ranks, batch {o.Batch} per rank ({o.Batch * group.WorldSize} global), {trainLoader.BatchesPerEpoch} steps per epoch");
 
-        var (device, deviceLine) = TrainingDevice.Resolve(o.Device, TrainingDevice.Facts.Current, d => Probe(d, shape, classes, dtype));
+        // Data-parallel ranks on one machine take one GPU each: plain "cuda" means the rank's local GPU.
+        string deviceName = group is not null && o.Device.Trim() == "cuda" ? $"cuda:{group.LocalRank}" : o.Device;
+        var (device, deviceLine) = TrainingDevice.Resolve(deviceName, TrainingDevice.Facts.Current, d => Probe(d, shape, classes, dtype));
         _observer.Message(deviceLine);
         var init = new Generator(o.Seed);
         using var model = ModelZoo.Create(o.Model, shape, classes, init);
@@ -120,7 +142,8 @@ public sealed class Trainer
         if (!resume) GeneratorState.Of(init).RestoreTo(Generator.Default);
         if (dtype != DType.F32) model.ToDType(dtype);
         model.ToDevice(device);
-        _observer.Message($"model: {o.Model}, {model.ParameterCount():N0} parameters, {dtype.TorchName()}");
+        if (group is not null && o.SyncBatchNorm) SyncBatchNorm.ConvertSyncBatchNorm(model, group);
+        _observer.Message($"model: {o.Model}, {model.ParameterCount():N0} parameters, {dtype.TorchName()}{(group is not null && o.SyncBatchNorm ? ", SyncBatchNorm" : "")}");
         using var optimizer = CreateOptimizer(model, o);
         using var loss = new TrainingLoss(o.Loss, classes, device);
         long totalSteps = (long)o.Epochs * trainLoader.BatchesPerEpoch;
@@ -137,16 +160,27 @@ public sealed class Trainer
         RunningLoss.Saved? sums = null;
         if (resume)
         {
-            (startEpoch, startBatch, step, sums) = Restore(checkpointPath, model, optimizer, schedule);
+            int savedWorld;
+            (startEpoch, startBatch, step, sums, savedWorld) = Restore(checkpointPath, model, optimizer, schedule);
+            int world = group?.WorldSize ?? 1;
+            if (savedWorld != world && startBatch > 0)
+            {
+                // The same number of examples seen in the epoch, in batches of the new world's global size.
+                int converted = (int)Math.Min(trainLoader.BatchesPerEpoch, (long)startBatch * savedWorld / world);
+                _observer.Message($"the run was saved by {savedWorld} ranks and resumes on {world}: batch {startBatch} of the epoch becomes batch {converted}");
+                (startBatch, sums) = (converted, null);
+            }
             _observer.Message($"resumed from {checkpointPath}: epoch {startEpoch + 1}, batch {startBatch}, step {step}");
         }
+        // Every rank starts from rank 0's parameters and buffers; gradients are averaged in buckets during the backward.
+        using var ddp = group is null ? null : new DistributedDataParallel(model, group);
 
-        using var log = new MetricsLog(o.Out, resume ? step : null);
+        using var log = isMain ? new MetricsLog(o.Out, resume ? step : null) : null;
         using var running = new RunningLoss(device, sums);
         if (device.Type == DeviceType.Cuda) Devices.ResetPeakMemory(device);
         var clock = Stopwatch.StartNew();
-        double elapsedBefore = log.Rows.Count > 0 ? log.Rows[^1].ElapsedSeconds : 0;
-        double? lastAccuracy = log.Rows.LastOrDefault(r => r.Kind == "eval")?.TestAccuracy;
+        double elapsedBefore = log is { Rows.Count: > 0 } ? log.Rows[^1].ElapsedSeconds : 0;
+        double? lastAccuracy = log?.Rows.LastOrDefault(r => r.Kind == "eval")?.TestAccuracy;
         var last = new RunningLoss.Reading(double.NaN, double.NaN, 0);
         long stepsThisProcess = 0;
 
@@ -164,8 +198,9 @@ public sealed class Trainer
                 using (batch)
                 {
                     var images = dtype == batch.Images.DType ? batch.Images : batch.Images.ToDType(dtype);
-                    var lossTensor = loss.Compute(model.Call(images), batch.Labels, o.LabelSmoothing);
+                    var lossTensor = loss.Compute(ddp is null ? model.Call(images) : ddp.Call(images), batch.Labels, o.LabelSmoothing);
                     lossTensor.Backward();
+                    ddp?.FinishGradientSync();
                     lr = schedule.Step(optimizer);
                     if (o.ClipGradNorm is { } maxNorm)
                     {
@@ -183,30 +218,41 @@ public sealed class Trainer
                 {
                     last = running.Read();
                     readThisEpoch = true;
-                    log.Add(Row("train", epoch, step, last.WindowMean, lr, last.ImagesPerSecond, null, null, device, elapsedBefore + clock.Elapsed.TotalSeconds));
+                    log?.Add(Row("train", epoch, step, last.WindowMean, lr, last.ImagesPerSecond, null, null, device, elapsedBefore + clock.Elapsed.TotalSeconds));
                 }
                 _observer.Step(new StepReport(epoch, o.Epochs, batch.Index + 1, trainLoader.BatchesPerEpoch, step, totalSteps, last.WindowMean, lr, last.ImagesPerSecond, read));
 
                 bool stopHere = cancel.IsCancellationRequested || (o.StopAfterSteps is { } limit && stepsThisProcess >= limit);
+                // Ranks stop together: one that stopped alone would leave the others waiting in the next all-reduce.
+                if (group is not null) stopHere = AnyRank(group, stopHere);
                 if (stopHere)
                 {
                     // The position is saved as it is: after an epoch's last batch the resumed run finds no
                     // batch left in that epoch and goes straight to its evaluation.
-                    Save(checkpointPath, model, optimizer, schedule, epoch, batch.Index + 1, step, running.Snapshot());
-                    _observer.Message($"stopped at step {step}; checkpoint saved to {checkpointPath} (resume with --resume {o.Out})");
+                    if (isMain)
+                    {
+                        Save(checkpointPath, model, optimizer, schedule, epoch, batch.Index + 1, step, running.Snapshot());
+                        _observer.Message($"stopped at step {step}; checkpoint saved to {checkpointPath} (resume with --resume {o.Out})");
+                    }
+                    group?.Barrier();
                     return new TrainResult(false, epoch, step, lastAccuracy, checkpointPath);
                 }
             }
 
             // A run resumed right after an epoch's last batch took no step in it: its sums came with the checkpoint.
             if (!readThisEpoch) last = running.Read();
-            var (accuracy, testLoss) = Evaluate(model, testLoader, o.Loss);
+            var (accuracy, testLoss) = Evaluate(model, testLoader, o.Loss, group);
             lastAccuracy = accuracy;
             double trainLoss = last.EpochMean;
-            log.Add(Row("eval", epoch, step, trainLoss, optimizer.ParamGroups[0].Lr, 0, accuracy, testLoss, device, elapsedBefore + clock.Elapsed.TotalSeconds));
+            log?.Add(Row("eval", epoch, step, trainLoss, optimizer.ParamGroups[0].Lr, 0, accuracy, testLoss, device, elapsedBefore + clock.Elapsed.TotalSeconds));
             _observer.Epoch(new EpochReport(epoch, o.Epochs, accuracy, testLoss, trainLoss, epochClock.Elapsed.TotalSeconds));
-            Save(checkpointPath, model, optimizer, schedule, epoch + 1, 0, step, running.Snapshot());
+            if (isMain)
+            {
+                Save(checkpointPath, model, optimizer, schedule, epoch + 1, 0, step, running.Snapshot());
+            }
         }
+        // No rank leaves (and finalises MPI) before rank 0 has written its last checkpoint.
+        group?.Barrier();
         return new TrainResult(true, o.Epochs, step, lastAccuracy, checkpointPath);
     }
 
@@ -251,7 +297,8 @@ public sealed class Trainer
     /// the model's device: the correct answers and the loss are summed there and read once at the end.
     /// <paramref name="loss"/> names a <see cref="TrainingLoss"/>.
     /// </summary>
-    public static (double Accuracy, double Loss) Evaluate(Module<Tensor, Tensor> model, DataLoader loader, string loss = TrainingLoss.CrossEntropy)
+    /// <remarks>With a <paramref name="group"/>, each rank evaluates its loader's shard and the correct answers, loss sums and counts of all ranks are summed.</remarks>
+    public static (double Accuracy, double Loss) Evaluate(Module<Tensor, Tensor> model, DataLoader loader, string loss = TrainingLoss.CrossEntropy, ProcessGroup? group = null)
     {
         var first = model.Parameters().First();
         var (device, dtype) = (first.Device, first.DType);
@@ -276,6 +323,13 @@ public sealed class Trainer
             }
         }
         model.Train();
+        if (group is not null)
+        {
+            using var totals = Tensor.FromArray(new[] { correct.Item(), lossSum.Item(), count });
+            group.AllReduce(totals);
+            var t = totals.ToArray<double>();
+            return (t[2] == 0 ? 0 : t[0] / t[2], t[2] == 0 ? 0 : t[1] / t[2]);
+        }
         return (count == 0 ? 0 : correct.Item() / count, count == 0 ? 0 : lossSum.Item() / count);
     }
 
@@ -286,11 +340,20 @@ public sealed class Trainer
             ["train_options"] = JsonSerializer.Serialize(_options),
             ["next_batch"] = nextBatch.ToString(CultureInfo.InvariantCulture),
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
+            ["world_size"] = (_group?.WorldSize ?? 1).ToString(CultureInfo.InvariantCulture),
         };
         Checkpoint.Save(path, model.StateDict(), optimizer.StateDict(), schedule.StateDict(), GeneratorState.Of(Generator.Default), epoch, metadata);
     }
 
-    private static (int Epoch, int Batch, long Step, RunningLoss.Saved? Sums) Restore(string path, Module model, Optimizer optimizer, LrSchedule schedule)
+    /// <summary>True on every rank when <paramref name="flag"/> is true on any.</summary>
+    private static bool AnyRank(ProcessGroup group, bool flag)
+    {
+        using var t = Tensor.FromArray(new[] { flag });
+        group.AllReduce(t);
+        return t.ToArray<bool>()[0];
+    }
+
+    private static (int Epoch, int Batch, long Step, RunningLoss.Saved? Sums, int WorldSize) Restore(string path, Module model, Optimizer optimizer, LrSchedule schedule)
     {
         using var ckpt = Checkpoint.Load(path);
         model.LoadStateDict(ckpt.Model);
@@ -299,6 +362,7 @@ public sealed class Trainer
         ckpt.Rng?.RestoreTo(Generator.Default);
         int batch = int.Parse(ckpt.Metadata["next_batch"], CultureInfo.InvariantCulture);
         long step = long.Parse(ckpt.Metadata["step"], CultureInfo.InvariantCulture);
-        return ((int)ckpt.Epoch, batch, step, RunningLoss.Saved.FromMetadata(ckpt.Metadata));
+        int world = ckpt.Metadata.TryGetValue("world_size", out var w) ? int.Parse(w, CultureInfo.InvariantCulture) : 1;
+        return ((int)ckpt.Epoch, batch, step, RunningLoss.Saved.FromMetadata(ckpt.Metadata), world);
     }
 }

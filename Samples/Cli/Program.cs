@@ -15,5 +15,6 @@ root.Add(Engine.Samples.Cli.Explore.ExploreCommand.Create());
 root.Add(Engine.Samples.Cli.Cuda.CudaCommand.Create());
 root.Add(Engine.Samples.Cli.Convert.ConvertCommand.Create());
 root.Add(Engine.Samples.Cli.Predict.PredictCommand.Create());
+root.Add(Engine.Samples.Cli.Distributed.DistributedCommand.Create());
 
 return root.Parse(args).Invoke();

@@ -180,7 +180,7 @@ public sealed class LibraryResolverTests
         var (resolver, attempts) = Make(env, name => name == "/build/libcudaemu.so");
 
         foreach (var library in CudaLibrary.All) Assert.Equal(42, resolver.Load(library));
-        Assert.Equal(Enumerable.Repeat("/build/libcudaemu.so", 4), attempts);
+        Assert.Equal(Enumerable.Repeat("/build/libcudaemu.so", CudaLibrary.All.Count), attempts);
     }
 
     [Fact]

@@ -13,6 +13,7 @@ internal static class BenchCommand
         bench.Add(OpsBench.CreateCommand());
         bench.Add(ModelBench.CreateCommand());
         bench.Add(DctBench.CreateCommand());
+        bench.Add(AllReduceBench.CreateCommand());
         return bench;
     }
 }

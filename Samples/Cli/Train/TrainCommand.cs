@@ -56,15 +56,23 @@ internal static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
         var limitTrain = new Option<int?>("--limit-train") { Description = "Use only the first N training images (quick runs)." };
         var limitTest = new Option<int?>("--limit-test") { Description = "Use only the first N test images (quick runs)." };
+        var distributed = new Option<string>("--distributed")
+        {
+            Description = "none (one process), mpi (data-parallel over the ranks mpirun started: mpirun -np N ... train --distributed mpi) or nccl (GPUs; rank and size from RANK, WORLD_SIZE, LOCAL_RANK as torchrun sets them). --batch is per rank.",
+            DefaultValueFactory = _ => "none",
+        };
+        distributed.AcceptOnlyFromAmong("none", "mpi", "nccl");
+        var stopAfter = new Option<long?>("--stop-after-steps") { Description = "Stop with a checkpoint after N steps of this process (continue with --resume)." };
+        var syncBn = new Option<bool>("--sync-batchnorm") { Description = "With --distributed: BatchNorm statistics over the global batch of all ranks (default: each rank's own)." };
 
         var command = new Command("train", "Train a model: progress, evaluation each epoch, logs, curves and checkpoints.")
-        { model, data, imageSize, skipUnreadable, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, dtype, logEvery, loss, clip, output, resume, threads, limitTrain, limitTest };
+        { model, data, imageSize, skipUnreadable, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, dtype, logEvery, loss, clip, output, resume, threads, limitTrain, limitTest, distributed, syncBn, stopAfter };
         command.SetAction(parse =>
         {
             if (parse.GetValue(threads) is { } t) Engine.Cpu.CpuParallel.ThreadCount = t;
             var resumeDir = parse.GetValue(resume);
             var options = resumeDir is not null
-                ? Trainer.OptionsFromCheckpoint(resumeDir)
+                ? Trainer.OptionsFromCheckpoint(resumeDir) with { StopAfterSteps = parse.GetValue(stopAfter) }
                 : new TrainOptions
                 {
                     Model = parse.GetValue(model)!, Data = parse.GetValue(data)!, DataDir = parse.GetValue(dataDir),
@@ -74,13 +82,26 @@ internal static class TrainCommand
                     LogEvery = parse.GetValue(logEvery), Loss = parse.GetValue(loss)!, ClipGradNorm = parse.GetValue(clip), Out = parse.GetValue(output)!,
                     LimitTrain = parse.GetValue(limitTrain), LimitTest = parse.GetValue(limitTest),
                     ImageSize = parse.GetValue(imageSize), SkipUnreadable = parse.GetValue(skipUnreadable),
+                    SyncBatchNorm = parse.GetValue(syncBn), StopAfterSteps = parse.GetValue(stopAfter),
                 };
-            return Run(options, resumeDir is not null);
+            return Run(options, resumeDir is not null, parse.GetValue(distributed)!);
         });
         return command;
     }
 
-    private static int Run(TrainOptions options, bool resume)
+    private static int Run(TrainOptions options, bool resume, string distributed)
+    {
+        using var group = Engine.Distributed.ProcessGroups.Create(distributed);
+        try { return Run(options, resume, group); }
+        catch (Engine.Distributed.DistributedException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            group.Abort(1);
+            return 1;
+        }
+    }
+
+    private static int Run(TrainOptions options, bool resume, Engine.Distributed.ProcessGroup group)
     {
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -94,8 +115,10 @@ internal static class TrainCommand
         try
         {
             string title = $"{options.Model} on {(Directory.Exists(options.Data) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Data))) : options.Data)}";
-            var trainer = new Trainer(options, CreateObserver(() => DrawCurves(options.Out, title)));
+            // Rank 0 reports and draws the curves; the other ranks train quietly.
+            var trainer = new Trainer(options, group.IsMain ? CreateObserver(() => DrawCurves(options.Out, title)) : new QuietObserver(), group);
             var result = trainer.Run(resume, cancel.Token);
+            if (!group.IsMain) return 0;
             DrawCurves(options.Out, title);
             string acc = result.LastTestAccuracy is { } a ? (100 * a).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "n/a";
             Console.WriteLine(result.Completed
@@ -129,6 +152,14 @@ internal static class TrainCommand
 
     private static ITrainingObserver CreateObserver(Action afterEpoch) =>
         Console.IsOutputRedirected ? new PlainObserver(afterEpoch) : new BarObserver(afterEpoch);
+
+    /// <summary>What ranks other than 0 show: nothing.</summary>
+    private sealed class QuietObserver : ITrainingObserver
+    {
+        public void Message(string text) { }
+        public void Step(StepReport report) { }
+        public void Epoch(EpochReport report) { }
+    }
 
     /// <summary>Plain lines: a step whose loss was read back, at least 20 steps after the last line, and every epoch. Used when the output is piped or logged.</summary>
     private sealed class PlainObserver(Action afterEpoch) : ITrainingObserver
