@@ -65,7 +65,8 @@ public static unsafe class CpuGemm
     /// <summary>
     /// Whether the AVX-512 micro-kernels may be used where the hardware has them (default true). Process-wide;
     /// benchmarks turn it off to time the AVX2 kernels in the same run. The environment variable
-    /// <c>DOTNET_EnableAVX512F=0</c> turns AVX-512 off for the whole process instead.
+    /// <c>DOTNET_EnableAVX512=0</c> turns AVX-512 off for the whole process instead (.NET 10 spelling; earlier
+    /// runtimes read <c>DOTNET_EnableAVX512F</c>, which .NET 10 ignores).
     /// </summary>
     public static bool AllowAvx512
     {

@@ -20,24 +20,78 @@ internal static unsafe class GemmSmall
         }
     }
 
-    /// <summary>Unpacked, single-threaded GEMM for tiny problems (same semantics as the packed path).</summary>
+    /// <summary>
+    /// Unpacked, single-threaded GEMM for tiny problems (same semantics as the packed path), vectorised
+    /// along the columns of C. B is first copied row-major when its columns are not contiguous.
+    /// </summary>
+    /// <remarks>
+    /// Every element is the same sequence of operations as the plain triple loop: <c>acc = acc + a*b</c> over
+    /// p = 0..k-1, multiply and add rounded separately (no FMA), then <c>alpha*acc (+ beta*c)</c>. Vector lanes
+    /// and the scalar tail therefore agree bit for bit, so the result does not depend on where a column falls.
+    /// </remarks>
     public static void Direct<T>(int m, int n, int k, T alpha, T* a, long ars, long acs, T* b, long brs, long bcs,
         T beta, T* c, long rsc) where T : unmanaged, INumber<T>
     {
-        for (int i = 0; i < m; i++)
+        if (bcs != 1 && n > 1)
         {
-            T* ai = a + i * ars;
-            T* ci = c + i * rsc;
-            for (int j = 0; j < n; j++)
+            T* copy = (T*)GemmBuffer.PackedB.Get((long)k * n * sizeof(T));
+            for (int p = 0; p < k; p++)
+                for (int j = 0; j < n; j++)
+                    copy[(long)p * n + j] = b[p * brs + j * bcs];
+            b = copy;
+            brs = n;
+        }
+        for (int i = 0; i < m; i++)
+            Row(n, k, alpha, a + i * ars, acs, b, brs, beta, c + i * rsc);
+    }
+
+    // One row of C from row i of A and row-contiguous B (column stride 1 unless n == 1).
+    private static void Row<T>(int n, int k, T alpha, T* ai, long acs, T* b, long brs, T beta, T* ci)
+        where T : unmanaged, INumber<T>
+    {
+        int w = Vector<T>.Count, j = 0;
+        bool keep = beta != T.Zero;
+        if (Vector.IsHardwareAccelerated)
+        {
+            Vector<T> va = new(alpha), vb = new(beta);
+            for (; j + 4 * w <= n; j += 4 * w)
             {
-                T* bj = b + j * bcs;
-                T acc = T.Zero;
-                for (int p = 0; p < k; p++)
-                    acc += ai[p * acs] * bj[p * brs];
-                ci[j] = beta == T.Zero ? alpha * acc : alpha * acc + beta * ci[j];
+                Vector<T> s0 = Vector<T>.Zero, s1 = Vector<T>.Zero, s2 = Vector<T>.Zero, s3 = Vector<T>.Zero;
+                T* bp = b + j;
+                for (int p = 0; p < k; p++, bp += brs)
+                {
+                    var x = new Vector<T>(ai[p * acs]);
+                    s0 += x * Vector.Load(bp);
+                    s1 += x * Vector.Load(bp + w);
+                    s2 += x * Vector.Load(bp + 2 * w);
+                    s3 += x * Vector.Load(bp + 3 * w);
+                }
+                Finish(ci + j, va * s0, vb, keep);
+                Finish(ci + j + w, va * s1, vb, keep);
+                Finish(ci + j + 2 * w, va * s2, vb, keep);
+                Finish(ci + j + 3 * w, va * s3, vb, keep);
+            }
+            for (; j + w <= n; j += w)
+            {
+                Vector<T> s0 = Vector<T>.Zero;
+                T* bp = b + j;
+                for (int p = 0; p < k; p++, bp += brs)
+                    s0 += new Vector<T>(ai[p * acs]) * Vector.Load(bp);
+                Finish(ci + j, va * s0, vb, keep);
             }
         }
+        for (; j < n; j++)
+        {
+            T* bj = b + j;
+            T acc = T.Zero;
+            for (int p = 0; p < k; p++)
+                acc += ai[p * acs] * bj[p * brs];
+            ci[j] = keep ? alpha * acc + beta * ci[j] : alpha * acc;
+        }
     }
+
+    private static void Finish<T>(T* c, Vector<T> scaled, Vector<T> vb, bool keep) where T : unmanaged, INumber<T> =>
+        (keep ? scaled + vb * Vector.Load(c) : scaled).Store(c);
 
     /// <summary>
     /// Writes a partial tile held in <paramref name="tile"/> (row stride <paramref name="ldt"/>) into C,

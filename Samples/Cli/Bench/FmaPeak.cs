@@ -16,7 +16,7 @@ internal enum FmaIsa { Avx2, Avx512 }
 /// </summary>
 internal static class FmaPeak
 {
-    /// <summary>Whether this process can run the given width (AVX-512 also follows <c>DOTNET_EnableAVX512F</c>).</summary>
+    /// <summary>Whether this process can run the given width (AVX-512 also follows <c>DOTNET_EnableAVX512</c>).</summary>
     public static bool Supported(FmaIsa isa) => isa switch
     {
         FmaIsa.Avx2 => Fma.IsSupported && Avx2.IsSupported,

@@ -98,6 +98,7 @@ internal static class GemmBench
             blas?.SetThreads(threads);
             Timing? reference = blas is null ? null : TimeRuns(repeat, () => BlasGemm(blas, n, a, b, cBlas));
 
+            double sampleError = SampledError(n, a, b, cEngine);
             double? maxDiff = null;
             if (blas != null)
             {
@@ -147,13 +148,14 @@ internal static class GemmBench
                 ? $"max |engine - OpenBLAS| = {md.ToString("G3", CultureInfo.InvariantCulture)}"
                 : "max |engine - OpenBLAS| = not available");
             AnsiConsole.WriteLine($"torch.matmul: {torchNote}");
+            AnsiConsole.WriteLine($"engine vs a float64 dot product on {Samples} sampled elements: max error {sampleError.ToString("G3", CultureInfo.InvariantCulture)} (relative to the sum of |products|)");
 
             var json = new Dictionary<string, object?>
             {
                 ["bench"] = "gemm", ["size"] = n, ["threads"] = threads, ["dtype"] = dtypeName, ["repeat"] = repeat,
                 ["engine_gflops"] = Round(engineBest), ["engine_median_gflops"] = Round(engineMedian),
                 ["openblas_gflops"] = Round(blasBest), ["openblas_median_gflops"] = Round(blasMedian),
-                ["ratio"] = Round(ratio), ["max_abs_diff"] = maxDiff,
+                ["ratio"] = Round(ratio), ["max_abs_diff"] = maxDiff, ["sample_max_rel_err"] = sampleError,
                 ["torch_gflops"] = Round(torchGflops), ["torch_ratio"] = Round(torchGflops is { } tg ? engineBest / tg : null),
                 ["kernel"] = kernel, ["peak_isa"] = isa is { } ji ? PeakBench.IsaName(ji) : null, ["peak_gflops"] = Round(peak),
                 ["engine_peak_fraction"] = Round4(engineBest / peak), ["openblas_peak_fraction"] = Round4(blasBest / peak),
@@ -172,6 +174,29 @@ internal static class GemmBench
             NativeMemory.AlignedFree(cEngine);
             NativeMemory.AlignedFree(cBlas);
         }
+    }
+
+    private const int Samples = 64;
+
+    // The engine's result checked without any library: a float64 dot product for a spread of elements,
+    // the error divided by the sum of the products' magnitudes (the scale a rounding error is relative to).
+    private static unsafe double SampledError<T>(int n, T* a, T* b, T* c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double worst = 0;
+        var rng = new Random(99);
+        for (int s = 0; s < Samples; s++)
+        {
+            int i = s == 0 ? 0 : s == 1 ? n - 1 : rng.Next(n), j = s == 0 ? 0 : s == 1 ? n - 1 : rng.Next(n);
+            double dot = 0, scale = 0;
+            for (int p = 0; p < n; p++)
+            {
+                double x = double.CreateTruncating(a[(long)i * n + p]) * double.CreateTruncating(b[(long)p * n + j]);
+                dot += x;
+                scale += Math.Abs(x);
+            }
+            worst = Math.Max(worst, Math.Abs(double.CreateTruncating(c[(long)i * n + j]) - dot) / Math.Max(scale, double.Epsilon));
+        }
+        return worst;
     }
 
     // Warm-up until the JIT has settled on optimised code (at least 3 runs and half a second), then
