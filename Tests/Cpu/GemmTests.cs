@@ -132,6 +132,7 @@ public unsafe class GemmTests
     [InlineData(7, 70, 9)]
     [InlineData(31, 1, 31)]
     [InlineData(5, 100, 1)]
+    [InlineData(20, 3, 100)] // narrower than one vector
     [InlineData(3, 33, 64)]
     public void SmallPath_MatchesThePlainLoopBitForBit(int m, int n, int k)
     {
