@@ -147,8 +147,10 @@ internal static class GemmBench
             // processes took: a figure that survives a loaded machine better than wall time (caches still suffer).
             double? cpuBest = threads == 1 && engine.BestCpuSeconds is { } ec ? flops / ec / 1e9 : null;
             double? cpuAvx2 = threads == 1 && engineAvx2?.BestCpuSeconds is { } ac ? flops / ac / 1e9 : null;
+            double? cpuBlas = threads == 1 && reference?.BestCpuSeconds is { } rc ? flops / rc / 1e9 : null;
             if (cpuBest is { } cb)
-                table.AddRow("engine GFLOP/s per CPU second of the thread", F(cb), "", cpuAvx2 is { } ca ? $"AVX2 kernel {F(ca)}: AVX-512 / AVX2 = {Ratio(cb / ca)}" : "");
+                table.AddRow("GFLOP/s per CPU second of the thread", F(cb), cpuBlas is { } cbl ? F(cbl) : "", Ratio(cb / cpuBlas)
+                    + (cpuAvx2 is { } ca ? $"; engine AVX2 kernel {F(ca)}, AVX-512 / AVX2 = {Ratio(cb / ca)}" : ""));
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine(Markup.Escape(guard.Line));
             AnsiConsole.WriteLine(maxDiff is { } md
@@ -168,6 +170,7 @@ internal static class GemmBench
                 ["engine_peak_fraction"] = Round4(engineBest / peak), ["openblas_peak_fraction"] = Round4(blasBest / peak),
                 ["engine_avx2_gflops"] = Round(avx2Best),
                 ["engine_cpu_gflops"] = Round(threads == 1 && engine.BestCpuSeconds is { } jc ? flops / jc / 1e9 : null),
+                ["openblas_cpu_gflops"] = Round(threads == 1 && reference?.BestCpuSeconds is { } jrc ? flops / jrc / 1e9 : null),
                 ["engine_avx2_cpu_gflops"] = Round(threads == 1 && engineAvx2?.BestCpuSeconds is { } jac ? flops / jac / 1e9 : null),
                 ["summary"] = $"{F(engineBest)} GFLOP/s" + (peak is not null ? $" ({Ratio(engineBest / peak)} of FMA peak)" : "")
                     + (ratio is { } rs ? $", {Ratio(rs)} of OpenBLAS" : "") + (guard.Loaded ? " [loaded]" : ""),
