@@ -32,7 +32,7 @@ public unsafe class GemmTests
         (3, Gen.Choose(0, 9)),
         (3, Gen.Choose(10, 80)),
         // Just below, at and above the tile and block sizes of the kernels (AVX2: MR 6, NR 8/16, MC 72/144, KC 256;
-        // AVX-512: MR 12, NR 16/32, MC 96/192, KC 384).
+        // AVX-512: MR 12, NR 16/32, MC 192/384, KC 384).
         (3, Gen.Elements(5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 31, 32, 33, 71, 72, 73, 95, 96, 97, 143, 144, 145,
             191, 192, 193, 255, 256, 257, 383, 384, 385)),
         (1, Gen.Choose(81, 300)));
@@ -92,7 +92,8 @@ public unsafe class GemmTests
 
     [Theory]
     [InlineData(145, 300, 257)] // crosses MC (both dtypes) and KC
-    [InlineData(193, 70, 385)]  // crosses the AVX-512 kernels' MC and KC, edge tiles in both directions
+    [InlineData(193, 70, 385)]  // crosses the AVX-512 f64 kernel's MC and both KC, edge tiles in both directions
+    [InlineData(385, 40, 100)]  // crosses the AVX-512 f32 kernel's MC
     [InlineData(73, 4100, 20)]  // crosses NC
     [InlineData(300, 7, 600)]   // two KC steps, a single partial column panel
     [InlineData(1, 300, 300)]
