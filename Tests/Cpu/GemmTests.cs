@@ -9,7 +9,10 @@ namespace Engine.Tests.Cpu;
 
 /// <summary>
 /// CpuGemm against a naive double-precision triple loop, over random shapes (0, 1, odd, and sizes
-/// straddling the MR/NR/MC/KC block edges), memory layouts, and alpha/beta; on both micro-kernels.
+/// straddling the MR/NR/MC/KC block edges), memory layouts, and alpha/beta; on every micro-kernel this
+/// machine has (AVX-512 where present, AVX2, portable), forced per thread with <see cref="CpuGemm.ForceAvx2"/>
+/// and <see cref="CpuGemm.ForcePortable"/>. <c>Samples.GemmKernelSelectionTests</c> checks in a child process
+/// that <c>DOTNET_EnableAVX512=0</c> really selects the AVX2 kernel.
 /// </summary>
 [Xunit.Collection(Engine.Tests.Support.SerialCollection.Name)]
 public unsafe class GemmTests
@@ -17,14 +20,21 @@ public unsafe class GemmTests
     /// <summary>How one operand is laid out in memory; all of them are just strides to CpuGemm.</summary>
     public enum Layout { RowMajor, ColMajor, StridedRows, StridedCols, ReversedRows }
 
+    /// <summary>Which micro-kernel a case runs on: the widest the machine has (AVX-512 where present), AVX2, or portable.</summary>
+    public enum Path { Widest, Avx2, Portable }
+
+    private static readonly Path[] AllPaths = Enum.GetValues<Path>();
+
     public sealed record Case(int M, int N, int K, Layout A, Layout B, int Pad, double Alpha, double Beta,
         bool PackedOnly, int Seed);
 
     private static readonly Gen<int> Dim = Gen.Frequency(
         (3, Gen.Choose(0, 9)),
         (3, Gen.Choose(10, 80)),
-        // Just below, at and above the tile and block sizes of both kernels (MR 6, NR 8/16, MC 72/144, KC 256).
-        (3, Gen.Elements(5, 6, 7, 8, 9, 15, 16, 17, 71, 72, 73, 143, 144, 145, 255, 256, 257)),
+        // Just below, at and above the tile and block sizes of the kernels (AVX2: MR 6, NR 8/16, MC 72/144, KC 256;
+        // AVX-512: MR 12, NR 16/32, MC 192/384, KC 384).
+        (3, Gen.Elements(5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 31, 32, 33, 71, 72, 73, 95, 96, 97, 143, 144, 145,
+            191, 192, 193, 255, 256, 257, 383, 384, 385)),
         (1, Gen.Choose(81, 300)));
 
     private static readonly Gen<Case> Cases =
@@ -41,19 +51,49 @@ public unsafe class GemmTests
         where (long)m * n * k <= 3_000_000
         select new Case(m, n, k, la, lb, pad, alpha, beta, packedOnly, seed);
 
-    private static void CheckAll<T>(bool portable) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void CheckAll<T>(Path path) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var config = Config.QuickThrowOnFailure.WithMaxTest(200);
-        Check.One(config, Prop.ForAll(Arb.From(Cases), (Case c) => RunCase<T>(c, portable)));
+        Check.One(config, Prop.ForAll(Arb.From(Cases), (Case c) => RunCase<T>(c, path)));
     }
 
-    [Fact] public void Float_Avx2Path_MatchesReference() => CheckAll<float>(portable: false);
-    [Fact] public void Float_PortablePath_MatchesReference() => CheckAll<float>(portable: true);
-    [Fact] public void Double_Avx2Path_MatchesReference() => CheckAll<double>(portable: false);
-    [Fact] public void Double_PortablePath_MatchesReference() => CheckAll<double>(portable: true);
+    [Fact] public void Float_WidestPath_MatchesReference() => CheckAll<float>(Path.Widest);
+    [Fact] public void Float_Avx2Path_MatchesReference() => CheckAll<float>(Path.Avx2);
+    [Fact] public void Float_PortablePath_MatchesReference() => CheckAll<float>(Path.Portable);
+    [Fact] public void Double_WidestPath_MatchesReference() => CheckAll<double>(Path.Widest);
+    [Fact] public void Double_Avx2Path_MatchesReference() => CheckAll<double>(Path.Avx2);
+    [Fact] public void Double_PortablePath_MatchesReference() => CheckAll<double>(Path.Portable);
+
+    [Fact]
+    public void Switches_SelectTheKernel_AndTheWidestIsAvx512ExactlyWhereTheProcessHasIt()
+    {
+        bool fma = System.Runtime.Intrinsics.X86.Fma.IsSupported && System.Runtime.Intrinsics.X86.Avx2.IsSupported;
+        bool avx512 = System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        Assert.Equal(avx512 && fma ? "AVX-512" : fma ? "AVX2+FMA" : "portable", WithPath(Path.Widest, () => CpuGemm.KernelName));
+        Assert.Equal(fma ? "AVX2+FMA" : "portable", WithPath(Path.Avx2, () => CpuGemm.KernelName));
+        Assert.Equal("portable", WithPath(Path.Portable, () => CpuGemm.KernelName));
+    }
+
+    private static TResult WithPath<TResult>(Path path, Func<TResult> body)
+    {
+        bool savedPortable = CpuGemm.ForcePortable, savedAvx2 = CpuGemm.ForceAvx2;
+        try
+        {
+            CpuGemm.ForcePortable = path == Path.Portable;
+            CpuGemm.ForceAvx2 = path == Path.Avx2;
+            return body();
+        }
+        finally
+        {
+            CpuGemm.ForcePortable = savedPortable;
+            CpuGemm.ForceAvx2 = savedAvx2;
+        }
+    }
 
     [Theory]
     [InlineData(145, 300, 257)] // crosses MC (both dtypes) and KC
+    [InlineData(193, 70, 385)]  // crosses the AVX-512 f64 kernel's MC and both KC, edge tiles in both directions
+    [InlineData(385, 40, 100)]  // crosses the AVX-512 f32 kernel's MC
     [InlineData(73, 4100, 20)]  // crosses NC
     [InlineData(300, 7, 600)]   // two KC steps, a single partial column panel
     [InlineData(1, 300, 300)]
@@ -62,25 +102,71 @@ public unsafe class GemmTests
     public void BlockBoundaryShapes_MatchReference(int m, int n, int k)
     {
         var layouts = new[] { (Layout.RowMajor, Layout.RowMajor, 0.0), (Layout.ColMajor, Layout.StridedCols, 0.75) };
-        foreach (bool portable in new[] { false, true })
+        foreach (var path in AllPaths)
         foreach (var (la, lb, beta) in layouts)
         {
             var cs = new Case(m, n, k, la, lb, 1, -0.5, beta, PackedOnly: false, Seed: m * 31 + n * 7 + k);
-            RunCase<float>(cs, portable);
-            RunCase<double>(cs, portable);
+            RunCase<float>(cs, path);
+            RunCase<double>(cs, path);
         }
     }
 
     [Theory]
     [InlineData(301, 257, 300)] // enough M panels: workers split rows
-    [InlineData(12, 2000, 300)] // two M panels: workers split columns
+    [InlineData(12, 2000, 300)] // few M panels: workers split columns
+    [InlineData(400, 300, 800)] // several KC blocks of every kernel
     public void ResultBitsDoNotDependOnThreadCount(int m, int n, int k)
     {
-        foreach (bool portable in new[] { false, true })
+        foreach (var path in AllPaths)
         {
-            AssertThreadInvariant<float>(m, n, k, portable);
-            AssertThreadInvariant<double>(m, n, k, portable);
+            AssertThreadInvariant<float>(m, n, k, path);
+            AssertThreadInvariant<double>(m, n, k, path);
         }
+    }
+
+    /// <summary>
+    /// The small-product path is vectorised along the columns, but each element must still be exactly the plain
+    /// loop's sequence (acc += a*b over p, then alpha*acc + beta*c), whatever lane or tail it falls in.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 37, 20)]
+    [InlineData(7, 70, 9)]
+    [InlineData(31, 1, 31)]
+    [InlineData(5, 100, 1)]
+    [InlineData(20, 3, 100)] // narrower than one vector
+    [InlineData(3, 33, 64)]
+    public void SmallPath_MatchesThePlainLoopBitForBit(int m, int n, int k)
+    {
+        foreach (var lb in new[] { Layout.RowMajor, Layout.ColMajor, Layout.StridedCols })
+            foreach (double beta in new[] { 0.0, 0.75 })
+            {
+                SmallPathExact<float>(m, n, k, lb, beta);
+                SmallPathExact<double>(m, n, k, lb, beta);
+            }
+    }
+
+    private static void SmallPathExact<T>(int m, int n, int k, Layout lb, double betaD) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Assert.True((long)m * n * k < CpuGemm.DirectPathMaxWork);
+        var rng = new Random(m * 1000 + n * 10 + k);
+        var (a, aOff, ars, acs) = Operand<T>(m, k, Layout.RowMajor, 1, rng);
+        var (b, bOff, brs, bcs) = Operand<T>(k, n, lb, 2, rng);
+        var c = new T[m * n];
+        for (int i = 0; i < c.Length; i++) c[i] = T.CreateTruncating(rng.NextDouble() * 2 - 1);
+        var expected = (T[])c.Clone();
+        T alpha = T.CreateTruncating(-1.25), beta = T.CreateTruncating(betaD);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                T acc = T.Zero;
+                for (int p = 0; p < k; p++)
+                    acc += a[aOff + i * ars + p * acs] * b[bOff + p * brs + j * bcs];
+                expected[i * n + j] = beta == T.Zero ? alpha * acc : alpha * acc + beta * expected[i * n + j];
+            }
+        var cs = new Case(m, n, k, Layout.RowMajor, lb, 0, -1.25, betaD, PackedOnly: false, Seed: 0);
+        Call(cs, Path.Widest, a, aOff, ars, acs, b, bOff, brs, bcs, c, n, threads: null);
+        Assert.True(MemoryMarshal.AsBytes(expected.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(c.AsSpan())),
+            $"{typeof(T).Name} {m}x{n}x{k} B {lb} beta {betaD}: the small path differs from the plain loop");
     }
 
     [Fact]
@@ -118,7 +204,7 @@ public unsafe class GemmTests
 
     // ---- helpers ----
 
-    private static bool RunCase<T>(Case cs, bool portable) where T : unmanaged, IFloatingPointIeee754<T>
+    private static bool RunCase<T>(Case cs, Path path) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Random(cs.Seed);
         var (aBuf, aOff, ars, acs) = Operand<T>(cs.M, cs.K, cs.A, cs.Pad, rng);
@@ -134,7 +220,7 @@ public unsafe class GemmTests
         }
         var c0 = (T[])c.Clone();
 
-        Call(cs, portable, aBuf, aOff, ars, acs, bBuf, bOff, brs, bcs, c, rsc, threads: null);
+        Call(cs, path, aBuf, aOff, ars, acs, bBuf, bOff, brs, bcs, c, rsc, threads: null);
 
         // Standard bound for a length-k dot product, plus the alpha/beta roundings; epsilon is the unit roundoff x2.
         double eps = typeof(T) == typeof(float) ? Math.Pow(2, -23) : Math.Pow(2, -52);
@@ -154,7 +240,7 @@ public unsafe class GemmTests
                 double tol = (cs.K + 4) * eps * (Math.Abs(cs.Alpha) * absDot + Math.Abs(cs.Beta * old)) + 1e-300;
                 double got = double.CreateTruncating(c[i * rsc + j]);
                 if (!(Math.Abs(got - expected) <= tol))
-                    throw new Exception($"{typeof(T).Name} {cs} portable={portable}: C[{i},{j}] = {got}, expected {expected} (tol {tol})");
+                    throw new Exception($"{typeof(T).Name} {cs} path={path}: C[{i},{j}] = {got}, expected {expected} (tol {tol})");
             }
             for (int j = cs.N; j < rsc; j++)
                 if (c[i * rsc + j] != c0[i * rsc + j])
@@ -184,15 +270,16 @@ public unsafe class GemmTests
         return (buf, off, rs, cs);
     }
 
-    private static void Call<T>(Case cs, bool portable, T[] a, long aOff, long ars, long acs, T[] b, long bOff, long brs,
+    private static void Call<T>(Case cs, Path path, T[] a, long aOff, long ars, long acs, T[] b, long bOff, long brs,
         long bcs, T[] c, long rsc, int? threads) where T : unmanaged
     {
-        bool savedPortable = CpuGemm.ForcePortable;
+        bool savedPortable = CpuGemm.ForcePortable, savedAvx2 = CpuGemm.ForceAvx2;
         long savedDirect = CpuGemm.DirectPathMaxWork;
         int savedThreads = CpuParallel.ThreadCount;
         try
         {
-            CpuGemm.ForcePortable = portable;
+            CpuGemm.ForcePortable = path == Path.Portable;
+            CpuGemm.ForceAvx2 = path == Path.Avx2;
             if (cs.PackedOnly) CpuGemm.DirectPathMaxWork = 0;
             if (threads is { } t) CpuParallel.ThreadCount = t;
             fixed (T* pa = a)
@@ -210,12 +297,13 @@ public unsafe class GemmTests
         finally
         {
             CpuGemm.ForcePortable = savedPortable;
+            CpuGemm.ForceAvx2 = savedAvx2;
             CpuGemm.DirectPathMaxWork = savedDirect;
             if (threads is not null) CpuParallel.ThreadCount = savedThreads;
         }
     }
 
-    private static void AssertThreadInvariant<T>(int m, int n, int k, bool portable) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void AssertThreadInvariant<T>(int m, int n, int k, Path path) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Random(7);
         var cs = new Case(m, n, k, Layout.RowMajor, Layout.ColMajor, 1, 1.5, 0.5, true, 0);
@@ -228,10 +316,10 @@ public unsafe class GemmTests
         foreach (int threads in new[] { 1, 2, 3 })
         {
             var c = (T[])c0.Clone();
-            Call(cs, portable, a, aOff, ars, acs, b, bOff, brs, bcs, c, n, threads);
+            Call(cs, path, a, aOff, ars, acs, b, bOff, brs, bcs, c, n, threads);
             if (reference is null) reference = c;
             else Assert.True(MemoryMarshal.AsBytes(reference.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(c.AsSpan())),
-                $"{typeof(T).Name} {m}x{n}x{k} portable={portable}: {threads} threads differ from 1 thread");
+                $"{typeof(T).Name} {m}x{n}x{k} path={path}: {threads} threads differ from 1 thread");
         }
     }
 }

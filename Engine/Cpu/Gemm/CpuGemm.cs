@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Engine.Cpu;
@@ -25,6 +26,8 @@ namespace Engine.Cpu;
 public static unsafe class CpuGemm
 {
     [ThreadStatic] private static bool t_forcePortable;
+    [ThreadStatic] private static bool t_forceAvx2;
+    private static volatile bool s_allowAvx512 = true;
     [ThreadStatic] private static long t_directPathMaxWork;
 
     /// <summary>
@@ -49,8 +52,36 @@ public static unsafe class CpuGemm
 
     private const long DefaultDirectPathMaxWork = 32 * 32 * 32;
 
+    /// <summary>
+    /// Tests only: use the AVX2 micro-kernels even when AVX-512 is available (per calling thread, like
+    /// <see cref="ForcePortable"/>, which wins over it).
+    /// </summary>
+    internal static bool ForceAvx2
+    {
+        get => t_forceAvx2;
+        set => t_forceAvx2 = value;
+    }
+
+    /// <summary>
+    /// Whether the AVX-512 micro-kernels may be used where the hardware has them (default true). Process-wide;
+    /// benchmarks turn it off to time the AVX2 kernels in the same run. The environment variable
+    /// <c>DOTNET_EnableAVX512=0</c> turns AVX-512 off for the whole process instead (.NET 10 spelling; earlier
+    /// runtimes read <c>DOTNET_EnableAVX512F</c>, which .NET 10 ignores).
+    /// </summary>
+    public static bool AllowAvx512
+    {
+        get => s_allowAvx512;
+        set => s_allowAvx512 = value;
+    }
+
     /// <summary>True when the AVX2+FMA micro-kernels are used (hardware support and not forced off).</summary>
     internal static bool UsesAvx2 => Fma.IsSupported && Avx2.IsSupported && !ForcePortable;
+
+    /// <summary>True when the AVX-512 micro-kernels are used: hardware support, and neither forced nor switched off.</summary>
+    internal static bool UsesAvx512 => UsesAvx2 && Avx512F.IsSupported && Vector512.IsHardwareAccelerated && AllowAvx512 && !ForceAvx2;
+
+    /// <summary>The micro-kernels a call from this thread would use: "AVX-512", "AVX2+FMA" or "portable".</summary>
+    public static string KernelName => UsesAvx512 ? "AVX-512" : UsesAvx2 ? "AVX2+FMA" : "portable";
 
     /// <summary>Single precision: <c>C = alpha * A * B + beta * C</c>. See the class remarks for addressing.</summary>
     /// <param name="m">Rows of A and C.</param>
@@ -72,6 +103,8 @@ public static unsafe class CpuGemm
         if (!Prologue(m, n, k, alpha, a, b, beta, c, cRowStride)) return;
         if ((double)m * n * k < DirectPathMaxWork)
             GemmSmall.Direct(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
+        else if (UsesAvx512)
+            GemmDriver<float, Avx512KernelF32>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
         else if (UsesAvx2)
             GemmDriver<float, Avx2KernelF32>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
         else
@@ -98,6 +131,8 @@ public static unsafe class CpuGemm
         if (!Prologue(m, n, k, alpha, a, b, beta, c, cRowStride)) return;
         if ((double)m * n * k < DirectPathMaxWork)
             GemmSmall.Direct(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
+        else if (UsesAvx512)
+            GemmDriver<double, Avx512KernelF64>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
         else if (UsesAvx2)
             GemmDriver<double, Avx2KernelF64>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
         else

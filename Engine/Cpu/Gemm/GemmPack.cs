@@ -54,6 +54,21 @@ internal static unsafe class GemmPack
                 continue;
             }
 
+            if (kStride == 1 && lanes == 12 && width == 12)
+            {
+                // The same for the 12-row AVX-512 kernels: twelve read streams, one 12-value group per step.
+                T* s0 = s, s1 = s + laneStride, s2 = s + 2 * laneStride, s3 = s + 3 * laneStride;
+                T* s4 = s + 4 * laneStride, s5 = s + 5 * laneStride, s6 = s + 6 * laneStride, s7 = s + 7 * laneStride;
+                T* s8 = s + 8 * laneStride, s9 = s + 9 * laneStride, s10 = s + 10 * laneStride, s11 = s + 11 * laneStride;
+                for (int p = 0; p < kc; p++, d += 12)
+                {
+                    d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p];
+                    d[4] = s4[p]; d[5] = s5[p]; d[6] = s6[p]; d[7] = s7[p];
+                    d[8] = s8[p]; d[9] = s9[p]; d[10] = s10[p]; d[11] = s11[p];
+                }
+                continue;
+            }
+
             if (kStride == 1)
             {
                 // Each lane is contiguous along k: read it sequentially, scatter with stride width.

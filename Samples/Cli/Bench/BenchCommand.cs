@@ -8,6 +8,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var bench = new Command("bench", "Measure engine kernels, next to a reference implementation where one is available.");
+        bench.Add(PeakBench.CreateCommand());
         bench.Add(GemmBench.CreateCommand());
         bench.Add(ElementwiseBench.CreateCommand());
         bench.Add(OpsBench.CreateCommand());

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 using Engine.Cpu;
 using Spectre.Console;
 
@@ -27,8 +26,12 @@ internal static class GemmBench
         var device = DeviceBench.Option();
         var tf32 = new Option<bool>("--tf32") { Description = "On CUDA, let F32 products use TF32 tensor cores (Cuda.AllowTf32; torch.backends.cuda.matmul.allow_tf32 for the twin)." };
         var torch = new Option<bool>("--torch") { Description = "Also time torch.matmul on the same device in this run (Samples/bench/gemm_torch.py)." };
+        var avx2 = new Option<bool>("--compare-avx2") { Description = "On an AVX-512 machine, also time the engine's AVX2 kernel in this run (same-process ratio)." };
+        var maxLoad = BenchLoad.MaxLoadOption();
+        var refuse = BenchLoad.RefuseOption();
 
-        var command = new Command("gemm", "GEMM throughput: on the CPU engine vs OpenBLAS, on CUDA engine vs torch.matmul.") { size, threads, dtype, repeat, device, tf32, torch };
+        var command = new Command("gemm", "GEMM throughput: on the CPU engine vs OpenBLAS and the FMA peak, on CUDA engine vs torch.matmul.")
+            { size, threads, dtype, repeat, device, tf32, torch, avx2, maxLoad, refuse };
         foreach (var option in new[] { size, threads, repeat })
         {
             option.Validators.Add(result =>
@@ -47,15 +50,21 @@ internal static class GemmBench
                 Console.Error.WriteLine("bench gemm: --tf32 applies to CUDA devices only.");
                 return 2;
             }
-            return f64 ? Run<double>(n, t, r, withTorch) : Run<float>(n, t, r, withTorch);
+            var settings = new Settings(n, t, r, withTorch, parse.GetValue(avx2), parse.GetValue(refuse));
+            if (BenchLoad.Start("gemm", parse.GetValue(maxLoad), settings.Refuse) is not { } guard) return LoadGuard.LoadedExitCode;
+            return f64 ? Run<double>(settings, guard) : Run<float>(settings, guard);
         });
         return command;
     }
 
-    private readonly record struct Timing(double BestSeconds, double MedianSeconds);
+    /// <summary>Wall-clock best and median; <paramref name="BestCpuSeconds"/>: the least CPU time of the calling thread (null where unknown).</summary>
+    private readonly record struct Timing(double BestSeconds, double MedianSeconds, double? BestCpuSeconds = null);
 
-    private static unsafe int Run<T>(int n, int threads, int repeat, bool withTorch) where T : unmanaged, IFloatingPointIeee754<T>
+    private sealed record Settings(int N, int Threads, int Repeat, bool Torch, bool CompareAvx2, bool Refuse);
+
+    private static unsafe int Run<T>(Settings s, LoadGuard guard) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        var (n, threads, repeat, withTorch) = (s.N, s.Threads, s.Repeat, s.Torch);
         string dtypeName = typeof(T) == typeof(float) ? "f32" : "f64";
         long count = (long)n * n;
         T* a = Alloc<T>(count), b = Alloc<T>(count), cEngine = Alloc<T>(count), cBlas = Alloc<T>(count);
@@ -70,6 +79,19 @@ internal static class GemmBench
 
             CpuParallel.ThreadCount = threads;
             Timing engine = TimeRuns(repeat, () => EngineGemm(n, a, b, cEngine));
+            string kernel = CpuGemm.KernelName;
+            Timing? engineAvx2 = null;
+            if (s.CompareAvx2 && CpuGemm.AllowAvx512 && kernel.StartsWith("AVX-512", StringComparison.Ordinal))
+            {
+                CpuGemm.AllowAvx512 = false;
+                try { engineAvx2 = TimeRuns(repeat, () => EngineGemm(n, a, b, cBlas)); }
+                finally { CpuGemm.AllowAvx512 = true; }
+            }
+
+            // The ceiling, in this run: the widest FMA this process has, on the same number of threads.
+            bool f64 = typeof(T) == typeof(double);
+            FmaIsa? isa = FmaPeak.Widest;
+            double? peak = isa is { } w ? FmaPeak.Measure(w, f64, threads) : null;
 
             // Loaded only now: OpenBLAS starts its threads when told their number, and they spin
             // for a while, which would take cores from the engine's runs.
@@ -77,6 +99,7 @@ internal static class GemmBench
             blas?.SetThreads(threads);
             Timing? reference = blas is null ? null : TimeRuns(repeat, () => BlasGemm(blas, n, a, b, cBlas));
 
+            double sampleError = SampledError(n, a, b, cEngine);
             double? maxDiff = null;
             if (blas != null)
             {
@@ -105,32 +128,56 @@ internal static class GemmBench
                 }
             }
 
-            string kernel = Fma.IsSupported && Avx2.IsSupported ? "AVX2+FMA" : "portable";
+            guard = guard.Finish();
+            double? avx2Best = engineAvx2 is { } ea ? flops / ea.BestSeconds / 1e9 : null;
+            string peakName = isa is { } pi ? $"{PeakBench.IsaName(pi)} {dtypeName} FMA peak, {threads} thread(s): {F(peak)} GFLOP/s (measured in this run)" : "FMA peak: not available (no FMA)";
             AnsiConsole.MarkupLine($"[bold]GEMM[/] {dtypeName}  N={n}  threads={threads}  repeat={repeat}  engine kernel: {kernel}");
             AnsiConsole.MarkupLine(blas != null ? $"reference: {Markup.Escape(blas.Config)}" : $"reference: OpenBLAS {blasReason}");
+            AnsiConsole.MarkupLine(Markup.Escape(peakName));
 
             var table = new Table().AddColumn("").AddColumn(new TableColumn("engine").RightAligned())
                 .AddColumn(new TableColumn("OpenBLAS").RightAligned()).AddColumn(new TableColumn("engine / OpenBLAS").RightAligned());
             table.AddRow($"GFLOP/s (best of {repeat})", F(engineBest), F(blasBest), Ratio(ratio));
             table.AddRow("GFLOP/s (median)", F(engineMedian), F(blasMedian), Ratio(engineMedian / blasMedian));
+            table.AddRow("% of FMA peak (best)", Ratio(engineBest / peak), Ratio(blasBest / peak), "");
             table.AddRow("best time (ms)", Ms(engine.BestSeconds), Ms(reference?.BestSeconds), "");
+            if (avx2Best is { } a2)
+                table.AddRow("engine AVX2 kernel, GFLOP/s (best)", F(a2), "", $"AVX-512 / AVX2 = {Ratio(engineBest / a2)}");
+            // On one thread the work runs on the calling thread, so its CPU time excludes the slices other
+            // processes took: a figure that survives a loaded machine better than wall time (caches still suffer).
+            double? cpuBest = threads == 1 && engine.BestCpuSeconds is { } ec ? flops / ec / 1e9 : null;
+            double? cpuAvx2 = threads == 1 && engineAvx2?.BestCpuSeconds is { } ac ? flops / ac / 1e9 : null;
+            double? cpuBlas = threads == 1 && reference?.BestCpuSeconds is { } rc ? flops / rc / 1e9 : null;
+            if (cpuBest is { } cb)
+                table.AddRow("GFLOP/s per CPU second of the thread", F(cb), cpuBlas is { } cbl ? F(cbl) : "", Ratio(cb / cpuBlas)
+                    + (cpuAvx2 is { } ca ? $"; engine AVX2 kernel {F(ca)}, AVX-512 / AVX2 = {Ratio(cb / ca)}" : ""));
             AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine(Markup.Escape(guard.Line));
             AnsiConsole.WriteLine(maxDiff is { } md
                 ? $"max |engine - OpenBLAS| = {md.ToString("G3", CultureInfo.InvariantCulture)}"
                 : "max |engine - OpenBLAS| = not available");
             AnsiConsole.WriteLine($"torch.matmul: {torchNote}");
+            AnsiConsole.WriteLine($"engine vs a float64 dot product on {Samples} sampled elements: max error {sampleError.ToString("G3", CultureInfo.InvariantCulture)} (relative to the sum of |products|)");
 
             var json = new Dictionary<string, object?>
             {
                 ["bench"] = "gemm", ["size"] = n, ["threads"] = threads, ["dtype"] = dtypeName, ["repeat"] = repeat,
                 ["engine_gflops"] = Round(engineBest), ["engine_median_gflops"] = Round(engineMedian),
                 ["openblas_gflops"] = Round(blasBest), ["openblas_median_gflops"] = Round(blasMedian),
-                ["ratio"] = Round(ratio), ["max_abs_diff"] = maxDiff,
+                ["ratio"] = Round(ratio), ["max_abs_diff"] = maxDiff, ["sample_max_rel_err"] = sampleError,
                 ["torch_gflops"] = Round(torchGflops), ["torch_ratio"] = Round(torchGflops is { } tg ? engineBest / tg : null),
-                ["summary"] = $"{F(engineBest)} GFLOP/s" + (ratio is { } rs ? $", {Ratio(rs)} of OpenBLAS" : ""),
+                ["kernel"] = kernel, ["peak_isa"] = isa is { } ji ? PeakBench.IsaName(ji) : null, ["peak_gflops"] = Round(peak),
+                ["engine_peak_fraction"] = Round4(engineBest / peak), ["openblas_peak_fraction"] = Round4(blasBest / peak),
+                ["engine_avx2_gflops"] = Round(avx2Best),
+                ["engine_cpu_gflops"] = Round(threads == 1 && engine.BestCpuSeconds is { } jc ? flops / jc / 1e9 : null),
+                ["openblas_cpu_gflops"] = Round(threads == 1 && reference?.BestCpuSeconds is { } jrc ? flops / jrc / 1e9 : null),
+                ["engine_avx2_cpu_gflops"] = Round(threads == 1 && engineAvx2?.BestCpuSeconds is { } jac ? flops / jac / 1e9 : null),
+                ["summary"] = $"{F(engineBest)} GFLOP/s" + (peak is not null ? $" ({Ratio(engineBest / peak)} of FMA peak)" : "")
+                    + (ratio is { } rs ? $", {Ratio(rs)} of OpenBLAS" : "") + (guard.Loaded ? " [loaded]" : ""),
             };
+            guard.AddTo(json);
             DeviceBench.WriteJson(json);
-            return 0;
+            return guard.ExitCode(s.Refuse, 0);
         }
         finally
         {
@@ -141,6 +188,29 @@ internal static class GemmBench
         }
     }
 
+    private const int Samples = 64;
+
+    // The engine's result checked without any library: a float64 dot product for a spread of elements,
+    // the error divided by the sum of the products' magnitudes (the scale a rounding error is relative to).
+    private static unsafe double SampledError<T>(int n, T* a, T* b, T* c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double worst = 0;
+        var rng = new Random(99);
+        for (int s = 0; s < Samples; s++)
+        {
+            int i = s == 0 ? 0 : s == 1 ? n - 1 : rng.Next(n), j = s == 0 ? 0 : s == 1 ? n - 1 : rng.Next(n);
+            double dot = 0, scale = 0;
+            for (int p = 0; p < n; p++)
+            {
+                double x = double.CreateTruncating(a[(long)i * n + p]) * double.CreateTruncating(b[(long)p * n + j]);
+                dot += x;
+                scale += Math.Abs(x);
+            }
+            worst = Math.Max(worst, Math.Abs(double.CreateTruncating(c[(long)i * n + j]) - dot) / Math.Max(scale, double.Epsilon));
+        }
+        return worst;
+    }
+
     // Warm-up until the JIT has settled on optimised code (at least 3 runs and half a second), then
     // time `repeat` runs. Best-of is the figure of merit; the median shows the noise. The two sides
     // are timed in separate blocks, not alternately: both keep idle worker threads spinning for a
@@ -149,8 +219,14 @@ internal static class GemmBench
     {
         WarmUp(run);
         var seconds = new double[repeat];
-        for (int i = 0; i < repeat; i++) seconds[i] = Time(run);
-        return Summarise(seconds);
+        double? cpu = null;
+        for (int i = 0; i < repeat; i++)
+        {
+            double? c0 = ThreadCpuTime.Seconds();
+            seconds[i] = Time(run);
+            if (c0 is { } start && ThreadCpuTime.Seconds() is { } end) cpu = Math.Min(cpu ?? double.MaxValue, end - start);
+        }
+        return Summarise(seconds) with { BestCpuSeconds = cpu };
     }
 
     private static void WarmUp(Action run)
@@ -200,4 +276,6 @@ internal static class GemmBench
     private static string Ratio(double? x) => x is { } v ? v.ToString("P0", CultureInfo.InvariantCulture) : "not available";
 
     private static double? Round(double? x) => x is { } v ? Math.Round(v, 2) : null;
+
+    private static double? Round4(double? x) => x is { } v ? Math.Round(v, 4) : null;
 }

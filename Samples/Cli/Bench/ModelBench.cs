@@ -22,7 +22,7 @@ internal sealed record ModelTiming(double? TrainMs, double? InferMs, long Parame
 
 /// <summary>The settings of one <c>bench model</c> run.</summary>
 internal sealed record ModelBenchSettings(string Model, int Batch, int Threads, int Steps, int ImageSize, DType DType, bool Tf32, bool Torch,
-    bool Profile = false, string Phase = "both")
+    bool Profile = false, string Phase = "both", double MaxLoad = LoadGuard.DefaultThreshold, bool RefuseLoaded = false)
 {
     /// <summary>Whether the train step is measured.</summary>
     public bool Train => Phase != "infer";
@@ -56,8 +56,10 @@ internal static class ModelBench
         var phase = new Option<string>("--phase") { Description = "both, train or infer: what to measure (infer alone for sizes whose training would not fit).", DefaultValueFactory = _ => "both" };
         var profile = new Option<bool>("--profile") { Description = "On CUDA: also list the launches of each kernel in one train step." };
         var device = DeviceBench.Option();
+        var maxLoad = BenchLoad.MaxLoadOption();
+        var refuse = BenchLoad.RefuseOption();
         var command = new Command("model", "Train-step and inference images per second of a model, beside its PyTorch twin.")
-            { model, batch, threads, steps, size, dtype, tf32, torch, phase, profile, device };
+            { model, batch, threads, steps, size, dtype, tf32, torch, phase, profile, device, maxLoad, refuse };
         command.SetAction(parse =>
         {
             var (b, t, n, s) = (parse.GetValue(batch), parse.GetValue(threads), parse.GetValue(steps), parse.GetValue(size));
@@ -86,7 +88,8 @@ internal static class ModelBench
                 return 2;
             }
             Engine.Cpu.CpuParallel.ThreadCount = t;
-            return Run(new ModelBenchSettings(parse.GetValue(model)!, b, t, n, s, dt.Value, allowTf32, parse.GetValue(torch), parse.GetValue(profile), what), on);
+            return Run(new ModelBenchSettings(parse.GetValue(model)!, b, t, n, s, dt.Value, allowTf32, parse.GetValue(torch), parse.GetValue(profile), what,
+                parse.GetValue(maxLoad), parse.GetValue(refuse)), on);
         });
         return command;
     }
@@ -100,6 +103,7 @@ internal static class ModelBench
             return 2;
         }
         if (on.Device.Type == DeviceType.Cuda) DeviceBench.Title($"bench model {settings.Model} on {on.Device}", on);
+        if (BenchLoad.Start("model", settings.MaxLoad, settings.RefuseLoaded) is not { } guard) return LoadGuard.LoadedExitCode;
         ModelTiming engine;
         bool previous = Engine.Cuda.Cuda.AllowTf32;
         Engine.Cuda.Cuda.AllowTf32 = settings.Tf32;
@@ -118,8 +122,9 @@ internal static class ModelBench
             if (on.Device.Type == DeviceType.Cuda) Devices.EmptyCache(on.Device);
             twin = ModelBenchReport.RunTorch(settings, on.Device, out note);
         }
-        ModelBenchReport.Print(settings, on, engine, twin, note);
-        return 0;
+        guard = guard.Finish();
+        ModelBenchReport.Print(settings, on, engine, twin, note, guard);
+        return guard.ExitCode(settings.RefuseLoaded, 0);
     }
 
     /// <summary>The engine's figures: warm-up, one counted step, the timed steps (device timers), the same for inference.</summary>

@@ -37,7 +37,7 @@ internal static class ModelBenchReport
             Bytes(root, "train_peak_bytes"), Bytes(root, "infer_peak_bytes"));
     }
 
-    public static void Print(ModelBenchSettings s, BenchDevice on, ModelTiming engine, ModelTiming? torch, string? note)
+    public static void Print(ModelBenchSettings s, BenchDevice on, ModelTiming engine, ModelTiming? torch, string? note, LoadGuard guard)
     {
         bool cuda = on.Device.Type == DeviceType.Cuda;
         string precision = s.DType == DType.F64 ? "F64" : cuda ? (s.Tf32 ? "F32, TF32 allowed on both sides" : "F32, TF32 off on both sides") : "F32";
@@ -69,7 +69,11 @@ internal static class ModelBenchReport
         }
         if (note is not null) AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(note)}[/]");
         if (on.Emulated) AnsiConsole.MarkupLine("[yellow]emulated: the times and rates mean nothing; the counts are the same as on a GPU[/]");
-        DeviceBench.WriteJson(Json(s, on, engine, torch, note));
+        AnsiConsole.MarkupLine(Markup.Escape(guard.Line));
+        var json = Json(s, on, engine, torch, note);
+        if (guard.Loaded) json["summary"] += " [loaded]";
+        guard.AddTo(json);
+        DeviceBench.WriteJson(json);
     }
 
     private static Dictionary<string, object?> Json(ModelBenchSettings s, BenchDevice on, ModelTiming engine, ModelTiming? torch, string? note)

@@ -24,12 +24,15 @@ internal static class OpsBench
         var repeat = new Option<int>("--repeat") { Description = "Timed runs after warm-up; the median and the minimum are reported.", DefaultValueFactory = _ => 10 };
         var torch = new Option<bool>("--torch") { Description = "Also time the same cases with PyTorch on the same device (Samples/bench/ops_torch.py)." };
         var device = DeviceBench.Option();
-        var command = new Command("ops", "Forward and backward time of every operator family on fixed shapes.") { threads, dtype, filter, repeat, torch, device };
-        command.SetAction(parse => Run(parse.GetValue(threads), parse.GetValue(dtype)!, parse.GetValue(filter), parse.GetValue(repeat), parse.GetValue(torch), parse.GetValue(device)!));
+        var maxLoad = BenchLoad.MaxLoadOption();
+        var refuse = BenchLoad.RefuseOption();
+        var command = new Command("ops", "Forward and backward time of every operator family on fixed shapes.") { threads, dtype, filter, repeat, torch, device, maxLoad, refuse };
+        command.SetAction(parse => Run(parse.GetValue(threads), parse.GetValue(dtype)!, parse.GetValue(filter), parse.GetValue(repeat), parse.GetValue(torch), parse.GetValue(device)!,
+            parse.GetValue(maxLoad), parse.GetValue(refuse)));
         return command;
     }
 
-    private static int Run(int threads, string dtypeName, string? filter, int repeat, bool withTorch, string deviceText)
+    private static int Run(int threads, string dtypeName, string? filter, int repeat, bool withTorch, string deviceText, double maxLoad, bool refuse)
     {
         if (threads < 1 || repeat < 1)
         {
@@ -52,6 +55,7 @@ internal static class OpsBench
         CpuParallel.ThreadCount = threads;
         if (DeviceBench.Resolve("ops", deviceText) is not { } on) return 2;
         if (on.Device.Type == DeviceType.Cuda) DeviceBench.Title($"bench ops on {on.Device}", on);
+        if (BenchLoad.Start("ops", maxLoad, refuse) is not { } guard) return LoadGuard.LoadedExitCode;
         var engine = new Dictionary<string, OpsBenchTiming>();
         var errors = new Dictionary<string, string>();
         foreach (var c in cases)
@@ -72,8 +76,10 @@ internal static class OpsBench
         Dictionary<string, OpsBenchTiming>? torch = null;
         if (withTorch && on.Emulated) torchNote = "not run: the CUDA emulator is not a GPU PyTorch can use";
         else if (withTorch) torch = RunTorch(threads, dtypeName, filter, repeat, on.Device, out torchNote);
+        guard = guard.Finish();
 
         Report(cases, engine, errors, torch, threads, dtypeName, repeat, on);
+        AnsiConsole.MarkupLine(Markup.Escape(guard.Line));
         var json = new Dictionary<string, object?>
         {
             ["bench"] = "ops",
@@ -97,9 +103,10 @@ internal static class OpsBench
                 });
         }
         json["summary"] = $"{engine.Count}/{cases.Count} cases ran" + (errors.Count > 0 ? $"; first failure: {errors.First().Key}: {errors.First().Value}" : "")
-            + (on.Emulated ? " [emulated: times meaningless]" : "");
+            + (on.Emulated ? " [emulated: times meaningless]" : "") + (guard.Loaded ? " [loaded]" : "");
+        guard.AddTo(json);
         DeviceBench.WriteJson(json);
-        return errors.Count == 0 ? 0 : 1;
+        return guard.ExitCode(refuse, errors.Count == 0 ? 0 : 1);
     }
 
     private static Dictionary<string, double> Figures(OpsBenchTiming t) => new()
