@@ -92,6 +92,7 @@ public sealed class Trainer
     public TrainResult Run(bool resume = false, CancellationToken cancel = default)
     {
         var o = _options;
+        TrainOptionsCheck.ThrowIfInvalid(o);
         var dtype = ParseDType(o.DType);
         var (trainSet, testSet) = DatasetCatalog.Load(o.Data, o.DataDir, _observer.Message);
         if (o.LimitTrain is { } lt) trainSet = new SubsetDataset(trainSet, lt);

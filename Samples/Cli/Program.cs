@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Engine.Samples.Cli.Bench;
+using Engine.Samples.Cli.CommandLine;
 using Spectre.Console;
 
 // Piped output (scripts reading the JSON line) should not carry terminal escape codes.
@@ -14,4 +15,5 @@ root.Add(Engine.Samples.Cli.Parity.ParityCommand.Create());
 root.Add(Engine.Samples.Cli.Explore.ExploreCommand.Create());
 root.Add(Engine.Samples.Cli.Cuda.CudaCommand.Create());
 
-return root.Parse(args).Invoke();
+// A mistake in the options is one line and exit code 2; a failure one line and exit code 1; never a stack trace (but with --verbose).
+return CliRunner.Run(root, args);

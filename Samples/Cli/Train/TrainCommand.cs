@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Engine.Models.Training;
+using Engine.Samples.Cli.CommandLine;
 using Spectre.Console;
 
 namespace Engine.Samples.Cli.Train;
@@ -55,8 +56,10 @@ internal static class TrainCommand
         {
             if (parse.GetValue(threads) is { } t) Engine.Cpu.CpuParallel.ThreadCount = t;
             var resumeDir = parse.GetValue(resume);
+            if (resumeDir is not null && !File.Exists(Path.Combine(resumeDir, Trainer.CheckpointFile)))
+                throw new UsageException($"train --resume {resumeDir}: no {Trainer.CheckpointFile} there; give the --out directory of a run that saved one.");
             var options = resumeDir is not null
-                ? Trainer.OptionsFromCheckpoint(resumeDir)
+                ? ReadResumeOptions(resumeDir)
                 : new TrainOptions
                 {
                     Model = parse.GetValue(model)!, Data = parse.GetValue(data)!, DataDir = parse.GetValue(dataDir),
@@ -66,9 +69,32 @@ internal static class TrainCommand
                     LogEvery = parse.GetValue(logEvery), Loss = parse.GetValue(loss)!, ClipGradNorm = parse.GetValue(clip), Out = parse.GetValue(output)!,
                     LimitTrain = parse.GetValue(limitTrain), LimitTest = parse.GetValue(limitTest),
                 };
+            CheckBeforeWork(options);
             return Run(options, resumeDir is not null);
         });
         return command;
+    }
+
+    /// <summary>The options saved in a run's checkpoint; a file that is not one is the user's mistake, said in one line.</summary>
+    private static TrainOptions ReadResumeOptions(string runDirectory)
+    {
+        try { return Trainer.OptionsFromCheckpoint(runDirectory); }
+        catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException)
+        {
+            throw new UsageException($"train --resume {runDirectory}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Refuses, before any data is loaded, what cannot run: the option checks of <see cref="TrainOptionsCheck"/>, and
+    /// a CUDA device asked for on a machine without one.
+    /// </summary>
+    private static void CheckBeforeWork(TrainOptions options)
+    {
+        var problems = TrainOptionsCheck.Problems(options).ToList();
+        if (options.Device.StartsWith("cuda", StringComparison.Ordinal) && !Engine.Backends.Devices.CudaAvailable)
+            problems.Add($"train --device {options.Device}: no CUDA device is available on this machine ({Engine.Cuda.Cuda.UnavailableReason ?? "no driver"}); accepted here: auto or cpu.");
+        if (problems.Count > 0) throw new UsageException(string.Join(Environment.NewLine, problems));
     }
 
     private static int Run(TrainOptions options, bool resume)
