@@ -44,6 +44,8 @@ public static class TrainOptionsCheck
         Require(o.ClipGradNorm is null || (double.IsFinite(o.ClipGradNorm.Value) && o.ClipGradNorm > 0), "--clip-grad-norm", o.ClipGradNorm, "a finite number above 0");
         Require(o.LimitTrain is null or >= 1, "--limit-train", o.LimitTrain, "a positive integer");
         Require(o.LimitTest is null or >= 1, "--limit-test", o.LimitTest, "a positive integer");
+        Require(o.CheckpointEvery is null or >= 1, "--checkpoint-every", o.CheckpointEvery, "a positive integer");
+        Require(o.OnSaveError is "stop" or "continue", "--on-save-error", o.OnSaveError, "stop or continue");
         Require(o.StopAfterSteps is null or >= 1, "stop after steps", o.StopAfterSteps, "a positive integer");
         Require(!string.IsNullOrWhiteSpace(o.Out) && !File.Exists(o.Out), "--out", o.Out, "a directory (not an existing file)");
         return problems;

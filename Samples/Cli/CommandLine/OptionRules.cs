@@ -14,7 +14,7 @@ namespace Engine.Samples.Cli.CommandLine;
 internal static class OptionRules
 {
     private static readonly HashSet<string> PositiveIntegers =
-        ["--batch", "--threads", "--repeat", "--size", "--image-size", "--count", "--steps", "--images", "--epochs", "--limit-train", "--limit-test", "--log-every"];
+        ["--batch", "--threads", "--repeat", "--size", "--image-size", "--count", "--steps", "--images", "--epochs", "--limit-train", "--limit-test", "--log-every", "--checkpoint-every"];
 
     private static readonly HashSet<string> NonNegativeIntegers = ["--warmup", "--warmup-steps"];
 

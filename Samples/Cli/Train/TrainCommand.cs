@@ -10,7 +10,7 @@ namespace Engine.Samples.Cli.Train;
 /// <summary>
 /// <c>engine train</c>: trains a model with the recipe's defaults, showing a progress bar (or plain lines
 /// when the output is not a terminal), writing logs, curves and a checkpoint per epoch into <c>--out</c>.
-/// Ctrl+C saves a checkpoint and stops cleanly; <c>--resume DIR</c> continues exactly.
+/// Ctrl+C or SIGTERM saves a checkpoint at the next step boundary and stops cleanly (exit code 0); <c>--resume DIR</c> continues exactly.
 /// </summary>
 internal static class TrainCommand
 {
@@ -49,9 +49,12 @@ internal static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "CPU threads (default: all cores)." };
         var limitTrain = new Option<int?>("--limit-train") { Description = "Use only the first N training images (quick runs)." };
         var limitTest = new Option<int?>("--limit-test") { Description = "Use only the first N test images (quick runs)." };
+        var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Also save a checkpoint every N steps (default: at each epoch's end only)." };
+        var onSaveError = new Option<string>("--on-save-error") { Description = "stop (the default) or continue: what a failed checkpoint write (a full disk) does; the previous checkpoint stays intact.", DefaultValueFactory = _ => defaults.OnSaveError };
+        onSaveError.AcceptOnlyFromAmong("stop", "continue");
 
         var command = new Command("train", "Train a model: progress, evaluation each epoch, logs, curves and checkpoints.")
-        { model, data, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, dtype, logEvery, loss, clip, output, resume, threads, limitTrain, limitTest };
+        { model, data, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, dtype, logEvery, loss, clip, output, resume, threads, limitTrain, limitTest, checkpointEvery, onSaveError };
         command.SetAction(parse =>
         {
             if (parse.GetValue(threads) is { } t) Engine.Cpu.CpuParallel.ThreadCount = t;
@@ -68,6 +71,7 @@ internal static class TrainCommand
                     Seed = parse.GetValue(seed), Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)!,
                     LogEvery = parse.GetValue(logEvery), Loss = parse.GetValue(loss)!, ClipGradNorm = parse.GetValue(clip), Out = parse.GetValue(output)!,
                     LimitTrain = parse.GetValue(limitTrain), LimitTest = parse.GetValue(limitTest),
+                    CheckpointEvery = parse.GetValue(checkpointEvery), OnSaveError = parse.GetValue(onSaveError)!,
                 };
             CheckBeforeWork(options);
             return Run(options, resumeDir is not null);
@@ -108,6 +112,14 @@ internal static class TrainCommand
             cancel.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        // SIGTERM (a scheduler or `kill` ending the job) stops as the first Ctrl+C does: a checkpoint at the next
+        // step boundary, then exit code 0. A second SIGTERM is left to the runtime, which ends the process.
+        using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            if (cancel.IsCancellationRequested) return;
+            context.Cancel = true;
+            cancel.Cancel();
+        });
         try
         {
             var trainer = new Trainer(options, CreateObserver());
