@@ -74,7 +74,8 @@ public static partial class FashionMnist
                 if (ClassOfEntry(entry.Name) is not { } label || entry.DataStream is null) continue;
                 using var json = new MemoryStream();
                 entry.DataStream.CopyTo(json);
-                perClass[label] = ReadClassFile(json.GetBuffer().AsSpan(0, (int)json.Length), entry.Name, log);
+                try { perClass[label] = ReadClassFile(json.GetBuffer().AsSpan(0, (int)json.Length), entry.Name, log); }
+                catch (JsonException e) { throw new InvalidDataException($"{name}: {entry.Name} is not valid JSON ({e.Message}).", e); }
             }
         }
         catch (Exception e) when (e is EndOfStreamException or FormatException or OverflowException)
