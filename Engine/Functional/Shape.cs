@@ -262,6 +262,8 @@ public sealed partial class Tensor
                 continue;
             }
             int have = Layout.Shape[i - lead];
+            if (target[i] < -1)
+                throw new ArgumentException($"expand: size {target[i]} at dimension {i} is negative (-1 keeps the tensor's size); target {Layout.Format(shape)}, tensor {Shp(this)}.");
             if (target[i] == -1) target[i] = have;
             else if (have != 1 && have != target[i])
                 throw new ArgumentException($"expand: the expanded size of the tensor ({target[i]}) must match the existing size ({have}) at non-singleton dimension {i}; target {Layout.Format(shape)}, tensor {Shp(this)}.");

@@ -12,6 +12,8 @@ public sealed partial class Tensor
     {
         foreach (var d in shape)
             if (d < 0) throw new ArgumentException($"{op}: negative dimension in shape {Layout.Format(shape)}.");
+        try { Layout.Count(shape); }
+        catch (ArgumentException e) { throw new ArgumentException($"{op}: {e.Message}", e); }   // more elements than a long counts
         return (int[])shape.Clone();
     }
 

