@@ -164,10 +164,11 @@ internal static class TrainCommand
                 : $"interrupted after {result.Steps} steps; test top-1 so far {acc}");
             return 0;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or FileNotFoundException or DirectoryNotFoundException)
         {
-            // Bad input (a missing folder, an unreadable image, an unknown dataset): the message says which; no stack trace.
-            Console.Error.WriteLine($"train: {e.Message}");
+            // Bad input (a missing folder, an unreadable image, an unknown dataset): the message says which; no stack
+            // trace. Other I/O failures (a full disk while saving) are not the user's mistake: they reach CliRunner (exit 1).
+            Console.Error.WriteLine(e.Message.StartsWith("train", StringComparison.Ordinal) ? e.Message : $"train: {e.Message}");
             return 2;
         }
         finally
