@@ -23,17 +23,20 @@ public static class FuzzTargets
         ["cifar10"] = bytes => Cifar10(bytes),
         ["npm"] = bytes => FashionMnist.FromNpmTarball(Scratch("fuzz.tgz", bytes), trainPerClass: 1),
         ["golden"] = Golden,
+        ["pth"] = PthCheckpoint,
+        ["image"] = bytes => _ = Engine.Models.Data.Images.ImageFile.Decode(bytes, "fuzz.image"),
     };
 
     /// <summary>
     /// The documented failures: <see cref="InvalidDataException"/> (a file that is not what it should be; the
-    /// safetensors reader's <see cref="SafeTensorsException"/> is an <see cref="IOException"/> naming the file),
-    /// and for the golden files what the parity command answers with exit code 2 (an unknown model or config:
+    /// safetensors reader's <see cref="SafeTensorsException"/> is an <see cref="IOException"/> naming the file), for
+    /// the .pth reader its PthException (an IOException naming the file), and for the golden files what the parity command answers with exit code 2 (an unknown model or config:
     /// <see cref="NotSupportedException"/>, <see cref="ArgumentException"/>, <see cref="KeyNotFoundException"/>).
     /// </summary>
     public static bool IsAllowed(string target, Exception e) => e switch
     {
         InvalidDataException or SafeTensorsException => true,
+        Engine.Models.Serialization.Pth.PthException => target == "pth",
         NotSupportedException or ArgumentException or KeyNotFoundException => target == "golden",
         _ => false,
     };
@@ -57,6 +60,13 @@ public static class FuzzTargets
     private static void SafeTensorsFile(byte[] bytes)
     {
         using var file = SafeTensors.Read(new MemoryStream(bytes), "fuzz.safetensors");
+        foreach (var (_, tensor) in file.Tensors) _ = tensor.Shape;
+    }
+
+    /// <summary>A PyTorch checkpoint (zip or legacy <c>torch.save</c>): the pickle scanner, Razorvine's unpickler and the tensor views.</summary>
+    private static void PthCheckpoint(byte[] bytes)
+    {
+        using var file = Engine.Models.Serialization.Pth.PthReader.Read(new MemoryStream(bytes), "fuzz.pth");
         foreach (var (_, tensor) in file.Tensors) _ = tensor.Shape;
     }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one reader of the engine with AFL++ for a fixed time (issue 21, part 1):
-#   Tests/Fuzz/run.sh TARGET SECONDS        (targets: safetensors checkpoint idx idx-gz cifar10 npm golden)
+#   Tests/Fuzz/run.sh TARGET SECONDS        (targets: safetensors checkpoint idx idx-gz cifar10 npm golden pth image)
 # Builds the harness (Tests/Fuzz), installs the SharpFuzz instrumenter (dotnet tool SharpFuzz.CommandLine 2.3.0)
 # into the work folder, instruments Engine.Models.dll (where every reader lives), then runs afl-fuzz on the seed
 # corpus Tests/Fuzz/corpus/TARGET. Findings go to $FUZZ_WORK/findings/TARGET (default Tests/Fuzz/out, ignored
