@@ -1,0 +1,72 @@
+using System.Runtime.Intrinsics;
+using Engine.Ops;
+using Engine.Randomness;
+using Xunit;
+using F = Engine.Ops.Functional;
+
+namespace Engine.Tests.Ops;
+
+/// <summary>
+/// The kernels with a 512-bit and a 256-bit form (<see cref="VectorWidth"/>) run both in one process and
+/// must agree: bit for bit where the two do the same lane operations in the same order, within a few ulps
+/// where the wider form sums in another order. Vector512 runs in software where AVX-512 is missing, so
+/// the 512-bit form is checked on every machine. They switch a global, so they run alone.
+/// </summary>
+[Collection(Support.SerialCollection.Name)]
+public class VectorWidthTests
+{
+    /// <summary>Runs <paramref name="step"/> with the 512-bit kernels and then with the 256-bit ones.</summary>
+    internal static (double[][] Wide, double[][] Narrow) BothWidths(Func<double[][]> step)
+    {
+        bool saved = VectorWidth.Use512;
+        try
+        {
+            VectorWidth.Use512 = true;
+            var wide = step();
+            VectorWidth.Use512 = false;
+            return (wide, step());
+        }
+        finally
+        {
+            VectorWidth.Use512 = saved;
+        }
+    }
+
+    /// <summary>Forward and input gradient of <paramref name="op"/> on <paramref name="x"/> with gradient <paramref name="g"/>.</summary>
+    private static double[][] ForwardBackward(Func<Tensor, Tensor> op, Tensor x, Tensor g)
+    {
+        using var scope = Tensor.Scope();
+        var leaf = x.Detach().RequiresGradInPlace();
+        var y = op(leaf);
+        y.Backward(g);
+        return [ActivationTests.ToDoubles(y), ActivationTests.ToDoubles(leaf.Grad!)];
+    }
+
+    [Fact]
+    public void MachineReportsItsWidth() =>
+        Assert.Equal(Vector512.IsHardwareAccelerated, VectorWidth.Use512);
+
+    [Theory]
+    [InlineData(16 * 1000)]
+    [InlineData(16 * 3 + 11)] // a tail the 256-bit loop and the padded lanes finish
+    [InlineData(7)]
+    public void GeluF32GivesTheSameBitsAtBothWidths(int n)
+    {
+        using var scope = Tensor.Scope();
+        var values = Enumerable.Range(0, n).Select(i => (float)(-12 + 24.0 * i / n)).Concat([float.NaN, 0f, -0f, 30f, -30f]).ToArray();
+        var x = Tensor.FromArray(values);
+        var g = Tensor.Randn([values.Length], DType.F32, Device.Cpu, new Generator(3));
+        var (wide, narrow) = BothWidths(() => ForwardBackward(t => F.Gelu(t), x, g));
+        SameBits(wide[0], narrow[0], "gelu f32 forward");
+        SameBits(wide[1], narrow[1], "gelu f32 backward");
+    }
+
+    /// <summary>Bit for bit, except that any NaN matches any NaN (the sign of a NaN follows the operand order the JIT picks).</summary>
+    internal static void SameBits(double[] a, double[] b, string what)
+    {
+        Assert.Equal(a.Length, b.Length);
+        for (int i = 0; i < a.Length; i++)
+            if (!(double.IsNaN(a[i]) && double.IsNaN(b[i])) && BitConverter.DoubleToInt64Bits(a[i]) != BitConverter.DoubleToInt64Bits(b[i]))
+                Assert.Fail($"{what}: element {i} differs: {a[i]:R} (512-bit) vs {b[i]:R} (256-bit)");
+    }
+}
