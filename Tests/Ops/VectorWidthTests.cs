@@ -61,6 +61,36 @@ public class VectorWidthTests
         SameBits(wide[1], narrow[1], "gelu f32 backward");
     }
 
+    /// <summary>
+    /// The float-row layer norm sums in double with another lane split at 512 bits: the forward and all three
+    /// gradients agree within float rounding, for rows of whole blocks, an 8-float tail and a scalar tail.
+    /// </summary>
+    [Theory]
+    [InlineData(16)]
+    [InlineData(24)]
+    [InlineData(37)]
+    [InlineData(256)]
+    public void LayerNormF32AgreesAtBothWidths(int d)
+    {
+        using var scope = Tensor.Scope();
+        var gen = new Generator(5);
+        var x = Tensor.Randn([67, d], DType.F32, Device.Cpu, gen) * 3 + 100;
+        var w = Tensor.Randn([d], DType.F32, Device.Cpu, gen);
+        var b = Tensor.Randn([d], DType.F32, Device.Cpu, gen);
+        var g = Tensor.Randn([67, d], DType.F32, Device.Cpu, gen);
+        var (wide, narrow) = BothWidths(() =>
+        {
+            using var inner = Tensor.Scope();
+            var leaves = new[] { x.Detach().RequiresGradInPlace(), w.Detach().RequiresGradInPlace(), b.Detach().RequiresGradInPlace() };
+            var y = F.LayerNorm(leaves[0], [d], leaves[1], leaves[2]);
+            y.Backward(g);
+            return [ActivationTests.ToDoubles(y), .. leaves.Select(l => ActivationTests.ToDoubles(l.Grad!))];
+        });
+        string[] what = ["y", "dx", "dw", "db"];
+        for (int k = 0; k < 4; k++)
+            Engine.Tests.Core.Reference.Close(narrow[k], wide[k], 2e-6, 2e-6, $"layer_norm d={d} {what[k]}");
+    }
+
     /// <summary>Bit for bit, except that any NaN matches any NaN (the sign of a NaN follows the operand order the JIT picks).</summary>
     internal static void SameBits(double[] a, double[] b, string what)
     {
