@@ -91,6 +91,39 @@ public class VectorWidthTests
             Engine.Tests.Core.Reference.Close(narrow[k], wide[k], 2e-6, 2e-6, $"layer_norm d={d} {what[k]}");
     }
 
+    /// <summary>
+    /// The depthwise convolution's fused taps: the forward and the input gradient give the same bits at both widths
+    /// (the same fused multiply-adds in the same order); the weight and bias gradients, summed in another lane
+    /// order at 512 bits, agree within rounding. Stride 1 and 2, channel multiplier 1 and 2, both dtypes.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1, DType.F32)]
+    [InlineData(2, 1, DType.F32)]
+    [InlineData(1, 2, DType.F32)]
+    [InlineData(1, 1, DType.F64)]
+    [InlineData(2, 2, DType.F64)]
+    public void DepthwiseConvAgreesAtBothWidths(int stride, int multiplier, DType dtype)
+    {
+        using var scope = Tensor.Scope();
+        var gen = new Generator(11);
+        var x = Tensor.Randn([2, 5, 13, 21], dtype, Device.Cpu, gen);
+        var w = Tensor.Randn([5 * multiplier, 1, 3, 3], dtype, Device.Cpu, gen);
+        var b = Tensor.Randn([5 * multiplier], dtype, Device.Cpu, gen);
+        var (wide, narrow) = BothWidths(() =>
+        {
+            using var inner = Tensor.Scope();
+            var leaves = new[] { x.Detach().RequiresGradInPlace(), w.Detach().RequiresGradInPlace(), b.Detach().RequiresGradInPlace() };
+            var y = F.Conv2d(leaves[0], leaves[1], leaves[2], stride: stride, padding: 1, groups: 5);
+            y.Backward(Tensor.Randn(y.Layout.Shape, dtype, Device.Cpu, new Generator(12)));
+            return [ActivationTests.ToDoubles(y), .. leaves.Select(l => ActivationTests.ToDoubles(l.Grad!))];
+        });
+        SameBits(wide[0], narrow[0], "depthwise forward");
+        SameBits(wide[1], narrow[1], "depthwise input gradient");
+        double tol = dtype == DType.F32 ? 1e-5 : 1e-13;
+        Engine.Tests.Core.Reference.Close(narrow[2], wide[2], tol, tol, "depthwise weight gradient");
+        Engine.Tests.Core.Reference.Close(narrow[3], wide[3], tol, tol, "depthwise bias gradient");
+    }
+
     /// <summary>Bit for bit, except that any NaN matches any NaN (the sign of a NaN follows the operand order the JIT picks).</summary>
     internal static void SameBits(double[] a, double[] b, string what)
     {
