@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using Engine.Autograd;
 using Engine.Cpu;
 
@@ -7,6 +8,8 @@ namespace Engine.Ops;
 /// <summary>
 /// The CPU kernels of <see cref="Functional.DepthwiseConv2dChannelsLast"/>: vector AXPYs along the channels, rows
 /// split across threads, the weight read tap-major (kH·kW, C) so that each tap is one contiguous row of channels.
+/// A pixel's taps are summed in registers and stored once; 512-bit vectors where <see cref="VectorWidth.Use512"/>
+/// holds. Every element gets the same operations in the same order at either width (a product, then a sum, per tap).
 /// </summary>
 internal sealed unsafe class DepthwiseChannelsLastCpu(int n, int h, int w, int c, int kh, int kw)
 {
@@ -71,14 +74,15 @@ internal sealed unsafe class DepthwiseChannelsLastCpu(int n, int h, int w, int c
         int ph = kh / 2, pw = kw / 2;
         CpuParallel.For((long)n * h, (double)w * c * kh * kw, (start, end) =>
         {
+            // The taps that land inside the image, per output pixel: weight rows and source pixels, in tap order.
+            var weights = new nint[kh * kw];
+            var sources = new nint[kh * kw];
             for (long row = start; row < end; row++)
             {
                 long b = row / h; int i = (int)(row % h);
                 for (int j = 0; j < w; j++)
                 {
-                    T* o = (T*)ds + ((row * w) + j) * c;
-                    if (bs != 0) new ReadOnlySpan<T>((T*)bs, c).CopyTo(new Span<T>(o, c));
-                    else new Span<T>(o, c).Clear();
+                    int count = 0;
                     for (int ky = 0; ky < kh; ky++)
                     {
                         int ii = flip ? i - ky + ph : i + ky - ph;
@@ -87,19 +91,53 @@ internal sealed unsafe class DepthwiseChannelsLastCpu(int n, int h, int w, int c
                         {
                             int jj = flip ? j - kx + pw : j + kx - pw;
                             if ((uint)jj >= (uint)w) continue;
-                            MulAdd(o, (T*)ts + (long)(ky * kw + kx) * c, (T*)ss + ((b * h + ii) * w + jj) * c, c);
+                            weights[count] = (nint)((T*)ts + (long)(ky * kw + kx) * c);
+                            sources[count++] = (nint)((T*)ss + ((b * h + ii) * w + jj) * c);
                         }
                     }
+                    fixed (nint* wt = weights, sc = sources)
+                        Pixel((T*)ds + ((row * w) + j) * c, (T*)bs, wt, sc, count, c);
                 }
             }
         });
     }
 
+    /// <summary>
+    /// o = bias (or 0) + Σ_t a_t ⊙ x_t over <paramref name="len"/> channels, the taps added in order, each as a
+    /// product then a sum (the rounding of one <see cref="MulAdd{T}"/> per tap), kept in registers between taps.
+    /// </summary>
+    private static void Pixel<T>(T* o, T* bias, nint* a, nint* x, int count, int len) where T : unmanaged, INumber<T>
+    {
+        int k = 0;
+        if (VectorWidth.Use512 && Vector512<T>.IsSupported)
+            for (; k + Vector512<T>.Count <= len; k += Vector512<T>.Count)
+            {
+                var acc = bias == null ? Vector512<T>.Zero : Vector512.Load(bias + k);
+                for (int t = 0; t < count; t++) acc += Vector512.Load((T*)a[t] + k) * Vector512.Load((T*)x[t] + k);
+                acc.Store(o + k);
+            }
+        for (; k + Vector<T>.Count <= len; k += Vector<T>.Count)
+        {
+            var acc = bias == null ? Vector<T>.Zero : Vector.Load(bias + k);
+            for (int t = 0; t < count; t++) acc += Vector.Load((T*)a[t] + k) * Vector.Load((T*)x[t] + k);
+            acc.Store(o + k);
+        }
+        for (; k < len; k++)
+        {
+            T acc = bias == null ? T.Zero : bias[k];
+            for (int t = 0; t < count; t++) acc += ((T*)a[t])[k] * ((T*)x[t])[k];
+            o[k] = acc;
+        }
+    }
+
     /// <summary>o += a ⊙ x over <paramref name="len"/> values.</summary>
     private static void MulAdd<T>(T* o, T* a, T* x, int len) where T : unmanaged, INumber<T>
     {
-        int lanes = Vector<T>.Count, k = 0;
-        for (; k + lanes <= len; k += lanes)
+        int k = 0;
+        if (VectorWidth.Use512 && Vector512<T>.IsSupported)
+            for (; k + Vector512<T>.Count <= len; k += Vector512<T>.Count)
+                Vector512.Store(Vector512.Load(o + k) + Vector512.Load(a + k) * Vector512.Load(x + k), o + k);
+        for (; k + Vector<T>.Count <= len; k += Vector<T>.Count)
             Vector.Store(Vector.Load(o + k) + Vector.Load(a + k) * Vector.Load(x + k), o + k);
         for (; k < len; k++) o[k] += a[k] * x[k];
     }

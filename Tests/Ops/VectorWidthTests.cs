@@ -124,6 +124,33 @@ public class VectorWidthTests
         Engine.Tests.Core.Reference.Close(narrow[3], wide[3], tol, tol, "depthwise bias gradient");
     }
 
+    /// <summary>
+    /// The channels-last depthwise convolution does the same products and sums per element at both widths: the
+    /// forward and all three gradients give the same bits (37 channels: a 512-bit block, a 256-bit block and a tail).
+    /// </summary>
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.F64)]
+    public void ChannelsLastDepthwiseGivesTheSameBitsAtBothWidths(DType dtype)
+    {
+        using var scope = Tensor.Scope();
+        var gen = new Generator(13);
+        var x = Tensor.Randn([2, 6, 9, 37], dtype, Device.Cpu, gen);
+        var w = Tensor.Randn([37, 1, 3, 3], dtype, Device.Cpu, gen);
+        var b = Tensor.Randn([37], dtype, Device.Cpu, gen);
+        var g = Tensor.Randn([2, 6, 9, 37], dtype, Device.Cpu, gen);
+        var (wide, narrow) = BothWidths(() =>
+        {
+            using var inner = Tensor.Scope();
+            var leaves = new[] { x.Detach().RequiresGradInPlace(), w.Detach().RequiresGradInPlace(), b.Detach().RequiresGradInPlace() };
+            var y = F.DepthwiseConv2dChannelsLast(leaves[0], leaves[1], leaves[2]);
+            y.Backward(g);
+            return [ActivationTests.ToDoubles(y), .. leaves.Select(l => ActivationTests.ToDoubles(l.Grad!))];
+        });
+        string[] what = ["forward", "input gradient", "weight gradient", "bias gradient"];
+        for (int k = 0; k < 4; k++) SameBits(wide[k], narrow[k], $"channels-last depthwise {dtype} {what[k]}");
+    }
+
     /// <summary>Bit for bit, except that any NaN matches any NaN (the sign of a NaN follows the operand order the JIT picks).</summary>
     internal static void SameBits(double[] a, double[] b, string what)
     {
