@@ -151,6 +151,45 @@ public class VectorWidthTests
         for (int k = 0; k < 4; k++) SameBits(wide[k], narrow[k], $"channels-last depthwise {dtype} {what[k]}");
     }
 
+    /// <summary>
+    /// The norms' element-by-element helpers (<c>Wide</c>: widening, narrowing, the channels-first lane forms) give the
+    /// same bits at both widths: the channels-first layer norms (both eps placements, 300 positions: a whole tile of
+    /// 256 and a tail), group norm, and a layer norm over rows longer than a tile, F32, forward and gradients.
+    /// </summary>
+    [Theory]
+    [InlineData("layer_norm2d")]
+    [InlineData("layer_norm2d_eps_on_std")]
+    [InlineData("group_norm")]
+    [InlineData("layer_norm_long_rows")]
+    public void NormsGiveTheSameBitsAtBothWidths(string norm)
+    {
+        using var scope = Tensor.Scope();
+        var gen = new Generator(17);
+        int[] shape = norm == "layer_norm_long_rows" ? [3, 1100] : [2, 12, 15, 20];
+        int c = norm == "layer_norm_long_rows" ? 1100 : 12;
+        var x = Tensor.Randn(shape, DType.F32, Device.Cpu, gen) * 2 + 5;
+        var w = Tensor.Randn([c], DType.F32, Device.Cpu, gen);
+        var b = Tensor.Randn([c], DType.F32, Device.Cpu, gen);
+        var g = Tensor.Randn(shape, DType.F32, Device.Cpu, gen);
+        Func<Tensor, Tensor, Tensor, Tensor> op = norm switch
+        {
+            "layer_norm2d" => (t, wt, bt) => F.LayerNorm2d(t, wt, bt),
+            "layer_norm2d_eps_on_std" => (t, wt, bt) => F.LayerNorm2dEpsOnStd(t, wt, bt),
+            "group_norm" => (t, wt, bt) => F.GroupNorm(t, 3, wt, bt),
+            _ => (t, wt, bt) => F.LayerNorm(t, [1100], wt, bt),
+        };
+        var (wide, narrow) = BothWidths(() =>
+        {
+            using var inner = Tensor.Scope();
+            var leaves = new[] { x.Detach().RequiresGradInPlace(), w.Detach().RequiresGradInPlace(), b.Detach().RequiresGradInPlace() };
+            var y = op(leaves[0], leaves[1], leaves[2]);
+            y.Backward(g);
+            return [ActivationTests.ToDoubles(y), .. leaves.Select(l => ActivationTests.ToDoubles(l.Grad!))];
+        });
+        string[] what = ["forward", "input gradient", "weight gradient", "bias gradient"];
+        for (int k = 0; k < 4; k++) SameBits(wide[k], narrow[k], $"{norm} {what[k]}");
+    }
+
     /// <summary>Bit for bit, except that any NaN matches any NaN (the sign of a NaN follows the operand order the JIT picks).</summary>
     internal static void SameBits(double[] a, double[] b, string what)
     {
