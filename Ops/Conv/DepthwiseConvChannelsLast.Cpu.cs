@@ -161,13 +161,19 @@ internal sealed unsafe class DepthwiseChannelsLastCpu(int n, int h, int w, int c
                 for (long blk = start; blk < end; blk++)
                 {
                     T* acc = part + blk * width;
-                    for (long row = blk * perBlock; row < Math.Min(rows, (blk + 1) * perBlock); row++)
+                    long r0 = blk * perBlock, r1 = Math.Min(rows, (blk + 1) * perBlock);
+                    // 3x3 on 512-bit vectors: whole blocks of channels with the ten sums in registers; the rest below.
+                    int done = kh == 3 && kw == 3 && VectorWidth.Use512 && Vector512<T>.IsSupported
+                        ? Sums3x3((T*)gs, (T*)xs, acc, r0, r1) : 0;
+                    int len = c - done;
+                    if (len == 0) continue;
+                    for (long row = r0; row < r1; row++)
                     {
                         long b = row / h; int i = (int)(row % h);
                         for (int j = 0; j < w; j++)
                         {
-                            T* g = (T*)gs + (row * w + j) * c;
-                            MulAdd(acc + Taps * c, g, One<T>(c), c);
+                            T* g = (T*)gs + (row * w + j) * c + done;
+                            MulAdd(acc + Taps * c + done, g, One<T>(len), len);
                             for (int ky = 0; ky < kh; ky++)
                             {
                                 int ii = i + ky - ph;
@@ -176,7 +182,7 @@ internal sealed unsafe class DepthwiseChannelsLastCpu(int n, int h, int w, int c
                                 {
                                     int jj = j + kx - pw;
                                     if ((uint)jj >= (uint)w) continue;
-                                    MulAdd(acc + (long)(ky * kw + kx) * c, g, (T*)xs + ((b * h + ii) * w + jj) * c, c);
+                                    MulAdd(acc + (long)(ky * kw + kx) * c + done, g, (T*)xs + ((b * h + ii) * w + jj) * c + done, len);
                                 }
                             }
                         }
@@ -191,6 +197,59 @@ internal sealed unsafe class DepthwiseChannelsLastCpu(int n, int h, int w, int c
             for (int ch = 0; ch < c; ch++) bias[ch] += double.CreateTruncating(partial[blk * width + Taps * c + ch]);
         }
         return (taps, bias);
+    }
+
+    /// <summary>
+    /// The 3x3 weight and bias sums of rows [r0, r1) for the channels in whole 512-bit vectors, one block of channels
+    /// at a time with its nine tap sums and the bias sum held in registers across the pixels. Each sum still adds
+    /// g·x (a product, then a sum) pixel after pixel, as <see cref="MulAdd{T}"/> on the partial row did: the same
+    /// bits. Returns how many channels (from 0) it covered.
+    /// </summary>
+    private int Sums3x3<T>(T* gy, T* x, T* acc, long r0, long r1) where T : unmanaged, INumber<T>
+    {
+        int lanes = Vector512<T>.Count, covered = c / lanes * lanes;
+        long rowLength = (long)w * c;
+        for (int k = 0; k < covered; k += lanes)
+        {
+            T* a = acc + k;
+            Vector512<T> s0 = Vector512.Load(a), s1 = Vector512.Load(a + c), s2 = Vector512.Load(a + 2 * c);
+            Vector512<T> s3 = Vector512.Load(a + 3 * c), s4 = Vector512.Load(a + 4 * c), s5 = Vector512.Load(a + 5 * c);
+            Vector512<T> s6 = Vector512.Load(a + 6 * c), s7 = Vector512.Load(a + 7 * c), s8 = Vector512.Load(a + 8 * c);
+            Vector512<T> sb = Vector512.Load(a + 9 * c);
+            for (long row = r0; row < r1; row++)
+            {
+                int i = (int)(row % h);
+                bool up = i > 0, down = i < h - 1;
+                T* g = gy + row * rowLength + k;
+                T* mid = x + row * rowLength + k;
+                T* above = mid - rowLength, below = mid + rowLength;
+                for (int j = 0; j < w; j++)
+                {
+                    long at = (long)j * c;
+                    var gv = Vector512.Load(g + at);
+                    sb += gv;
+                    bool left = j > 0, right = j < w - 1;
+                    if (up)
+                    {
+                        if (left) s0 += gv * Vector512.Load(above + at - c);
+                        s1 += gv * Vector512.Load(above + at);
+                        if (right) s2 += gv * Vector512.Load(above + at + c);
+                    }
+                    if (left) s3 += gv * Vector512.Load(mid + at - c);
+                    s4 += gv * Vector512.Load(mid + at);
+                    if (right) s5 += gv * Vector512.Load(mid + at + c);
+                    if (down)
+                    {
+                        if (left) s6 += gv * Vector512.Load(below + at - c);
+                        s7 += gv * Vector512.Load(below + at);
+                        if (right) s8 += gv * Vector512.Load(below + at + c);
+                    }
+                }
+            }
+            s0.Store(a); s1.Store(a + c); s2.Store(a + 2 * c); s3.Store(a + 3 * c); s4.Store(a + 4 * c);
+            s5.Store(a + 5 * c); s6.Store(a + 6 * c); s7.Store(a + 7 * c); s8.Store(a + 8 * c); sb.Store(a + 9 * c);
+        }
+        return covered;
     }
 
     [ThreadStatic] private static float[]? t_onesF;
