@@ -86,8 +86,7 @@ internal static unsafe partial class LayerNormCpu
     private static (double A, double B) SumsFloat512(float* g, double* gamma, float* x, double mean, double rstd, double* dGamma, double* dBeta, int n)
     {
         int i = n & ~7;
-        var (sa, sb) = SumsWidened(g, gamma, x, mean, i);
-        if (dGamma != null) AddAffineWidened(g, x, mean, rstd, dGamma, dBeta, i);
+        var (sa, sb) = dGamma == null ? SumsWidened(g, gamma, x, mean, i) : SumsAndAffineWidened(g, gamma, x, mean, rstd, dGamma, dBeta, i);
         for (; i < n; i++)
         {
             double gi = g[i], c = x[i] - mean, gg = gi * gamma[i];
@@ -113,16 +112,21 @@ internal static unsafe partial class LayerNormCpu
         return (Vector512.Sum(a), Vector512.Sum(b));
     }
 
-    /// <summary>dγ += g (x - mean) rstd and dβ += g over the first <paramref name="n"/> (a multiple of 8) elements of a float row.</summary>
-    private static void AddAffineWidened(float* g, float* x, double mean, double rstd, double* dGamma, double* dBeta, int n)
+    /// <summary><see cref="SumsWidened"/> and, in the same pass, dγ += g (x - mean) rstd and dβ += g.</summary>
+    private static (double A, double B) SumsAndAffineWidened(float* g, double* gamma, float* x, double mean, double rstd, double* dGamma, double* dBeta, int n)
     {
-        Vector512<double> m = Vector512.Create(mean), r = Vector512.Create(rstd);
+        Vector512<double> a = Vector512<double>.Zero, b = Vector512<double>.Zero, m = Vector512.Create(mean), r = Vector512.Create(rstd);
         for (int i = 0; i < n; i += 8)
         {
             var gi = Widen8(g + i);
-            Vector512.FusedMultiplyAdd(gi * (Widen8(x + i) - m), r, Vector512.Load(dGamma + i)).Store(dGamma + i);
+            var c = Widen8(x + i) - m;
+            var gg = gi * Vector512.Load(gamma + i);
+            a += gg;
+            b = Vector512.FusedMultiplyAdd(gg, c, b);
+            Vector512.FusedMultiplyAdd(gi * c, r, Vector512.Load(dGamma + i)).Store(dGamma + i);
             (Vector512.Load(dBeta + i) + gi).Store(dBeta + i);
         }
+        return (Vector512.Sum(a), Vector512.Sum(b));
     }
 
     private static void CombineFloat512(float* g, double* gamma, float* x, double alpha, double c1, double c0, float* dx, int n)
