@@ -4,7 +4,7 @@ namespace Engine.Ops;
 
 /// <summary>
 /// Which vector width the CPU kernels of this library run: 512 bits where the processor executes
-/// <see cref="Vector512{T}"/> natively (AVX-512; <c>DOTNET_EnableAVX512F=0</c> turns it off for a process),
+/// <see cref="Vector512{T}"/> natively (AVX-512; <c>DOTNET_EnableAVX512=0</c> turns it off for a process; .NET 10 ignores the older <c>DOTNET_EnableAVX512F</c>),
 /// 256 bits otherwise. The kernels that have both widths do the same operations on every lane in the same
 /// order, so the two give the same bits; the tests switch <see cref="Use512"/> off to check the narrow path
 /// on a machine that has both.
