@@ -10,8 +10,10 @@ namespace Engine.Ops;
 /// of Cody's erfc as <see cref="ErrorFunction"/>, all evaluated and blended (no branches); it agrees with the scalar
 /// path to within the exponential's last bit. F32: eight floats at a time in float, with an erfc of float accuracy only
 /// (within 5.5 ulps of the exact GELU, 1.5 for its derivative; see <c>CdfF</c>), much cheaper; the scalar path, in double, is the reference its test compares with.
+/// Where AVX-512 runs (<see cref="VectorWidth"/>), F32 takes sixteen floats at a time first (<c>GeluVector512.Cpu.cs</c>:
+/// the same operations per lane, so the same bits) and leaves the last few to the eight-float loop.
 /// </summary>
-internal static class GeluVector
+internal static partial class GeluVector
 {
     private const double Sqrt1_2 = 0.70710678118654752440;
     private const double OneOverSqrtPi = 0.56418958354775628695;
@@ -62,7 +64,7 @@ internal static class GeluVector
 
     private static void Forward(ReadOnlySpan<float> x, Span<float> y)
     {
-        int i = 0;
+        int i = VectorWidth.Use512 ? Forward512(x, y) : 0;
         for (; i + 8 <= x.Length; i += 8)
         {
             var v = Vector256.Create(x.Slice(i, 8));
@@ -87,7 +89,7 @@ internal static class GeluVector
 
     private static void Backward(ReadOnlySpan<float> g, ReadOnlySpan<float> x, Span<float> gx)
     {
-        int i = 0;
+        int i = VectorWidth.Use512 ? Backward512(g, x, gx) : 0;
         for (; i + 8 <= x.Length; i += 8)
             (Vector256.Create(g.Slice(i, 8)) * Derivative(Vector256.Create(x.Slice(i, 8)))).CopyTo(gx.Slice(i, 8));
         if (i == x.Length) return;

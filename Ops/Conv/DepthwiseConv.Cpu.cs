@@ -6,7 +6,8 @@ namespace Engine.Ops;
 /// <summary>
 /// Direct depthwise convolution on the CPU (groups == in-channels; output channel co reads input channel
 /// co / multiplier). A GEMM would have a single row per group; instead each kernel tap adds one scaled
-/// copy of a padded input plane to the output plane, as one long vector AXPY.
+/// copy of a padded input plane to the output plane, as one long vector AXPY; all taps are fused into one pass
+/// (<see cref="DepthwiseTaps"/>), in the AXPYs' order.
 /// </summary>
 /// <remarks>
 /// The padded plane is split into stride phases: phase (rp, cp) holds padded rows rp, rp + sH, ... and
@@ -100,6 +101,7 @@ internal sealed unsafe class DepthwiseConvCpu
         {
             using var padded = new ConvScratch<T>(d.PaddedLength);
             using var wide = new ConvScratch<T>(d.WideLength);
+            fixed (long* off = d.tapOffset)
             for (long p = start; p < end; p++)
             {
                 long n = p / g.Cin;
@@ -109,8 +111,7 @@ internal sealed unsafe class DepthwiseConvCpu
                 {
                     int co = ci * d.multiplier + m;
                     T* kernel = (T*)ws + (long)co * d.taps;
-                    new Span<T>(wide.Ptr, d.WideLength).Fill(bs == 0 ? T.Zero : ((T*)bs)[co]);
-                    for (int k = 0; k < d.taps; k++) ConvPoolKernels.Axpy(wide.Ptr, padded.Ptr + d.tapOffset[k], kernel[k], d.WideLength);
+                    DepthwiseTaps.Sum(wide.Ptr, padded.Ptr, off, kernel, d.taps, bs == 0 ? T.Zero : ((T*)bs)[co], d.WideLength);
                     T* outPlane = (T*)ys + (n * g.Cout + co) * g.OutPlane;
                     for (int oy = 0; oy < g.Ho; oy++)
                         new ReadOnlySpan<T>(wide.Ptr + (long)oy * d.wq, g.Wo).CopyTo(new Span<T>(outPlane + (long)oy * g.Wo, g.Wo));
@@ -140,7 +141,13 @@ internal sealed unsafe class DepthwiseConvCpu
         CpuParallel.For((long)g.N * g.Cin, (double)multiplier * WideLength * taps + PaddedLength, (start, end) =>
         {
             using var padded = new ConvScratch<T>(PaddedLength);
-            using var wide = new ConvScratch<T>(WideLength);
+            // The output gradient plane with zeros before it (as far as the farthest tap) and after it (to the end
+            // of the padded plane), so that every padded element gathers all its taps from it.
+            long reach = tapOffset.Max();
+            using var extended = new ConvScratch<T>(reach + PaddedLength);
+            new Span<T>(extended.Ptr, (int)(reach + PaddedLength)).Clear();
+            T* wide = extended.Ptr + reach;
+            fixed (long* off = tapOffset)
             for (long p = start; p < end; p++)
             {
                 long n = p / g.Cin;
@@ -150,8 +157,8 @@ internal sealed unsafe class DepthwiseConvCpu
                 {
                     int co = ci * multiplier + m;
                     T* kernel = (T*)ws + (long)co * taps;
-                    Widen((T*)gys + (n * g.Cout + co) * g.OutPlane, wide.Ptr);
-                    for (int k = 0; k < taps; k++) ConvPoolKernels.Axpy(padded.Ptr + tapOffset[k], wide.Ptr, kernel[k], WideLength);
+                    Widen((T*)gys + (n * g.Cout + co) * g.OutPlane, wide);
+                    DepthwiseTaps.Gather(padded.Ptr, wide, off, kernel, taps, (int)PaddedLength);
                 }
                 Gather(padded.Ptr, (T*)gxs + p * g.InPlane);
             }
@@ -166,6 +173,8 @@ internal sealed unsafe class DepthwiseConvCpu
             using var padded = new ConvScratch<T>(PaddedLength);
             using var wide = new ConvScratch<T>(WideLength);
             var sums = new T[taps];
+            fixed (long* off = tapOffset)
+            fixed (T* sp = sums)
             for (long co = start; co < end; co++)
             {
                 long ci = co / multiplier;
@@ -178,7 +187,7 @@ internal sealed unsafe class DepthwiseConvCpu
                     if (gws == 0) continue;
                     Spread((T*)xs + (n * g.Cin + ci) * g.InPlane, padded.Ptr);
                     Widen(gPlane, wide.Ptr);
-                    for (int k = 0; k < taps; k++) sums[k] += ConvPoolKernels.Dot(wide.Ptr, padded.Ptr + tapOffset[k], WideLength);
+                    DepthwiseTaps.Dots(wide.Ptr, padded.Ptr, off, taps, sp, WideLength);
                 }
                 if (gws != 0) for (int k = 0; k < taps; k++) ((T*)gws)[co * taps + k] = sums[k];
                 if (gbs != 0) ((T*)gbs)[co] = biasSum;

@@ -7,7 +7,7 @@ namespace Engine.Ops;
 /// LayerNorm on the CPU: kernels over the rows of a contiguous (rows, d) matrix, statistics per row (two
 /// passes in double), affine parameters per column, widened once to double for the SIMD loops.
 /// </summary>
-internal static unsafe class LayerNormCpu
+internal static unsafe partial class LayerNormCpu
 {
     public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, long rows, int d, double eps)
     {
@@ -105,6 +105,7 @@ internal static unsafe class LayerNormCpu
     /// </summary>
     private static (double Mean, double Rstd) ForwardFloatRow(float* x, float* y, double* gamma, double* beta, int n, double eps)
     {
+        if (VectorWidth.Use512) return ForwardFloatRow512(x, y, gamma, beta, n, eps);
         int w = Vector<double>.Count;
         Vector<double> a0 = default, a1 = default, a2 = default, a3 = default;
         int i = 0;
@@ -229,6 +230,7 @@ internal static unsafe class LayerNormCpu
     /// </summary>
     private static (double A, double B) SumsFloat(float* g, double* gamma, float* x, double mean, double rstd, double* dGamma, double* dBeta, int n)
     {
+        if (VectorWidth.Use512) return SumsFloat512(g, gamma, x, mean, rstd, dGamma, dBeta, n);
         int w = Vector<double>.Count;
         Vector<double> a = default, b = default, m = new(mean), r = new(rstd);
         int i = 0;
@@ -266,6 +268,11 @@ internal static unsafe class LayerNormCpu
     /// <summary><see cref="Wide.Combine(double*, double*, double*, double, double, double, double*, int)"/> on one float row, widened in registers.</summary>
     private static void CombineFloat(float* g, double* gamma, float* x, double alpha, double c1, double c0, float* dx, int n)
     {
+        if (VectorWidth.Use512)
+        {
+            CombineFloat512(g, gamma, x, alpha, c1, c0, dx, n);
+            return;
+        }
         int w = Vector<double>.Count;
         Vector<double> a = new(alpha), k1 = new(c1), k0 = new(c0);
         int i = 0;

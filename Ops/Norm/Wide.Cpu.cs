@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 
 namespace Engine.Ops;
 
@@ -7,7 +8,9 @@ namespace Engine.Ops;
 /// double as it is loaded, so every sum and every normalisation runs in double whatever the dtype: float
 /// accumulators lose digits over long rows, and a mean subtracted in float cancels badly when the mean is
 /// large against the spread. Every loop has a fixed shape for a given length, so results do not depend
-/// on which thread runs them.
+/// on which thread runs them. The element-by-element forms (widening, narrowing, the lane forms of the
+/// channels-first norms) take 512-bit vectors first where <see cref="VectorWidth.Use512"/> holds: the same
+/// operations per element, so the same bits; the sums keep their <c>Vector&lt;double&gt;</c> lane split.
 /// </summary>
 internal static unsafe class Wide
 {
@@ -22,6 +25,13 @@ internal static unsafe class Wide
         if (typeof(T) == typeof(double)) return (double*)src;
         float* s = (float*)src;
         int i = 0;
+        if (VectorWidth.Use512)
+            for (; i <= n - 16; i += 16)
+            {
+                var (lo, hi) = Vector512.Widen(Vector512.Load(s + i));
+                lo.Store(scratch + i);
+                hi.Store(scratch + i + 8);
+            }
         for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
         {
             Vector.Widen(Vector.Load(s + i), out var lo, out var hi);
@@ -46,6 +56,9 @@ internal static unsafe class Wide
         }
         float* d = (float*)dst;
         int i = 0;
+        if (VectorWidth.Use512)
+            for (; i <= n - 16; i += 16)
+                Vector512.Narrow(Vector512.Load(src + i), Vector512.Load(src + i + 8)).Store(d + i);
         for (; i <= n - 2 * W; i += 2 * W)
             Vector.Narrow(Vector.Load(src + i), Vector.Load(src + i + W)).Store(d + i);
         for (; i < n; i++) d[i] = (float)src[i];
@@ -188,6 +201,8 @@ internal static unsafe class Wide
     public static void Add(double* acc, double* x, int n)
     {
         int i = 0;
+        if (VectorWidth.Use512)
+            for (; i <= n - 8; i += 8) (Vector512.Load(acc + i) + Vector512.Load(x + i)).Store(acc + i);
         for (; i <= n - W; i += W) (Vector.Load(acc + i) + Vector.Load(x + i)).Store(acc + i);
         for (; i < n; i++) acc[i] += x[i];
     }
@@ -196,6 +211,12 @@ internal static unsafe class Wide
     public static void AddSquaredDeviations(double* acc, double* x, double* mean, int n)
     {
         int i = 0;
+        if (VectorWidth.Use512)
+            for (; i <= n - 8; i += 8)
+            {
+                var d = Vector512.Load(x + i) - Vector512.Load(mean + i);
+                (Vector512.Load(acc + i) + d * d).Store(acc + i);
+            }
         for (; i <= n - W; i += W)
         {
             var d = Vector.Load(x + i) - Vector.Load(mean + i);
@@ -241,6 +262,12 @@ internal static unsafe class Wide
     {
         Vector<double> gv = new(gamma), bv = new(beta);
         int i = 0;
+        if (VectorWidth.Use512)
+        {
+            Vector512<double> g8 = Vector512.Create(gamma), b8 = Vector512.Create(beta);
+            for (; i <= n - 8; i += 8)
+                ((Vector512.Load(x + i) - Vector512.Load(mean + i)) * Vector512.Load(rstd + i) * g8 + b8).Store(y + i);
+        }
         for (; i <= n - W; i += W)
             ((Vector.Load(x + i) - Vector.Load(mean + i)) * Vector.Load(rstd + i) * gv + bv).Store(y + i);
         for (; i < n; i++) y[i] = (x[i] - mean[i]) * rstd[i] * gamma + beta;
@@ -280,6 +307,12 @@ internal static unsafe class Wide
     {
         Vector<double> gv = new(gamma);
         int i = 0;
+        if (VectorWidth.Use512)
+        {
+            Vector512<double> g8 = Vector512.Create(gamma);
+            for (; i <= n - 8; i += 8)
+                (Vector512.Load(g + i) * Vector512.Load(rstd + i) * g8 + Vector512.Load(x + i) * Vector512.Load(c1 + i) + Vector512.Load(c0 + i)).Store(dx + i);
+        }
         for (; i <= n - W; i += W)
             (Vector.Load(g + i) * Vector.Load(rstd + i) * gv + Vector.Load(x + i) * Vector.Load(c1 + i) + Vector.Load(c0 + i)).Store(dx + i);
         for (; i < n; i++) dx[i] = g[i] * rstd[i] * gamma + x[i] * c1[i] + c0[i];
