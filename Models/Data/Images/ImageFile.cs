@@ -94,6 +94,11 @@ public static class ImageFile
         if ((length ?? head.Length) == 0) return $"image: {name} is empty.";
         if (Pnm.Recognises(head))
             return Pnm.Header(head, out var why) is null ? $"image: cannot decode {name}: {why}." : null;
+        long fileLength = length ?? head.Length;
+        if (JpegSegments.Check(head, name, fileLength, out bool jpeg, out bool frame, out bool complete) is { } damaged) return damaged;
+        if (jpeg)
+            return frame || !complete ? null
+                : $"image: cannot decode {name}: a JPEG without a frame header (SOFn) giving its size; the file is damaged.";
         ImageInfo? info;
         try { info = ImageInfo.FromStream(new MemoryStream(head, writable: false)); }
         catch (Exception e) when (e is not OutOfMemoryException) { info = null; }
