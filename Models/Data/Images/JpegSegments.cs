@@ -34,7 +34,9 @@ internal static class JpegSegments
             byte marker = bytes[p++];
             if (marker == 0xD9) { complete = true; return null; }           // EOI
             if (marker is 0x00 or 0x01 or (>= 0xD0 and <= 0xD7)) continue;  // no length: stuffing, TEM, restart markers
-            if (p + 2 > bytes.Length) return null;                          // cut off: the decoder reports the end of the data
+            if (p + 2 > bytes.Length)                                       // the length field itself is cut off
+                return bytes.Length < fileLength ? null                     // (only in the head that was read)
+                    : $"image: cannot decode {name}: the file ends inside the length of the JPEG segment FF{marker:X2} at byte {at}; the file is cut short.";
             int length = bytes[p] << 8 | bytes[p + 1];
             if (length < 2)
                 return $"image: cannot decode {name}: the JPEG segment FF{marker:X2} at byte {at} gives a length of {length}, less than its own 2 length bytes.";
