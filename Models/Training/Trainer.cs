@@ -107,8 +107,6 @@ public sealed class Trainer
         TrainOptionsCheck.ThrowIfInvalid(o);
         var dtype = ParseDType(o.DType);
         bool folder = DatasetCatalog.IsImageFolder(o.Data);
-        if (!folder && o.ImageSize is not null)
-            throw new ArgumentException($"train: --image-size applies to a folder of images (DIR with train/ and val/); '{o.Data}' is not one.");
         var (trainSet, testSet) = folder
             ? DatasetCatalog.LoadImageFolders(o.Data, o.SkipUnreadable ? Data.Images.UnreadableImages.Skip : Data.Images.UnreadableImages.Error, _observer.Message)
             : DatasetCatalog.Load(o.Data, o.DataDir, _observer.Message);
