@@ -3,7 +3,7 @@
 Builds the PyTorch twin of a model (written from the same spec as the engine's model, in
 twins/<family>.py where <family> is the model name up to its first dash), times the training step
 (forward, cross-entropy with label smoothing 0.1, backward, AdamW) and inference exactly as the engine's
-bench does: 2 warm-up steps, one more untimed step (the engine counts that one), then each timed step on
+bench does: --warmup untimed steps (50 by default), one more untimed step (the engine counts that one), then each timed step on
 the device's clock (CUDA events on a GPU, perf_counter on the CPU), the median reported. On CUDA the peak
 of torch.cuda.max_memory_allocated is read for the train steps and, reset in between, for inference;
 --tf32 sets torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32 (both off without
@@ -36,8 +36,8 @@ def load_twin(name, image_size):
     return module.build(name)
 
 
-def median_seconds(steps, body, cuda):
-    for _ in range(3):
+def median_seconds(steps, warmup, body, cuda):
+    for _ in range(warmup + 1):
         body()
     times = []
     for _ in range(steps):
@@ -62,6 +62,7 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="f32", choices=["f32", "f64"])
@@ -107,14 +108,14 @@ def main():
         if cuda:
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
-        train_s = median_seconds(args.steps, train_step, cuda)
+        train_s = median_seconds(args.steps, args.warmup, train_step, cuda)
         train_peak = peak()
     if args.phase != "train":
         model.eval()
         if cuda:
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
-        infer_s = median_seconds(args.steps, infer, cuda)
+        infer_s = median_seconds(args.steps, args.warmup, infer, cuda)
         infer_peak = peak()
     params = sum(p.numel() for p in model.parameters())
     print(json.dumps({

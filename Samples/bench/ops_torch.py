@@ -149,6 +149,7 @@ def main():
     parser.add_argument("--dtype", choices=["f32", "f64"], default="f32")
     parser.add_argument("--filter", default=None)
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=150)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     global DEVICE
@@ -158,9 +159,9 @@ def main():
     results = {}
     for name, build in cases(dtype).items():
         if args.filter is None or args.filter in name:
-            results[name] = time_case(build, dtype, args.repeat)
+            results[name] = time_case(build, dtype, args.repeat, args.warmup)
     print(json.dumps({"bench": "ops_torch", "torch": torch.__version__, "device": str(DEVICE), "threads": args.threads,
-                      "dtype": args.dtype, "repeat": args.repeat, "cases": results}))
+                      "dtype": args.dtype, "repeat": args.repeat, "warmup": args.warmup, "cases": results}))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ internal sealed record ModelTiming(double? TrainMs, double? InferMs, long Parame
 
 /// <summary>The settings of one <c>bench model</c> run.</summary>
 internal sealed record ModelBenchSettings(string Model, int Batch, int Threads, int Steps, int ImageSize, DType DType, bool Tf32, bool Torch,
-    bool Profile = false, string Phase = "both", double MaxLoad = LoadGuard.DefaultThreshold, bool RefuseLoaded = false)
+    bool Profile = false, string Phase = "both", double MaxLoad = LoadGuard.DefaultThreshold, bool RefuseLoaded = false, int Warmup = ModelBench.DefaultWarmup)
 {
     /// <summary>Whether the train step is measured.</summary>
     public bool Train => Phase != "infer";
@@ -40,15 +40,20 @@ internal sealed record ModelBenchSettings(string Model, int Batch, int Threads, 
 /// </summary>
 internal static class ModelBench
 {
-    /// <summary>Untimed steps before the counted and timed ones: kernels compile, the allocator's cache fills, the optimizer makes its state.</summary>
-    public const int WarmupSteps = 2;
+    /// <summary>
+    /// Untimed steps before the counted and timed ones by default: kernels compile, the allocator's cache fills,
+    /// the optimizer makes its state, and .NET's JIT recompiles the hot methods with full optimisation (after
+    /// about 30 calls; with 2 warm-up steps vHeat-Nano's first ten timed steps ran at 60% of its later speed).
+    /// </summary>
+    public const int DefaultWarmup = 50;
 
     public static Command CreateCommand()
     {
         var model = new Option<string>("--model") { Description = "Model name (see `train --model`).", DefaultValueFactory = _ => "cnn" };
         var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "Threads for the engine (and for PyTorch).", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var steps = new Option<int>("--steps") { Description = "Timed steps (after 2 warm-up steps); the median is reported.", DefaultValueFactory = _ => 10 };
+        var steps = new Option<int>("--steps") { Description = "Timed steps (after the warm-up steps); the median is reported.", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed steps first, on both sides (the JIT's recompilation and the caches settle).", DefaultValueFactory = _ => DefaultWarmup };
         var size = new Option<int>("--image-size", "--size") { Description = "Input height and width.", DefaultValueFactory = _ => 32 };
         var dtype = new Option<string>("--dtype") { Description = "f32 or f64.", DefaultValueFactory = _ => "f32" };
         var tf32 = new Option<bool>("--tf32") { Description = "Allow TF32 in F32 matrix products on CUDA, on both sides (PyTorch's allow_tf32)." };
@@ -59,13 +64,18 @@ internal static class ModelBench
         var maxLoad = BenchLoad.MaxLoadOption();
         var refuse = BenchLoad.RefuseOption();
         var command = new Command("model", "Train-step and inference images per second of a model, beside its PyTorch twin.")
-            { model, batch, threads, steps, size, dtype, tf32, torch, phase, profile, device, maxLoad, refuse };
+            { model, batch, threads, steps, warmup, size, dtype, tf32, torch, phase, profile, device, maxLoad, refuse };
         command.SetAction(parse =>
         {
             var (b, t, n, s) = (parse.GetValue(batch), parse.GetValue(threads), parse.GetValue(steps), parse.GetValue(size));
             if (b < 1 || n < 1 || t < 1 || s < 1)
             {
                 Console.Error.WriteLine($"bench model: --batch, --steps, --threads and --image-size must be positive (got {b}, {n}, {t}, {s}).");
+                return 2;
+            }
+            if (parse.GetValue(warmup) is var w and < 0)
+            {
+                Console.Error.WriteLine($"bench model: --warmup must be at least 0 (got {w}).");
                 return 2;
             }
             DType? dt = parse.GetValue(dtype) switch { "f32" => DType.F32, "f64" => DType.F64, _ => null };
@@ -89,7 +99,7 @@ internal static class ModelBench
             }
             Engine.Cpu.CpuParallel.ThreadCount = t;
             return Run(new ModelBenchSettings(parse.GetValue(model)!, b, t, n, s, dt.Value, allowTf32, parse.GetValue(torch), parse.GetValue(profile), what,
-                parse.GetValue(maxLoad), parse.GetValue(refuse)), on);
+                parse.GetValue(maxLoad), parse.GetValue(refuse), parse.GetValue(warmup)), on);
         });
         return command;
     }
@@ -165,7 +175,7 @@ internal static class ModelBench
             model.Train();
             Devices.Synchronize(device);
             Devices.ResetPeakMemory(device);
-            (trainMs, trainStep) = Time(device, s.Steps, Train, counted =>
+            (trainMs, trainStep) = Time(device, s.Warmup, s.Steps, Train, counted =>
             {
                 if (!s.Profile || device.Type != DeviceType.Cuda) { counted(); return; }
                 var cuda = Engine.Cuda.Runtime.CudaDevice.For(device);
@@ -181,20 +191,20 @@ internal static class ModelBench
             model.Eval();
             Devices.Synchronize(device);
             Devices.ResetPeakMemory(device);
-            (inferMs, inference) = Time(device, s.Steps, Infer, counted => counted());
+            (inferMs, inference) = Time(device, s.Warmup, s.Steps, Infer, counted => counted());
             inferPeak = Devices.Memory(device).Peak;
         }
         return new ModelTiming(trainMs, inferMs, model.ParameterCount(), trainPeak, inferPeak, trainStep, inference, kernels);
     }
 
     /// <summary>
-    /// <see cref="WarmupSteps"/> untimed runs of <paramref name="body"/>, one counted run (nothing waits around
+    /// <paramref name="warmup"/> untimed runs of <paramref name="body"/>, one counted run (nothing waits around
     /// it, so its host syncs are the body's own; <paramref name="around"/> may read more around it), then
     /// <paramref name="steps"/> runs each timed on the device's clock; the median milliseconds and the counts.
     /// </summary>
-    private static (double? Ms, DeviceCounters? Counts) Time(Device device, int steps, Action body, Action<Action> around)
+    private static (double? Ms, DeviceCounters? Counts) Time(Device device, int warmup, int steps, Action body, Action<Action> around)
     {
-        for (int i = 0; i < WarmupSteps; i++) body();
+        for (int i = 0; i < warmup; i++) body();
         var counts = default(DeviceCounters);
         around(() =>
         {

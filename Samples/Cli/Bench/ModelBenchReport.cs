@@ -10,14 +10,14 @@ internal static class ModelBenchReport
     /// <summary>The settings as JSON fields (also on the failure line).</summary>
     public static Dictionary<string, object?> Settings(ModelBenchSettings s) => new()
     {
-        ["model"] = s.Model, ["batch"] = s.Batch, ["image_size"] = s.ImageSize, ["threads"] = s.Threads, ["steps"] = s.Steps,
+        ["model"] = s.Model, ["batch"] = s.Batch, ["image_size"] = s.ImageSize, ["threads"] = s.Threads, ["steps"] = s.Steps, ["warmup"] = s.Warmup,
         ["dtype"] = s.DType.ShortName(), ["tf32"] = s.Tf32, ["phase"] = s.Phase,
     };
 
     /// <summary>Runs model_torch.py on the same device with the same settings; null and why when it cannot.</summary>
     public static ModelTiming? RunTorch(ModelBenchSettings s, Device device, out string? note)
     {
-        string[] args = ["--model", s.Model, "--batch", Str(s.Batch), "--threads", Str(s.Threads), "--steps", Str(s.Steps),
+        string[] args = ["--model", s.Model, "--batch", Str(s.Batch), "--threads", Str(s.Threads), "--steps", Str(s.Steps), "--warmup", Str(s.Warmup),
             "--size", Str(s.ImageSize), "--device", device.ToString(), "--dtype", s.DType.ShortName(), "--phase", s.Phase, .. s.Tf32 ? new[] { "--tf32" } : []];
         using var doc = TorchTwin.Run("model_torch.py", args, out var why);
         if (doc is null)
@@ -43,7 +43,7 @@ internal static class ModelBenchReport
         string precision = s.DType == DType.F64 ? "F64" : cuda ? (s.Tf32 ? "F32, TF32 allowed on both sides" : "F32, TF32 off on both sides") : "F32";
         string where = cuda ? on.Device.ToString() : $"{s.Threads} threads";
         if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;
-        AnsiConsole.MarkupLine(Markup.Escape($"bench model {s.Model}: batch {s.Batch}, {s.ImageSize}x{s.ImageSize}, {precision}, {where}; median of {s.Steps} timed steps after {ModelBench.WarmupSteps} warm-up"));
+        AnsiConsole.MarkupLine(Markup.Escape($"bench model {s.Model}: batch {s.Batch}, {s.ImageSize}x{s.ImageSize}, {precision}, {where}; median of {s.Steps} timed steps after {s.Warmup} warm-up"));
         var table = new Table().AddColumns("", "parameters", "train step img/s", "inference img/s", "train peak", "inference peak");
         table.AddRow("engine", Count(engine.Parameters), Rate(s.Batch, engine.TrainMs), Rate(s.Batch, engine.InferMs), Mib(engine.TrainPeakBytes), Mib(engine.InferPeakBytes));
         if (torch is not null)

@@ -136,7 +136,7 @@ internal static class OpsBenchCases
     }
 
     /// <summary>
-    /// Times one case: two warm-up runs, then <paramref name="repeat"/> runs, each in its own scope, of the
+    /// Times one case: <paramref name="warmup"/> warm-up runs, then <paramref name="repeat"/> runs, each in its own scope, of the
     /// forward and then of <c>y.Backward(g)</c> for a fixed random g of y's shape. Gradients are dropped
     /// between runs (outside the timed region), so every backward allocates them afresh, as PyTorch's does
     /// with <c>grad = None</c>. Times are on the device's clock: CUDA events on a GPU, a stopwatch on the CPU.
