@@ -37,6 +37,8 @@ public class CommandLineErrorTests
         (["bench", "gemm", "--size", "0"], "--size"),
         (["bench", "add", "--repeat", "-1"], "--repeat"),
         (["bench", "ops", "--dtype", "f16"], "--dtype"),
+        (["bench", "ops", "--warmup", "-1"], "--warmup"),
+        (["bench", "model", "--warmup", "-3"], "--warmup"),
         (["bench", "dct", "--threads", "0"], "--threads"),
         (["bench", "model", "--model", "nope"], "--model"),
         (["bench", "model", "--batch", "0"], "--batch"),

@@ -19,7 +19,7 @@ public class ModelBenchTests
     public void On_cuda_a_train_step_reports_its_launches_no_host_sync_and_no_new_allocation()
     {
         var (code, json, stderr) = Engine("bench", "model", "--device", "cuda", "--model", "vheat-nano", "--batch", "2", "--image-size", "32",
-            "--steps", "1", "--threads", "1", "--torch");
+            "--steps", "1", "--warmup", "2", "--threads", "1", "--torch");
         if (!global::Engine.Backends.Devices.CudaAvailable)
         {
             Assert.Equal(2, code);
@@ -60,13 +60,14 @@ public class ModelBenchTests
     [CliBuiltFact]
     public void On_the_cpu_size_is_an_alias_phase_infer_skips_training_and_tf32_is_refused()
     {
-        var (code, json, stderr) = Engine("bench", "model", "--model", "mlp", "--batch", "2", "--size", "32", "--steps", "1", "--threads", "1");
+        var (code, json, stderr) = Engine("bench", "model", "--model", "mlp", "--batch", "2", "--size", "32", "--steps", "1", "--warmup", "0", "--threads", "1");
         Assert.True(code == 0, $"exit {code}: {stderr}");
         Assert.Equal("cpu", json.GetProperty("device").GetString());
         Assert.Equal(32, json.GetProperty("image_size").GetInt32());
+        Assert.Equal(0, json.GetProperty("warmup").GetInt32());
         Assert.True(json.GetProperty("engine_train_img_s").GetDouble() > 0);
         Assert.False(json.TryGetProperty("train_step_counts", out _));
-        var (inferOnly, inferJson, inferErr) = Engine("bench", "model", "--model", "mlp", "--batch", "2", "--steps", "1", "--threads", "1", "--phase", "infer");
+        var (inferOnly, inferJson, inferErr) = Engine("bench", "model", "--model", "mlp", "--batch", "2", "--steps", "1", "--warmup", "1", "--threads", "1", "--phase", "infer");
         Assert.True(inferOnly == 0, $"exit {inferOnly}: {inferErr}");
         Assert.Equal(JsonValueKind.Null, inferJson.GetProperty("engine").GetProperty("train_img_s").ValueKind);
         Assert.True(inferJson.GetProperty("engine").GetProperty("infer_img_s").GetDouble() > 0);

@@ -73,11 +73,6 @@ internal static class ModelBench
                 Console.Error.WriteLine($"bench model: --batch, --steps, --threads and --image-size must be positive (got {b}, {n}, {t}, {s}).");
                 return 2;
             }
-            if (parse.GetValue(warmup) is var w and < 0)
-            {
-                Console.Error.WriteLine($"bench model: --warmup must be at least 0 (got {w}).");
-                return 2;
-            }
             DType? dt = parse.GetValue(dtype) switch { "f32" => DType.F32, "f64" => DType.F64, _ => null };
             if (dt is null)
             {
