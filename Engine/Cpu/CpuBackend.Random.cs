@@ -4,30 +4,55 @@ using Engine.Randomness;
 namespace Engine.Cpu;
 
 // Random fills follow the element-to-block map documented on Philox.BlocksFor, so the CPU and the GPU
-// produce the same numbers for the same (seed, offset), whatever the thread count.
+// produce the same numbers for the same (seed, offset), whatever the thread count. The blocks are made a
+// chunk at a time in vector lanes (PhiloxBatch), the same bits as one Philox.Block per element.
 internal sealed unsafe partial class CpuBackend
 {
     public void Random(Tensor dst, RandomDistribution distribution, ulong seed, ulong offset, double p0, double p1)
     {
         if (distribution == RandomDistribution.Integer)
             throw new ArgumentException("random: integer fills go through RandomInteger, whose bounds are exact.", nameof(distribution));
+        DType dtype = dst.DType;
+        if (dtype != DType.F32 && dtype != DType.F64) throw new NotSupportedException($"random: cannot fill a {dtype.TorchName()} tensor.");
         long n = dst.NumEl;
         nint basePtr = BasePointer(dst);
-        DType dtype = dst.DType;
-        CpuParallel.For(n, 20, (start, end) =>
+        var width = PhiloxBatch.Best;
+        if (distribution == RandomDistribution.Uniform)
         {
-            for (long i = start; i < end; i++)
+            CpuParallel.For(n, 4, (start, end) =>
             {
-                double v = distribution switch
+                for (long s = start; s < end; s += int.MaxValue / 2)
                 {
-                    RandomDistribution.Uniform when dtype == DType.F32 =>
-                        p0 + (p1 - p0) * Philox.ToUnitFloat(Philox.Word(Philox.Block(offset + (ulong)(i / 4), seed), (int)(i % 4))),
-                    RandomDistribution.Uniform => UniformDouble(seed, offset, i, p0, p1),
-                    _ => p0 + p1 * Philox.StandardNormal(Philox.Block(offset + (ulong)i, seed)),
-                };
-                Store(basePtr, dtype, i, v);
-            }
-        });
+                    int len = (int)Math.Min(end - s, int.MaxValue / 2);
+                    if (dtype == DType.F32)
+                    {
+                        var span = new Span<float>((float*)basePtr + s, len);
+                        PhiloxStream.UnitFloats(seed, offset, s, span, width);
+                        PhiloxStream.AffineInPlace(span, p0, p1);
+                    }
+                    else
+                    {
+                        var span = new Span<double>((double*)basePtr + s, len);
+                        PhiloxStream.UnitDoubles(seed, offset, s, span, width);
+                        PhiloxStream.AffineInPlace(span, p0, p1);
+                    }
+                }
+            });
+            return;
+        }
+        // Normal: one block per element.
+        CpuParallel.For(n, 40, (start, end) =>
+            PhiloxStream.ForBlocks(seed, offset + (ulong)start, end - start, width, (first, words) =>
+            {
+                for (int j = 0; j < words.Length / 4; j++)
+                {
+                    var b = (words[4 * j], words[4 * j + 1], words[4 * j + 2], words[4 * j + 3]);
+                    double v = p0 + p1 * Philox.StandardNormal(b);
+                    long i = start + first + j;
+                    if (dtype == DType.F32) ((float*)basePtr)[i] = (float)v;
+                    else ((double*)basePtr)[i] = v;
+                }
+            }));
     }
 
     public void RandomInteger(Tensor dst, ulong seed, ulong offset, long low, long high)
@@ -38,32 +63,19 @@ internal sealed unsafe partial class CpuBackend
         ulong range = unchecked((ulong)(high - low));
         CpuParallel.For(dst.NumEl, 20, (start, end) =>
         {
-            for (long i = start; i < end; i++) p[i] = IntegerValue(seed, offset, i, low, range);
+            // Two integers per block: element i is words 2(i % 2), 2(i % 2) + 1 of block offset + i / 2.
+            long firstBlock = start / 2;
+            PhiloxStream.ForBlocks(seed, offset + (ulong)firstBlock, (end + 1) / 2 - firstBlock, PhiloxBatch.Best, (first, words) =>
+            {
+                long e0 = 2 * (firstBlock + first);
+                for (int k = 0; k < words.Length / 2; k++)
+                {
+                    long i = e0 + k;
+                    if (i < start || i >= end) continue;
+                    ulong bits = ((ulong)words[2 * k] << 32) | words[2 * k + 1];
+                    p[i] = unchecked(low + (long)(bits % range));
+                }
+            });
         });
-    }
-
-    private static double UniformDouble(ulong seed, ulong offset, long i, double lo, double hi)
-    {
-        var b = Philox.Block(offset + (ulong)(i / 2), seed);
-        int w = (int)(i % 2) * 2;
-        return lo + (hi - lo) * Philox.ToUnitDouble(Philox.Word(b, w), Philox.Word(b, w + 1));
-    }
-
-    private static long IntegerValue(ulong seed, ulong offset, long i, long lo, ulong range)
-    {
-        var b = Philox.Block(offset + (ulong)(i / 2), seed);
-        int w = (int)(i % 2) * 2;
-        ulong bits = ((ulong)Philox.Word(b, w) << 32) | Philox.Word(b, w + 1);
-        return unchecked(lo + (long)(bits % range));
-    }
-
-    private static void Store(nint basePtr, DType dtype, long i, double v)
-    {
-        switch (dtype)
-        {
-            case DType.F32: ((float*)basePtr)[i] = (float)v; break;
-            case DType.F64: ((double*)basePtr)[i] = v; break;
-            default: throw new NotSupportedException($"random: cannot fill a {dtype.TorchName()} tensor.");
-        }
     }
 }

@@ -12,7 +12,7 @@ namespace Engine.Ops;
 /// distribution q of a position (q_c = w_c t'_c), loss = Σ_c q_c (z - x_c) and its gradient is
 /// (Σ_c q_c) p - q: for class indices, q = (1 - ε) w_t δ_t + (ε / C) w.
 /// </summary>
-internal static unsafe class LossCpu
+internal static unsafe partial class LossCpu
 {
     /// <summary>
     /// Checks the class targets (throwing at once), then writes the loss into <paramref name="output"/> (per position
@@ -117,6 +117,11 @@ internal static unsafe class LossCpu
         nint xBase = CpuBackend.BasePointer(xt), tBase = CpuBackend.BasePointer(tt);
         nint wBase = wt is null ? 0 : CpuBackend.BasePointer(wt);
         nint lseBase = lset is null ? 0 : CpuBackend.BasePointer(lset);
+        if (lset is not null && g.Inner == 1 && !problem.Soft)
+        {
+            RowsForward<T>(problem, xBase, tBase, wBase, lseBase, losses, denominators);
+            return;
+        }
         if (lset is not null) LogSumExp<T>(xBase, lseBase, g.Outer, g.Classes, g.Inner);
         int classes = g.Classes;
         long inner = g.Inner;

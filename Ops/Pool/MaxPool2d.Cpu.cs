@@ -1,9 +1,13 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using Engine.Cpu;
 
 namespace Engine.Ops;
 
-/// <summary>Max pooling on the CPU over contiguous planes, one plane per work item, following PyTorch's CPU kernel's order and tie rule.</summary>
+/// <summary>
+/// Max pooling on the CPU over contiguous planes, one plane per work item, following PyTorch's CPU kernel's order and tie rule;
+/// the common geometries take the vector form (<see cref="MaxPoolVectorCpu"/>), which gives the same bits.
+/// </summary>
 internal static unsafe class MaxPoolCpu
 {
     public static void Forward(PoolGeometry g, Tensor x, Tensor y, Tensor indices)
@@ -21,6 +25,20 @@ internal static unsafe class MaxPoolCpu
     private static void Forward<T>(PoolGeometry g, Tensor x, Tensor y, Tensor indices) where T : unmanaged, IFloatingPointIeee754<T>
     {
         nint xs = CpuBackend.BasePointer(x), ys = CpuBackend.BasePointer(y), ids = CpuBackend.BasePointer(indices);
+        if (MaxPoolVectorCpu.Applies<T>(g))
+        {
+            CpuParallel.For(g.Planes, (double)g.OutPlane * g.KH * g.KW, (start, end) =>
+            {
+                T* buffer = MaxPoolVectorCpu.AllocateBuffer<T>(g);
+                try
+                {
+                    for (long p = start; p < end; p++)
+                        MaxPoolVectorCpu.Plane(g, (T*)xs + p * g.InPlane, (T*)ys + p * g.OutPlane, (long*)ids + p * g.OutPlane, buffer);
+                }
+                finally { NativeMemory.AlignedFree(buffer); }
+            });
+            return;
+        }
         CpuParallel.For(g.Planes, (double)g.OutPlane * g.KH * g.KW, (start, end) =>
         {
             for (long p = start; p < end; p++)

@@ -51,6 +51,8 @@ internal static class DropoutFunction
     public static Tensor Apply(string op, Tensor input, int[] maskShape, double keep, double scale, Generator? generator)
     {
         long t0 = Stopwatch.GetTimestamp();
+        if (input.Device.Type == DeviceType.Cpu && input.IsContiguous && maskShape.AsSpan().SequenceEqual(input.Layout.Shape))
+            return FusedCpu(op, input, keep, scale, generator, t0);
         var mask = Tensor.Rand(maskShape, input.DType, input.Device, generator);
         UniformToMask(op, mask, keep, scale);
         Tensor y;
@@ -61,6 +63,28 @@ internal static class DropoutFunction
             Tape.Record(op, [input], [y], g => [g[0].Mul(sm.Value)], [sm], t0);
         }
         mask.Dispose();
+        return y;
+    }
+
+    /// <summary>
+    /// The CPU's one-pass form for a contiguous input and an elementwise mask: the same generator offset, mask and
+    /// output bits as the three passes above (rand, mask, multiply), without the uniform samples ever reaching memory;
+    /// the mask is written only when the backward needs it.
+    /// </summary>
+    private static Tensor FusedCpu(string op, Tensor input, double keep, double scale, Generator? generator, long t0)
+    {
+        var gen = generator ?? Generator.Default;
+        ulong offset = gen.Reserve(Philox.BlocksFor(RandomDistribution.Uniform, input.DType, input.NumEl));
+        bool record = Tape.ShouldRecord(input);
+        var y = Tensor.Empty(input.Layout.Shape, input.DType, input.Device);
+        var mask = record ? Tensor.Empty(input.Layout.Shape, input.DType, input.Device) : null;
+        DropoutCpu.Fused(input, y, mask, gen.Seed, offset, keep, scale);
+        if (mask is not null)
+        {
+            var sm = Tape.Save(mask);
+            Tape.Record(op, [input], [y], g => [g[0].Mul(sm.Value)], [sm], t0);
+            mask.Dispose();
+        }
         return y;
     }
 

@@ -108,6 +108,34 @@ public class LossTests
         return true;
     }, maxTest: 150);
 
+    /// <summary>
+    /// (N, C) rows wider than the problems above, so that the CPU's row pass sums the label smoothing in vector lanes
+    /// and a tail: with and without weights, an ignored position, every reduction, both dtypes.
+    /// </summary>
+    [Theory]
+    [InlineData(37, false)]
+    [InlineData(37, true)]
+    [InlineData(1003, false)]
+    [InlineData(1003, true)]
+    public void WideRowsMatchTheDirectFormula(int classes, bool weighted)
+    {
+        using var scope = Tensor.Scope();
+        foreach (var reduction in new[] { "mean", "sum", "none" })
+        {
+            var p = new Problem([7, classes], classes + (weighted ? 1 : 0), weighted, 0.1, reduction, 3, Reference.Kind.Contiguous);
+            var (logits, target, weight) = Data(p);
+            var expected = CrossEntropyReference(LogProbabilities(logits, p.Shape), p.Shape, target, weight, p.IgnoreIndex, p.Smoothing, p.Reduction);
+            var t = Tensor.FromArray(target, [7]);
+            foreach (var dtype in new[] { DType.F64, DType.F32 })
+            {
+                var x = Reference.Make(logits, p.Shape, dtype);
+                var w = weight is null ? null : Reference.Make(weight, [weight.Length], dtype);
+                var y = F.CrossEntropy(x, t, w, p.IgnoreIndex, p.Reduction, p.Smoothing);
+                Reference.Close(expected, ActivationTests.ToDoubles(y), dtype == DType.F64 ? 1e-13 : 2e-5, dtype == DType.F64 ? 1e-14 : 2e-5, $"{p} {dtype}");
+            }
+        }
+    }
+
     [Fact]
     public void NllLossMatchesTheDirectFormula() => Reference.Check(Problems, p =>
     {

@@ -11,15 +11,19 @@ namespace Engine.Tests.Ops;
 /// <summary>Dropout and drop-path: masks from the counter-based generator, scaling, identities, errors.</summary>
 public class RegularizeTests
 {
+    /// <summary>A transposed input takes the three-pass form (rand, mask, multiply); a contiguous one the CPU's fused pass.</summary>
     [Theory]
-    [InlineData(DType.F32, 0.3)]
-    [InlineData(DType.F64, 0.5)]
-    [InlineData(DType.F32, 0.9)]
-    public void DropoutMaskIsRandOfTheSameSeedBelowKeep(DType dtype, double p)
+    [InlineData(DType.F32, 0.3, true)]
+    [InlineData(DType.F64, 0.5, true)]
+    [InlineData(DType.F32, 0.9, true)]
+    [InlineData(DType.F32, 0.3, false)]
+    [InlineData(DType.F64, 0.5, false)]
+    public void DropoutMaskIsRandOfTheSameSeedBelowKeep(DType dtype, double p, bool transposed)
     {
         using var scope = Tensor.Scope();
         var x = Tensor.Randn([40, 50], dtype, generator: new Generator(1)).Add(5);
-        var y = F.Dropout(x.T, p, generator: new Generator(42)); // a transposed (non-contiguous) input
+        var input = transposed ? x.T : x.T.Contiguous();
+        var y = F.Dropout(input, p, generator: new Generator(42));
         var u = ActivationTests.ToDoubles(Tensor.Rand([50, 40], dtype, generator: new Generator(42)));
         var xs = ActivationTests.ToDoubles(x.T.Contiguous());
         var ys = ActivationTests.ToDoubles(y);
@@ -57,6 +61,43 @@ public class RegularizeTests
         y.Backward(g);
         var mask = Tensor.Rand([6, 7], DType.F64, generator: new Generator(3)).ToArray<double>().Select(u => u < 0.6 ? 1 / 0.6 : 0).ToArray();
         Reference.Bitwise(g.ToArray<double>().Select((v, i) => v * mask[i]).ToArray(), x.Grad!.ToArray<double>());
+    }
+
+    /// <summary>
+    /// The CPU's fused pass against rand, mask and multiply done separately, bit for bit: lengths that end inside a
+    /// vector and cross the 1024-element steps, special values (x * 0 of an infinity or a NaN is NaN, as the multiply
+    /// gives), a generator already advanced, the output with and without a recorded backward, and the gradient.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.F32, 3 * 1024 + 37)]
+    [InlineData(DType.F64, 2 * 1024 + 5)]
+    [InlineData(DType.F32, 13)]
+    public void FusedDropoutIsRandMaskAndMultiply(DType dtype, int n)
+    {
+        using var scope = Tensor.Scope();
+        var values = ActivationTests.ToDoubles(Tensor.Randn([n], DType.F64, generator: new Generator(4)));
+        values[0] = double.NaN; values[1] = double.PositiveInfinity; values[2] = double.NegativeInfinity; values[3] = -0.0;
+        var x = Reference.Make(values, [n], dtype);
+        var gen = new Generator(8);
+        Tensor.Rand([7], dtype, generator: gen); // the mask starts at a later block
+        ulong start = gen.Offset;
+        var plain = F.Dropout(x, 0.3, generator: gen);
+        var leaf = x.Detach().RequiresGradInPlace();
+        gen.Offset = start;
+        var recorded = F.Dropout(leaf, 0.3, generator: gen);
+        var g = Tensor.Randn([n], dtype, generator: new Generator(5));
+        recorded.Backward(g);
+
+        var reference = new Generator(8);
+        Tensor.Rand([7], dtype, generator: reference);
+        var u = Tensor.Rand([n], dtype, generator: reference);
+        Assert.Equal(reference.Offset, gen.Offset);
+        double keep = dtype == DType.F32 ? (float)0.7 : 0.7, scale = dtype == DType.F32 ? (float)(1 / 0.7) : 1 / 0.7;
+        var mask = Reference.Make(ActivationTests.ToDoubles(u).Select(v => v < keep ? scale : 0).ToArray(), [n], dtype);
+        var expected = ActivationTests.ToDoubles(x.Mul(mask));
+        VectorWidthTests.SameBits(expected, ActivationTests.ToDoubles(plain), "dropout without a tape");
+        VectorWidthTests.SameBits(expected, ActivationTests.ToDoubles(recorded), "dropout with a tape");
+        VectorWidthTests.SameBits(ActivationTests.ToDoubles(g.Mul(mask)), ActivationTests.ToDoubles(leaf.Grad!), "dropout gradient");
     }
 
     [Theory]

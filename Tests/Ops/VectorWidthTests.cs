@@ -190,6 +190,24 @@ public class VectorWidthTests
         for (int k = 0; k < 4; k++) SameBits(wide[k], narrow[k], $"{norm} {what[k]}");
     }
 
+    /// <summary>
+    /// Dropout's fused CPU pass makes its Philox blocks 8 (512-bit) or 4 (256-bit) at a time and masks 16 or 8 lanes at
+    /// a time: the output and the gradient are the same bits, for lengths with vector and scalar tails.
+    /// </summary>
+    [Theory]
+    [InlineData(DType.F32, 4099)]
+    [InlineData(DType.F64, 1030)]
+    public void DropoutGivesTheSameBitsAtBothWidths(DType dtype, int n)
+    {
+        using var scope = Tensor.Scope();
+        var x = Tensor.Randn([n], dtype, Device.Cpu, new Generator(21));
+        var g = Tensor.Randn([n], dtype, Device.Cpu, new Generator(22));
+        var (wide, narrow) = BothWidths(() => ForwardBackward(t => F.Dropout(t, 0.25, generator: new Generator(23)), x, g));
+        SameBits(wide[0], narrow[0], "dropout forward");
+        SameBits(wide[1], narrow[1], "dropout gradient");
+        Assert.InRange(wide[0].Count(v => v == 0) / (double)n, 0.2, 0.3);
+    }
+
     /// <summary>Bit for bit, except that any NaN matches any NaN (the sign of a NaN follows the operand order the JIT picks).</summary>
     internal static void SameBits(double[] a, double[] b, string what)
     {
