@@ -5,7 +5,8 @@ namespace Engine.Ops;
 
 /// <summary>
 /// Direct depthwise convolution on the CPU (groups == in-channels; output channel co reads input channel
-/// co / multiplier). A GEMM would have a single row per group; instead each kernel tap adds one scaled
+/// co / multiplier). Stride 1 goes to the row kernel <see cref="DepthwiseStride1Cpu"/>; this class handles the other strides.
+/// A GEMM would have a single row per group; instead each kernel tap adds one scaled
 /// copy of a padded input plane to the output plane, as one long vector AXPY; all taps are fused into one pass
 /// (<see cref="DepthwiseTaps"/>), in the AXPYs' order.
 /// </summary>
@@ -95,6 +96,11 @@ internal sealed unsafe class DepthwiseConvCpu
 
     public static void Forward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (DepthwiseStride1Cpu.Handles(g))
+        {
+            DepthwiseStride1Cpu.Forward(g, x, w, bias, y);
+            return;
+        }
         var d = new DepthwiseConvCpu(g);
         nint xs = (nint)x, ws = (nint)w, bs = (nint)bias, ys = (nint)y;
         CpuParallel.For((long)g.N * g.Cin, (double)d.multiplier * d.WideLength * d.taps + d.PaddedLength, (start, end) =>
@@ -122,6 +128,11 @@ internal sealed unsafe class DepthwiseConvCpu
 
     public static void Backward<T>(ConvGeometry g, T* x, T* w, T* gy, T* gx, T* gw, T* gb) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (DepthwiseStride1Cpu.Handles(g))
+        {
+            DepthwiseStride1Cpu.Backward(g, x, w, gy, gx, gw, gb);
+            return;
+        }
         var d = new DepthwiseConvCpu(g);
         if (gx != null) d.InputGradient(w, gy, gx);
         if (gw != null || gb != null) d.WeightGradient(x, gy, gw, gb);
