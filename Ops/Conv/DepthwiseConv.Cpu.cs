@@ -5,10 +5,10 @@ namespace Engine.Ops;
 
 /// <summary>
 /// Direct depthwise convolution on the CPU (groups == in-channels; output channel co reads input channel
-/// co / multiplier). Stride 1 goes to the row kernel <see cref="DepthwiseStride1Cpu"/>; this class handles the other strides.
-/// A GEMM would have a single row per group; instead each kernel tap adds one scaled
-/// copy of a padded input plane to the output plane, as one long vector AXPY; all taps are fused into one pass
-/// (<see cref="DepthwiseTaps"/>), in the AXPYs' order.
+/// co / multiplier); conv2d sends stride 1 to the row kernel <see cref="DepthwiseStride1Cpu"/>, which gives the same
+/// bits in the forward and the input gradient, and the other strides here. A GEMM would have a single row per group;
+/// instead each kernel tap adds one scaled copy of a padded input plane to the output plane, as one long vector AXPY;
+/// all taps are fused into one pass (<see cref="DepthwiseTaps"/>), in the AXPYs' order.
 /// </summary>
 /// <remarks>
 /// The padded plane is split into stride phases: phase (rp, cp) holds padded rows rp, rp + sH, ... and
@@ -96,11 +96,6 @@ internal sealed unsafe class DepthwiseConvCpu
 
     public static void Forward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (DepthwiseStride1Cpu.Handles(g))
-        {
-            DepthwiseStride1Cpu.Forward(g, x, w, bias, y);
-            return;
-        }
         var d = new DepthwiseConvCpu(g);
         nint xs = (nint)x, ws = (nint)w, bs = (nint)bias, ys = (nint)y;
         CpuParallel.For((long)g.N * g.Cin, (double)d.multiplier * d.WideLength * d.taps + d.PaddedLength, (start, end) =>
@@ -128,11 +123,6 @@ internal sealed unsafe class DepthwiseConvCpu
 
     public static void Backward<T>(ConvGeometry g, T* x, T* w, T* gy, T* gx, T* gw, T* gb) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (DepthwiseStride1Cpu.Handles(g))
-        {
-            DepthwiseStride1Cpu.Backward(g, x, w, gy, gx, gw, gb);
-            return;
-        }
         var d = new DepthwiseConvCpu(g);
         if (gx != null) d.InputGradient(w, gy, gx);
         if (gw != null || gb != null) d.WeightGradient(x, gy, gw, gb);
