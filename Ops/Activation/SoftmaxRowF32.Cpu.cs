@@ -57,10 +57,22 @@ internal static unsafe class SoftmaxRowF32
             float dot = Sum(g, y, n);
             int i = 0;
             if (Wide)
-                for (var vd = Vector512.Create(dot); i + 16 <= n; i += 16)
+            {
+                var vd = Vector512.Create(dot);
+                for (; i + 32 <= n; i += 32)
+                {
                     Vector512.Store((Vector512.Load(g + i) - vd) * Vector512.Load(y + i), gx + i);
-            for (var vd = Vector256.Create(dot); i + 8 <= n; i += 8)
-                Vector256.Store((Vector256.Load(g + i) - vd) * Vector256.Load(y + i), gx + i);
+                    Vector512.Store((Vector512.Load(g + i + 16) - vd) * Vector512.Load(y + i + 16), gx + i + 16);
+                }
+                for (; i + 16 <= n; i += 16) Vector512.Store((Vector512.Load(g + i) - vd) * Vector512.Load(y + i), gx + i);
+            }
+            var wd = Vector256.Create(dot);
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector256.Store((Vector256.Load(g + i) - wd) * Vector256.Load(y + i), gx + i);
+                Vector256.Store((Vector256.Load(g + i + 8) - wd) * Vector256.Load(y + i + 8), gx + i + 8);
+            }
+            for (; i + 8 <= n; i += 8) Vector256.Store((Vector256.Load(g + i) - wd) * Vector256.Load(y + i), gx + i);
             for (; i < n; i++) gx[i] = (g[i] - dot) * y[i];
         }
     }
@@ -166,41 +178,39 @@ internal static unsafe class SoftmaxRowF32
         if (Wide)
         {
             Vector512<float> a0 = default, a1 = default;
-            for (int i = 0; i < whole; i += Block)
-            {
-                if (b == null)
+            if (b == null)
+                for (int i = 0; i < whole; i += Block)
                 {
                     a0 += Vector512.Load(a + i);
                     a1 += Vector512.Load(a + i + 16);
                 }
-                else
+            else
+                for (int i = 0; i < whole; i += Block)
                 {
                     a0 = Vector512.FusedMultiplyAdd(Vector512.Load(a + i), Vector512.Load(b + i), a0);
                     a1 = Vector512.FusedMultiplyAdd(Vector512.Load(a + i + 16), Vector512.Load(b + i + 16), a1);
                 }
-            }
             sum = Fold(a0 + a1);
         }
         else
         {
             Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int i = 0; i < whole; i += Block)
-            {
-                if (b == null)
+            if (b == null)
+                for (int i = 0; i < whole; i += Block)
                 {
                     a0 += Vector256.Load(a + i);
                     a1 += Vector256.Load(a + i + 8);
                     a2 += Vector256.Load(a + i + 16);
                     a3 += Vector256.Load(a + i + 24);
                 }
-                else
+            else
+                for (int i = 0; i < whole; i += Block)
                 {
                     a0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), a0);
                     a1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 8), Vector256.Load(b + i + 8), a1);
                     a2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 16), Vector256.Load(b + i + 16), a2);
                     a3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 24), Vector256.Load(b + i + 24), a3);
                 }
-            }
             sum = Fold(a0 + a2, a1 + a3);
         }
         for (int i = whole; i < n; i++) sum = b == null ? sum + a[i] : MathF.FusedMultiplyAdd(a[i], b[i], sum);
