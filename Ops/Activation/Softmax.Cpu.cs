@@ -10,7 +10,9 @@ namespace Engine.Ops;
 /// call <see cref="RowForward"/> on their score rows. When the axis is the last one (inner == 1) each row is a contiguous span; otherwise a block of up to
 /// <see cref="Block"/> neighbouring columns is processed together, row by row, so every pass still reads
 /// contiguous memory. Each row or block belongs to one thread and is reduced in a fixed order, so the
-/// results do not depend on the thread count.
+/// results do not depend on the thread count. Float rows along the last axis go to the fused kernels of
+/// <see cref="SoftmaxRowF32"/> (their own exp, one read and one write per row); double rows and the blocks of
+/// columns use <c>TensorPrimitives</c>.
 /// </summary>
 internal static unsafe class SoftmaxKernels
 {
@@ -32,6 +34,14 @@ internal static unsafe class SoftmaxKernels
     {
         if (inner == 1)
         {
+            if (typeof(T) == typeof(float) && SoftmaxRowF32.Available)
+            {
+                CpuParallel.For(outer, 8.0 * n, (start, end) =>
+                {
+                    for (long r = start; r < end; r++) SoftmaxRowF32.Forward((float*)xBase + r * n, (float*)yBase + r * n, n, log);
+                });
+                return;
+            }
             CpuParallel.For(outer, 8.0 * n, (start, end) =>
             {
                 var scratch = log ? new T[n] : null;
@@ -64,6 +74,11 @@ internal static unsafe class SoftmaxKernels
     /// <summary>One contiguous row: y = softmax(x) or log_softmax(x). <paramref name="scratch"/> (length n) is needed for log.</summary>
     public static void RowForward<T>(ReadOnlySpan<T> x, Span<T> y, T[]? scratch, bool log) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(float) && SoftmaxRowF32.Available)
+        {
+            fixed (T* xp = x, yp = y) SoftmaxRowF32.Forward((float*)xp, (float*)yp, x.Length, log);
+            return;
+        }
         T max = TensorPrimitives.Max(x);
         TensorPrimitives.Subtract(x, max, y);
         if (log)
@@ -113,6 +128,15 @@ internal static unsafe class SoftmaxKernels
     {
         if (inner == 1)
         {
+            if (typeof(T) == typeof(float) && SoftmaxRowF32.Available)
+            {
+                CpuParallel.For(outer, 6.0 * n, (start, end) =>
+                {
+                    for (long r = start; r < end; r++)
+                        SoftmaxRowF32.Backward((float*)gBase + r * n, (float*)yBase + r * n, (float*)gxBase + r * n, n, log);
+                });
+                return;
+            }
             CpuParallel.For(outer, 6.0 * n, (start, end) =>
             {
                 for (long r = start; r < end; r++)

@@ -5,9 +5,10 @@ namespace Engine.Ops;
 
 /// <summary>
 /// Direct depthwise convolution on the CPU (groups == in-channels; output channel co reads input channel
-/// co / multiplier). A GEMM would have a single row per group; instead each kernel tap adds one scaled
-/// copy of a padded input plane to the output plane, as one long vector AXPY; all taps are fused into one pass
-/// (<see cref="DepthwiseTaps"/>), in the AXPYs' order.
+/// co / multiplier); conv2d sends stride 1 to the row kernel <see cref="DepthwiseStride1Cpu"/>, which gives the same
+/// bits in the forward and the input gradient, and the other strides here. A GEMM would have a single row per group;
+/// instead each kernel tap adds one scaled copy of a padded input plane to the output plane, as one long vector AXPY;
+/// all taps are fused into one pass (<see cref="DepthwiseTaps"/>), in the AXPYs' order.
 /// </summary>
 /// <remarks>
 /// The padded plane is split into stride phases: phase (rp, cp) holds padded rows rp, rp + sH, ... and

@@ -152,49 +152,53 @@ internal sealed unsafe class DepthwiseChannelsLastCpu(int n, int h, int w, int c
         int blocks = (int)Math.Min(rows, 32);
         long perBlock = blocks == 0 ? 0 : (rows + blocks - 1) / blocks;
         int width = (Taps + 1) * c;
-        var partial = new T[blocks * width];
+        // Native, not a managed array: at 128 channels the partials pass 85 KB, and a large-object allocation per
+        // call brought full garbage collections into the backward.
+        using var partialBuffer = new ConvScratch<T>((long)blocks * width, zeroed: true);
+        nint ps = (nint)partialBuffer.Ptr;
         nint gs = (nint)gy, xs = (nint)x;
         int ph = kh / 2, pw = kw / 2;
         CpuParallel.For(blocks, (double)perBlock * w * c * (Taps + 1), (start, end) =>
         {
-            fixed (T* part = partial)
-                for (long blk = start; blk < end; blk++)
+            T* part = (T*)ps;
+            for (long blk = start; blk < end; blk++)
+            {
+                T* acc = part + blk * width;
+                long r0 = blk * perBlock, r1 = Math.Min(rows, (blk + 1) * perBlock);
+                // 3x3 on 512-bit vectors: whole blocks of channels with the ten sums in registers; the rest below.
+                int done = kh == 3 && kw == 3 && VectorWidth.Use512 && Vector512<T>.IsSupported
+                    ? Sums3x3((T*)gs, (T*)xs, acc, r0, r1) : 0;
+                int len = c - done;
+                if (len == 0) continue;
+                for (long row = r0; row < r1; row++)
                 {
-                    T* acc = part + blk * width;
-                    long r0 = blk * perBlock, r1 = Math.Min(rows, (blk + 1) * perBlock);
-                    // 3x3 on 512-bit vectors: whole blocks of channels with the ten sums in registers; the rest below.
-                    int done = kh == 3 && kw == 3 && VectorWidth.Use512 && Vector512<T>.IsSupported
-                        ? Sums3x3((T*)gs, (T*)xs, acc, r0, r1) : 0;
-                    int len = c - done;
-                    if (len == 0) continue;
-                    for (long row = r0; row < r1; row++)
+                    long b = row / h; int i = (int)(row % h);
+                    for (int j = 0; j < w; j++)
                     {
-                        long b = row / h; int i = (int)(row % h);
-                        for (int j = 0; j < w; j++)
+                        T* g = (T*)gs + (row * w + j) * c + done;
+                        MulAdd(acc + Taps * c + done, g, One<T>(len), len);
+                        for (int ky = 0; ky < kh; ky++)
                         {
-                            T* g = (T*)gs + (row * w + j) * c + done;
-                            MulAdd(acc + Taps * c + done, g, One<T>(len), len);
-                            for (int ky = 0; ky < kh; ky++)
+                            int ii = i + ky - ph;
+                            if ((uint)ii >= (uint)h) continue;
+                            for (int kx = 0; kx < kw; kx++)
                             {
-                                int ii = i + ky - ph;
-                                if ((uint)ii >= (uint)h) continue;
-                                for (int kx = 0; kx < kw; kx++)
-                                {
-                                    int jj = j + kx - pw;
-                                    if ((uint)jj >= (uint)w) continue;
-                                    MulAdd(acc + (long)(ky * kw + kx) * c + done, g, (T*)xs + ((b * h + ii) * w + jj) * c + done, len);
-                                }
+                                int jj = j + kx - pw;
+                                if ((uint)jj >= (uint)w) continue;
+                                MulAdd(acc + (long)(ky * kw + kx) * c + done, g, (T*)xs + ((b * h + ii) * w + jj) * c + done, len);
                             }
                         }
                     }
                 }
+            }
         });
         var taps = new double[Taps * c];
         var bias = new double[c];
+        T* partial = partialBuffer.Ptr;
         for (int blk = 0; blk < blocks; blk++)
         {
-            for (int t = 0; t < Taps * c; t++) taps[t] += double.CreateTruncating(partial[blk * width + t]);
-            for (int ch = 0; ch < c; ch++) bias[ch] += double.CreateTruncating(partial[blk * width + Taps * c + ch]);
+            for (int t = 0; t < Taps * c; t++) taps[t] += double.CreateTruncating(partial[(long)blk * width + t]);
+            for (int ch = 0; ch < c; ch++) bias[ch] += double.CreateTruncating(partial[(long)blk * width + Taps * c + ch]);
         }
         return (taps, bias);
     }

@@ -328,6 +328,7 @@ public class ConvDeterminismTests
         new(16, true, 32, 6, 6, 48, 3, 3, 2, 2, 1, 1, Bias: true),               // several images per chunk
         new(8, true, 64, 12, 12, 64, 1, 1, Bias: true),                          // pointwise
         new(4, true, 64, 24, 24, 64, 3, 3, 2, 2, 1, 1, Groups: 64, Bias: true),  // depthwise
+        new(4, true, 64, 17, 21, 64, 3, 3, 1, 1, 1, 1, Groups: 64, Bias: true),  // depthwise, stride 1 (the row kernel)
     };
 
     [Theory]

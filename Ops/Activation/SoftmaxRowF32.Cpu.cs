@@ -1,0 +1,257 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Engine.Ops;
+
+/// <summary>
+/// Softmax and log-softmax of one contiguous float row, fused: a max pass, one pass that takes exp(x − max) (with
+/// <see cref="ExpF32"/>), stores it and sums it, and one pass that scales by 1 / sum (as PyTorch does) or, for the
+/// log form, subtracts log(sum). The backward is a sum pass and one output pass. A row is reread from L1, so the
+/// memory traffic is one read and one write, where the five <c>TensorPrimitives</c> passes made five.
+/// </summary>
+/// <remarks>
+/// Every sum runs over 32 lanes (element i of each whole block of 32 into lane i mod 32, two 512-bit or four 256-bit
+/// vectors), folded in a fixed order, then the elements past the last whole block one by one. Both widths so add the
+/// same values in the same order, and exp and the max give the same bits at both: the whole kernel gives the same bits
+/// at 512 and 256 bits, and for any thread count (a row belongs to one thread). The max is IEEE maximum (NaN wins,
+/// +0 over −0), so its result does not depend on the order either. Rows may be written in place (y == x).
+/// </remarks>
+internal static unsafe class SoftmaxRowF32
+{
+    private const int Block = 32;
+
+    /// <summary>Whether the fused kernels run here: 256-bit vectors in hardware (or the 512-bit ones chosen).</summary>
+    public static bool Available => Vector256.IsHardwareAccelerated || VectorWidth.Use512;
+
+    private static bool Wide => VectorWidth.Use512 && Vector512<float>.IsSupported;
+
+    /// <summary>y = softmax(x) or log_softmax(x) over n values; x and y may be the same row.</summary>
+    public static void Forward(float* x, float* y, int n, bool log)
+    {
+        if (n == 0) return;
+        float max = Max(x, n);
+        float sum = SumExp(x, log ? null : y, max, n);
+        if (log) Shift(x, y, max, MathF.Log(sum), n);
+        else Scale(y, 1f / sum, n);
+    }
+
+    /// <summary>
+    /// gx = y ⊙ (g − Σ g⊙y) for softmax, gx = g − exp(y)·Σ g for log-softmax (y the forward's output); gx may be g's row.
+    /// </summary>
+    public static void Backward(float* g, float* y, float* gx, int n, bool log)
+    {
+        if (n == 0) return;
+        if (log)
+        {
+            float s = Sum(g, null, n);
+            int i = 0;
+            if (Wide)
+                for (var vs = Vector512.Create(s); i + 16 <= n; i += 16)
+                    Vector512.Store(Vector512.FusedMultiplyAdd(-ExpF32.Exp(Vector512.Load(y + i)), vs, Vector512.Load(g + i)), gx + i);
+            for (var vs = Vector256.Create(s); i + 8 <= n; i += 8)
+                Vector256.Store(Vector256.FusedMultiplyAdd(-ExpF32.Exp(Vector256.Load(y + i)), vs, Vector256.Load(g + i)), gx + i);
+            for (; i < n; i++) gx[i] = MathF.FusedMultiplyAdd(-ExpF32.Exp(y[i]), s, g[i]);
+        }
+        else
+        {
+            float dot = Sum(g, y, n);
+            int i = 0;
+            if (Wide)
+            {
+                var vd = Vector512.Create(dot);
+                for (; i + 32 <= n; i += 32)
+                {
+                    Vector512.Store((Vector512.Load(g + i) - vd) * Vector512.Load(y + i), gx + i);
+                    Vector512.Store((Vector512.Load(g + i + 16) - vd) * Vector512.Load(y + i + 16), gx + i + 16);
+                }
+                for (; i + 16 <= n; i += 16) Vector512.Store((Vector512.Load(g + i) - vd) * Vector512.Load(y + i), gx + i);
+            }
+            var wd = Vector256.Create(dot);
+            for (; i + 16 <= n; i += 16)
+            {
+                Vector256.Store((Vector256.Load(g + i) - wd) * Vector256.Load(y + i), gx + i);
+                Vector256.Store((Vector256.Load(g + i + 8) - wd) * Vector256.Load(y + i + 8), gx + i + 8);
+            }
+            for (; i + 8 <= n; i += 8) Vector256.Store((Vector256.Load(g + i) - wd) * Vector256.Load(y + i), gx + i);
+            for (; i < n; i++) gx[i] = (g[i] - dot) * y[i];
+        }
+    }
+
+    /// <summary>The largest of x[0..n), IEEE maximum: NaN if any is NaN.</summary>
+    private static float Max(float* x, int n)
+    {
+        float max = float.NegativeInfinity;
+        int i = 0;
+        if (Wide && n >= 16)
+        {
+            var m0 = Vector512.Create(float.NegativeInfinity);
+            var m1 = m0;
+            for (; i + 32 <= n; i += 32)
+            {
+                m0 = Vector512.Max(m0, Vector512.Load(x + i));
+                m1 = Vector512.Max(m1, Vector512.Load(x + i + 16));
+            }
+            for (; i + 16 <= n; i += 16) m0 = Vector512.Max(m0, Vector512.Load(x + i));
+            var m = Vector512.Max(m0, m1);
+            max = MaxOf(Vector256.Max(m.GetLower(), m.GetUpper()));
+        }
+        else if (n >= 8)
+        {
+            var m0 = Vector256.Create(float.NegativeInfinity);
+            var m1 = m0;
+            for (; i + 16 <= n; i += 16)
+            {
+                m0 = Vector256.Max(m0, Vector256.Load(x + i));
+                m1 = Vector256.Max(m1, Vector256.Load(x + i + 8));
+            }
+            for (; i + 8 <= n; i += 8) m0 = Vector256.Max(m0, Vector256.Load(x + i));
+            max = MaxOf(Vector256.Max(m0, m1));
+        }
+        for (; i < n; i++) max = float.Max(max, x[i]);
+        return max;
+    }
+
+    private static float MaxOf(Vector256<float> v)
+    {
+        var q = Vector128.Max(v.GetLower(), v.GetUpper());
+        return float.Max(float.Max(q[0], q[1]), float.Max(q[2], q[3]));
+    }
+
+    /// <summary>Σ exp(x − max), storing each exp in y when y is not null.</summary>
+    private static float SumExp(float* x, float* y, float max, int n)
+    {
+        int whole = n / Block * Block;
+        float sum;
+        if (Wide)
+        {
+            var vmax = Vector512.Create(max);
+            Vector512<float> a0 = default, a1 = default;
+            for (int i = 0; i < whole; i += Block)
+            {
+                var e0 = ExpF32.Exp(Vector512.Load(x + i) - vmax);
+                var e1 = ExpF32.Exp(Vector512.Load(x + i + 16) - vmax);
+                if (y != null) { e0.Store(y + i); e1.Store(y + i + 16); }
+                a0 += e0;
+                a1 += e1;
+            }
+            sum = Fold(a0 + a1);
+        }
+        else
+        {
+            var vmax = Vector256.Create(max);
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int i = 0; i < whole; i += Block)
+            {
+                var e0 = ExpF32.Exp(Vector256.Load(x + i) - vmax);
+                var e1 = ExpF32.Exp(Vector256.Load(x + i + 8) - vmax);
+                var e2 = ExpF32.Exp(Vector256.Load(x + i + 16) - vmax);
+                var e3 = ExpF32.Exp(Vector256.Load(x + i + 24) - vmax);
+                if (y != null) { e0.Store(y + i); e1.Store(y + i + 8); e2.Store(y + i + 16); e3.Store(y + i + 24); }
+                a0 += e0;
+                a1 += e1;
+                a2 += e2;
+                a3 += e3;
+            }
+            sum = Fold(a0 + a2, a1 + a3);
+        }
+        // The tail: exp in vectors where they fit (the values do not depend on the width), added one by one.
+        int tail = n - whole;
+        if (tail == 0) return sum;
+        float* e = stackalloc float[Block];
+        int j = 0;
+        if (Wide) for (var vmax = Vector512.Create(max); j + 16 <= tail; j += 16) ExpF32.Exp(Vector512.Load(x + whole + j) - vmax).Store(e + j);
+        for (var vmax = Vector256.Create(max); j + 8 <= tail; j += 8) ExpF32.Exp(Vector256.Load(x + whole + j) - vmax).Store(e + j);
+        for (; j < tail; j++) e[j] = ExpF32.Exp(x[whole + j] - max);
+        for (j = 0; j < tail; j++)
+        {
+            sum += e[j];
+            if (y != null) y[whole + j] = e[j];
+        }
+        return sum;
+    }
+
+    /// <summary>Σ a (b null) or Σ a⊙b over the 32 lanes, then the tail.</summary>
+    private static float Sum(float* a, float* b, int n)
+    {
+        int whole = n / Block * Block;
+        float sum;
+        if (Wide)
+        {
+            Vector512<float> a0 = default, a1 = default;
+            if (b == null)
+                for (int i = 0; i < whole; i += Block)
+                {
+                    a0 += Vector512.Load(a + i);
+                    a1 += Vector512.Load(a + i + 16);
+                }
+            else
+                for (int i = 0; i < whole; i += Block)
+                {
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(a + i), Vector512.Load(b + i), a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(a + i + 16), Vector512.Load(b + i + 16), a1);
+                }
+            sum = Fold(a0 + a1);
+        }
+        else
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            if (b == null)
+                for (int i = 0; i < whole; i += Block)
+                {
+                    a0 += Vector256.Load(a + i);
+                    a1 += Vector256.Load(a + i + 8);
+                    a2 += Vector256.Load(a + i + 16);
+                    a3 += Vector256.Load(a + i + 24);
+                }
+            else
+                for (int i = 0; i < whole; i += Block)
+                {
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), a0);
+                    a1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 8), Vector256.Load(b + i + 8), a1);
+                    a2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 16), Vector256.Load(b + i + 16), a2);
+                    a3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + i + 24), Vector256.Load(b + i + 24), a3);
+                }
+            sum = Fold(a0 + a2, a1 + a3);
+        }
+        for (int i = whole; i < n; i++) sum = b == null ? sum + a[i] : MathF.FusedMultiplyAdd(a[i], b[i], sum);
+        return sum;
+    }
+
+    /// <summary>The 16 lanes (lane l = block lanes l and l + 16 added) folded: halves added, then quarters, then pairs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Fold(Vector512<float> v) => Fold(v.GetLower(), v.GetUpper());
+
+    /// <summary>The same fold from the 256-bit halves (lanes 0-7 and 8-15).</summary>
+    private static float Fold(Vector256<float> lo, Vector256<float> hi)
+    {
+        var h = lo + hi;
+        var q = h.GetLower() + h.GetUpper();
+        return (q[0] + q[2]) + (q[1] + q[3]);
+    }
+
+    /// <summary>y *= s.</summary>
+    private static void Scale(float* y, float s, int n)
+    {
+        int i = 0;
+        if (Wide)
+            for (var vs = Vector512.Create(s); i + 16 <= n; i += 16) Vector512.Store(Vector512.Load(y + i) * vs, y + i);
+        for (var vs = Vector256.Create(s); i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(y + i) * vs, y + i);
+        for (; i < n; i++) y[i] *= s;
+    }
+
+    /// <summary>y = (x − max) − logSum.</summary>
+    private static void Shift(float* x, float* y, float max, float logSum, int n)
+    {
+        int i = 0;
+        if (Wide)
+        {
+            var vm = Vector512.Create(max);
+            var vl = Vector512.Create(logSum);
+            for (; i + 16 <= n; i += 16) Vector512.Store(Vector512.Load(x + i) - vm - vl, y + i);
+        }
+        var wm = Vector256.Create(max);
+        var wl = Vector256.Create(logSum);
+        for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(x + i) - wm - wl, y + i);
+        for (; i < n; i++) y[i] = x[i] - max - logSum;
+    }
+}
