@@ -115,6 +115,11 @@ public unsafe class GemmTests
     [InlineData(301, 257, 300)] // enough M panels: workers split rows
     [InlineData(12, 2000, 300)] // few M panels: workers split columns
     [InlineData(400, 300, 800)] // several KC blocks of every kernel
+    // Deep products of narrow matrices (a linear layer's weight gradient): with more than one thread B is packed
+    // whole and one fork walks all k blocks, where one thread runs a fork per k block; the bits must agree.
+    [InlineData(16, 16, 5000)]
+    [InlineData(64, 256, 2000)]
+    [InlineData(12, 300, 1500)] // ... with the columns split among the workers
     public void ResultBitsDoNotDependOnThreadCount(int m, int n, int k)
     {
         foreach (var path in AllPaths)
