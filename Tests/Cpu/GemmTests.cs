@@ -74,6 +74,37 @@ public unsafe class GemmTests
         Assert.Equal("portable", WithPath(Path.Portable, () => CpuGemm.KernelName));
     }
 
+    /// <summary>
+    /// A product no wider than one AVX2 tile (16 floats, 8 doubles) runs the AVX2 kernel even where AVX-512 is
+    /// used: its bits are then those of the forced AVX2 path (k spans several blocks of both kernels, whose KC
+    /// differ, so the AVX-512 kernel would round differently), and one column more takes the AVX-512 kernel again.
+    /// </summary>
+    [Theory]
+    [InlineData(16)]
+    [InlineData(7)]
+    public void NarrowProducts_TakeTheAvx2Kernel(int n)
+    {
+        Assert.True(SameBits<float>(37, n, 1000, Path.Widest, Path.Avx2));
+        Assert.True(SameBits<double>(37, Math.Min(n, 8), 1000, Path.Widest, Path.Avx2));
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported || !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            return;
+        Assert.False(SameBits<float>(37, 17, 1000, Path.Widest, Path.Avx2));
+        Assert.False(SameBits<double>(37, 9, 1000, Path.Widest, Path.Avx2));
+    }
+
+    private static bool SameBits<T>(int m, int n, int k, Path first, Path second) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(3);
+        var cs = new Case(m, n, k, Layout.RowMajor, Layout.RowMajor, 0, 1.0, 0.0, true, 0);
+        var (a, aOff, ars, acs) = Operand<T>(m, k, cs.A, cs.Pad, rng);
+        var (b, bOff, brs, bcs) = Operand<T>(k, n, cs.B, cs.Pad, rng);
+        var c1 = new T[m * n];
+        var c2 = new T[m * n];
+        Call(cs, first, a, aOff, ars, acs, b, bOff, brs, bcs, c1, n, threads: 1);
+        Call(cs, second, a, aOff, ars, acs, b, bOff, brs, bcs, c2, n, threads: 1);
+        return MemoryMarshal.AsBytes(c1.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(c2.AsSpan()));
+    }
+
     private static TResult WithPath<TResult>(Path path, Func<TResult> body)
     {
         bool savedPortable = CpuGemm.ForcePortable, savedAvx2 = CpuGemm.ForceAvx2;
