@@ -55,9 +55,11 @@ internal static unsafe class GemmDriver<T, K>
         private readonly T* _a, _b, _c;
         private readonly long _ars, _acs, _brs, _bcs, _rsc;
 
-        // The split: a grid of _rowChunks x _colChunks items. Rows go in chunks of _rowChunk (a
-        // multiple of MR, at most MC); columns in equal shares of the B micro-panels.
-        private readonly int _tasks, _rowChunk, _rowChunks, _colChunks;
+        // The split: a grid of _rowChunks x _colChunks items. Rows go in equal shares of the _mPanels A
+        // micro-panels (whole panels, at most MC rows where that allows a multiple of the workers; shares differ
+        // by one panel at most); columns in equal shares of the B micro-panels.
+        private readonly int _tasks, _rowChunks, _colChunks;
+        private readonly long _mPanels;
         private readonly Action<int> _compute;
 
         // The current (jc, pc) block and its shared packed B, one flag per micro-panel.
@@ -84,9 +86,17 @@ internal static unsafe class GemmDriver<T, K>
             long nPanels = (Math.Min(n, K.NC) + K.NR - 1) / K.NR;
             int items = tasks == 1 ? 1 : ItemsPerWorker * tasks;
             bool splitM = mPanels >= items || mPanels >= nPanels;
-            long chunkPanels = splitM ? Math.Clamp((mPanels + items - 1) / items, 1, K.MC / K.MR) : mPanels;
-            _rowChunk = (int)(chunkPanels * K.MR);
-            _rowChunks = (int)((m + _rowChunk - 1) / _rowChunk);
+            _mPanels = mPanels;
+            _rowChunks = 1;
+            if (splitM)
+            {
+                // Items are claimed dynamically, so equal items in a multiple of the workers keep them equally
+                // busy to the end: a last item smaller than the others (as whole MC chunks leave) or one more
+                // item than a multiple of the workers leaves a worker idle for up to an item's time.
+                long chunks = Math.Max(Math.Min(items, mPanels), (mPanels + K.MC / K.MR - 1) / (K.MC / K.MR));
+                long even = (chunks + tasks - 1) / tasks * tasks;
+                _rowChunks = (int)(even <= mPanels ? even : chunks);
+            }
             _colChunks = splitM ? 1 : (int)Math.Min(nPanels, items);
         }
 
@@ -156,7 +166,8 @@ internal static unsafe class GemmDriver<T, K>
         private void ComputeBlock(int rc, int cc, int pc, int kc, T* bBlock, int* flags)
         {
             int mr = K.MR, nr = K.NR;
-            int rowBegin = rc * _rowChunk, rowEnd = (int)Math.Min(_m, (long)rowBegin + _rowChunk);
+            int rowBegin = (int)(rc * _mPanels / _rowChunks) * mr;
+            int rowEnd = (int)Math.Min(_m, (rc + 1) * _mPanels / _rowChunks * mr);
             long panelBegin = _panels * cc / _colChunks, span = _panels * (cc + 1) / _colChunks - panelBegin;
             // Items running at the same time have neighbouring indices; start them at panels span/T
             // apart so they pack different B panels instead of queueing on the same ones.
