@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Engine.Cpu;
 
@@ -33,10 +34,11 @@ internal static unsafe class GemmPack
 
             if (lanes == width && laneStride == 1)
             {
-                // Lanes are contiguous in memory: one block copy per k step.
-                uint bytes = (uint)(width * sizeof(T));
+                // Lanes are contiguous in memory: one short copy per k step, inline (a call to the general
+                // block copy per step of 48-128 bytes took 13% of a skinny product's time).
+                int bytes = width * sizeof(T);
                 for (int p = 0; p < kc; p++, d += width)
-                    Unsafe.CopyBlockUnaligned(d, s + p * kStride, bytes);
+                    CopyShort((byte*)d, (byte*)(s + p * kStride), bytes);
                 continue;
             }
 
@@ -98,5 +100,19 @@ internal static unsafe class GemmPack
                         d[p * width + l] = default;
             }
         }
+    }
+
+    // Copies a few dozen bytes (a multiple of 4): 32-byte vectors, then 8- and 4-byte words.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyShort(byte* d, byte* s, int bytes)
+    {
+        int x = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; x + 32 <= bytes; x += 32)
+                Vector256.Store(Vector256.Load(s + x), d + x);
+        }
+        for (; x + 8 <= bytes; x += 8) *(ulong*)(d + x) = *(ulong*)(s + x);
+        if (x < bytes) *(uint*)(d + x) = *(uint*)(s + x);
     }
 }
