@@ -105,6 +105,30 @@ public unsafe class GemmTests
         return MemoryMarshal.AsBytes(c1.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(c2.AsSpan()));
     }
 
+    /// <summary>
+    /// Packing twelve row-major lanes (the AVX-512 float kernel's A panel; eight k steps at a time through register
+    /// transposes where AVX is present) puts element (lane l, step p) at p*12 + l, for every k including the tails.
+    /// </summary>
+    [Fact]
+    public void PackingTwelveRowMajorLanes_PlacesEveryElement()
+    {
+        var rng = new Random(11);
+        foreach (int kc in new[] { 1, 7, 8, 9, 16, 23, 40 })
+        {
+            long laneStride = kc + 5;
+            var src = new float[12 * laneStride];
+            for (int i = 0; i < src.Length; i++) src[i] = (float)rng.NextDouble();
+            var dst = new float[12 * kc + 12];
+            fixed (float* s = src)
+            fixed (float* d = dst)
+                GemmPack.Pack(d, s, laneStride, 1, 12, kc, 12, 0, 1);
+            for (int p = 0; p < kc; p++)
+                for (int l = 0; l < 12; l++)
+                    Assert.True(dst[p * 12 + l] == src[l * laneStride + p], $"kc {kc}: lane {l}, step {p}");
+            Assert.All(dst.AsSpan(12 * kc).ToArray(), x => Assert.Equal(0f, x)); // nothing written past the panel
+        }
+    }
+
     private static TResult WithPath<TResult>(Path path, Func<TResult> body)
     {
         bool savedPortable = CpuGemm.ForcePortable, savedAvx2 = CpuGemm.ForceAvx2;
