@@ -74,6 +74,61 @@ public unsafe class GemmTests
         Assert.Equal("portable", WithPath(Path.Portable, () => CpuGemm.KernelName));
     }
 
+    /// <summary>
+    /// A product no wider than one AVX2 tile (16 floats, 8 doubles) runs the AVX2 kernel even where AVX-512 is
+    /// used: its bits are then those of the forced AVX2 path (k spans several blocks of both kernels, whose KC
+    /// differ, so the AVX-512 kernel would round differently), and one column more takes the AVX-512 kernel again.
+    /// </summary>
+    [Theory]
+    [InlineData(16)]
+    [InlineData(7)]
+    public void NarrowProducts_TakeTheAvx2Kernel(int n)
+    {
+        Assert.True(SameBits<float>(37, n, 1000, Path.Widest, Path.Avx2));
+        Assert.True(SameBits<double>(37, Math.Min(n, 8), 1000, Path.Widest, Path.Avx2));
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported || !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            return;
+        Assert.False(SameBits<float>(37, 17, 1000, Path.Widest, Path.Avx2));
+        Assert.False(SameBits<double>(37, 9, 1000, Path.Widest, Path.Avx2));
+    }
+
+    private static bool SameBits<T>(int m, int n, int k, Path first, Path second) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(3);
+        var cs = new Case(m, n, k, Layout.RowMajor, Layout.RowMajor, 0, 1.0, 0.0, true, 0);
+        var (a, aOff, ars, acs) = Operand<T>(m, k, cs.A, cs.Pad, rng);
+        var (b, bOff, brs, bcs) = Operand<T>(k, n, cs.B, cs.Pad, rng);
+        var c1 = new T[m * n];
+        var c2 = new T[m * n];
+        Call(cs, first, a, aOff, ars, acs, b, bOff, brs, bcs, c1, n, threads: 1);
+        Call(cs, second, a, aOff, ars, acs, b, bOff, brs, bcs, c2, n, threads: 1);
+        return MemoryMarshal.AsBytes(c1.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(c2.AsSpan()));
+    }
+
+    /// <summary>
+    /// Packing twelve row-major lanes (the AVX-512 float kernel's A panel; eight k steps at a time through register
+    /// transposes where AVX is present) puts element (lane l, step p) at p*12 + l, for every k including the tails.
+    /// </summary>
+    [Fact]
+    public void PackingTwelveRowMajorLanes_PlacesEveryElement()
+    {
+        var rng = new Random(11);
+        foreach (int kc in new[] { 1, 7, 8, 9, 16, 23, 40 })
+        {
+            long laneStride = kc + 5;
+            var src = new float[12 * laneStride];
+            for (int i = 0; i < src.Length; i++) src[i] = (float)rng.NextDouble();
+            var dst = new float[12 * kc + 12];
+            fixed (float* s = src)
+            fixed (float* d = dst)
+                GemmPack.Pack(d, s, laneStride, 1, 12, kc, 12, 0, 1);
+            for (int p = 0; p < kc; p++)
+                for (int l = 0; l < 12; l++)
+                    Assert.True(dst[p * 12 + l] == src[l * laneStride + p], $"kc {kc}: lane {l}, step {p}");
+            Assert.All(dst.AsSpan(12 * kc).ToArray(), x => Assert.Equal(0f, x)); // nothing written past the panel
+        }
+    }
+
     private static TResult WithPath<TResult>(Path path, Func<TResult> body)
     {
         bool savedPortable = CpuGemm.ForcePortable, savedAvx2 = CpuGemm.ForceAvx2;
@@ -115,6 +170,11 @@ public unsafe class GemmTests
     [InlineData(301, 257, 300)] // enough M panels: workers split rows
     [InlineData(12, 2000, 300)] // few M panels: workers split columns
     [InlineData(400, 300, 800)] // several KC blocks of every kernel
+    // Deep products of narrow matrices (a linear layer's weight gradient): with more than one thread B is packed
+    // whole and one fork walks all k blocks, where one thread runs a fork per k block; the bits must agree.
+    [InlineData(16, 16, 5000)]
+    [InlineData(64, 256, 2000)]
+    [InlineData(12, 300, 1500)] // ... with the columns split among the workers
     public void ResultBitsDoNotDependOnThreadCount(int m, int n, int k)
     {
         foreach (var path in AllPaths)

@@ -80,7 +80,11 @@ public static unsafe class CpuGemm
     /// <summary>True when the AVX-512 micro-kernels are used: hardware support, and neither forced nor switched off.</summary>
     internal static bool UsesAvx512 => UsesAvx2 && Avx512F.IsSupported && Vector512.IsHardwareAccelerated && AllowAvx512 && !ForceAvx2;
 
-    /// <summary>The micro-kernels a call from this thread would use: "AVX-512", "AVX2+FMA" or "portable".</summary>
+    /// <summary>
+    /// The micro-kernels a call from this thread would use: "AVX-512", "AVX2+FMA" or "portable". A product with
+    /// no more columns than one AVX2 tile (16 floats, 8 doubles) takes the AVX2 kernel even where AVX-512 is used:
+    /// the AVX-512 tile is twice as wide, so half of its arithmetic would be padding.
+    /// </summary>
     public static string KernelName => UsesAvx512 ? "AVX-512" : UsesAvx2 ? "AVX2+FMA" : "portable";
 
     /// <summary>Single precision: <c>C = alpha * A * B + beta * C</c>. See the class remarks for addressing.</summary>
@@ -103,7 +107,7 @@ public static unsafe class CpuGemm
         if (!Prologue(m, n, k, alpha, a, b, beta, c, cRowStride)) return;
         if ((double)m * n * k < DirectPathMaxWork)
             GemmSmall.Direct(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
-        else if (UsesAvx512)
+        else if (UsesAvx512 && n > Avx2KernelF32.NR)
             GemmDriver<float, Avx512KernelF32>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
         else if (UsesAvx2)
             GemmDriver<float, Avx2KernelF32>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
@@ -131,7 +135,7 @@ public static unsafe class CpuGemm
         if (!Prologue(m, n, k, alpha, a, b, beta, c, cRowStride)) return;
         if ((double)m * n * k < DirectPathMaxWork)
             GemmSmall.Direct(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
-        else if (UsesAvx512)
+        else if (UsesAvx512 && n > Avx2KernelF64.NR)
             GemmDriver<double, Avx512KernelF64>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
         else if (UsesAvx2)
             GemmDriver<double, Avx2KernelF64>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);

@@ -11,11 +11,13 @@ namespace Engine.Cpu;
 /// <remarks>
 /// <para>
 /// Determinism: workers split the grid of MR x NR tiles, never k. The tile grid is anchored at
-/// (0, 0), the k blocking is fixed and k blocks are processed one fork at a time in order, so every
+/// (0, 0), the k blocking is fixed and every tile goes through the k blocks in order, so every
 /// element of C sees the same sequence of operations whatever the thread count or the schedule.
 /// </para>
 /// <para>
-/// Synchronisation: one fork per (jc, pc) block and no barrier inside it. Each packed B micro-panel
+/// Synchronisation: one fork per (jc, pc) block and no barrier inside it; or, for a deep product whose whole
+/// B (all k blocks of a column block) packs into a few MiB, one fork per jc block in which each work item
+/// walks the k blocks in order (the same operations per element, without k / KC forks). Each packed B micro-panel
 /// has a flag; the first worker that needs a panel packs it while any other that needs it waits, so
 /// B is packed in parallel without a separate packing fork. Work items are claimed dynamically,
 /// about four per worker, so a worker that starts late or is preempted just takes fewer.
@@ -31,6 +33,9 @@ internal static unsafe class GemmDriver<T, K>
     private const int ItemsPerWorker = 4;
 
     private const int Empty = 0, Packing = 1, Packed = 2;
+
+    // Largest packed B (all k blocks of one column block) that a deep product packs whole to run in one fork.
+    private const long WholeBBytes = 4L << 20;
 
     public static void Run(int m, int n, int k, T alpha, T* a, long ars, long acs, T* b, long brs, long bcs,
         T beta, T* c, long rsc)
@@ -50,15 +55,19 @@ internal static unsafe class GemmDriver<T, K>
         private readonly T* _a, _b, _c;
         private readonly long _ars, _acs, _brs, _bcs, _rsc;
 
-        // The split: a grid of _rowChunks x _colChunks items. Rows go in chunks of _rowChunk (a
-        // multiple of MR, at most MC); columns in equal shares of the B micro-panels.
-        private readonly int _tasks, _rowChunk, _rowChunks, _colChunks;
+        // The split: a grid of _rowChunks x _colChunks items. Rows go in equal shares of the _mPanels A
+        // micro-panels (whole panels, at most MC rows where that allows a multiple of the workers; shares differ
+        // by one panel at most); columns in equal shares of the B micro-panels.
+        private readonly int _tasks, _rowChunks, _colChunks;
+        private readonly long _mPanels;
         private readonly Action<int> _compute;
 
         // The current (jc, pc) block and its shared packed B, one flag per micro-panel.
+        // With _allK, one fork covers every k block: B is packed whole, block after block, and each item
+        // walks the k blocks itself (_pc and _kc then stay unused).
         private int _jc, _nc, _pc, _kc, _nextItem;
+        private bool _allK;
         private long _panels;
-        private T _betaBlock;
         private T* _bPacked;
         private int* _flags;
 
@@ -77,29 +86,50 @@ internal static unsafe class GemmDriver<T, K>
             long nPanels = (Math.Min(n, K.NC) + K.NR - 1) / K.NR;
             int items = tasks == 1 ? 1 : ItemsPerWorker * tasks;
             bool splitM = mPanels >= items || mPanels >= nPanels;
-            long chunkPanels = splitM ? Math.Clamp((mPanels + items - 1) / items, 1, K.MC / K.MR) : mPanels;
-            _rowChunk = (int)(chunkPanels * K.MR);
-            _rowChunks = (int)((m + _rowChunk - 1) / _rowChunk);
+            _mPanels = mPanels;
+            _rowChunks = 1;
+            if (splitM)
+            {
+                // Items are claimed dynamically, so equal items in a multiple of the workers keep them equally
+                // busy to the end: a last item smaller than the others (as whole MC chunks leave) or one more
+                // item than a multiple of the workers leaves a worker idle for up to an item's time.
+                long chunks = Math.Max(Math.Min(items, mPanels), (mPanels + K.MC / K.MR - 1) / (K.MC / K.MR));
+                long even = (chunks + tasks - 1) / tasks * tasks;
+                _rowChunks = (int)(even <= mPanels ? even : chunks);
+            }
             _colChunks = splitM ? 1 : (int)Math.Min(nPanels, items);
         }
 
         public void Execute()
         {
             long maxPanels = (Math.Min(_n, K.NC) + K.NR - 1) / K.NR;
-            _bPacked = (T*)GemmBuffer.PackedB.Get((long)Math.Min(_k, K.KC) * maxPanels * K.NR * sizeof(T));
-            _flags = (int*)GemmBuffer.PanelFlags.Get(maxPanels * sizeof(int));
+            int kBlocks = (_k + K.KC - 1) / K.KC;
+            // With several k blocks and a B small enough to pack whole (a deep product of narrow matrices, such as
+            // a linear layer's weight gradient: k is the batch of tokens), one fork covers all of them: each item
+            // runs its tiles through the k blocks in order. That is the same sequence of operations per element
+            // as one fork per k block, without the k / KC synchronisations that otherwise cost more than the
+            // arithmetic of such a product.
+            _allK = _tasks > 1 && kBlocks > 1 && (long)_k * maxPanels * K.NR * sizeof(T) <= WholeBBytes;
+            int flagBlocks = _allK ? kBlocks : 1;
+            _bPacked = (T*)GemmBuffer.PackedB.Get((_allK ? _k : Math.Min(_k, K.KC)) * maxPanels * K.NR * sizeof(T));
+            _flags = (int*)GemmBuffer.PanelFlags.Get(flagBlocks * maxPanels * sizeof(int));
 
             for (int jc = 0; jc < _n; jc += K.NC)
             {
                 _jc = jc;
                 _nc = Math.Min(K.NC, _n - jc);
                 _panels = (_nc + K.NR - 1) / K.NR;
+                if (_allK)
+                {
+                    new Span<int>(_flags, (int)(flagBlocks * _panels)).Clear();
+                    _nextItem = 0;
+                    CpuParallel.ForEachTask(_tasks, _compute);
+                    continue;
+                }
                 for (int pc = 0; pc < _k; pc += K.KC)
                 {
                     _pc = pc;
                     _kc = Math.Min(K.KC, _k - pc);
-                    // Later k blocks accumulate onto what the first one wrote.
-                    _betaBlock = pc == 0 ? _beta : T.One;
                     new Span<int>(_flags, (int)_panels).Clear();
                     _nextItem = 0;
                     if (_tasks == 1) Compute(0);
@@ -120,8 +150,24 @@ internal static unsafe class GemmDriver<T, K>
 
         private void ComputeItem(int rc, int cc)
         {
-            int mr = K.MR, nr = K.NR, kc = _kc;
-            int rowBegin = rc * _rowChunk, rowEnd = (int)Math.Min(_m, (long)rowBegin + _rowChunk);
+            if (!_allK)
+            {
+                ComputeBlock(rc, cc, _pc, _kc, _bPacked, _flags);
+                return;
+            }
+            for (int pc = 0; pc < _k; pc += K.KC)
+            {
+                long block = pc / K.KC;
+                ComputeBlock(rc, cc, pc, Math.Min(K.KC, _k - pc), _bPacked + (long)pc * _panels * K.NR, _flags + block * _panels);
+            }
+        }
+
+        // Item (rc, cc) for the k block [pc, pc + kc), whose packed B panels start at bBlock (one flag each at flags).
+        private void ComputeBlock(int rc, int cc, int pc, int kc, T* bBlock, int* flags)
+        {
+            int mr = K.MR, nr = K.NR;
+            int rowBegin = (int)(rc * _mPanels / _rowChunks) * mr;
+            int rowEnd = (int)Math.Min(_m, (rc + 1) * _mPanels / _rowChunks * mr);
             long panelBegin = _panels * cc / _colChunks, span = _panels * (cc + 1) / _colChunks - panelBegin;
             // Items running at the same time have neighbouring indices; start them at panels span/T
             // apart so they pack different B panels instead of queueing on the same ones.
@@ -129,22 +175,23 @@ internal static unsafe class GemmDriver<T, K>
 
             // Per-thread scratch: the packed A block, one edge tile, then the kernel's scalars:
             // (alpha, beta) for full tiles and (1, 0) for edge tiles computed into `tile`.
+            // Later k blocks accumulate onto what the first one wrote.
             long aElems = (long)K.MC * K.KC;
             T* aPacked = (T*)GemmBuffer.PackedA.Get((aElems + mr * nr + 4) * sizeof(T));
             T* tile = aPacked + aElems;
             T* scalars = tile + mr * nr;
-            (scalars[0], scalars[1], scalars[2], scalars[3]) = (_alpha, _betaBlock, T.One, T.Zero);
+            (scalars[0], scalars[1], scalars[2], scalars[3]) = (_alpha, pc == 0 ? _beta : T.One, T.One, T.Zero);
 
             for (int ic = rowBegin; ic < rowEnd; ic += K.MC)
             {
                 int mc = Math.Min(K.MC, rowEnd - ic);
-                GemmPack.Pack(aPacked, _a + ic * _ars + _pc * _acs, _ars, _acs, mc, kc, mr, 0, (mc + mr - 1) / mr);
+                GemmPack.Pack(aPacked, _a + ic * _ars + pc * _acs, _ars, _acs, mc, kc, mr, 0, (mc + mr - 1) / mr);
 
                 for (long step = 0; step < span; step++)
                 {
                     long jr = panelBegin + (step + rotate) % span;
-                    EnsurePacked(jr);
-                    T* bp = _bPacked + jr * nr * kc;
+                    EnsurePacked(flags + jr, bBlock, pc, kc, jr);
+                    T* bp = bBlock + jr * nr * kc;
                     int ncur = (int)Math.Min(nr, _nc - jr * nr);
                     T* cCol = _c + ic * _rsc + _jc + jr * nr;
                     for (int ir = 0; ir < mc; ir += mr)
@@ -166,15 +213,14 @@ internal static unsafe class GemmDriver<T, K>
             }
         }
 
-        // Makes B micro-panel jr of the current block available: pack it if nobody has, wait if
-        // someone is. Cannot deadlock: a panel is only claimed by a worker that packs it at once.
-        private void EnsurePacked(long jr)
+        // Makes B micro-panel jr of the k block [pc, pc + kc) available at bBlock: pack it if nobody has, wait
+        // if someone is. Cannot deadlock: a panel is only claimed by a worker that packs it at once.
+        private void EnsurePacked(int* flag, T* bBlock, int pc, int kc, long jr)
         {
-            int* flag = _flags + jr;
             if (Volatile.Read(ref *flag) == Packed) return;
             if (Interlocked.CompareExchange(ref *flag, Packing, Empty) == Empty)
             {
-                GemmPack.Pack(_bPacked, _b + _pc * _brs + _jc * _bcs, _bcs, _brs, _nc, _kc, K.NR, jr, jr + 1);
+                GemmPack.Pack(bBlock, _b + pc * _brs + _jc * _bcs, _bcs, _brs, _nc, kc, K.NR, jr, jr + 1);
                 Volatile.Write(ref *flag, Packed);
                 return;
             }
