@@ -21,14 +21,15 @@ internal static unsafe partial class LayerNormCpu
 
     public static void Backward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, long rows, int d)
     {
+        if (x.DType == DType.F32)
+        {
+            BackwardF32(g, x, w, mean, rstd, dx, dw, db, rows, d);
+            return;
+        }
         var gamma = Widened(w, d, 1);
         double[]? dGamma = dw is null && db is null ? null : new double[d], dBeta = dGamma is null ? null : new double[d];
-        if (x.DType == DType.F32)
-            Backward(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd),
-                dx is null ? null : CpuBackend.Ptr<float>(dx), rows, d, gamma, dGamma, dBeta);
-        else
-            Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
-                dx is null ? null : CpuBackend.Ptr<double>(dx), rows, d, gamma, dGamma, dBeta);
+        Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
+            dx is null ? null : CpuBackend.Ptr<double>(dx), rows, d, gamma, dGamma, dBeta);
         if (dw is not null) Narrowed(dGamma!, dw);
         if (db is not null) Narrowed(dBeta!, db);
     }
@@ -158,8 +159,9 @@ internal static unsafe partial class LayerNormCpu
 
     /// <summary>
     /// Input gradient into <paramref name="dx"/> (skipped when null) and, when <paramref name="dGamma"/> is
-    /// given, the affine gradients. Those are sums over rows: each block of rows (a split fixed by the shape,
-    /// not by the thread count) adds into its own partial sums, which are then added in block order.
+    /// given, the affine gradients (the generic form; float32 tensors take <c>BackwardF32</c>). Those are sums over
+    /// rows: each block of rows (a split fixed by the shape, not by the thread count) adds into its own partial
+    /// sums, which are then added in block order.
     /// </summary>
     public static void Backward<T>(T* g, T* x, T* mean, T* rstd, T* dx, long rows, int d, double[] gamma, double[]? dGamma, double[]? dBeta) where T : unmanaged
     {
@@ -181,15 +183,6 @@ internal static unsafe partial class LayerNormCpu
                     {
                         T* xr = x + r * d, gr = g + r * d;
                         double mu = Wide.Get(mean + r), rs = Wide.Get(rstd + r);
-                        if (typeof(T) == typeof(float))
-                        {
-                            // Float rows are widened in registers, one pass for the sums and one for dx.
-                            var (sg, sgx) = SumsFloat((float*)gr, gm, (float*)xr, mu, rs, affine ? pg : null, pb, d);
-                            if (dx == null) continue;
-                            double k1 = -rs * rs * rs * sgx / d;
-                            CombineFloat((float*)gr, gm, (float*)xr, rs, k1, -rs * sg / d - k1 * mu, (float*)(dx + r * d), d);
-                            continue;
-                        }
                         double sumG = 0, sumGx = 0;
                         double* xt = null, gt = null;
                         for (int t = 0; t < d; t += Wide.Tile)
@@ -222,69 +215,6 @@ internal static unsafe partial class LayerNormCpu
             }
         });
         if (affine) SumBlocks(partial, blocks, d, dGamma!, dBeta!);
-    }
-
-    /// <summary>
-    /// <see cref="Wide.SumWeighted"/> and, when <paramref name="dGamma"/> is given, <see cref="Wide.AddAffineGradients"/>
-    /// on one float row, widened in registers: the same operations in the same order as on a widened tile.
-    /// </summary>
-    private static (double A, double B) SumsFloat(float* g, double* gamma, float* x, double mean, double rstd, double* dGamma, double* dBeta, int n)
-    {
-        if (VectorWidth.Use512) return SumsFloat512(g, gamma, x, mean, rstd, dGamma, dBeta, n);
-        int w = Vector<double>.Count;
-        Vector<double> a = default, b = default, m = new(mean), r = new(rstd);
-        int i = 0;
-        for (; i <= n - 2 * w; i += 2 * w)
-        {
-            Vector.Widen(Vector.Load(g + i), out var g0, out var g1);
-            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
-            var c0 = x0 - m;
-            var c1 = x1 - m;
-            var gg0 = g0 * Vector.Load(gamma + i);
-            a += gg0;
-            b += gg0 * c0;
-            var gg1 = g1 * Vector.Load(gamma + i + w);
-            a += gg1;
-            b += gg1 * c1;
-            if (dGamma == null) continue;
-            (Vector.Load(dGamma + i) + g0 * c0 * r).Store(dGamma + i);
-            (Vector.Load(dBeta + i) + g0).Store(dBeta + i);
-            (Vector.Load(dGamma + i + w) + g1 * c1 * r).Store(dGamma + i + w);
-            (Vector.Load(dBeta + i + w) + g1).Store(dBeta + i + w);
-        }
-        double sa = Vector.Sum(a), sb = Vector.Sum(b);
-        for (; i < n; i++)
-        {
-            double gi = g[i], c = x[i] - mean, gg = gi * gamma[i];
-            sa += gg;
-            sb += gg * c;
-            if (dGamma == null) continue;
-            dGamma[i] += gi * c * rstd;
-            dBeta[i] += gi;
-        }
-        return (sa, sb);
-    }
-
-    /// <summary><see cref="Wide.Combine(double*, double*, double*, double, double, double, double*, int)"/> on one float row, widened in registers.</summary>
-    private static void CombineFloat(float* g, double* gamma, float* x, double alpha, double c1, double c0, float* dx, int n)
-    {
-        if (VectorWidth.Use512)
-        {
-            CombineFloat512(g, gamma, x, alpha, c1, c0, dx, n);
-            return;
-        }
-        int w = Vector<double>.Count;
-        Vector<double> a = new(alpha), k1 = new(c1), k0 = new(c0);
-        int i = 0;
-        for (; i <= n - 2 * w; i += 2 * w)
-        {
-            Vector.Widen(Vector.Load(g + i), out var g0, out var g1);
-            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
-            var d0 = g0 * Vector.Load(gamma + i) * a + x0 * k1 + k0;
-            var d1 = g1 * Vector.Load(gamma + i + w) * a + x1 * k1 + k0;
-            Vector.Narrow(d0, d1).Store(dx + i);
-        }
-        for (; i < n; i++) dx[i] = (float)(g[i] * gamma[i] * alpha + x[i] * c1 + c0);
     }
 
     /// <summary>How many row blocks keep affine partial sums: enough to share among threads, few enough that the partials stay small.</summary>

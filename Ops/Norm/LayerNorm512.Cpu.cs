@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Engine.Ops;
 
 /// <summary>
-/// The float-row kernels of <see cref="LayerNormCpu"/> on <see cref="Vector512{T}"/> (eight doubles a lane group),
+/// The float-row forward kernels of <see cref="LayerNormCpu"/> on <see cref="Vector512{T}"/> (eight doubles a lane group),
 /// taken where <see cref="VectorWidth.Use512"/> holds. The arithmetic is the same, in double; only the split of the
 /// sums into lanes differs from the <c>Vector&lt;double&gt;</c> form, so results agree to the last few bits of a double
 /// sum, far below float's rounding (a test compares the widths).
@@ -81,60 +81,5 @@ internal static unsafe partial class LayerNormCpu
         double rs = 1 / Math.Sqrt(Wide.Average(SquaredDeviationsWidened(x, n, mu), n) + eps);
         NormalizeWidened(x, y, gamma, beta, n, mu, rs);
         return (mu, rs);
-    }
-
-    private static (double A, double B) SumsFloat512(float* g, double* gamma, float* x, double mean, double rstd, double* dGamma, double* dBeta, int n)
-    {
-        int i = n & ~7;
-        var (sa, sb) = dGamma == null ? SumsWidened(g, gamma, x, mean, i) : SumsAndAffineWidened(g, gamma, x, mean, rstd, dGamma, dBeta, i);
-        for (; i < n; i++)
-        {
-            double gi = g[i], c = x[i] - mean, gg = gi * gamma[i];
-            sa += gg;
-            sb += gg * c;
-            if (dGamma == null) continue;
-            dGamma[i] += gi * c * rstd;
-            dBeta[i] += gi;
-        }
-        return (sa, sb);
-    }
-
-    /// <summary>Σ γg and Σ γg(x - mean) over the first <paramref name="n"/> (a multiple of 8) elements of a float row.</summary>
-    private static (double A, double B) SumsWidened(float* g, double* gamma, float* x, double mean, int n)
-    {
-        Vector512<double> a = Vector512<double>.Zero, b = Vector512<double>.Zero, m = Vector512.Create(mean);
-        for (int i = 0; i < n; i += 8)
-        {
-            var gg = Widen8(g + i) * Vector512.Load(gamma + i);
-            a += gg;
-            b = Vector512.FusedMultiplyAdd(gg, Widen8(x + i) - m, b);
-        }
-        return (Vector512.Sum(a), Vector512.Sum(b));
-    }
-
-    /// <summary><see cref="SumsWidened"/> and, in the same pass, dγ += g (x - mean) rstd and dβ += g.</summary>
-    private static (double A, double B) SumsAndAffineWidened(float* g, double* gamma, float* x, double mean, double rstd, double* dGamma, double* dBeta, int n)
-    {
-        Vector512<double> a = Vector512<double>.Zero, b = Vector512<double>.Zero, m = Vector512.Create(mean), r = Vector512.Create(rstd);
-        for (int i = 0; i < n; i += 8)
-        {
-            var gi = Widen8(g + i);
-            var c = Widen8(x + i) - m;
-            var gg = gi * Vector512.Load(gamma + i);
-            a += gg;
-            b = Vector512.FusedMultiplyAdd(gg, c, b);
-            Vector512.FusedMultiplyAdd(gi * c, r, Vector512.Load(dGamma + i)).Store(dGamma + i);
-            (Vector512.Load(dBeta + i) + gi).Store(dBeta + i);
-        }
-        return (Vector512.Sum(a), Vector512.Sum(b));
-    }
-
-    private static void CombineFloat512(float* g, double* gamma, float* x, double alpha, double c1, double c0, float* dx, int n)
-    {
-        Vector512<double> a = Vector512.Create(alpha), k1 = Vector512.Create(c1), k0 = Vector512.Create(c0);
-        int i = 0;
-        for (; i <= n - 8; i += 8)
-            Narrow8(Vector512.FusedMultiplyAdd(Widen8(g + i) * Vector512.Load(gamma + i), a, Vector512.FusedMultiplyAdd(Widen8(x + i), k1, k0)), dx + i);
-        for (; i < n; i++) dx[i] = (float)(g[i] * gamma[i] * alpha + x[i] * c1 + c0);
     }
 }

@@ -70,6 +70,7 @@ public class VectorWidthTests
     [InlineData(24)]
     [InlineData(37)]
     [InlineData(256)]
+    [InlineData(1100)]
     public void LayerNormF32AgreesAtBothWidths(int d)
     {
         using var scope = Tensor.Scope();
@@ -154,7 +155,8 @@ public class VectorWidthTests
     /// <summary>
     /// The norms' element-by-element helpers (<c>Wide</c>: widening, narrowing, the channels-first lane forms) give the
     /// same bits at both widths: the channels-first layer norms (both eps placements, 300 positions: a whole tile of
-    /// 256 and a tail), group norm, and a layer norm over rows longer than a tile, F32, forward and gradients.
+    /// 256 and a tail), group norm, and a layer norm over rows longer than a tile, F32, forward and gradients; the layer
+    /// norm's F32 backward sums in float lanes of the width's size, so its gradients agree within rounding only.
     /// </summary>
     [Theory]
     [InlineData("layer_norm2d")]
@@ -187,7 +189,9 @@ public class VectorWidthTests
             return [ActivationTests.ToDoubles(y), .. leaves.Select(l => ActivationTests.ToDoubles(l.Grad!))];
         });
         string[] what = ["forward", "input gradient", "weight gradient", "bias gradient"];
-        for (int k = 0; k < 4; k++) SameBits(wide[k], narrow[k], $"{norm} {what[k]}");
+        for (int k = 0; k < 4; k++)
+            if (k > 0 && norm == "layer_norm_long_rows") Engine.Tests.Core.Reference.Close(narrow[k], wide[k], 2e-6, 2e-6, $"{norm} {what[k]}");
+            else SameBits(wide[k], narrow[k], $"{norm} {what[k]}");
     }
 
     /// <summary>Bit for bit, except that any NaN matches any NaN (the sign of a NaN follows the operand order the JIT picks).</summary>
