@@ -5,18 +5,22 @@ namespace Engine.Ops;
 
 /// <summary>
 /// LayerNorm on the CPU: kernels over the rows of a contiguous (rows, d) matrix, statistics per row (two
-/// passes in double), affine parameters per column, widened once to double for the SIMD loops.
+/// passes), affine parameters per column. Float64 runs the generic kernels here, in double through
+/// <see cref="Wide"/>; float32 runs its own, in float lanes with every sum ended in double
+/// (LayerNormForwardF32.Cpu.cs, LayerNormBackwardF32.Cpu.cs).
 /// </summary>
 internal static unsafe partial class LayerNormCpu
 {
     public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, long rows, int d, double eps)
     {
+        if (x.DType == DType.F32)
+        {
+            ForwardF32(x, w, b, y, mean, rstd, rows, d, eps);
+            return;
+        }
         var gamma = Widened(w, d, 1);
         var beta = Widened(b, d, 0);
-        if (x.DType == DType.F32)
-            Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd), rows, d, gamma, beta, eps);
-        else
-            Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd), rows, d, gamma, beta, eps);
+        Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd), rows, d, gamma, beta, eps);
     }
 
     public static void Backward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, long rows, int d)
@@ -64,14 +68,6 @@ internal static unsafe partial class LayerNormCpu
                 for (long r = start; r < end; r++)
                 {
                     T* xr = x + r * d, yr = y + r * d;
-                    if (typeof(T) == typeof(float) && oneTile)
-                    {
-                        // A float row of one tile is widened in registers: the same operations, in the same order, as on a widened tile.
-                        var (m, rsf) = ForwardFloatRow((float*)xr, (float*)yr, gm, bt, d, eps);
-                        Wide.Set(mean + r, m);
-                        Wide.Set(rstd + r, rsf);
-                        continue;
-                    }
                     double sum = 0, squares = 0;
                     double* xt = null;
                     for (int t = 0; t < d; t += Wide.Tile)
@@ -98,63 +94,6 @@ internal static unsafe partial class LayerNormCpu
                 }
             }
         });
-    }
-
-    /// <summary>
-    /// <see cref="Wide.Sum"/>, <see cref="Wide.SumSquaredDeviations"/> and <see cref="Wide.NormalizeAffine"/> on one float
-    /// row of at most one tile, widened in registers instead of through a scratch tile; returns the mean and rstd.
-    /// </summary>
-    private static (double Mean, double Rstd) ForwardFloatRow(float* x, float* y, double* gamma, double* beta, int n, double eps)
-    {
-        if (VectorWidth.Use512) return ForwardFloatRow512(x, y, gamma, beta, n, eps);
-        int w = Vector<double>.Count;
-        Vector<double> a0 = default, a1 = default, a2 = default, a3 = default;
-        int i = 0;
-        for (; i <= n - 4 * w; i += 4 * w)
-        {
-            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
-            Vector.Widen(Vector.Load(x + i + 2 * w), out var x2, out var x3);
-            a0 += x0; a1 += x1; a2 += x2; a3 += x3;
-        }
-        for (; i <= n - w; i += w) a0 += WidenOne(x + i);
-        double sum = Vector.Sum((a0 + a1) + (a2 + a3));
-        for (; i < n; i++) sum += x[i];
-        double mu = Wide.Average(sum, n);
-
-        Vector<double> m = new(mu);
-        a0 = a1 = a2 = a3 = default;
-        i = 0;
-        for (; i <= n - 4 * w; i += 4 * w)
-        {
-            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
-            Vector.Widen(Vector.Load(x + i + 2 * w), out var x2, out var x3);
-            var d0 = x0 - m; var d1 = x1 - m; var d2 = x2 - m; var d3 = x3 - m;
-            a0 += d0 * d0; a1 += d1 * d1; a2 += d2 * d2; a3 += d3 * d3;
-        }
-        for (; i <= n - w; i += w) { var d = WidenOne(x + i) - m; a0 += d * d; }
-        double squares = Vector.Sum((a0 + a1) + (a2 + a3));
-        for (; i < n; i++) { double d = x[i] - mu; squares += d * d; }
-        double rs = 1 / Math.Sqrt(Wide.Average(squares, n) + eps);
-
-        Vector<double> r = new(rs);
-        i = 0;
-        for (; i <= n - 2 * w; i += 2 * w)
-        {
-            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
-            var y0 = (x0 - m) * r * Vector.Load(gamma + i) + Vector.Load(beta + i);
-            var y1 = (x1 - m) * r * Vector.Load(gamma + i + w) + Vector.Load(beta + i + w);
-            Vector.Narrow(y0, y1).Store(y + i);
-        }
-        for (; i < n; i++) y[i] = (float)((x[i] - mu) * rs * gamma[i] + beta[i]);
-        return (mu, rs);
-    }
-
-    /// <summary>The <c>Vector&lt;double&gt;.Count</c> floats at <paramref name="x"/>, widened.</summary>
-    private static Vector<double> WidenOne(float* x)
-    {
-        Span<double> lanes = stackalloc double[Vector<double>.Count];
-        for (int k = 0; k < lanes.Length; k++) lanes[k] = x[k];
-        return new Vector<double>(lanes);
     }
 
     /// <summary>

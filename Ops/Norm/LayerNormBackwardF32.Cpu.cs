@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Engine.Cpu;
 
 namespace Engine.Ops;
@@ -8,16 +9,17 @@ namespace Engine.Ops;
 /// The float32 backward of <see cref="LayerNormCpu"/>. The element-by-element work runs in float, sixteen (AVX-512)
 /// or eight lanes a vector, as PyTorch's kernel does: in double it cost two and a half times the vector operations
 /// (half the lanes, and a widening of every load), which made the backward compute-bound where PyTorch's is not.
-/// Every sum still ends in double: the row sums are float lane partials of at most <see cref="LaneRun"/> terms a
-/// lane, added into double accumulators; the affine gradients are float partials over a group of
-/// <see cref="RowGroup"/> rows, added into the block's double partial sums. Float rounding therefore reaches no
-/// sum of more than a few terms, and the results stay within a few float ulps of the double form's. The split into
+/// Every sum still ends in double: a row sum runs in float lanes for at most <see cref="LaneRun"/> vectors, whose
+/// lanes are then added (in float, a tree of four or five levels) into a double total; the affine gradients are
+/// float partials over a group of <see cref="RowGroup"/> rows, added into the block's double partial sums. Float
+/// rounding therefore reaches no sum of more than a few dozen terms, and the results stay within a few float ulps
+/// of the double form's (the tests compare them with float64 references). The split into
 /// blocks and groups depends on the shape only, so the bits do not depend on the thread count; the lane split
 /// depends on the vector width (the two widths agree within rounding; a test compares them).
 /// </summary>
 internal static unsafe partial class LayerNormCpu
 {
-    /// <summary>Vector iterations a float lane partial of a row sum runs before it is added into double.</summary>
+    /// <summary>Vector iterations a float lane partial of a row sum runs before its lanes are added into double.</summary>
     private const int LaneRun = 8;
 
     /// <summary>Rows whose affine gradients are summed in float before they join the block's double partials.</summary>
@@ -90,15 +92,19 @@ internal static unsafe partial class LayerNormCpu
         else RowCombine256(gr, xr, gamma, mu, rs, k1, ggMean, dx + r * d, d);
     }
 
+    /// <summary>The lanes of <paramref name="v"/> added, halving the width at each step (fewer shuffles than <c>Vector512.Sum</c>).</summary>
+    private static float HSum(Vector512<float> v) => HSum(v.GetLower() + v.GetUpper());
+
+    private static float HSum(Vector256<float> v) => Vector128.Sum(v.GetLower() + v.GetUpper());
+
     /// <summary>acc += widened f, element by element.</summary>
     private static void AddWidened(double* acc, float* f, int n)
     {
         int i = 0;
-        for (; i <= n - 8; i += 8)
-        {
-            var (lo, hi) = Vector256.Widen(Vector256.Load(f + i));
-            (Vector512.Load(acc + i) + Vector512.Create(lo, hi)).Store(acc + i);
-        }
+        if (Avx512F.IsSupported)
+            for (; i <= n - 8; i += 8) (Vector512.Load(acc + i) + Avx512F.ConvertToVector512Double(Vector256.Load(f + i))).Store(acc + i);
+        if (Avx.IsSupported)
+            for (; i <= n - 4; i += 4) (Vector256.Load(acc + i) + Avx.ConvertToVector256Double(Vector128.Load(f + i))).Store(acc + i);
         for (; i < n; i++) acc[i] += f[i];
     }
 
@@ -121,7 +127,7 @@ internal static unsafe partial class LayerNormCpu
     private static (double A, double B) RowSums512(float* g, float* x, float* gamma, float mean, float rstd, float* dGamma, float* dBeta, int n)
     {
         Vector512<float> m = Vector512.Create(mean), r = Vector512.Create(rstd);
-        Vector512<double> sa = Vector512<double>.Zero, sb = Vector512<double>.Zero;
+        double sa = 0, sb = 0;
         int i = 0, whole = n & ~15;
         while (i < whole)
         {
@@ -145,19 +151,17 @@ internal static unsafe partial class LayerNormCpu
                     Vector512.FusedMultiplyAdd(gi, xh, Vector512.Load(dGamma + i)).Store(dGamma + i);
                     (Vector512.Load(dBeta + i) + gi).Store(dBeta + i);
                 }
-            var (alo, ahi) = Vector512.Widen(a);
-            var (blo, bhi) = Vector512.Widen(b);
-            sa += alo + ahi;
-            sb += blo + bhi;
+            sa += HSum(a);
+            sb += HSum(b);
         }
-        return RowSumsTail(g, x, gamma, mean, rstd, dGamma, dBeta, i, n, Vector512.Sum(sa), Vector512.Sum(sb));
+        return RowSumsTail(g, x, gamma, mean, rstd, dGamma, dBeta, i, n, sa, sb);
     }
 
     /// <summary><see cref="RowSums512"/> on eight-lane vectors.</summary>
     private static (double A, double B) RowSums256(float* g, float* x, float* gamma, float mean, float rstd, float* dGamma, float* dBeta, int n)
     {
         Vector256<float> m = Vector256.Create(mean), r = Vector256.Create(rstd);
-        Vector256<double> sa = Vector256<double>.Zero, sb = Vector256<double>.Zero;
+        double sa = 0, sb = 0;
         int i = 0, whole = n & ~7;
         while (i < whole)
         {
@@ -181,12 +185,10 @@ internal static unsafe partial class LayerNormCpu
                     Vector256.FusedMultiplyAdd(gi, xh, Vector256.Load(dGamma + i)).Store(dGamma + i);
                     (Vector256.Load(dBeta + i) + gi).Store(dBeta + i);
                 }
-            var (alo, ahi) = Vector256.Widen(a);
-            var (blo, bhi) = Vector256.Widen(b);
-            sa += alo + ahi;
-            sb += blo + bhi;
+            sa += HSum(a);
+            sb += HSum(b);
         }
-        return RowSumsTail(g, x, gamma, mean, rstd, dGamma, dBeta, i, n, Vector256.Sum(sa), Vector256.Sum(sb));
+        return RowSumsTail(g, x, gamma, mean, rstd, dGamma, dBeta, i, n, sa, sb);
     }
 
     /// <summary>dx = (γg - ggMean) rstd + k1 x̂ over a row, x̂ recomputed as in the sums.</summary>

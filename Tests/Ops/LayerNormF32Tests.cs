@@ -8,15 +8,16 @@ using F = Engine.Ops.Functional;
 namespace Engine.Tests.Ops;
 
 /// <summary>
-/// The float32 layer-norm backward (float lanes, sums ended in double: Ops/Norm/LayerNormBackwardF32.Cpu.cs) against
-/// the tape of composed operations run in float64 on the same numbers, at both vector widths, on random shapes with
+/// The float32 layer-norm kernels (float lanes, sums ended in double: Ops/Norm/LayerNorm*F32.Cpu.cs): the output
+/// against reference loops in double and the gradients against the tape of composed operations run in float64, on the
+/// same numbers, at both vector widths, on random shapes with
 /// rows of every length from 1 up (lengths that are no multiple of either width, so every scalar tail runs), with and
 /// without the affine parameters and with only some gradients wanted; and the same bits for any thread count.
 /// </summary>
 [Collection(Support.SerialCollection.Name)]
-public class LayerNormF32BackwardTests
+public class LayerNormF32Tests
 {
-    private static readonly int[] Lengths = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 129, 256, 257, 300, 1100];
+    private static readonly int[] Lengths = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 48, 64, 80, 100, 129, 256, 257, 300, 1100];
 
     [Theory]
     [InlineData(true)]
@@ -28,7 +29,7 @@ public class LayerNormF32BackwardTests
         {
             VectorWidth.Use512 = use512;
             var rng = new System.Random(use512 ? 41 : 43);
-            for (int trial = 0; trial < 40; trial++)
+            for (int trial = 0; trial < 44; trial++)
             {
                 int d = trial < Lengths.Length ? Lengths[trial] : rng.Next(1, 200);
                 int rows = rng.Next(4) == 0 ? 1 : rng.Next(1, 70);
@@ -102,6 +103,11 @@ public class LayerNormF32BackwardTests
             return (x.Grad?.ToArray<double>(), w?.Grad?.ToArray<double>(), b?.Grad?.ToArray<double>());
         }
 
+        using (Tensor.Scope())
+        {
+            var y = F.LayerNorm(Make(xv, shape, DType.F32), [d], wv is null ? null : Make(wv, [d], DType.F32), bv is null ? null : Make(bv, [d], DType.F32), eps);
+            Close(NormReference.LayerNorm(xv, d, wv, bv, eps).Y, y.ToArray<double>(), 2e-6, 2e-6, $"{what}: output");
+        }
         var expected = Run(DType.F64, fused: false);
         var actual = Run(DType.F32, fused: true);
         Compare(expected.Dx, actual.Dx, $"{what}: input gradient");
