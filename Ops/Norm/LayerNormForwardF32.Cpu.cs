@@ -23,7 +23,7 @@ internal static unsafe partial class LayerNormCpu
             fixed (float* onesPtr = ones, zerosPtr = zeros)
             {
                 float* gamma = wp != null ? wp : onesPtr, beta = bp != null ? bp : zerosPtr;
-                bool inRegisters = VectorWidth.Use512 && d % 16 == 0 && d <= 64;
+                bool inRegisters = VectorWidth.Use512 && d % 16 == 0 && d is >= 16 and <= 64;
                 for (long r = start; r < end; r++)
                 {
                     float* xr = xp + r * d, yr = yp + r * d;

@@ -42,6 +42,28 @@ public class LayerNormF32Tests
         }
     }
 
+    [Theory]
+    [InlineData(3, 0)]
+    [InlineData(0, 16)]
+    [InlineData(0, 0)]
+    public void EmptyRowsOrNoRowsGiveWhatFloat64Gives(int rows, int d)
+    {
+        double[][] Run(DType dtype)
+        {
+            using var scope = Tensor.Scope();
+            var x = Tensor.Zeros([rows, d], dtype); x.RequiresGrad = true;
+            var w = Tensor.Ones([d], dtype); w.RequiresGrad = true;
+            var b = Tensor.Zeros([d], dtype); b.RequiresGrad = true;
+            var y = F.LayerNorm(x, [d], w, b);
+            Assert.Equal(new[] { rows, d }, y.Shape);
+            y.Backward(Tensor.Ones([rows, d], dtype));
+            return [y.ToArray<double>(), x.Grad!.ToArray<double>(), w.Grad!.ToArray<double>(), b.Grad!.ToArray<double>()];
+        }
+        var expected = Run(DType.F64);
+        var actual = Run(DType.F32);
+        for (int k = 0; k < 4; k++) Assert.Equal(expected[k], actual[k]);
+    }
+
     [Fact]
     public void GivesTheSameBitsForAnyThreadCount()
     {
