@@ -82,7 +82,7 @@ internal static unsafe partial class LayerNormCpu
         *rstd = rs;
     }
 
-    private static double RowSum512(float* x, int n)
+    internal static double RowSum512(float* x, int n)
     {
         double sum = 0;
         int i = 0, whole = n & ~15;
@@ -96,7 +96,7 @@ internal static unsafe partial class LayerNormCpu
         return sum;
     }
 
-    private static double RowSum256(float* x, int n)
+    internal static double RowSum256(float* x, int n)
     {
         double sum = 0;
         int i = 0, whole = n & ~7;
@@ -111,7 +111,7 @@ internal static unsafe partial class LayerNormCpu
     }
 
     /// <summary>Σ (x - centre) and Σ (x - centre)² over a row, the differences and squares in float.</summary>
-    private static (double Sum, double Squares) RowCentred512(float* x, float centre, int n)
+    internal static (double Sum, double Squares) RowCentred512(float* x, float centre, int n)
     {
         Vector512<float> m = Vector512.Create(centre);
         double sum = 0, squares = 0;
@@ -131,7 +131,7 @@ internal static unsafe partial class LayerNormCpu
         return RowCentredTail(x, centre, i, n, sum, squares);
     }
 
-    private static (double Sum, double Squares) RowCentred256(float* x, float centre, int n)
+    internal static (double Sum, double Squares) RowCentred256(float* x, float centre, int n)
     {
         Vector256<float> m = Vector256.Create(centre);
         double sum = 0, squares = 0;

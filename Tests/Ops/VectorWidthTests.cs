@@ -155,13 +155,13 @@ public class VectorWidthTests
     /// <summary>
     /// The norms' element-by-element helpers (<c>Wide</c>: widening, narrowing, the channels-first lane forms) give the
     /// same bits at both widths: the channels-first layer norms (both eps placements, 300 positions: a whole tile of
-    /// 256 and a tail) and group norm, F32, forward and gradients. (The F32 layer norm sums in float lanes of the
-    /// width's size, so its two widths agree within rounding only: <see cref="LayerNormF32AgreesAtBothWidths"/>.)
+    /// 256 and a tail), F32, forward and gradients. (The F32 layer norm and the F32 group norm's forward sum in float
+    /// lanes of the width's size, so their two widths agree within rounding only: <see cref="LayerNormF32AgreesAtBothWidths"/>,
+    /// <see cref="GroupNormF32AgreesAtBothWidths"/>.)
     /// </summary>
     [Theory]
     [InlineData("layer_norm2d")]
     [InlineData("layer_norm2d_eps_on_std")]
-    [InlineData("group_norm")]
     public void NormsGiveTheSameBitsAtBothWidths(string norm)
     {
         using var scope = Tensor.Scope();
@@ -175,8 +175,7 @@ public class VectorWidthTests
         Func<Tensor, Tensor, Tensor, Tensor> op = norm switch
         {
             "layer_norm2d" => (t, wt, bt) => F.LayerNorm2d(t, wt, bt),
-            "layer_norm2d_eps_on_std" => (t, wt, bt) => F.LayerNorm2dEpsOnStd(t, wt, bt),
-            _ => (t, wt, bt) => F.GroupNorm(t, 3, wt, bt),
+            _ => (t, wt, bt) => F.LayerNorm2dEpsOnStd(t, wt, bt),
         };
         var (wide, narrow) = BothWidths(() =>
         {
@@ -188,6 +187,28 @@ public class VectorWidthTests
         });
         string[] what = ["forward", "input gradient", "weight gradient", "bias gradient"];
         for (int k = 0; k < 4; k++) SameBits(wide[k], narrow[k], $"{norm} {what[k]}");
+    }
+
+    [Fact]
+    public void GroupNormF32AgreesAtBothWidths()
+    {
+        using var scope = Tensor.Scope();
+        var gen = new Generator(19);
+        var x = Tensor.Randn([2, 12, 15, 20], DType.F32, Device.Cpu, gen) * 3 + 100;
+        var w = Tensor.Randn([12], DType.F32, Device.Cpu, gen);
+        var b = Tensor.Randn([12], DType.F32, Device.Cpu, gen);
+        var g = Tensor.Randn([2, 12, 15, 20], DType.F32, Device.Cpu, gen);
+        var (wide, narrow) = BothWidths(() =>
+        {
+            using var inner = Tensor.Scope();
+            var leaves = new[] { x.Detach().RequiresGradInPlace(), w.Detach().RequiresGradInPlace(), b.Detach().RequiresGradInPlace() };
+            var y = F.GroupNorm(leaves[0], 3, leaves[1], leaves[2]);
+            y.Backward(g);
+            return [ActivationTests.ToDoubles(y), .. leaves.Select(l => ActivationTests.ToDoubles(l.Grad!))];
+        });
+        string[] what = ["y", "dx", "dw", "db"];
+        for (int k = 0; k < 4; k++)
+            Engine.Tests.Core.Reference.Close(narrow[k], wide[k], 2e-6, 2e-6 * Math.Max(1, narrow[k].Max(Math.Abs)), $"group_norm {what[k]}");
     }
 
     /// <summary>Bit for bit, except that any NaN matches any NaN (the sign of a NaN follows the operand order the JIT picks).</summary>
