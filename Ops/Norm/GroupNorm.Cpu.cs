@@ -1,17 +1,23 @@
+using System.Runtime.Intrinsics;
 using Engine.Cpu;
 
 namespace Engine.Ops;
 
 /// <summary>
 /// The group norm on the CPU, over a contiguous (N, C, S) tensor with G groups: each (sample, group)
-/// is one contiguous row of C/G channel runs of S values; statistics per row, affine per channel. The affine
-/// parameters are widened to double once per call.
+/// is one contiguous row of C/G channel runs of S values; statistics per row, affine per channel. The generic
+/// kernels run in double (the affine parameters widened once per call); the float32 forward runs in float lanes.
 /// </summary>
 internal static unsafe class GroupNormCpu
 {
     public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, GroupNormShape shape, double eps)
     {
         var (n, c, s, groups) = shape;
+        if (x.DType == DType.F32 && (long)(c / groups) * s <= int.MaxValue)
+        {
+            ForwardF32(x, w, b, y, mean, rstd, shape, eps);
+            return;
+        }
         var gamma = LayerNormCpu.Widened(w, c, 1);
         var beta = LayerNormCpu.Widened(b, c, 0);
         if (x.DType == DType.F32)
@@ -79,6 +85,56 @@ internal static unsafe class GroupNormCpu
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// The float32 forward in float lanes, with the statistics of the F32 layer norm (LayerNormForwardF32.Cpu.cs:
+    /// float lane runs ended in double, a corrected two-pass mean), each channel run then shifted and scaled in float.
+    /// </summary>
+    private static void ForwardF32(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, GroupNormShape shape, double eps)
+    {
+        var (n, c, s, groups) = shape;
+        int perGroup = c / groups, length = (int)(perGroup * s);
+        float* xp = CpuBackend.Ptr<float>(x), yp = CpuBackend.Ptr<float>(y), mp = CpuBackend.Ptr<float>(mean), rp = CpuBackend.Ptr<float>(rstd);
+        float* wp = w is null ? null : CpuBackend.Ptr<float>(w), bp = b is null ? null : CpuBackend.Ptr<float>(b);
+        CpuParallel.For((long)n * groups, 4.0 * length, (start, end) =>
+        {
+            for (long row = start; row < end; row++)
+            {
+                float* xr = xp + row * length, yr = yp + row * length;
+                bool wide = VectorWidth.Use512;
+                float centre = (float)Wide.Average(wide ? LayerNormCpu.RowSum512(xr, length) : LayerNormCpu.RowSum256(xr, length), length);
+                var (shift, squares) = wide ? LayerNormCpu.RowCentred512(xr, centre, length) : LayerNormCpu.RowCentred256(xr, centre, length);
+                double rest = Wide.Average(shift, length);
+                double variance = Math.Max(0, Wide.Average(squares, length) - rest * rest);
+                double rs = 1 / Math.Sqrt(variance + eps);
+                mp[row] = (float)(centre + rest);
+                rp[row] = (float)rs;
+                for (int j = 0; j < perGroup; j++)
+                {
+                    int ch = (int)(row % groups) * perGroup + j;
+                    float scale = (float)(rs * (wp == null ? 1 : wp[ch])), beta = bp == null ? 0 : bp[ch];
+                    ShiftScale(xr + j * s, yr + j * s, centre, (float)rest, scale, beta, (int)s);
+                }
+            }
+        });
+    }
+
+    /// <summary>y = ((x - centre) - rest) scale + beta over a channel run, in float.</summary>
+    private static void ShiftScale(float* x, float* y, float centre, float rest, float scale, float beta, int n)
+    {
+        int i = 0;
+        if (VectorWidth.Use512)
+        {
+            Vector512<float> m = Vector512.Create(centre), e = Vector512.Create(rest), k = Vector512.Create(scale), b = Vector512.Create(beta);
+            for (; i <= n - 16; i += 16) Vector512.FusedMultiplyAdd(Vector512.Load(x + i) - m - e, k, b).Store(y + i);
+        }
+        else
+        {
+            Vector256<float> m = Vector256.Create(centre), e = Vector256.Create(rest), k = Vector256.Create(scale), b = Vector256.Create(beta);
+            for (; i <= n - 8; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - m - e, k, b).Store(y + i);
+        }
+        for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd(x[i] - centre - rest, scale, beta);
     }
 
     /// <summary>

@@ -5,30 +5,35 @@ namespace Engine.Ops;
 
 /// <summary>
 /// LayerNorm on the CPU: kernels over the rows of a contiguous (rows, d) matrix, statistics per row (two
-/// passes in double), affine parameters per column, widened once to double for the SIMD loops.
+/// passes), affine parameters per column. Float64 runs the generic kernels here, in double through
+/// <see cref="Wide"/>; float32 runs its own, in float lanes with every sum ended in double
+/// (LayerNormForwardF32.Cpu.cs, LayerNormBackwardF32.Cpu.cs).
 /// </summary>
 internal static unsafe partial class LayerNormCpu
 {
     public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, long rows, int d, double eps)
     {
+        if (x.DType == DType.F32)
+        {
+            ForwardF32(x, w, b, y, mean, rstd, rows, d, eps);
+            return;
+        }
         var gamma = Widened(w, d, 1);
         var beta = Widened(b, d, 0);
-        if (x.DType == DType.F32)
-            Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd), rows, d, gamma, beta, eps);
-        else
-            Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd), rows, d, gamma, beta, eps);
+        Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd), rows, d, gamma, beta, eps);
     }
 
     public static void Backward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, long rows, int d)
     {
+        if (x.DType == DType.F32)
+        {
+            BackwardF32(g, x, w, mean, rstd, dx, dw, db, rows, d);
+            return;
+        }
         var gamma = Widened(w, d, 1);
         double[]? dGamma = dw is null && db is null ? null : new double[d], dBeta = dGamma is null ? null : new double[d];
-        if (x.DType == DType.F32)
-            Backward(CpuBackend.Ptr<float>(g), CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(rstd),
-                dx is null ? null : CpuBackend.Ptr<float>(dx), rows, d, gamma, dGamma, dBeta);
-        else
-            Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
-                dx is null ? null : CpuBackend.Ptr<double>(dx), rows, d, gamma, dGamma, dBeta);
+        Backward(CpuBackend.Ptr<double>(g), CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(rstd),
+            dx is null ? null : CpuBackend.Ptr<double>(dx), rows, d, gamma, dGamma, dBeta);
         if (dw is not null) Narrowed(dGamma!, dw);
         if (db is not null) Narrowed(dBeta!, db);
     }
@@ -63,14 +68,6 @@ internal static unsafe partial class LayerNormCpu
                 for (long r = start; r < end; r++)
                 {
                     T* xr = x + r * d, yr = y + r * d;
-                    if (typeof(T) == typeof(float) && oneTile)
-                    {
-                        // A float row of one tile is widened in registers: the same operations, in the same order, as on a widened tile.
-                        var (m, rsf) = ForwardFloatRow((float*)xr, (float*)yr, gm, bt, d, eps);
-                        Wide.Set(mean + r, m);
-                        Wide.Set(rstd + r, rsf);
-                        continue;
-                    }
                     double sum = 0, squares = 0;
                     double* xt = null;
                     for (int t = 0; t < d; t += Wide.Tile)
@@ -100,66 +97,10 @@ internal static unsafe partial class LayerNormCpu
     }
 
     /// <summary>
-    /// <see cref="Wide.Sum"/>, <see cref="Wide.SumSquaredDeviations"/> and <see cref="Wide.NormalizeAffine"/> on one float
-    /// row of at most one tile, widened in registers instead of through a scratch tile; returns the mean and rstd.
-    /// </summary>
-    private static (double Mean, double Rstd) ForwardFloatRow(float* x, float* y, double* gamma, double* beta, int n, double eps)
-    {
-        if (VectorWidth.Use512) return ForwardFloatRow512(x, y, gamma, beta, n, eps);
-        int w = Vector<double>.Count;
-        Vector<double> a0 = default, a1 = default, a2 = default, a3 = default;
-        int i = 0;
-        for (; i <= n - 4 * w; i += 4 * w)
-        {
-            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
-            Vector.Widen(Vector.Load(x + i + 2 * w), out var x2, out var x3);
-            a0 += x0; a1 += x1; a2 += x2; a3 += x3;
-        }
-        for (; i <= n - w; i += w) a0 += WidenOne(x + i);
-        double sum = Vector.Sum((a0 + a1) + (a2 + a3));
-        for (; i < n; i++) sum += x[i];
-        double mu = Wide.Average(sum, n);
-
-        Vector<double> m = new(mu);
-        a0 = a1 = a2 = a3 = default;
-        i = 0;
-        for (; i <= n - 4 * w; i += 4 * w)
-        {
-            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
-            Vector.Widen(Vector.Load(x + i + 2 * w), out var x2, out var x3);
-            var d0 = x0 - m; var d1 = x1 - m; var d2 = x2 - m; var d3 = x3 - m;
-            a0 += d0 * d0; a1 += d1 * d1; a2 += d2 * d2; a3 += d3 * d3;
-        }
-        for (; i <= n - w; i += w) { var d = WidenOne(x + i) - m; a0 += d * d; }
-        double squares = Vector.Sum((a0 + a1) + (a2 + a3));
-        for (; i < n; i++) { double d = x[i] - mu; squares += d * d; }
-        double rs = 1 / Math.Sqrt(Wide.Average(squares, n) + eps);
-
-        Vector<double> r = new(rs);
-        i = 0;
-        for (; i <= n - 2 * w; i += 2 * w)
-        {
-            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
-            var y0 = (x0 - m) * r * Vector.Load(gamma + i) + Vector.Load(beta + i);
-            var y1 = (x1 - m) * r * Vector.Load(gamma + i + w) + Vector.Load(beta + i + w);
-            Vector.Narrow(y0, y1).Store(y + i);
-        }
-        for (; i < n; i++) y[i] = (float)((x[i] - mu) * rs * gamma[i] + beta[i]);
-        return (mu, rs);
-    }
-
-    /// <summary>The <c>Vector&lt;double&gt;.Count</c> floats at <paramref name="x"/>, widened.</summary>
-    private static Vector<double> WidenOne(float* x)
-    {
-        Span<double> lanes = stackalloc double[Vector<double>.Count];
-        for (int k = 0; k < lanes.Length; k++) lanes[k] = x[k];
-        return new Vector<double>(lanes);
-    }
-
-    /// <summary>
     /// Input gradient into <paramref name="dx"/> (skipped when null) and, when <paramref name="dGamma"/> is
-    /// given, the affine gradients. Those are sums over rows: each block of rows (a split fixed by the shape,
-    /// not by the thread count) adds into its own partial sums, which are then added in block order.
+    /// given, the affine gradients (the generic form; float32 tensors take <c>BackwardF32</c>). Those are sums over
+    /// rows: each block of rows (a split fixed by the shape, not by the thread count) adds into its own partial
+    /// sums, which are then added in block order.
     /// </summary>
     public static void Backward<T>(T* g, T* x, T* mean, T* rstd, T* dx, long rows, int d, double[] gamma, double[]? dGamma, double[]? dBeta) where T : unmanaged
     {
@@ -181,15 +122,6 @@ internal static unsafe partial class LayerNormCpu
                     {
                         T* xr = x + r * d, gr = g + r * d;
                         double mu = Wide.Get(mean + r), rs = Wide.Get(rstd + r);
-                        if (typeof(T) == typeof(float))
-                        {
-                            // Float rows are widened in registers, one pass for the sums and one for dx.
-                            var (sg, sgx) = SumsFloat((float*)gr, gm, (float*)xr, mu, rs, affine ? pg : null, pb, d);
-                            if (dx == null) continue;
-                            double k1 = -rs * rs * rs * sgx / d;
-                            CombineFloat((float*)gr, gm, (float*)xr, rs, k1, -rs * sg / d - k1 * mu, (float*)(dx + r * d), d);
-                            continue;
-                        }
                         double sumG = 0, sumGx = 0;
                         double* xt = null, gt = null;
                         for (int t = 0; t < d; t += Wide.Tile)
@@ -222,69 +154,6 @@ internal static unsafe partial class LayerNormCpu
             }
         });
         if (affine) SumBlocks(partial, blocks, d, dGamma!, dBeta!);
-    }
-
-    /// <summary>
-    /// <see cref="Wide.SumWeighted"/> and, when <paramref name="dGamma"/> is given, <see cref="Wide.AddAffineGradients"/>
-    /// on one float row, widened in registers: the same operations in the same order as on a widened tile.
-    /// </summary>
-    private static (double A, double B) SumsFloat(float* g, double* gamma, float* x, double mean, double rstd, double* dGamma, double* dBeta, int n)
-    {
-        if (VectorWidth.Use512) return SumsFloat512(g, gamma, x, mean, rstd, dGamma, dBeta, n);
-        int w = Vector<double>.Count;
-        Vector<double> a = default, b = default, m = new(mean), r = new(rstd);
-        int i = 0;
-        for (; i <= n - 2 * w; i += 2 * w)
-        {
-            Vector.Widen(Vector.Load(g + i), out var g0, out var g1);
-            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
-            var c0 = x0 - m;
-            var c1 = x1 - m;
-            var gg0 = g0 * Vector.Load(gamma + i);
-            a += gg0;
-            b += gg0 * c0;
-            var gg1 = g1 * Vector.Load(gamma + i + w);
-            a += gg1;
-            b += gg1 * c1;
-            if (dGamma == null) continue;
-            (Vector.Load(dGamma + i) + g0 * c0 * r).Store(dGamma + i);
-            (Vector.Load(dBeta + i) + g0).Store(dBeta + i);
-            (Vector.Load(dGamma + i + w) + g1 * c1 * r).Store(dGamma + i + w);
-            (Vector.Load(dBeta + i + w) + g1).Store(dBeta + i + w);
-        }
-        double sa = Vector.Sum(a), sb = Vector.Sum(b);
-        for (; i < n; i++)
-        {
-            double gi = g[i], c = x[i] - mean, gg = gi * gamma[i];
-            sa += gg;
-            sb += gg * c;
-            if (dGamma == null) continue;
-            dGamma[i] += gi * c * rstd;
-            dBeta[i] += gi;
-        }
-        return (sa, sb);
-    }
-
-    /// <summary><see cref="Wide.Combine(double*, double*, double*, double, double, double, double*, int)"/> on one float row, widened in registers.</summary>
-    private static void CombineFloat(float* g, double* gamma, float* x, double alpha, double c1, double c0, float* dx, int n)
-    {
-        if (VectorWidth.Use512)
-        {
-            CombineFloat512(g, gamma, x, alpha, c1, c0, dx, n);
-            return;
-        }
-        int w = Vector<double>.Count;
-        Vector<double> a = new(alpha), k1 = new(c1), k0 = new(c0);
-        int i = 0;
-        for (; i <= n - 2 * w; i += 2 * w)
-        {
-            Vector.Widen(Vector.Load(g + i), out var g0, out var g1);
-            Vector.Widen(Vector.Load(x + i), out var x0, out var x1);
-            var d0 = g0 * Vector.Load(gamma + i) * a + x0 * k1 + k0;
-            var d1 = g1 * Vector.Load(gamma + i + w) * a + x1 * k1 + k0;
-            Vector.Narrow(d0, d1).Store(dx + i);
-        }
-        for (; i < n; i++) dx[i] = (float)(g[i] * gamma[i] * alpha + x[i] * c1 + c0);
     }
 
     /// <summary>How many row blocks keep affine partial sums: enough to share among threads, few enough that the partials stay small.</summary>
