@@ -4,15 +4,26 @@ using Engine.Cpu;
 namespace Engine.Ops;
 
 /// <summary>
-/// Convolution as matrix products: per chunk of images, the column matrix (<see cref="Im2Col"/>) times the
-/// weight, group by group. A 1x1 stride-1 convolution of one image reads the input itself as the matrix.
+/// Convolution as matrix products, group by group, over the whole batch at once: the weight times the column
+/// matrix, which the GEMM packs straight from the input (<see cref="ConvOperands"/>), writing each image's
+/// output in place. The weight gradient is the output gradient times the transposed column matrix, packed the
+/// same way. The input gradient of a stride-1 convolution is itself a convolution (of the output gradient with
+/// the flipped kernel, channels swapped), computed the same way; other strides go through a stored column
+/// matrix and its adjoint (<see cref="Im2Col"/>), the path described below.
 /// </summary>
 /// <remarks>
+/// <para>
+/// The self-packed paths compute the same sums in the same order as a stored column matrix would give: their
+/// bits equal the column-matrix path's (<see cref="UseColumnMatrix"/>, kept for strides and as the tests'
+/// reference) in the forward pass, and depend on the shapes only, never on the thread count.
+/// </para>
+/// <para>Column-matrix path:
 /// Images are taken in chunks so that small feature maps still give the GEMM a few hundred columns: a
 /// chunk's outputs come out as (Cout, images·Ho·Wo) and are scattered back to (images, Cout, Ho, Wo).
 /// With large maps a chunk is one image and the GEMM writes the output directly. The chunking depends on
 /// the shapes only, and chunks run in order (the GEMM threads its own tiles), so the weight gradient sums
 /// the images in the same order for any thread count.
+/// </para>
 /// </remarks>
 internal static unsafe class ConvGemm
 {
@@ -21,6 +32,18 @@ internal static unsafe class ConvGemm
 
     /// <summary>Upper bound on a chunk's column matrix, in elements, so it stays in the last-level cache's neighbourhood.</summary>
     public const long MaxColumnElements = 1L << 21;
+
+    [ThreadStatic] private static bool t_useColumnMatrix;
+
+    /// <summary>Tests only: the stored column-matrix path for every pass (per calling thread), the reference the self-packed paths are compared with.</summary>
+    internal static bool UseColumnMatrix
+    {
+        get => t_useColumnMatrix;
+        set => t_useColumnMatrix = value;
+    }
+
+    /// <summary>Whether the batch's pixels fit the GEMM's int column count; the self-packed paths need that.</summary>
+    private static bool SelfPacked(ConvGeometry g) => !UseColumnMatrix && (long)g.N * g.OutPlane <= int.MaxValue;
 
     public static int ImagesPerChunk(ConvGeometry g)
     {
@@ -34,6 +57,12 @@ internal static unsafe class ConvGemm
     /// <summary>y = conv(x, w) + bias; every operand contiguous, <paramref name="bias"/> may be null.</summary>
     public static void Forward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (SelfPacked(g))
+        {
+            ForwardSelfPacked(g, x, w, y);
+            if (bias != null) AddBias(g, bias, y);
+            return;
+        }
         int chunk = ImagesPerChunk(g);
         bool direct = chunk == 1;
         bool readInput = g.IsPointwise && direct;
@@ -55,11 +84,76 @@ internal static unsafe class ConvGemm
         if (bias != null) AddBias(g, bias, y);
     }
 
+    /// <summary>y = conv(x, w) without bias: per group, W_g (CoutG x Kg) times the self-packed column matrix, images side by side.</summary>
+    private static void ForwardSelfPacked<T>(ConvGeometry g, T* x, T* w, T* y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int grp = 0; grp < g.Groups; grp++)
+            CpuGemm.Gemm(g.CoutG, g.N * g.OutPlane, g.Kg, null, w + (long)grp * g.CoutG * g.Kg, g.Kg, 1,
+                new ConvOperands.Columns<T>(g, x, grp), null, 0, 0, false,
+                y + (long)grp * g.CoutG * g.OutPlane, g.OutPlane, g.OutPlane, (long)g.Cout * g.OutPlane);
+    }
+
     /// <summary>
     /// Gradients of the input, weight and bias from the output gradient <paramref name="gy"/>; a null target
     /// is skipped. <paramref name="x"/> is read only for the weight gradient, <paramref name="w"/> only for the input's.
     /// </summary>
     public static void Backward<T>(ConvGeometry g, T* x, T* w, T* gy, T* gx, T* gw, T* gb) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!SelfPacked(g))
+        {
+            BackwardColumnMatrix(g, x, w, gy, gx, gw);
+        }
+        else
+        {
+            // gW_gᵀ = cols_g (Kg x N·Ho·Wo) · gY_gᵀ, one product over the whole batch (k runs over the images in
+            // order), then transposed. This way round the long column matrix is A, which the workers split
+            // between them and pack once; as B it would be shared but the output gradient, as A, packed by every worker.
+            if (gw != null)
+            {
+                using var gwT = new ConvScratch<T>((long)g.Kg * g.CoutG);
+                for (int grp = 0; grp < g.Groups; grp++)
+                {
+                    CpuGemm.Gemm(g.Kg, g.CoutG, g.N * g.OutPlane, new ConvOperands.ColumnRows<T>(g, x, grp), null, 0, 0,
+                        new ConvOperands.OutputRows<T>(g, gy, grp), null, 0, 0, false, gwT.Ptr, g.CoutG);
+                    T* dst = gw + (long)grp * g.CoutG * g.Kg;
+                    for (int co = 0; co < g.CoutG; co++)
+                        for (int r = 0; r < g.Kg; r++) dst[(long)co * g.Kg + r] = gwT.Ptr[(long)r * g.CoutG + co];
+                }
+            }
+            if (gx != null)
+            {
+                var t = g.InputGradientConv();
+                if (t is null) BackwardColumnMatrix(g, null, w, gy, gx, null);
+                else
+                {
+                    using var flipped = new ConvScratch<T>((long)g.Cin * g.CoutG * g.KH * g.KW);
+                    FlipKernel(g, w, flipped.Ptr);
+                    ForwardSelfPacked(t, gy, flipped.Ptr, gx);
+                }
+            }
+        }
+        if (gb != null) BiasGradient(g, gy, gb);
+    }
+
+    /// <summary>
+    /// The kernel of <see cref="ConvGeometry.InputGradientConv"/>: w' (Cin, CoutG, kH, kW) with
+    /// w'[grp·CinG + ci, co, ky, kx] = w[grp·CoutG + co, ci, kH−1−ky, kW−1−kx].
+    /// </summary>
+    private static void FlipKernel<T>(ConvGeometry g, T* w, T* flipped) where T : unmanaged
+    {
+        int taps = g.KH * g.KW;
+        for (int grp = 0; grp < g.Groups; grp++)
+            for (int co = 0; co < g.CoutG; co++)
+                for (int ci = 0; ci < g.CinG; ci++)
+                {
+                    T* src = w + ((long)(grp * g.CoutG + co) * g.CinG + ci) * taps;
+                    T* dst = flipped + ((long)(grp * g.CinG + ci) * g.CoutG + co) * taps;
+                    for (int t = 0; t < taps; t++) dst[t] = src[taps - 1 - t];
+                }
+    }
+
+    /// <summary>The weight and input gradients through stored column matrices, chunk of images by chunk; a null target is skipped.</summary>
+    private static void BackwardColumnMatrix<T>(ConvGeometry g, T* x, T* w, T* gy, T* gx, T* gw) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int chunk = ImagesPerChunk(g);
         bool direct = chunk == 1;
@@ -98,7 +192,6 @@ internal static unsafe class ConvGemm
                 if (!readInput) Im2Col.Accumulate(g, cols.Ptr, b0, count, gx);
             }
         }
-        if (gb != null) BiasGradient(g, gy, gb);
     }
 
     /// <summary>y[n, co, :] += bias[co].</summary>
