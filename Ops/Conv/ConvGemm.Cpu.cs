@@ -14,8 +14,8 @@ namespace Engine.Ops;
 /// <remarks>
 /// <para>
 /// The self-packed paths compute the same sums in the same order as a stored column matrix would give: their
-/// bits equal the column-matrix path's (<see cref="UseColumnMatrix"/>, kept for strides and as the tests'
-/// reference) in the forward pass, and depend on the shapes only, never on the thread count.
+/// bits equal the column-matrix path's (<see cref="Path"/>; kept for short rows, thin products and strided input
+/// gradients, and as the tests' reference) in the forward pass, and depend on the shapes only, never on the thread count.
 /// </para>
 /// <para>Column-matrix path:
 /// Images are taken in chunks so that small feature maps still give the GEMM a few hundred columns: a
@@ -33,17 +33,51 @@ internal static unsafe class ConvGemm
     /// <summary>Upper bound on a chunk's column matrix, in elements, so it stays in the last-level cache's neighbourhood.</summary>
     public const long MaxColumnElements = 1L << 21;
 
-    [ThreadStatic] private static bool t_useColumnMatrix;
+    /// <summary>Which path a pass takes: chosen from the shapes, or forced (tests).</summary>
+    internal enum PathChoice { Auto, ColumnMatrix, SelfPacked }
 
-    /// <summary>Tests only: the stored column-matrix path for every pass (per calling thread), the reference the self-packed paths are compared with.</summary>
-    internal static bool UseColumnMatrix
+    [ThreadStatic] private static PathChoice t_path;
+
+    /// <summary>
+    /// Tests only: force the stored column-matrix path or the self-packed one for every pass they can take (per
+    /// calling thread); <see cref="PathChoice.Auto"/> (the default) picks by shape.
+    /// </summary>
+    internal static PathChoice Path
     {
-        get => t_useColumnMatrix;
-        set => t_useColumnMatrix = value;
+        get => t_path;
+        set => t_path = value;
     }
 
+    /// <summary>Shortest run of output pixels (an output row; a plane when pointwise) for which packing from the input pays.</summary>
+    private const int MinRun = 16;
+
+    /// <summary>
+    /// Whether the forward product packs its column matrix from the input. Short rows make many short copies,
+    /// and few output channels a short product per packed panel: there the stored matrix's block copies win
+    /// (measured on vHeat-Nano's stem, 8 channels on a 16-wide map, and its 8x8 to 1x1 maps, 2026-12-07).
+    /// Shapes only, never the thread count, decide.
+    /// </summary>
+    private static bool SelfPackedForward(ConvGeometry g) => Path switch
+    {
+        PathChoice.ColumnMatrix => false,
+        PathChoice.SelfPacked => Fits(g),
+        _ => Fits(g) && (g.IsPointwise ? g.OutPlane : g.Wo) >= MinRun && g.CoutG >= 32,
+    };
+
+    /// <summary>
+    /// Whether the weight gradient packs the transposed column matrix from the input: only for deep column
+    /// matrices (3x3 and larger kernels over many channels); with a few dozen rows the product is too thin and the
+    /// stored path was faster (the bench's 1x1 and patch cases, vHeat-Nano's stem; 2026-12-07).
+    /// </summary>
+    private static bool SelfPackedWeightGradient(ConvGeometry g) => Path switch
+    {
+        PathChoice.ColumnMatrix => false,
+        PathChoice.SelfPacked => Fits(g),
+        _ => Fits(g) && !g.IsPointwise && g.Wo >= MinRun && g.Kg >= 256,
+    };
+
     /// <summary>Whether the batch's pixels fit the GEMM's int column count; the self-packed paths need that.</summary>
-    private static bool SelfPacked(ConvGeometry g) => !UseColumnMatrix && (long)g.N * g.OutPlane <= int.MaxValue;
+    private static bool Fits(ConvGeometry g) => (long)g.N * g.OutPlane <= int.MaxValue;
 
     public static int ImagesPerChunk(ConvGeometry g)
     {
@@ -57,7 +91,7 @@ internal static unsafe class ConvGemm
     /// <summary>y = conv(x, w) + bias; every operand contiguous, <paramref name="bias"/> may be null.</summary>
     public static void Forward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (SelfPacked(g))
+        if (SelfPackedForward(g))
         {
             ForwardSelfPacked(g, x, w, y);
             if (bias != null) AddBias(g, bias, y);
@@ -99,39 +133,32 @@ internal static unsafe class ConvGemm
     /// </summary>
     public static void Backward<T>(ConvGeometry g, T* x, T* w, T* gy, T* gx, T* gw, T* gb) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (!SelfPacked(g))
+        // gW_gᵀ = cols_g (Kg x N·Ho·Wo) · gY_gᵀ, one product over the whole batch (k runs over the images in
+        // order), then transposed. This way round the long column matrix is A, which the workers split between
+        // them and pack once; as B it would be shared but the output gradient, as A, packed by every worker.
+        if (gw != null && SelfPackedWeightGradient(g))
         {
-            BackwardColumnMatrix(g, x, w, gy, gx, gw);
+            using var gwT = new ConvScratch<T>((long)g.Kg * g.CoutG);
+            for (int grp = 0; grp < g.Groups; grp++)
+            {
+                CpuGemm.Gemm(g.Kg, g.CoutG, g.N * g.OutPlane, new ConvOperands.ColumnRows<T>(g, x, grp), null, 0, 0,
+                    new ConvOperands.OutputRows<T>(g, gy, grp), null, 0, 0, false, gwT.Ptr, g.CoutG);
+                T* dst = gw + (long)grp * g.CoutG * g.Kg;
+                for (int co = 0; co < g.CoutG; co++)
+                    for (int r = 0; r < g.Kg; r++) dst[(long)co * g.Kg + r] = gwT.Ptr[(long)r * g.CoutG + co];
+            }
+            gw = null;
         }
-        else
+        // The input gradient of a stride-1 convolution is the convolution of gY with the flipped kernel.
+        var t = gx != null ? g.InputGradientConv() : null;
+        if (t != null && SelfPackedForward(t))
         {
-            // gW_gᵀ = cols_g (Kg x N·Ho·Wo) · gY_gᵀ, one product over the whole batch (k runs over the images in
-            // order), then transposed. This way round the long column matrix is A, which the workers split
-            // between them and pack once; as B it would be shared but the output gradient, as A, packed by every worker.
-            if (gw != null)
-            {
-                using var gwT = new ConvScratch<T>((long)g.Kg * g.CoutG);
-                for (int grp = 0; grp < g.Groups; grp++)
-                {
-                    CpuGemm.Gemm(g.Kg, g.CoutG, g.N * g.OutPlane, new ConvOperands.ColumnRows<T>(g, x, grp), null, 0, 0,
-                        new ConvOperands.OutputRows<T>(g, gy, grp), null, 0, 0, false, gwT.Ptr, g.CoutG);
-                    T* dst = gw + (long)grp * g.CoutG * g.Kg;
-                    for (int co = 0; co < g.CoutG; co++)
-                        for (int r = 0; r < g.Kg; r++) dst[(long)co * g.Kg + r] = gwT.Ptr[(long)r * g.CoutG + co];
-                }
-            }
-            if (gx != null)
-            {
-                var t = g.InputGradientConv();
-                if (t is null) BackwardColumnMatrix(g, null, w, gy, gx, null);
-                else
-                {
-                    using var flipped = new ConvScratch<T>((long)g.Cin * g.CoutG * g.KH * g.KW);
-                    FlipKernel(g, w, flipped.Ptr);
-                    ForwardSelfPacked(t, gy, flipped.Ptr, gx);
-                }
-            }
+            using var flipped = new ConvScratch<T>((long)g.Cin * g.CoutG * g.KH * g.KW);
+            FlipKernel(g, w, flipped.Ptr);
+            ForwardSelfPacked(t, gy, flipped.Ptr, gx);
+            gx = null;
         }
+        if (gx != null || gw != null) BackwardColumnMatrix(g, x, w, gy, gx, gw);
         if (gb != null) BiasGradient(g, gy, gb);
     }
 

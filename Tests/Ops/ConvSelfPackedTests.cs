@@ -15,10 +15,10 @@ public class ConvSelfPackedTests
     /// <summary>Output and the three gradients, through the column-matrix path or the self-packed one.</summary>
     private static double[][] Run(ConvSpec s, DType dtype, ulong seed, bool columnMatrix)
     {
-        bool previous = ConvGemm.UseColumnMatrix;
+        var previous = ConvGemm.Path;
         try
         {
-            ConvGemm.UseColumnMatrix = columnMatrix;
+            ConvGemm.Path = columnMatrix ? ConvGemm.PathChoice.ColumnMatrix : ConvGemm.PathChoice.SelfPacked;
             using var scope = Tensor.Scope();
             var x = Randn(s.InputShape, dtype, seed).RequiresGradInPlace();
             var w = Randn(s.WeightShape, dtype, seed + 1).RequiresGradInPlace();
@@ -29,7 +29,7 @@ public class ConvSelfPackedTests
         }
         finally
         {
-            ConvGemm.UseColumnMatrix = previous;
+            ConvGemm.Path = previous;
         }
     }
 
@@ -108,9 +108,11 @@ public class ConvSelfPackedDeterminismTests
     private static double[][] Run(int threads, ConvSpec s)
     {
         int previous = CpuParallel.ThreadCount;
+        var path = ConvGemm.Path;
         try
         {
             CpuParallel.ThreadCount = threads;
+            ConvGemm.Path = ConvGemm.PathChoice.SelfPacked;
             using var scope = Tensor.Scope();
             var x = Randn(s.InputShape, DType.F32, 1).RequiresGradInPlace();
             var w = Randn(s.WeightShape, DType.F32, 2).RequiresGradInPlace();
@@ -122,6 +124,7 @@ public class ConvSelfPackedDeterminismTests
         finally
         {
             CpuParallel.ThreadCount = previous;
+            ConvGemm.Path = path;
         }
     }
 }
