@@ -149,9 +149,10 @@ internal static unsafe class ConvGemm
             }
             gw = null;
         }
-        // The input gradient of a stride-1 convolution is the convolution of gY with the flipped kernel.
+        // The input gradient of a stride-1 convolution is the convolution of gY with the flipped kernel. Not for a
+        // pointwise one: its column matrix is the gradient itself, and the stored path measured faster (bench's 1x1, 2026-12-07).
         var t = gx != null ? g.InputGradientConv() : null;
-        if (t != null && SelfPackedForward(t))
+        if (t != null && SelfPackedForward(t) && (Path == PathChoice.SelfPacked || !g.IsPointwise))
         {
             using var flipped = new ConvScratch<T>((long)g.Cin * g.CoutG * g.KH * g.KW);
             FlipKernel(g, w, flipped.Ptr);
