@@ -4,15 +4,26 @@ using Engine.Cpu;
 namespace Engine.Ops;
 
 /// <summary>
-/// Convolution as matrix products: per chunk of images, the column matrix (<see cref="Im2Col"/>) times the
-/// weight, group by group. A 1x1 stride-1 convolution of one image reads the input itself as the matrix.
+/// Convolution as matrix products, group by group, over the whole batch at once: the weight times the column
+/// matrix, which the GEMM packs straight from the input (<see cref="ConvOperands"/>), writing each image's
+/// output in place. The weight gradient is the output gradient times the transposed column matrix, packed the
+/// same way. The input gradient of a stride-1 convolution is itself a convolution (of the output gradient with
+/// the flipped kernel, channels swapped), computed the same way; other strides go through a stored column
+/// matrix and its adjoint (<see cref="Im2Col"/>), the path described below.
 /// </summary>
 /// <remarks>
+/// <para>
+/// The self-packed paths compute the same sums in the same order as a stored column matrix would give: their
+/// bits equal the column-matrix path's (<see cref="Path"/>; kept for short rows, thin products and strided input
+/// gradients, and as the tests' reference) in the forward pass, and depend on the shapes only, never on the thread count.
+/// </para>
+/// <para>Column-matrix path:
 /// Images are taken in chunks so that small feature maps still give the GEMM a few hundred columns: a
 /// chunk's outputs come out as (Cout, images·Ho·Wo) and are scattered back to (images, Cout, Ho, Wo).
 /// With large maps a chunk is one image and the GEMM writes the output directly. The chunking depends on
 /// the shapes only, and chunks run in order (the GEMM threads its own tiles), so the weight gradient sums
 /// the images in the same order for any thread count.
+/// </para>
 /// </remarks>
 internal static unsafe class ConvGemm
 {
@@ -21,6 +32,52 @@ internal static unsafe class ConvGemm
 
     /// <summary>Upper bound on a chunk's column matrix, in elements, so it stays in the last-level cache's neighbourhood.</summary>
     public const long MaxColumnElements = 1L << 21;
+
+    /// <summary>Which path a pass takes: chosen from the shapes, or forced (tests).</summary>
+    internal enum PathChoice { Auto, ColumnMatrix, SelfPacked }
+
+    [ThreadStatic] private static PathChoice t_path;
+
+    /// <summary>
+    /// Tests only: force the stored column-matrix path or the self-packed one for every pass they can take (per
+    /// calling thread); <see cref="PathChoice.Auto"/> (the default) picks by shape.
+    /// </summary>
+    internal static PathChoice Path
+    {
+        get => t_path;
+        set => t_path = value;
+    }
+
+    /// <summary>Shortest run of output pixels (an output row; a plane when pointwise) for which packing from the input pays.</summary>
+    private const int MinRun = 16;
+
+    /// <summary>
+    /// Whether the forward product packs its column matrix from the input. Short rows make many short copies,
+    /// and few output channels a short product per packed panel: there the stored matrix's block copies win
+    /// (measured on vHeat-Nano's stem, 8 channels on a 16-wide map, and its 8x8 to 1x1 maps, 2026-12-07).
+    /// Shapes only, never the thread count, decide.
+    /// </summary>
+    private static bool SelfPackedForward(ConvGeometry g) => Path switch
+    {
+        PathChoice.ColumnMatrix => false,
+        PathChoice.SelfPacked => Fits(g),
+        _ => Fits(g) && (g.IsPointwise ? g.OutPlane : g.Wo) >= MinRun && g.CoutG >= 32,
+    };
+
+    /// <summary>
+    /// Whether the weight gradient packs the transposed column matrix from the input: only for deep column
+    /// matrices (3x3 and larger kernels over many channels); with a few dozen rows the product is too thin and the
+    /// stored path was faster (the bench's 1x1 and patch cases, vHeat-Nano's stem; 2026-12-07).
+    /// </summary>
+    private static bool SelfPackedWeightGradient(ConvGeometry g) => Path switch
+    {
+        PathChoice.ColumnMatrix => false,
+        PathChoice.SelfPacked => Fits(g),
+        _ => Fits(g) && !g.IsPointwise && g.Wo >= MinRun && g.Kg >= 256,
+    };
+
+    /// <summary>Whether the batch's pixels fit the GEMM's int column count; the self-packed paths need that.</summary>
+    private static bool Fits(ConvGeometry g) => (long)g.N * g.OutPlane <= int.MaxValue;
 
     public static int ImagesPerChunk(ConvGeometry g)
     {
@@ -34,6 +91,12 @@ internal static unsafe class ConvGemm
     /// <summary>y = conv(x, w) + bias; every operand contiguous, <paramref name="bias"/> may be null.</summary>
     public static void Forward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (SelfPackedForward(g))
+        {
+            ForwardSelfPacked(g, x, w, y);
+            if (bias != null) AddBias(g, bias, y);
+            return;
+        }
         int chunk = ImagesPerChunk(g);
         bool direct = chunk == 1;
         bool readInput = g.IsPointwise && direct;
@@ -55,11 +118,70 @@ internal static unsafe class ConvGemm
         if (bias != null) AddBias(g, bias, y);
     }
 
+    /// <summary>y = conv(x, w) without bias: per group, W_g (CoutG x Kg) times the self-packed column matrix, images side by side.</summary>
+    private static void ForwardSelfPacked<T>(ConvGeometry g, T* x, T* w, T* y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int grp = 0; grp < g.Groups; grp++)
+            CpuGemm.Gemm(g.CoutG, g.N * g.OutPlane, g.Kg, null, w + (long)grp * g.CoutG * g.Kg, g.Kg, 1,
+                new ConvOperands.Columns<T>(g, x, grp), null, 0, 0, false,
+                y + (long)grp * g.CoutG * g.OutPlane, g.OutPlane, g.OutPlane, (long)g.Cout * g.OutPlane);
+    }
+
     /// <summary>
     /// Gradients of the input, weight and bias from the output gradient <paramref name="gy"/>; a null target
     /// is skipped. <paramref name="x"/> is read only for the weight gradient, <paramref name="w"/> only for the input's.
     /// </summary>
     public static void Backward<T>(ConvGeometry g, T* x, T* w, T* gy, T* gx, T* gw, T* gb) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // gW_gᵀ = cols_g (Kg x N·Ho·Wo) · gY_gᵀ, one product over the whole batch (k runs over the images in
+        // order), then transposed. This way round the long column matrix is A, which the workers split between
+        // them and pack once; as B it would be shared but the output gradient, as A, packed by every worker.
+        if (gw != null && SelfPackedWeightGradient(g))
+        {
+            using var gwT = new ConvScratch<T>((long)g.Kg * g.CoutG);
+            for (int grp = 0; grp < g.Groups; grp++)
+            {
+                CpuGemm.Gemm(g.Kg, g.CoutG, g.N * g.OutPlane, new ConvOperands.ColumnRows<T>(g, x, grp), null, 0, 0,
+                    new ConvOperands.OutputRows<T>(g, gy, grp), null, 0, 0, false, gwT.Ptr, g.CoutG);
+                T* dst = gw + (long)grp * g.CoutG * g.Kg;
+                for (int co = 0; co < g.CoutG; co++)
+                    for (int r = 0; r < g.Kg; r++) dst[(long)co * g.Kg + r] = gwT.Ptr[(long)r * g.CoutG + co];
+            }
+            gw = null;
+        }
+        // The input gradient of a stride-1 convolution is the convolution of gY with the flipped kernel. Not for a
+        // pointwise one: its column matrix is the gradient itself, and the stored path measured faster (bench's 1x1, 2026-12-07).
+        var t = gx != null ? g.InputGradientConv() : null;
+        if (t != null && SelfPackedForward(t) && (Path == PathChoice.SelfPacked || !g.IsPointwise))
+        {
+            using var flipped = new ConvScratch<T>((long)g.Cin * g.CoutG * g.KH * g.KW);
+            FlipKernel(g, w, flipped.Ptr);
+            ForwardSelfPacked(t, gy, flipped.Ptr, gx);
+            gx = null;
+        }
+        if (gx != null || gw != null) BackwardColumnMatrix(g, x, w, gy, gx, gw);
+        if (gb != null) BiasGradient(g, gy, gb);
+    }
+
+    /// <summary>
+    /// The kernel of <see cref="ConvGeometry.InputGradientConv"/>: w' (Cin, CoutG, kH, kW) with
+    /// w'[grp·CinG + ci, co, ky, kx] = w[grp·CoutG + co, ci, kH−1−ky, kW−1−kx].
+    /// </summary>
+    private static void FlipKernel<T>(ConvGeometry g, T* w, T* flipped) where T : unmanaged
+    {
+        int taps = g.KH * g.KW;
+        for (int grp = 0; grp < g.Groups; grp++)
+            for (int co = 0; co < g.CoutG; co++)
+                for (int ci = 0; ci < g.CinG; ci++)
+                {
+                    T* src = w + ((long)(grp * g.CoutG + co) * g.CinG + ci) * taps;
+                    T* dst = flipped + ((long)(grp * g.CinG + ci) * g.CoutG + co) * taps;
+                    for (int t = 0; t < taps; t++) dst[t] = src[taps - 1 - t];
+                }
+    }
+
+    /// <summary>The weight and input gradients through stored column matrices, chunk of images by chunk; a null target is skipped.</summary>
+    private static void BackwardColumnMatrix<T>(ConvGeometry g, T* x, T* w, T* gy, T* gx, T* gw) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int chunk = ImagesPerChunk(g);
         bool direct = chunk == 1;
@@ -98,7 +220,6 @@ internal static unsafe class ConvGemm
                 if (!readInput) Im2Col.Accumulate(g, cols.Ptr, b0, count, gx);
             }
         }
-        if (gb != null) BiasGradient(g, gy, gb);
     }
 
     /// <summary>y[n, co, :] += bias[co].</summary>

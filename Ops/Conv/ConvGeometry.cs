@@ -38,6 +38,20 @@ internal sealed class ConvGeometry
     /// <summary>A 1x1 convolution that reads every pixel once: a plain matrix product, no column matrix.</summary>
     public bool IsPointwise => KH == 1 && KW == 1 && SH == 1 && SW == 1 && PadTop == 0 && PadBottom == 0 && PadLeft == 0 && PadRight == 0;
 
+    /// <summary>
+    /// The convolution that maps the output gradient to the input gradient, for a stride-1 convolution whose
+    /// paddings are at most the dilated kernel's reach: (N, Cout, Ho, Wo) to (N, Cin, H, W) with the same
+    /// dilation and groups, the kernel flipped and its channels swapped (see <see cref="ConvGemm"/>), padded by
+    /// the reach minus the forward padding on each side. Null for any other convolution.
+    /// </summary>
+    public ConvGeometry? InputGradientConv()
+    {
+        int reachH = DH * (KH - 1), reachW = DW * (KW - 1);
+        if (SH != 1 || SW != 1 || PadTop > reachH || PadBottom > reachH || PadLeft > reachW || PadRight > reachW) return null;
+        return new ConvGeometry(true, N, Cout, Ho, Wo, Cin, KH, KW, 1, new Size2d(DH, DW),
+            reachH - PadTop, reachH - PadBottom, reachW - PadLeft, reachW - PadRight, Groups);
+    }
+
     public int[] InputShape => Batched ? [N, Cin, H, W] : [Cin, H, W];
     public int[] OutputShape => Batched ? [N, Cout, Ho, Wo] : [Cout, Ho, Wo];
 

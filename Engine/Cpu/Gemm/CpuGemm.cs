@@ -143,6 +143,52 @@ public static unsafe class CpuGemm
             GemmDriver<double, PortableKernel<double>>.Run(m, n, k, alpha, a, aRowStride, aColStride, b, bRowStride, bColStride, beta, c, cRowStride);
     }
 
+    /// <summary>
+    /// <c>C = A * B (+ C when <paramref name="accumulate"/>)</c> where A and B are each either a
+    /// <see cref="GemmOperand{T}"/> that packs itself or, when that is null, a strided pointer as in the public
+    /// overloads; C may be split into column blocks (column j at <c>c + (j / cBlock) * cBlockStride + j % cBlock</c>,
+    /// <paramref name="cBlock"/> 0 for one block). Always the packed path, whatever the size, so every element
+    /// is the micro-kernel's sequence of operations; bits independent of the thread count as for the public overloads.
+    /// </summary>
+    internal static void Gemm<T>(int m, int n, int k, GemmOperand<T>? aOp, T* a, long ars, long acs,
+        GemmOperand<T>? bOp, T* b, long brs, long bcs, bool accumulate, T* c, long rsc, int cBlock = 0, long cBlockStride = 0)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        if (m == 0 || n == 0) return;
+        if (c == null) throw new ArgumentNullException(nameof(c));
+        if ((aOp is null && a == null) || (bOp is null && b == null)) throw new ArgumentNullException(aOp is null && a == null ? nameof(a) : nameof(b));
+        ArgumentOutOfRangeException.ThrowIfNegative(cBlock);
+        if (m > 1 && rsc < (cBlock == 0 ? n : Math.Min(cBlock, n)))
+            throw new ArgumentOutOfRangeException(nameof(rsc), "Rows of C (of each column block) must not overlap.");
+        if (k == 0)
+        {
+            if (accumulate) return;
+            int width = cBlock == 0 ? n : cBlock;
+            for (int j = 0; j < n; j += width)
+                GemmSmall.Scale(m, Math.Min(width, n - j), T.Zero, c + (cBlock == 0 ? 0 : j / cBlock * cBlockStride), rsc);
+            return;
+        }
+        T beta = accumulate ? T.One : T.Zero;
+        if (typeof(T) == typeof(float))
+        {
+            var (ao, bo) = ((GemmOperand<float>?)(object?)aOp, (GemmOperand<float>?)(object?)bOp);
+            if (UsesAvx512) GemmDriver<float, Avx512KernelF32>.Run(m, n, k, 1f, ao, (float*)a, ars, acs, bo, (float*)b, brs, bcs, float.CreateTruncating(beta), (float*)c, rsc, cBlock, cBlockStride);
+            else if (UsesAvx2) GemmDriver<float, Avx2KernelF32>.Run(m, n, k, 1f, ao, (float*)a, ars, acs, bo, (float*)b, brs, bcs, float.CreateTruncating(beta), (float*)c, rsc, cBlock, cBlockStride);
+            else GemmDriver<float, PortableKernel<float>>.Run(m, n, k, 1f, ao, (float*)a, ars, acs, bo, (float*)b, brs, bcs, float.CreateTruncating(beta), (float*)c, rsc, cBlock, cBlockStride);
+        }
+        else if (typeof(T) == typeof(double))
+        {
+            var (ao, bo) = ((GemmOperand<double>?)(object?)aOp, (GemmOperand<double>?)(object?)bOp);
+            if (UsesAvx512) GemmDriver<double, Avx512KernelF64>.Run(m, n, k, 1.0, ao, (double*)a, ars, acs, bo, (double*)b, brs, bcs, double.CreateTruncating(beta), (double*)c, rsc, cBlock, cBlockStride);
+            else if (UsesAvx2) GemmDriver<double, Avx2KernelF64>.Run(m, n, k, 1.0, ao, (double*)a, ars, acs, bo, (double*)b, brs, bcs, double.CreateTruncating(beta), (double*)c, rsc, cBlock, cBlockStride);
+            else GemmDriver<double, PortableKernel<double>>.Run(m, n, k, 1.0, ao, (double*)a, ars, acs, bo, (double*)b, brs, bcs, double.CreateTruncating(beta), (double*)c, rsc, cBlock, cBlockStride);
+        }
+        else throw new NotSupportedException($"gemm: element type {typeof(T).Name} is not supported (float or double).");
+    }
+
     // Validates arguments and handles everything that needs no multiplication. Returns false when done.
     private static bool Prologue<T>(int m, int n, int k, T alpha, T* a, T* b, T beta, T* c, long cRowStride)
         where T : unmanaged, INumber<T>

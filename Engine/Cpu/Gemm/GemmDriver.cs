@@ -40,11 +40,27 @@ internal static unsafe class GemmDriver<T, K>
     public static void Run(int m, int n, int k, T alpha, T* a, long ars, long acs, T* b, long brs, long bcs,
         T beta, T* c, long rsc)
     {
+        new Job(m, n, k, alpha, a, ars, acs, b, brs, bcs, beta, c, rsc, Tasks(m, n, k)).Execute();
+    }
+
+    /// <summary>
+    /// The same product with operands that pack themselves (either may be null: then the strided pointer is
+    /// read) and a C split into column blocks: column j of C lives at
+    /// <c>c + (j / cBlock) * cBlockStride + j % cBlock</c> (a batch of images' (Cout, Ho·Wo) outputs);
+    /// <paramref name="cBlock"/> 0 means one block.
+    /// </summary>
+    public static void Run(int m, int n, int k, T alpha, GemmOperand<T>? aOp, T* a, long ars, long acs,
+        GemmOperand<T>? bOp, T* b, long brs, long bcs, T beta, T* c, long rsc, int cBlock, long cBlockStride)
+    {
+        var job = new Job(m, n, k, alpha, a, ars, acs, b, brs, bcs, beta, c, rsc, Tasks(m, n, k));
+        job.SetOperands(aOp, bOp, cBlock, cBlockStride);
+        job.Execute();
+    }
+
+    private static int Tasks(int m, int n, int k)
+    {
         double work = (double)m * n * k; // a long could overflow
-        int tasks = CpuParallel.InsideParallelRegion
-            ? 1
-            : (int)Math.Clamp(work / MinWorkPerTask, 1, CpuParallel.ThreadCount);
-        new Job(m, n, k, alpha, a, ars, acs, b, brs, bcs, beta, c, rsc, tasks).Execute();
+        return CpuParallel.InsideParallelRegion ? 1 : (int)Math.Clamp(work / MinWorkPerTask, 1, CpuParallel.ThreadCount);
     }
 
     private sealed class Job
@@ -61,6 +77,11 @@ internal static unsafe class GemmDriver<T, K>
         private readonly int _tasks, _rowChunks, _colChunks;
         private readonly long _mPanels;
         private readonly Action<int> _compute;
+
+        // Optional self-packing operands and C's column blocks (0: C is one block).
+        private GemmOperand<T>? _aOp, _bOp;
+        private int _cBlock;
+        private long _cBlockStride;
 
         // The current (jc, pc) block and its shared packed B, one flag per micro-panel.
         // With _allK, one fork covers every k block: B is packed whole, block after block, and each item
@@ -98,6 +119,11 @@ internal static unsafe class GemmDriver<T, K>
                 _rowChunks = (int)(even <= mPanels ? even : chunks);
             }
             _colChunks = splitM ? 1 : (int)Math.Min(nPanels, items);
+        }
+
+        public void SetOperands(GemmOperand<T>? aOp, GemmOperand<T>? bOp, int cBlock, long cBlockStride)
+        {
+            (_aOp, _bOp, _cBlock, _cBlockStride) = (aOp, bOp, cBlock >= _n ? 0 : cBlock, cBlockStride);
         }
 
         public void Execute()
@@ -185,7 +211,11 @@ internal static unsafe class GemmDriver<T, K>
             for (int ic = rowBegin; ic < rowEnd; ic += K.MC)
             {
                 int mc = Math.Min(K.MC, rowEnd - ic);
-                GemmPack.Pack(aPacked, _a + ic * _ars + pc * _acs, _ars, _acs, mc, kc, mr, 0, (mc + mr - 1) / mr);
+                if (_aOp is null)
+                    GemmPack.Pack(aPacked, _a + ic * _ars + pc * _acs, _ars, _acs, mc, kc, mr, 0, (mc + mr - 1) / mr);
+                else
+                    for (int ir = 0; ir < mc; ir += mr)
+                        _aOp.PackPanel(aPacked + (long)ir * kc, ic + ir, Math.Min(mr, mc - ir), mr, pc, kc);
 
                 for (long step = 0; step < span; step++)
                 {
@@ -193,25 +223,38 @@ internal static unsafe class GemmDriver<T, K>
                     EnsurePacked(flags + jr, bBlock, pc, kc, jr);
                     T* bp = bBlock + jr * nr * kc;
                     int ncur = (int)Math.Min(nr, _nc - jr * nr);
-                    T* cCol = _c + ic * _rsc + _jc + jr * nr;
+                    long j0 = _jc + jr * nr;
+                    // Columns of this panel up to C's next block boundary: a panel across one goes through the tile.
+                    int whole = _cBlock == 0 ? ncur : (int)Math.Min(ncur, _cBlock - j0 % _cBlock);
+                    T* cCol = ColumnStart(j0) + ic * _rsc;
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int mcur = Math.Min(mr, mc - ir);
                         T* ap = aPacked + (long)ir * kc;
                         T* cp = cCol + ir * _rsc;
-                        if (mcur == mr && ncur == nr)
+                        if (mcur == mr && ncur == nr && whole == nr)
                         {
                             K.Run(kc, ap, bp, cp, _rsc, scalars);
                         }
                         else
                         {
                             K.Run(kc, ap, bp, tile, nr, scalars + 2);
-                            GemmSmall.UpdateEdge(tile, nr, cp, _rsc, mcur, ncur, scalars[0], scalars[1], K.Fused);
+                            GemmSmall.UpdateEdge(tile, nr, cp, _rsc, mcur, whole, scalars[0], scalars[1], K.Fused);
+                            for (int done = whole; done < ncur;)
+                            {
+                                int len = (int)Math.Min(ncur - done, _cBlock - (j0 + done) % _cBlock);
+                                T* cq = ColumnStart(j0 + done) + (ic + ir) * _rsc;
+                                GemmSmall.UpdateEdge(tile + done, nr, cq, _rsc, mcur, len, scalars[0], scalars[1], K.Fused);
+                                done += len;
+                            }
                         }
                     }
                 }
             }
         }
+
+        // Where column j of C's row 0 lives.
+        private T* ColumnStart(long j) => _cBlock == 0 ? _c + j : _c + j / _cBlock * _cBlockStride + j % _cBlock;
 
         // Makes B micro-panel jr of the k block [pc, pc + kc) available at bBlock: pack it if nobody has, wait
         // if someone is. Cannot deadlock: a panel is only claimed by a worker that packs it at once.
@@ -220,7 +263,10 @@ internal static unsafe class GemmDriver<T, K>
             if (Volatile.Read(ref *flag) == Packed) return;
             if (Interlocked.CompareExchange(ref *flag, Packing, Empty) == Empty)
             {
-                GemmPack.Pack(bBlock, _b + pc * _brs + _jc * _bcs, _bcs, _brs, _nc, kc, K.NR, jr, jr + 1);
+                if (_bOp is null)
+                    GemmPack.Pack(bBlock, _b + pc * _brs + _jc * _bcs, _bcs, _brs, _nc, kc, K.NR, jr, jr + 1);
+                else
+                    _bOp.PackPanel(bBlock + jr * K.NR * kc, _jc + jr * K.NR, (int)Math.Min(K.NR, _nc - jr * K.NR), K.NR, pc, kc);
                 Volatile.Write(ref *flag, Packed);
                 return;
             }
