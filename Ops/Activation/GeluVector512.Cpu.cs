@@ -1,95 +1,123 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Engine.Ops;
 
 /// <summary>
-/// The F32 GELU on <see cref="Vector512{T}"/>: <c>CdfF</c>, <c>TailFit</c>, <c>ExpSplit</c> and the derivative of
-/// <c>GeluVector.Cpu.cs</c> written for sixteen lanes, operation for operation, so that every element gets the bits
-/// the 256-bit path gives it (a test compares the two). Only called where <see cref="VectorWidth.Use512"/> holds.
+/// The F32 GELU on <see cref="Vector512{T}"/>: the forward, derivative, pieces and exponential of
+/// <c>GeluVectorF32.Cpu.cs</c> written for sixteen lanes, operation for operation, so that every element gets the
+/// bits the 256-bit path gives it (a test compares the two). Only called where <see cref="VectorWidth.Use512"/> holds.
 /// </summary>
 internal static partial class GeluVector
 {
     /// <summary>Forward over whole blocks of sixteen; returns how many elements it wrote.</summary>
     private static int Forward512(ReadOnlySpan<float> x, Span<float> y)
     {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
         int i = 0;
         for (; i + 16 <= x.Length; i += 16)
-        {
-            var v = Vector512.Create(x.Slice(i, 16));
-            (v * CdfF(v)).CopyTo(y.Slice(i, 16));
-        }
+            Forward(Vector512.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
         return i;
     }
 
     /// <summary>Backward over whole blocks of sixteen; returns how many elements it wrote.</summary>
     private static int Backward512(ReadOnlySpan<float> g, ReadOnlySpan<float> x, Span<float> gx)
     {
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float or = ref MemoryMarshal.GetReference(gx);
         int i = 0;
         for (; i + 16 <= x.Length; i += 16)
-            (Vector512.Create(g.Slice(i, 16)) * Derivative(Vector512.Create(x.Slice(i, 16)))).CopyTo(gx.Slice(i, 16));
+            (Vector512.LoadUnsafe(ref gr, (nuint)i) * Derivative(Vector512.LoadUnsafe(ref xr, (nuint)i))).StoreUnsafe(ref or, (nuint)i);
         return i;
     }
 
+    /// <summary>x Φ(x): x (1/2 + x S(x²)) for |x| &lt; 1; beyond, x - u Φ(-u) for x &gt; 0 (one rounding) and x Φ(-u) for x &lt; 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Forward(Vector512<float> x)
+    {
+        var (u, _, lower, central) = Parts(x);
+        var positive = Vector512.GreaterThan(x, Vector512<float>.Zero);
+        // u rather than x in the product: for x = +∞ lower is 0 and ∞ · 0 would give a NaN. Adding -0 keeps -0.
+        var outer = Vector512.FusedMultiplyAdd(Vector512.ConditionalSelect(positive, -u, x), lower,
+            Vector512.ConditionalSelect(positive, x, Vector512.Create(-0f)));
+        return Vector512.ConditionalSelect(Vector512.LessThan(u, Vector512<float>.One), x * central, outer);
+    }
+
+    /// <summary>Φ(x) + x φ(x), with one exp(-x²/2) for both.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Derivative(Vector512<float> x)
     {
-        var ax = Vector512.Min(Vector512.Abs(x), Vector512.Create(20f));
-        var hi = ax * ax;
-        var lo = Vector512.FusedMultiplyAdd(ax, ax, -hi);
-        var pdf = ExpSplit(hi * -0.5f, lo * -0.5f) * (float)InvSqrt2Pi;
-        return Vector512.FusedMultiplyAdd(x, pdf, CdfF(x));
+        var (u, e, lower, central) = Parts(x);
+        var outer = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), Vector512<float>.One - lower, lower);
+        var cdf = Vector512.ConditionalSelect(Vector512.LessThan(u, Vector512<float>.One), central, outer);
+        return Vector512.FusedMultiplyAdd(x, e * GeluF32.InvSqrt2Pi, cdf);
     }
 
+    /// <summary>
+    /// The pieces of <see cref="GeluF32"/>, lane by lane: u = min(|x|, 13.5), e = exp(-u²/2), lower = Φ(-u) = e r H(q)
+    /// (for u ≥ 1) and central = Φ(x) = 1/2 + x S(x²) (for u &lt; 1). Every lane computes all of them and the callers
+    /// blend: no branches.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> CdfF(Vector512<float> x)
+    private static (Vector512<float> U, Vector512<float> E, Vector512<float> Lower, Vector512<float> Central) Parts(Vector512<float> x)
     {
-        var ax = Vector512.Min(Vector512.Abs(x), Vector512.Create(20f));
-        var hi = ax * ax;
-        var lo = Vector512.FusedMultiplyAdd(ax, ax, -hi);
-        var (axLo, axHi) = Vector512.Widen(ax);
-        var (tLo, pLo) = TailFit(axLo);
-        var (tHi, pHi) = TailFit(axHi);
-        var t = Vector512.Narrow(tLo, tHi);
-        var p = Vector512.Narrow(pLo, pHi);
-        var lower = t * ExpSplit(hi * -0.5f, Vector512.FusedMultiplyAdd(lo, Vector512.Create(-0.5f), p)) * 0.5f;
-        var cdf = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), Vector512<float>.One - lower, lower);
-        return Vector512.ConditionalSelect(Vector512.Equals(x, x), cdf, x);
+        // A NaN x gives u = 13.5 (vminps returns its second operand) and reaches the result through x itself.
+        var u = Vector512.MinNative(Vector512.Abs(x), Vector512.Create(GeluF32.Clamp));
+        var hi = u * u;
+        var lo = Vector512.FusedMultiplyAdd(u, u, -hi);
+        var e = ExpSplit(hi * -0.5f, lo * -0.5f);
+
+        var c = Vector512.Create(GeluF32.C);
+        var r = Vector512<float>.One / (u + c);
+        // One Newton step against the exact u + c: the roundings of u + c and of the quotient would otherwise cost an ulp.
+        var residual = Vector512.FusedMultiplyAdd(-r, u, Vector512.FusedMultiplyAdd(-r, c, Vector512<float>.One));
+        r = Vector512.FusedMultiplyAdd(r, residual, r);
+        var q = (u - c) * r;
+        var h = Vector512.Create(GeluF32.H7);
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H6));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H5));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H4));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H3));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H2));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H1));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H0));
+        var lower = e * (r * h);
+
+        var s = Vector512.Create(GeluF32.S5);
+        s = Vector512.FusedMultiplyAdd(s, hi, Vector512.Create(GeluF32.S4));
+        s = Vector512.FusedMultiplyAdd(s, hi, Vector512.Create(GeluF32.S3));
+        s = Vector512.FusedMultiplyAdd(s, hi, Vector512.Create(GeluF32.S2));
+        s = Vector512.FusedMultiplyAdd(s, hi, Vector512.Create(GeluF32.S1));
+        s = Vector512.FusedMultiplyAdd(s, hi, Vector512.Create(GeluF32.S0));
+        var central = Vector512.FusedMultiplyAdd(x, s, Vector512.Create(0.5f));
+        return (u, e, lower, central);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<double> T, Vector512<double> P) TailFit(Vector512<double> ax)
-    {
-        var t = Vector512<double>.One / Vector512.FusedMultiplyAdd(ax, Vector512.Create(Sqrt1_2 / 2), Vector512<double>.One);
-        var p = Vector512.Create(0.17087277);
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-0.82215223));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(1.48851587));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-1.13520398));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.27886807));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-0.18628806));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.09678418));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.37409196));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(1.00002368));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-1.26551223));
-        return (t, p);
-    }
-
+    /// <summary>
+    /// exp(big + small) for -128 &lt; big ≤ 0 and |small| below an ulp of big: n = round(big / ln 2) by adding
+    /// 1.5 · 2²³ (the sum's low bits then hold n), big - n ln 2 in two parts (Cody and Waite; exact), small added after
+    /// (so the rounding of big + small never reaches the result), a degree-6 minimax polynomial on |r| ≤ 0.3467
+    /// (relative error 3.1e-9), and 2^n through the exponent bits. n stays at -127 or above; at -127 the exponent
+    /// field n + 127 is 0 and the scale a zero: results below float's normal range flush to 0.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> ExpSplit(Vector512<float> big, Vector512<float> small)
     {
-        var n = Vector512.Round((big + small) * 1.44269504f);
-        n = Vector512.Max(n, Vector512.Create(-127f));
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693145752f), big);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.42860677e-6f), r) + small;
-        var e = Vector512.Create(1f / 5040);
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512.Create(1f / 720));
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512.Create(1f / 120));
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512.Create(1f / 24));
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512.Create(1f / 6));
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512.Create(0.5f));
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512<float>.One);
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512<float>.One);
-        var scale = (Vector512.ConvertToInt32(n) + Vector512.Create(127)) << 23;
-        return Vector512.ConditionalSelect(Vector512.Equals(n, Vector512.Create(-127f)), Vector512<float>.Zero, e * scale.AsSingle());
+        var shifted = Vector512.MaxNative(big * GeluF32.Log2E, Vector512.Create(-127f)) + Vector512.Create(GeluF32.RoundShift);
+        var n = shifted - Vector512.Create(GeluF32.RoundShift);
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-GeluF32.Ln2Hi), big);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-GeluF32.Ln2Lo), r) + small;
+        var p = Vector512.Create(GeluF32.E6);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(GeluF32.E5));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(GeluF32.E4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(GeluF32.E3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(GeluF32.E2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        var scale = (shifted.AsInt32() + Vector512.Create(127)) << 23;
+        return p * scale.AsSingle();
     }
 }

@@ -1,0 +1,130 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Engine.Ops;
+
+/// <summary>
+/// The F32 GELU on <see cref="Vector256{T}"/>, eight floats at a time in float (the method and its error are
+/// <see cref="GeluF32"/>'s). Where AVX-512 runs, <c>GeluVector512.Cpu.cs</c> takes sixteen at a time first with the
+/// same operations per lane in the same order, so the same bits, and leaves the last few to these loops.
+/// </summary>
+internal static partial class GeluVector
+{
+    private static void Forward(ReadOnlySpan<float> x, Span<float> y)
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        int i = VectorWidth.Use512 ? Forward512(x, y) : 0;
+        for (; i + 8 <= x.Length; i += 8)
+            Forward(Vector256.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        if (i == x.Length) return;
+        // The last few through the same lanes (padded), so that an element's value never depends on where a range ends.
+        Span<float> pad = stackalloc float[8];
+        x[i..].CopyTo(pad);
+        Forward(Vector256.Create((ReadOnlySpan<float>)pad)).CopyTo(pad);
+        pad[..(x.Length - i)].CopyTo(y[i..]);
+    }
+
+    private static void Backward(ReadOnlySpan<float> g, ReadOnlySpan<float> x, Span<float> gx)
+    {
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float or = ref MemoryMarshal.GetReference(gx);
+        int i = VectorWidth.Use512 ? Backward512(g, x, gx) : 0;
+        for (; i + 8 <= x.Length; i += 8)
+            (Vector256.LoadUnsafe(ref gr, (nuint)i) * Derivative(Vector256.LoadUnsafe(ref xr, (nuint)i))).StoreUnsafe(ref or, (nuint)i);
+        if (i == x.Length) return;
+        Span<float> pad = stackalloc float[8];
+        x[i..].CopyTo(pad);
+        Derivative(Vector256.Create((ReadOnlySpan<float>)pad)).CopyTo(pad);
+        for (int j = i; j < x.Length; j++) gx[j] = g[j] * pad[j - i];
+    }
+
+    /// <summary>x Φ(x): x (1/2 + x S(x²)) for |x| &lt; 1; beyond, x - u Φ(-u) for x &gt; 0 (one rounding) and x Φ(-u) for x &lt; 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Forward(Vector256<float> x)
+    {
+        var (u, _, lower, central) = Parts(x);
+        var positive = Vector256.GreaterThan(x, Vector256<float>.Zero);
+        // u rather than x in the product: for x = +∞ lower is 0 and ∞ · 0 would give a NaN. Adding -0 keeps -0.
+        var outer = Vector256.FusedMultiplyAdd(Vector256.ConditionalSelect(positive, -u, x), lower,
+            Vector256.ConditionalSelect(positive, x, Vector256.Create(-0f)));
+        return Vector256.ConditionalSelect(Vector256.LessThan(u, Vector256<float>.One), x * central, outer);
+    }
+
+    /// <summary>Φ(x) + x φ(x), with one exp(-x²/2) for both.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Derivative(Vector256<float> x)
+    {
+        var (u, e, lower, central) = Parts(x);
+        var outer = Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), Vector256<float>.One - lower, lower);
+        var cdf = Vector256.ConditionalSelect(Vector256.LessThan(u, Vector256<float>.One), central, outer);
+        return Vector256.FusedMultiplyAdd(x, e * GeluF32.InvSqrt2Pi, cdf);
+    }
+
+    /// <summary>
+    /// The pieces of <see cref="GeluF32"/>, lane by lane: u = min(|x|, 13.5), e = exp(-u²/2), lower = Φ(-u) = e r H(q)
+    /// (for u ≥ 1) and central = Φ(x) = 1/2 + x S(x²) (for u &lt; 1). Every lane computes all of them and the callers
+    /// blend: no branches.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> U, Vector256<float> E, Vector256<float> Lower, Vector256<float> Central) Parts(Vector256<float> x)
+    {
+        // A NaN x gives u = 13.5 (vminps returns its second operand) and reaches the result through x itself.
+        var u = Vector256.MinNative(Vector256.Abs(x), Vector256.Create(GeluF32.Clamp));
+        var hi = u * u;
+        var lo = Vector256.FusedMultiplyAdd(u, u, -hi);
+        var e = ExpSplit(hi * -0.5f, lo * -0.5f);
+
+        var c = Vector256.Create(GeluF32.C);
+        var r = Vector256<float>.One / (u + c);
+        // One Newton step against the exact u + c: the roundings of u + c and of the quotient would otherwise cost an ulp.
+        var residual = Vector256.FusedMultiplyAdd(-r, u, Vector256.FusedMultiplyAdd(-r, c, Vector256<float>.One));
+        r = Vector256.FusedMultiplyAdd(r, residual, r);
+        var q = (u - c) * r;
+        var h = Vector256.Create(GeluF32.H7);
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.H6));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.H5));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.H4));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.H3));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.H2));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.H1));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.H0));
+        var lower = e * (r * h);
+
+        var s = Vector256.Create(GeluF32.S5);
+        s = Vector256.FusedMultiplyAdd(s, hi, Vector256.Create(GeluF32.S4));
+        s = Vector256.FusedMultiplyAdd(s, hi, Vector256.Create(GeluF32.S3));
+        s = Vector256.FusedMultiplyAdd(s, hi, Vector256.Create(GeluF32.S2));
+        s = Vector256.FusedMultiplyAdd(s, hi, Vector256.Create(GeluF32.S1));
+        s = Vector256.FusedMultiplyAdd(s, hi, Vector256.Create(GeluF32.S0));
+        var central = Vector256.FusedMultiplyAdd(x, s, Vector256.Create(0.5f));
+        return (u, e, lower, central);
+    }
+
+    /// <summary>
+    /// exp(big + small) for -128 &lt; big ≤ 0 and |small| below an ulp of big: n = round(big / ln 2) by adding
+    /// 1.5 · 2²³ (the sum's low bits then hold n), big - n ln 2 in two parts (Cody and Waite; exact), small added after
+    /// (so the rounding of big + small never reaches the result), a degree-6 minimax polynomial on |r| ≤ 0.3467
+    /// (relative error 3.1e-9), and 2^n through the exponent bits. n stays at -127 or above; at -127 the exponent
+    /// field n + 127 is 0 and the scale a zero: results below float's normal range flush to 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> ExpSplit(Vector256<float> big, Vector256<float> small)
+    {
+        var shifted = Vector256.MaxNative(big * GeluF32.Log2E, Vector256.Create(-127f)) + Vector256.Create(GeluF32.RoundShift);
+        var n = shifted - Vector256.Create(GeluF32.RoundShift);
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-GeluF32.Ln2Hi), big);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-GeluF32.Ln2Lo), r) + small;
+        var p = Vector256.Create(GeluF32.E6);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(GeluF32.E5));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(GeluF32.E4));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(GeluF32.E3));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(GeluF32.E2));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        var scale = (shifted.AsInt32() + Vector256.Create(127)) << 23;
+        return p * scale.AsSingle();
+    }
+}
