@@ -39,10 +39,10 @@ internal static partial class GeluVector
     private static Vector512<float> Forward(Vector512<float> x)
     {
         var (u, _, lower, central) = Parts(x);
-        var positive = Vector512.GreaterThan(x, Vector512<float>.Zero);
-        // u rather than x in the product: for x = +∞ lower is 0 and ∞ · 0 would give a NaN. Adding -0 keeps -0.
-        var outer = Vector512.FusedMultiplyAdd(Vector512.ConditionalSelect(positive, -u, x), lower,
-            Vector512.ConditionalSelect(positive, x, Vector512.Create(-0f)));
+        // x - u Φ(-u) for x > 0, -u Φ(-u) + x · 0 = x Φ(x) otherwise: x · 0 keeps -0 a -0 and makes -∞ and NaN a NaN (as
+        // the double path does); u rather than x in the product, as 0 · ∞ would make +∞ a NaN (lower is 0 beyond 13.2).
+        var outer = Vector512.FusedMultiplyAdd(-u, lower,
+            Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), x, x * Vector512<float>.Zero));
         return Vector512.ConditionalSelect(Vector512.LessThan(u, Vector512<float>.One), x * central, outer);
     }
 
@@ -68,7 +68,7 @@ internal static partial class GeluVector
         var u = Vector512.MinNative(Vector512.Abs(x), Vector512.Create(GeluF32.Clamp));
         var hi = u * u;
         var lo = Vector512.FusedMultiplyAdd(u, u, -hi);
-        var e = ExpSplit(hi * -0.5f, lo * -0.5f);
+        var e = ExpSplit(hi * -0.5f, lo);
 
         var c = Vector512.Create(GeluF32.C);
         var r = Vector512<float>.One / (u + c);
@@ -104,12 +104,12 @@ internal static partial class GeluVector
     /// field n + 127 is 0 and the scale a zero: results below float's normal range flush to 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> ExpSplit(Vector512<float> big, Vector512<float> small)
+    private static Vector512<float> ExpSplit(Vector512<float> big, Vector512<float> lo)
     {
         var shifted = Vector512.MaxNative(big * GeluF32.Log2E, Vector512.Create(-127f)) + Vector512.Create(GeluF32.RoundShift);
         var n = shifted - Vector512.Create(GeluF32.RoundShift);
         var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-GeluF32.Ln2Hi), big);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-GeluF32.Ln2Lo), r) + small;
+        r = Vector512.FusedMultiplyAdd(lo, Vector512.Create(-0.5f), Vector512.FusedMultiplyAdd(n, Vector512.Create(-GeluF32.Ln2Lo), r));
         var p = Vector512.Create(GeluF32.E6);
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(GeluF32.E5));
         p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(GeluF32.E4));

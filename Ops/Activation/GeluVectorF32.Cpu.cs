@@ -46,10 +46,10 @@ internal static partial class GeluVector
     private static Vector256<float> Forward(Vector256<float> x)
     {
         var (u, _, lower, central) = Parts(x);
-        var positive = Vector256.GreaterThan(x, Vector256<float>.Zero);
-        // u rather than x in the product: for x = +∞ lower is 0 and ∞ · 0 would give a NaN. Adding -0 keeps -0.
-        var outer = Vector256.FusedMultiplyAdd(Vector256.ConditionalSelect(positive, -u, x), lower,
-            Vector256.ConditionalSelect(positive, x, Vector256.Create(-0f)));
+        // x - u Φ(-u) for x > 0, -u Φ(-u) + x · 0 = x Φ(x) otherwise: x · 0 keeps -0 a -0 and makes -∞ and NaN a NaN (as
+        // the double path does); u rather than x in the product, as 0 · ∞ would make +∞ a NaN (lower is 0 beyond 13.2).
+        var outer = Vector256.FusedMultiplyAdd(-u, lower,
+            Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x, x * Vector256<float>.Zero));
         return Vector256.ConditionalSelect(Vector256.LessThan(u, Vector256<float>.One), x * central, outer);
     }
 
@@ -75,7 +75,7 @@ internal static partial class GeluVector
         var u = Vector256.MinNative(Vector256.Abs(x), Vector256.Create(GeluF32.Clamp));
         var hi = u * u;
         var lo = Vector256.FusedMultiplyAdd(u, u, -hi);
-        var e = ExpSplit(hi * -0.5f, lo * -0.5f);
+        var e = ExpSplit(hi * -0.5f, lo);
 
         var c = Vector256.Create(GeluF32.C);
         var r = Vector256<float>.One / (u + c);
@@ -104,19 +104,20 @@ internal static partial class GeluVector
     }
 
     /// <summary>
-    /// exp(big + small) for -128 &lt; big ≤ 0 and |small| below an ulp of big: n = round(big / ln 2) by adding
-    /// 1.5 · 2²³ (the sum's low bits then hold n), big - n ln 2 in two parts (Cody and Waite; exact), small added after
-    /// (so the rounding of big + small never reaches the result), a degree-6 minimax polynomial on |r| ≤ 0.3467
-    /// (relative error 3.1e-9), and 2^n through the exponent bits. n stays at -127 or above; at -127 the exponent
-    /// field n + 127 is 0 and the scale a zero: results below float's normal range flush to 0.
+    /// exp(big - lo / 2) = exp(-u²/2) for big = -hi / 2 (-128 &lt; big ≤ 0, exact) and lo the rounding error of hi = u²:
+    /// n = round(big / ln 2) by adding 1.5 · 2²³ (the sum's low bits then hold n), big - n ln 2 in two parts (Cody and
+    /// Waite; exact), then -lo / 2 by a fused multiply-add (so that the rounding of u² never reaches the
+    /// result), a degree-6 minimax polynomial on |r| ≤ 0.3467 (relative error 3.1e-9), and 2^n through the exponent
+    /// bits. n stays at -127 or above; at -127 the exponent field n + 127 is 0 and the scale a zero: results below
+    /// float's normal range flush to 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> ExpSplit(Vector256<float> big, Vector256<float> small)
+    private static Vector256<float> ExpSplit(Vector256<float> big, Vector256<float> lo)
     {
         var shifted = Vector256.MaxNative(big * GeluF32.Log2E, Vector256.Create(-127f)) + Vector256.Create(GeluF32.RoundShift);
         var n = shifted - Vector256.Create(GeluF32.RoundShift);
         var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-GeluF32.Ln2Hi), big);
-        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-GeluF32.Ln2Lo), r) + small;
+        r = Vector256.FusedMultiplyAdd(lo, Vector256.Create(-0.5f), Vector256.FusedMultiplyAdd(n, Vector256.Create(-GeluF32.Ln2Lo), r));
         var p = Vector256.Create(GeluF32.E6);
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(GeluF32.E5));
         p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(GeluF32.E4));
