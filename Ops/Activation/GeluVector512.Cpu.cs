@@ -34,7 +34,8 @@ internal static partial class GeluVector
         return i;
     }
 
-    /// <summary>x Φ(x): x (1/2 + x S(x²)) for |x| &lt; 1; beyond, x - u Φ(-u) for x &gt; 0 (one rounding) and x Φ(-u) for x &lt; 0.</summary>
+    // The four below are those of GeluVectorF32.Cpu.cs (documented there) on sixteen lanes: keep them in step.
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Forward(Vector512<float> x)
     {
@@ -46,7 +47,6 @@ internal static partial class GeluVector
         return Vector512.ConditionalSelect(Vector512.LessThan(u, Vector512<float>.One), x * central, outer);
     }
 
-    /// <summary>Φ(x) + x φ(x), with one exp(-x²/2) for both.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Derivative(Vector512<float> x)
     {
@@ -56,11 +56,6 @@ internal static partial class GeluVector
         return Vector512.FusedMultiplyAdd(x, e * GeluF32.InvSqrt2Pi, cdf);
     }
 
-    /// <summary>
-    /// The pieces of <see cref="GeluF32"/>, lane by lane: u = min(|x|, 13.5), e = exp(-u²/2), lower = Φ(-u) = e r H(q)
-    /// (for u ≥ 1) and central = Φ(x) = 1/2 + x S(x²) (for u &lt; 1). Every lane computes all of them and the callers
-    /// blend: no branches.
-    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector512<float> U, Vector512<float> E, Vector512<float> Lower, Vector512<float> Central) Parts(Vector512<float> x)
     {
@@ -68,7 +63,7 @@ internal static partial class GeluVector
         var u = Vector512.MinNative(Vector512.Abs(x), Vector512.Create(GeluF32.Clamp));
         var hi = u * u;
         var lo = Vector512.FusedMultiplyAdd(u, u, -hi);
-        var e = ExpSplit(hi * -0.5f, lo);
+        var e = ExpMinusHalf(hi, lo);
 
         var c = Vector512.Create(GeluF32.C);
         var r = Vector512<float>.One / (u + c);
@@ -96,27 +91,20 @@ internal static partial class GeluVector
         return (u, e, lower, central);
     }
 
-    /// <summary>
-    /// exp(big + small) for -128 &lt; big ≤ 0 and |small| below an ulp of big: n = round(big / ln 2) by adding
-    /// 1.5 · 2²³ (the sum's low bits then hold n), big - n ln 2 in two parts (Cody and Waite; exact), small added after
-    /// (so the rounding of big + small never reaches the result), a degree-6 minimax polynomial on |r| ≤ 0.3467
-    /// (relative error 3.1e-9), and 2^n through the exponent bits. n stays at -127 or above; at -127 the exponent
-    /// field n + 127 is 0 and the scale a zero: results below float's normal range flush to 0.
-    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> ExpSplit(Vector512<float> big, Vector512<float> lo)
+    private static Vector512<float> ExpMinusHalf(Vector512<float> hi, Vector512<float> lo)
     {
-        var shifted = Vector512.MaxNative(big * GeluF32.Log2E, Vector512.Create(-127f)) + Vector512.Create(GeluF32.RoundShift);
+        var shifted = Vector512.MaxNative(hi * (-0.5f * GeluF32.Log2E), Vector512.Create(-127f)) + Vector512.Create(GeluF32.RoundShift);
         var n = shifted - Vector512.Create(GeluF32.RoundShift);
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-GeluF32.Ln2Hi), big);
-        r = Vector512.FusedMultiplyAdd(lo, Vector512.Create(-0.5f), Vector512.FusedMultiplyAdd(n, Vector512.Create(-GeluF32.Ln2Lo), r));
-        var p = Vector512.Create(GeluF32.E6);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(GeluF32.E5));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(GeluF32.E4));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(GeluF32.E3));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(GeluF32.E2));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
+        var w = Vector512.FusedMultiplyAdd(n, Vector512.Create(2 * GeluF32.Ln2Hi), hi);
+        w = Vector512.FusedMultiplyAdd(n, Vector512.Create(2 * GeluF32.Ln2Lo), w) + lo;
+        var p = Vector512.Create(GeluF32.E6 / 64);
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(-GeluF32.E5 / 32));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(GeluF32.E4 / 16));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(-GeluF32.E3 / 8));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(GeluF32.E2 / 4));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(-0.5f));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512<float>.One);
         var scale = (shifted.AsInt32() + Vector512.Create(127)) << 23;
         return p * scale.AsSingle();
     }

@@ -75,7 +75,7 @@ internal static partial class GeluVector
         var u = Vector256.MinNative(Vector256.Abs(x), Vector256.Create(GeluF32.Clamp));
         var hi = u * u;
         var lo = Vector256.FusedMultiplyAdd(u, u, -hi);
-        var e = ExpSplit(hi * -0.5f, lo);
+        var e = ExpMinusHalf(hi, lo);
 
         var c = Vector256.Create(GeluF32.C);
         var r = Vector256<float>.One / (u + c);
@@ -104,27 +104,27 @@ internal static partial class GeluVector
     }
 
     /// <summary>
-    /// exp(big - lo / 2) = exp(-u²/2) for big = -hi / 2 (-128 &lt; big ≤ 0, exact) and lo the rounding error of hi = u²:
-    /// n = round(big / ln 2) by adding 1.5 · 2²³ (the sum's low bits then hold n), big - n ln 2 in two parts (Cody and
-    /// Waite; exact), then -lo / 2 by a fused multiply-add (so that the rounding of u² never reaches the
-    /// result), a degree-6 minimax polynomial on |r| ≤ 0.3467 (relative error 3.1e-9), and 2^n through the exponent
-    /// bits. n stays at -127 or above; at -127 the exponent field n + 127 is 0 and the scale a zero: results below
-    /// float's normal range flush to 0.
+    /// exp(-(hi + lo) / 2) = exp(-u²/2), hi = u² rounded (below 256) and lo its rounding error: n = round(-hi / (2 ln 2))
+    /// by adding 1.5 · 2²³ (the sum's low bits then hold n); w = hi + 2 n ln 2 with ln 2 in two parts (Cody and Waite;
+    /// exact), then + lo, so that the rounding of u² never reaches the result; exp(-w/2) by the degree-6 minimax
+    /// polynomial of exp on |r| ≤ 0.3467 (relative error 3.1e-9), its coefficients scaled by powers of -1/2 (exactly);
+    /// 2^n through the exponent bits. n stays at -127 or above; at -127 the exponent field n + 127 is 0 and the scale
+    /// a zero: results below float's normal range flush to 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> ExpSplit(Vector256<float> big, Vector256<float> lo)
+    private static Vector256<float> ExpMinusHalf(Vector256<float> hi, Vector256<float> lo)
     {
-        var shifted = Vector256.MaxNative(big * GeluF32.Log2E, Vector256.Create(-127f)) + Vector256.Create(GeluF32.RoundShift);
+        var shifted = Vector256.MaxNative(hi * (-0.5f * GeluF32.Log2E), Vector256.Create(-127f)) + Vector256.Create(GeluF32.RoundShift);
         var n = shifted - Vector256.Create(GeluF32.RoundShift);
-        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-GeluF32.Ln2Hi), big);
-        r = Vector256.FusedMultiplyAdd(lo, Vector256.Create(-0.5f), Vector256.FusedMultiplyAdd(n, Vector256.Create(-GeluF32.Ln2Lo), r));
-        var p = Vector256.Create(GeluF32.E6);
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(GeluF32.E5));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(GeluF32.E4));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(GeluF32.E3));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(GeluF32.E2));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        var w = Vector256.FusedMultiplyAdd(n, Vector256.Create(2 * GeluF32.Ln2Hi), hi);
+        w = Vector256.FusedMultiplyAdd(n, Vector256.Create(2 * GeluF32.Ln2Lo), w) + lo;
+        var p = Vector256.Create(GeluF32.E6 / 64);
+        p = Vector256.FusedMultiplyAdd(p, w, Vector256.Create(-GeluF32.E5 / 32));
+        p = Vector256.FusedMultiplyAdd(p, w, Vector256.Create(GeluF32.E4 / 16));
+        p = Vector256.FusedMultiplyAdd(p, w, Vector256.Create(-GeluF32.E3 / 8));
+        p = Vector256.FusedMultiplyAdd(p, w, Vector256.Create(GeluF32.E2 / 4));
+        p = Vector256.FusedMultiplyAdd(p, w, Vector256.Create(-0.5f));
+        p = Vector256.FusedMultiplyAdd(p, w, Vector256<float>.One);
         var scale = (shifted.AsInt32() + Vector256.Create(127)) << 23;
         return p * scale.AsSingle();
     }
