@@ -67,9 +67,6 @@ internal static partial class GeluVector
 
         var c = Vector512.Create(GeluF32.C);
         var r = Vector512<float>.One / (u + c);
-        // One Newton step against the exact u + c: the roundings of u + c and of the quotient would otherwise cost an ulp.
-        var residual = Vector512.FusedMultiplyAdd(-r, u, Vector512.FusedMultiplyAdd(-r, c, Vector512<float>.One));
-        r = Vector512.FusedMultiplyAdd(r, residual, r);
         var q = (u - c) * r;
         var h = Vector512.Create(GeluF32.H7);
         h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H6));

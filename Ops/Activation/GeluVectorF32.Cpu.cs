@@ -79,9 +79,6 @@ internal static partial class GeluVector
 
         var c = Vector256.Create(GeluF32.C);
         var r = Vector256<float>.One / (u + c);
-        // One Newton step against the exact u + c: the roundings of u + c and of the quotient would otherwise cost an ulp.
-        var residual = Vector256.FusedMultiplyAdd(-r, u, Vector256.FusedMultiplyAdd(-r, c, Vector256<float>.One));
-        r = Vector256.FusedMultiplyAdd(r, residual, r);
         var q = (u - c) * r;
         var h = Vector256.Create(GeluF32.H7);
         h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.H6));

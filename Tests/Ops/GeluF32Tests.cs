@@ -27,8 +27,8 @@ public class GeluF32Tests
     /// <summary>
     /// Every 1021st float of magnitude up to 14, both signs (each binade from the subnormals up, the far tail where
     /// the value leaves float's normal range at x = -13.2, and the switch of method at |x| = 1), and the floats
-    /// around 1 and 13.5: the forward within 5 ulps, the derivative within 1.25 ulps of max(|value|, 1).
-    /// The method's error over 40 million such arguments is 4.9 and 1.2 (see GeluF32).
+    /// around 1 and 13.5: the forward within 5.25 ulps, the derivative within 1.25 ulps of max(|value|, 1) (the
+    /// method's error over 40 million such arguments is 5.1 and 1.1, see GeluF32; this sweep finds 4.5 and 1.1).
     /// </summary>
     [Fact]
     public void EveryBinadeStaysWithinTheStatedError()
@@ -50,8 +50,8 @@ public class GeluF32Tests
         var (y, d, exactY, exactD) = Evaluate(x.ToArray());
         var (worstY, atY) = ActivationTests.MaxUlps(y, exactY, 0);
         var (worstD, atD) = ActivationTests.MaxUlps(d, exactD, 1);
-        Assert.True(worstY <= 5, $"gelu f32 forward: {worstY:F2} ulps at x = {x[atY]:R}");
-        Assert.True(worstD <= 1.25, $"gelu f32 derivative: {worstD:F2} ulps of max(|d|, 1) at x = {x[atD]:R}");
+        Assert.True(worstY <= 5.25 && worstD <= 1.25,
+            $"gelu f32: forward {worstY:F2} ulps at x = {x[atY]:R}, derivative {worstD:F2} ulps of max(|d|, 1) at x = {x[atD]:R}");
     }
 
     /// <summary>
