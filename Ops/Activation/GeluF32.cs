@@ -18,8 +18,8 @@ namespace Engine.Ops;
 /// uniform grid of 4 million on [-14, 14]; a scalar model of the same operations): the forward within 5.1 ulps of
 /// the exact value (where it is a normal float), the derivative within 1.2 ulps of max(|value|, 1) (it crosses zero
 /// near x = -0.75). r = 1 / (u + c) is left with its two roundings: a Newton step on it (4.8 ulps) costs 10%. The coefficients
-/// are fits of the author's (Lawson's iteratively reweighted least squares on Chebyshev nodes, mpmath references),
-/// rounded to float.
+/// are this project's own fits, rounded to float: <c>tools/fits/gelu_f32.py</c> (Lawson's iteratively reweighted
+/// least squares on Chebyshev nodes, mpmath references) prints them again with their errors.
 /// </summary>
 internal static class GeluF32
 {
