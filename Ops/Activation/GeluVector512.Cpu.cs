@@ -1,95 +1,108 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Engine.Ops;
 
 /// <summary>
-/// The F32 GELU on <see cref="Vector512{T}"/>: <c>CdfF</c>, <c>TailFit</c>, <c>ExpSplit</c> and the derivative of
-/// <c>GeluVector.Cpu.cs</c> written for sixteen lanes, operation for operation, so that every element gets the bits
-/// the 256-bit path gives it (a test compares the two). Only called where <see cref="VectorWidth.Use512"/> holds.
+/// The F32 GELU on <see cref="Vector512{T}"/>: the forward, derivative, pieces and exponential of
+/// <c>GeluVectorF32.Cpu.cs</c> written for sixteen lanes, operation for operation, so that every element gets the
+/// bits the 256-bit path gives it (a test compares the two). Only called where <see cref="VectorWidth.Use512"/> holds.
 /// </summary>
 internal static partial class GeluVector
 {
     /// <summary>Forward over whole blocks of sixteen; returns how many elements it wrote.</summary>
     private static int Forward512(ReadOnlySpan<float> x, Span<float> y)
     {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
         int i = 0;
         for (; i + 16 <= x.Length; i += 16)
-        {
-            var v = Vector512.Create(x.Slice(i, 16));
-            (v * CdfF(v)).CopyTo(y.Slice(i, 16));
-        }
+            Forward(Vector512.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
         return i;
     }
 
     /// <summary>Backward over whole blocks of sixteen; returns how many elements it wrote.</summary>
     private static int Backward512(ReadOnlySpan<float> g, ReadOnlySpan<float> x, Span<float> gx)
     {
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float or = ref MemoryMarshal.GetReference(gx);
         int i = 0;
         for (; i + 16 <= x.Length; i += 16)
-            (Vector512.Create(g.Slice(i, 16)) * Derivative(Vector512.Create(x.Slice(i, 16)))).CopyTo(gx.Slice(i, 16));
+            (Vector512.LoadUnsafe(ref gr, (nuint)i) * Derivative(Vector512.LoadUnsafe(ref xr, (nuint)i))).StoreUnsafe(ref or, (nuint)i);
         return i;
+    }
+
+    // The four below are those of GeluVectorF32.Cpu.cs (documented there) on sixteen lanes: keep them in step.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Forward(Vector512<float> x)
+    {
+        var (u, _, lower, central) = Parts(x);
+        // x - u Φ(-u) for x > 0, -u Φ(-u) + x · 0 = x Φ(x) otherwise: x · 0 keeps -0 a -0 and makes -∞ and NaN a NaN (as
+        // the double path does); u rather than x in the product, as 0 · ∞ would make +∞ a NaN (lower is 0 beyond 13.2).
+        var outer = Vector512.FusedMultiplyAdd(-u, lower,
+            Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), x, x * Vector512<float>.Zero));
+        return Vector512.ConditionalSelect(Vector512.LessThan(u, Vector512<float>.One), x * central, outer);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Derivative(Vector512<float> x)
     {
-        var ax = Vector512.Min(Vector512.Abs(x), Vector512.Create(20f));
-        var hi = ax * ax;
-        var lo = Vector512.FusedMultiplyAdd(ax, ax, -hi);
-        var pdf = ExpSplit(hi * -0.5f, lo * -0.5f) * (float)InvSqrt2Pi;
-        return Vector512.FusedMultiplyAdd(x, pdf, CdfF(x));
+        var (u, e, lower, central) = Parts(x);
+        var outer = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), Vector512<float>.One - lower, lower);
+        var cdf = Vector512.ConditionalSelect(Vector512.LessThan(u, Vector512<float>.One), central, outer);
+        return Vector512.FusedMultiplyAdd(x, e * GeluF32.InvSqrt2Pi, cdf);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> CdfF(Vector512<float> x)
+    private static (Vector512<float> U, Vector512<float> E, Vector512<float> Lower, Vector512<float> Central) Parts(Vector512<float> x)
     {
-        var ax = Vector512.Min(Vector512.Abs(x), Vector512.Create(20f));
-        var hi = ax * ax;
-        var lo = Vector512.FusedMultiplyAdd(ax, ax, -hi);
-        var (axLo, axHi) = Vector512.Widen(ax);
-        var (tLo, pLo) = TailFit(axLo);
-        var (tHi, pHi) = TailFit(axHi);
-        var t = Vector512.Narrow(tLo, tHi);
-        var p = Vector512.Narrow(pLo, pHi);
-        var lower = t * ExpSplit(hi * -0.5f, Vector512.FusedMultiplyAdd(lo, Vector512.Create(-0.5f), p)) * 0.5f;
-        var cdf = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), Vector512<float>.One - lower, lower);
-        return Vector512.ConditionalSelect(Vector512.Equals(x, x), cdf, x);
+        // A NaN x gives u = 13.5 (vminps returns its second operand) and reaches the result through x itself.
+        var u = Vector512.MinNative(Vector512.Abs(x), Vector512.Create(GeluF32.Clamp));
+        var hi = u * u;
+        var lo = Vector512.FusedMultiplyAdd(u, u, -hi);
+        var e = ExpMinusHalf(hi, lo);
+
+        var c = Vector512.Create(GeluF32.C);
+        var r = Vector512<float>.One / (u + c);
+        var q = (u - c) * r;
+        var h = Vector512.Create(GeluF32.H7);
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H6));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H5));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H4));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H3));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H2));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H1));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.H0));
+        var lower = e * (r * h);
+
+        var s = Vector512.Create(GeluF32.S5);
+        s = Vector512.FusedMultiplyAdd(s, hi, Vector512.Create(GeluF32.S4));
+        s = Vector512.FusedMultiplyAdd(s, hi, Vector512.Create(GeluF32.S3));
+        s = Vector512.FusedMultiplyAdd(s, hi, Vector512.Create(GeluF32.S2));
+        s = Vector512.FusedMultiplyAdd(s, hi, Vector512.Create(GeluF32.S1));
+        s = Vector512.FusedMultiplyAdd(s, hi, Vector512.Create(GeluF32.S0));
+        var central = Vector512.FusedMultiplyAdd(x, s, Vector512.Create(0.5f));
+        return (u, e, lower, central);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector512<double> T, Vector512<double> P) TailFit(Vector512<double> ax)
+    private static Vector512<float> ExpMinusHalf(Vector512<float> hi, Vector512<float> lo)
     {
-        var t = Vector512<double>.One / Vector512.FusedMultiplyAdd(ax, Vector512.Create(Sqrt1_2 / 2), Vector512<double>.One);
-        var p = Vector512.Create(0.17087277);
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-0.82215223));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(1.48851587));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-1.13520398));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.27886807));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-0.18628806));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.09678418));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(0.37409196));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(1.00002368));
-        p = Vector512.FusedMultiplyAdd(p, t, Vector512.Create(-1.26551223));
-        return (t, p);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> ExpSplit(Vector512<float> big, Vector512<float> small)
-    {
-        var n = Vector512.Round((big + small) * 1.44269504f);
-        n = Vector512.Max(n, Vector512.Create(-127f));
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693145752f), big);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-1.42860677e-6f), r) + small;
-        var e = Vector512.Create(1f / 5040);
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512.Create(1f / 720));
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512.Create(1f / 120));
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512.Create(1f / 24));
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512.Create(1f / 6));
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512.Create(0.5f));
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512<float>.One);
-        e = Vector512.FusedMultiplyAdd(e, r, Vector512<float>.One);
-        var scale = (Vector512.ConvertToInt32(n) + Vector512.Create(127)) << 23;
-        return Vector512.ConditionalSelect(Vector512.Equals(n, Vector512.Create(-127f)), Vector512<float>.Zero, e * scale.AsSingle());
+        var shifted = Vector512.MaxNative(hi * (-0.5f * GeluF32.Log2E), Vector512.Create(-127f)) + Vector512.Create(GeluF32.RoundShift);
+        var n = shifted - Vector512.Create(GeluF32.RoundShift);
+        var w = Vector512.FusedMultiplyAdd(n, Vector512.Create(2 * GeluF32.Ln2Hi), hi);
+        w = Vector512.FusedMultiplyAdd(n, Vector512.Create(2 * GeluF32.Ln2Lo), w) + lo;
+        var p = Vector512.Create(GeluF32.E6 / 64);
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(-GeluF32.E5 / 32));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(GeluF32.E4 / 16));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(-GeluF32.E3 / 8));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(GeluF32.E2 / 4));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512.Create(-0.5f));
+        p = Vector512.FusedMultiplyAdd(p, w, Vector512<float>.One);
+        var scale = (shifted.AsInt32() + Vector512.Create(127)) << 23;
+        return p * scale.AsSingle();
     }
 }

@@ -53,7 +53,8 @@ public class VectorWidthTests
     public void GeluF32GivesTheSameBitsAtBothWidths(int n)
     {
         using var scope = Tensor.Scope();
-        var values = Enumerable.Range(0, n).Select(i => (float)(-12 + 24.0 * i / n)).Concat([float.NaN, 0f, -0f, 30f, -30f]).ToArray();
+        var values = Enumerable.Range(0, n).Select(i => (float)(-12 + 24.0 * i / n)).Concat([float.NaN, 0f, -0f, 30f, -30f,
+            float.PositiveInfinity, float.NegativeInfinity, float.MaxValue, -float.MaxValue, 1e-40f, -1e-40f, 1f, -1f, MathF.BitDecrement(1f), -MathF.BitDecrement(1f), 13.5f, -13.5f, -13.2f]).ToArray();
         var x = Tensor.FromArray(values);
         var g = Tensor.Randn([values.Length], DType.F32, Device.Cpu, new Generator(3));
         var (wide, narrow) = BothWidths(() => ForwardBackward(t => F.Gelu(t), x, g));
