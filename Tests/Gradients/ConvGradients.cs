@@ -90,6 +90,20 @@ public class ConvGradients
     [Fact]
     public void Conv2d() => GradientProperty.Check(Arbitrary(Of(Shapes), Valid), Conv);
 
+    /// <summary>
+    /// The same property through the self-packed GEMM path (the column matrix packed straight from the input; the
+    /// stride-1 input gradient as the flipped-kernel convolution), forced: by shape it is only taken for long rows
+    /// and 32+ output channels, which these small cases never reach. The switch is per thread, as the property runs.
+    /// </summary>
+    [Fact]
+    public void Conv2dThroughTheSelfPackedPath()
+    {
+        var previous = ConvGemm.Path;
+        ConvGemm.Path = ConvGemm.PathChoice.SelfPacked;
+        try { GradientProperty.Check(Arbitrary(Of(Shapes), Valid), Conv); }
+        finally { ConvGemm.Path = previous; }
+    }
+
     [Fact]
     public void DepthwiseConv2d() => GradientProperty.Check(Arbitrary(Of(DepthwiseShapes), Valid), Conv);
 
