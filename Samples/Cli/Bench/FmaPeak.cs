@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -64,10 +65,10 @@ internal static class FmaPeak
         {
             double r = (isa, f64) switch
             {
-                (FmaIsa.Avx512, false) => ChainsF32x16(iterations),
-                (FmaIsa.Avx512, true) => ChainsF64x8(iterations),
-                (_, false) => ChainsF32x8(iterations),
-                _ => ChainsF64x4(iterations),
+                (FmaIsa.Avx512, false) => Chains512<float>(iterations),
+                (FmaIsa.Avx512, true) => Chains512<double>(iterations),
+                (_, false) => Chains256<float>(iterations),
+                _ => Chains256<double>(iterations),
             };
             s_sink += r;
         });
@@ -75,69 +76,50 @@ internal static class FmaPeak
     }
 
     // Each chain is x = x*m + d, which converges to d/(1-m) and so never overflows nor goes denormal.
-    // The accumulators are plain locals: RyuJIT keeps those in registers, not array elements.
+    // The accumulators are plain locals: RyuJIT keeps those in registers, not array elements. T is float or
+    // double; the JIT compiles one loop per type and folds the type tests in Fma512/Fma256 away.
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static double ChainsF32x16(long n)
+    private static double Chains512<T>(long n) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector512<float> m = Vector512.Create(0.999f), d = Vector512.Create(1e-3f);
-        Vector512<float> x0 = Vector512.Create(0f), x1 = Vector512.Create(1f), x2 = Vector512.Create(2f), x3 = Vector512.Create(3f);
-        Vector512<float> x4 = x0 + d, x5 = x1 + d, x6 = x2 + d, x7 = x3 + d, x8 = x0 - d, x9 = x1 - d, x10 = x2 - d, x11 = x3 - d;
+        Vector512<T> m = Vector512.Create(T.CreateChecked(0.999)), d = Vector512.Create(T.CreateChecked(1e-3));
+        Vector512<T> x0 = Vector512<T>.Zero, x1 = Vector512<T>.One, x2 = x1 + x1, x3 = x2 + x1;
+        Vector512<T> x4 = x0 + d, x5 = x1 + d, x6 = x2 + d, x7 = x3 + d, x8 = x0 - d, x9 = x1 - d, x10 = x2 - d, x11 = x3 - d;
         for (long i = 0; i < n; i++)
         {
-            x0 = Vector512.FusedMultiplyAdd(x0, m, d); x1 = Vector512.FusedMultiplyAdd(x1, m, d); x2 = Vector512.FusedMultiplyAdd(x2, m, d);
-            x3 = Vector512.FusedMultiplyAdd(x3, m, d); x4 = Vector512.FusedMultiplyAdd(x4, m, d); x5 = Vector512.FusedMultiplyAdd(x5, m, d);
-            x6 = Vector512.FusedMultiplyAdd(x6, m, d); x7 = Vector512.FusedMultiplyAdd(x7, m, d); x8 = Vector512.FusedMultiplyAdd(x8, m, d);
-            x9 = Vector512.FusedMultiplyAdd(x9, m, d); x10 = Vector512.FusedMultiplyAdd(x10, m, d); x11 = Vector512.FusedMultiplyAdd(x11, m, d);
+            x0 = Fma512(x0, m, d); x1 = Fma512(x1, m, d); x2 = Fma512(x2, m, d);
+            x3 = Fma512(x3, m, d); x4 = Fma512(x4, m, d); x5 = Fma512(x5, m, d);
+            x6 = Fma512(x6, m, d); x7 = Fma512(x7, m, d); x8 = Fma512(x8, m, d);
+            x9 = Fma512(x9, m, d); x10 = Fma512(x10, m, d); x11 = Fma512(x11, m, d);
         }
-        return Vector512.Sum(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11);
+        return double.CreateChecked(Vector512.Sum(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static double ChainsF64x8(long n)
+    private static double Chains256<T>(long n) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Vector512<double> m = Vector512.Create(0.999), d = Vector512.Create(1e-3);
-        Vector512<double> x0 = Vector512.Create(0.0), x1 = Vector512.Create(1.0), x2 = Vector512.Create(2.0), x3 = Vector512.Create(3.0);
-        Vector512<double> x4 = x0 + d, x5 = x1 + d, x6 = x2 + d, x7 = x3 + d, x8 = x0 - d, x9 = x1 - d, x10 = x2 - d, x11 = x3 - d;
+        Vector256<T> m = Vector256.Create(T.CreateChecked(0.999)), d = Vector256.Create(T.CreateChecked(1e-3));
+        Vector256<T> x0 = Vector256<T>.Zero, x1 = Vector256<T>.One, x2 = x1 + x1, x3 = x2 + x1;
+        Vector256<T> x4 = x0 + d, x5 = x1 + d, x6 = x2 + d, x7 = x3 + d, x8 = x0 - d, x9 = x1 - d, x10 = x2 - d, x11 = x3 - d;
         for (long i = 0; i < n; i++)
         {
-            x0 = Vector512.FusedMultiplyAdd(x0, m, d); x1 = Vector512.FusedMultiplyAdd(x1, m, d); x2 = Vector512.FusedMultiplyAdd(x2, m, d);
-            x3 = Vector512.FusedMultiplyAdd(x3, m, d); x4 = Vector512.FusedMultiplyAdd(x4, m, d); x5 = Vector512.FusedMultiplyAdd(x5, m, d);
-            x6 = Vector512.FusedMultiplyAdd(x6, m, d); x7 = Vector512.FusedMultiplyAdd(x7, m, d); x8 = Vector512.FusedMultiplyAdd(x8, m, d);
-            x9 = Vector512.FusedMultiplyAdd(x9, m, d); x10 = Vector512.FusedMultiplyAdd(x10, m, d); x11 = Vector512.FusedMultiplyAdd(x11, m, d);
+            x0 = Fma256(x0, m, d); x1 = Fma256(x1, m, d); x2 = Fma256(x2, m, d);
+            x3 = Fma256(x3, m, d); x4 = Fma256(x4, m, d); x5 = Fma256(x5, m, d);
+            x6 = Fma256(x6, m, d); x7 = Fma256(x7, m, d); x8 = Fma256(x8, m, d);
+            x9 = Fma256(x9, m, d); x10 = Fma256(x10, m, d); x11 = Fma256(x11, m, d);
         }
-        return Vector512.Sum(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11);
+        return double.CreateChecked(Vector256.Sum(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11));
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static double ChainsF32x8(long n)
-    {
-        Vector256<float> m = Vector256.Create(0.999f), d = Vector256.Create(1e-3f);
-        Vector256<float> x0 = Vector256.Create(0f), x1 = Vector256.Create(1f), x2 = Vector256.Create(2f), x3 = Vector256.Create(3f);
-        Vector256<float> x4 = x0 + d, x5 = x1 + d, x6 = x2 + d, x7 = x3 + d, x8 = x0 - d, x9 = x1 - d, x10 = x2 - d, x11 = x3 - d;
-        for (long i = 0; i < n; i++)
-        {
-            x0 = Fma.MultiplyAdd(x0, m, d); x1 = Fma.MultiplyAdd(x1, m, d); x2 = Fma.MultiplyAdd(x2, m, d);
-            x3 = Fma.MultiplyAdd(x3, m, d); x4 = Fma.MultiplyAdd(x4, m, d); x5 = Fma.MultiplyAdd(x5, m, d);
-            x6 = Fma.MultiplyAdd(x6, m, d); x7 = Fma.MultiplyAdd(x7, m, d); x8 = Fma.MultiplyAdd(x8, m, d);
-            x9 = Fma.MultiplyAdd(x9, m, d); x10 = Fma.MultiplyAdd(x10, m, d); x11 = Fma.MultiplyAdd(x11, m, d);
-        }
-        return Vector256.Sum(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11);
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> Fma512<T>(Vector512<T> x, Vector512<T> m, Vector512<T> d) where T : unmanaged =>
+        typeof(T) == typeof(float)
+            ? Vector512.FusedMultiplyAdd(x.AsSingle(), m.AsSingle(), d.AsSingle()).As<float, T>()
+            : Vector512.FusedMultiplyAdd(x.AsDouble(), m.AsDouble(), d.AsDouble()).As<double, T>();
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static double ChainsF64x4(long n)
-    {
-        Vector256<double> m = Vector256.Create(0.999), d = Vector256.Create(1e-3);
-        Vector256<double> x0 = Vector256.Create(0.0), x1 = Vector256.Create(1.0), x2 = Vector256.Create(2.0), x3 = Vector256.Create(3.0);
-        Vector256<double> x4 = x0 + d, x5 = x1 + d, x6 = x2 + d, x7 = x3 + d, x8 = x0 - d, x9 = x1 - d, x10 = x2 - d, x11 = x3 - d;
-        for (long i = 0; i < n; i++)
-        {
-            x0 = Fma.MultiplyAdd(x0, m, d); x1 = Fma.MultiplyAdd(x1, m, d); x2 = Fma.MultiplyAdd(x2, m, d);
-            x3 = Fma.MultiplyAdd(x3, m, d); x4 = Fma.MultiplyAdd(x4, m, d); x5 = Fma.MultiplyAdd(x5, m, d);
-            x6 = Fma.MultiplyAdd(x6, m, d); x7 = Fma.MultiplyAdd(x7, m, d); x8 = Fma.MultiplyAdd(x8, m, d);
-            x9 = Fma.MultiplyAdd(x9, m, d); x10 = Fma.MultiplyAdd(x10, m, d); x11 = Fma.MultiplyAdd(x11, m, d);
-        }
-        return Vector256.Sum(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 + x10 + x11);
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<T> Fma256<T>(Vector256<T> x, Vector256<T> m, Vector256<T> d) where T : unmanaged =>
+        typeof(T) == typeof(float)
+            ? Fma.MultiplyAdd(x.AsSingle(), m.AsSingle(), d.AsSingle()).As<float, T>()
+            : Fma.MultiplyAdd(x.AsDouble(), m.AsDouble(), d.AsDouble()).As<double, T>();
 }
