@@ -129,6 +129,65 @@ public unsafe class GemmTests
         }
     }
 
+    /// <summary>
+    /// Packing whole lanes that are contiguous along k (a transposed B: 8 x 8 float or 4 x 4 double register transposes
+    /// where AVX is present) puts element (lane l, step p) at p*width + l for every panel width of the kernels and every
+    /// k, tails included, and writes nothing past the panel.
+    /// </summary>
+    [Theory]
+    [InlineData(8)]
+    [InlineData(16)]
+    [InlineData(32)]
+    public void PackingLanesContiguousAlongK_PlacesEveryElement(int width)
+    {
+        PackLanesAlongK<float>(width);
+        PackLanesAlongK<double>(width / 2);
+    }
+
+    private static void PackLanesAlongK<T>(int width) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(width);
+        foreach (int kc in new[] { 1, 3, 4, 5, 7, 8, 9, 16, 23, 40 })
+        {
+            long laneStride = kc + 3;
+            var src = new T[width * laneStride];
+            for (int i = 0; i < src.Length; i++) src[i] = T.CreateTruncating(rng.NextDouble() + 1);
+            var dst = new T[width * kc + width];
+            fixed (T* s = src)
+            fixed (T* d = dst)
+                GemmPack.Pack(d, s, laneStride, 1, width, kc, width, 0, 1);
+            for (int p = 0; p < kc; p++)
+                for (int l = 0; l < width; l++)
+                    Assert.True(dst[p * width + l] == src[l * laneStride + p], $"{typeof(T).Name} width {width}, kc {kc}: lane {l}, step {p}");
+            Assert.All(dst.AsSpan(width * kc).ToArray(), x => Assert.Equal(T.Zero, x));
+        }
+    }
+
+    /// <summary>
+    /// k is cut into the fewest blocks of at most KC, all of nearly the same depth (every block but the last has the
+    /// returned depth, the last is at most one per block shorter), for every kernel's KC.
+    /// </summary>
+    [Fact]
+    public void KBlocks_AreTheFewestOfNearlyEqualDepth()
+    {
+        CheckKBlocks(GemmDriver<float, Avx512KernelF32>.KBlockDepth, Avx512KernelF32.KC);
+        CheckKBlocks(GemmDriver<double, Avx512KernelF64>.KBlockDepth, Avx512KernelF64.KC);
+        CheckKBlocks(GemmDriver<float, Avx2KernelF32>.KBlockDepth, Avx2KernelF32.KC);
+        Assert.Equal(342, GemmDriver<double, Avx512KernelF64>.KBlockDepth(2048)); // 6 x 342 - 4, not 5 x 384 + 128
+        Assert.Equal(256, GemmDriver<float, Avx2KernelF32>.KBlockDepth(512));
+    }
+
+    private static void CheckKBlocks(Func<int, int> depthOf, int kcMax)
+    {
+        for (int k = 1; k <= 5000; k++)
+        {
+            int depth = depthOf(k), blocks = (k + depth - 1) / depth;
+            Assert.True(depth >= 1 && depth <= kcMax, $"k {k}: depth {depth} outside [1, {kcMax}]");
+            Assert.Equal((k + kcMax - 1) / kcMax, blocks);
+            Assert.True(k - (blocks - 1) * depth >= depth - blocks, $"k {k}: last block {k - (blocks - 1) * depth} of depth {depth}");
+        }
+    }
+
     private static TResult WithPath<TResult>(Path path, Func<TResult> body)
     {
         bool savedPortable = CpuGemm.ForcePortable, savedAvx2 = CpuGemm.ForceAvx2;
@@ -175,6 +234,7 @@ public unsafe class GemmTests
     [InlineData(16, 16, 5000)]
     [InlineData(64, 256, 2000)]
     [InlineData(12, 300, 1500)] // ... with the columns split among the workers
+    [InlineData(100, 150, 1153)] // k blocks of uneven nominal split (3 x 384 + 1 for AVX-512) made nearly equal
     public void ResultBitsDoNotDependOnThreadCount(int m, int n, int k)
     {
         foreach (var path in AllPaths)
