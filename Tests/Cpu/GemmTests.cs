@@ -32,9 +32,9 @@ public unsafe class GemmTests
         (3, Gen.Choose(0, 9)),
         (3, Gen.Choose(10, 80)),
         // Just below, at and above the tile and block sizes of the kernels (AVX2: MR 6, NR 8/16, MC 72/144, KC 256;
-        // AVX-512: MR 12, NR 16/32, MC 192/384, KC 384).
+        // AVX-512: MR 12, NR 16/32, MC 192/384, KC 512).
         (3, Gen.Elements(5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 31, 32, 33, 71, 72, 73, 95, 96, 97, 143, 144, 145,
-            191, 192, 193, 255, 256, 257, 383, 384, 385)),
+            191, 192, 193, 255, 256, 257, 383, 384, 385, 511, 512, 513)),
         (1, Gen.Choose(81, 300)));
 
     private static readonly Gen<Case> Cases =
@@ -173,7 +173,8 @@ public unsafe class GemmTests
         CheckKBlocks(GemmDriver<float, Avx512KernelF32>.KBlockDepth, Avx512KernelF32.KC);
         CheckKBlocks(GemmDriver<double, Avx512KernelF64>.KBlockDepth, Avx512KernelF64.KC);
         CheckKBlocks(GemmDriver<float, Avx2KernelF32>.KBlockDepth, Avx2KernelF32.KC);
-        Assert.Equal(342, GemmDriver<double, Avx512KernelF64>.KBlockDepth(2048)); // 6 x 342 - 4, not 5 x 384 + 128
+        Assert.Equal(344, GemmDriver<double, Avx512KernelF64>.KBlockDepth(1030)); // 3 x 344 - 2, not 2 x 512 + 6
+        Assert.Equal(512, GemmDriver<float, Avx512KernelF32>.KBlockDepth(512));
         Assert.Equal(256, GemmDriver<float, Avx2KernelF32>.KBlockDepth(512));
     }
 
@@ -206,7 +207,8 @@ public unsafe class GemmTests
 
     [Theory]
     [InlineData(145, 300, 257)] // crosses MC (both dtypes) and KC
-    [InlineData(193, 70, 385)]  // crosses the AVX-512 f64 kernel's MC and both KC, edge tiles in both directions
+    [InlineData(193, 70, 385)]  // crosses the AVX-512 f64 kernel's MC and the AVX2 KC, edge tiles in both directions
+    [InlineData(50, 40, 1030)]  // three AVX-512 k blocks (3 x 344 - 2) and five AVX2 ones
     [InlineData(385, 40, 100)]  // crosses the AVX-512 f32 kernel's MC
     [InlineData(73, 4100, 20)]  // crosses NC
     [InlineData(300, 7, 600)]   // two KC steps, a single partial column panel
@@ -234,7 +236,7 @@ public unsafe class GemmTests
     [InlineData(16, 16, 5000)]
     [InlineData(64, 256, 2000)]
     [InlineData(12, 300, 1500)] // ... with the columns split among the workers
-    [InlineData(100, 150, 1153)] // k blocks of uneven nominal split (3 x 384 + 1 for AVX-512) made nearly equal
+    [InlineData(100, 150, 1153)] // k blocks of uneven nominal split (2 x 512 + 129 for AVX-512) made nearly equal
     public void ResultBitsDoNotDependOnThreadCount(int m, int n, int k)
     {
         foreach (var path in AllPaths)
