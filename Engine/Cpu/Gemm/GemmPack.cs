@@ -100,8 +100,8 @@ internal static unsafe class GemmPack
             if (kStride == 1 && lanes == width && Avx.IsSupported
                 && ((typeof(T) == typeof(float) && width % 8 == 0) || (typeof(T) == typeof(double) && width % 4 == 0)))
             {
-                // A transposed B (a backward pass's W^T or B^T): whole lanes contiguous along k, transposed in
-                // registers by 8 x 8 floats or 4 x 4 doubles instead of one scalar store per element.
+                // A transposed B (a linear layer's W^T, a matmul backward's B^T): whole lanes contiguous along k,
+                // transposed in registers by 8 x 8 floats or 4 x 4 doubles instead of one scalar store per element.
                 if (typeof(T) == typeof(float)) PackLanesAlongKAvx((float*)d, (float*)s, laneStride, width, kc);
                 else PackLanesAlongKAvx((double*)d, (double*)s, laneStride, width, kc);
                 continue;
