@@ -32,9 +32,9 @@ public unsafe class GemmTests
         (3, Gen.Choose(0, 9)),
         (3, Gen.Choose(10, 80)),
         // Just below, at and above the tile and block sizes of the kernels (AVX2: MR 6, NR 8/16, MC 72/144, KC 256;
-        // AVX-512: MR 12, NR 16/32, MC 192/384, KC 384).
+        // AVX-512: MR 12, NR 16/32, MC 192/384, KC 512).
         (3, Gen.Elements(5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 31, 32, 33, 71, 72, 73, 95, 96, 97, 143, 144, 145,
-            191, 192, 193, 255, 256, 257, 383, 384, 385)),
+            191, 192, 193, 255, 256, 257, 383, 384, 385, 511, 512, 513)),
         (1, Gen.Choose(81, 300)));
 
     private static readonly Gen<Case> Cases =
@@ -129,6 +129,66 @@ public unsafe class GemmTests
         }
     }
 
+    /// <summary>
+    /// Packing whole lanes that are contiguous along k (a transposed B: 8 x 8 float or 4 x 4 double register transposes
+    /// where AVX is present) puts element (lane l, step p) at p*width + l for every panel width of the kernels and every
+    /// k, tails included, and writes nothing past the panel.
+    /// </summary>
+    [Theory]
+    [InlineData(8)]
+    [InlineData(16)]
+    [InlineData(32)]
+    public void PackingLanesContiguousAlongK_PlacesEveryElement(int width)
+    {
+        PackLanesAlongK<float>(width);
+        PackLanesAlongK<double>(width / 2);
+    }
+
+    private static void PackLanesAlongK<T>(int width) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rng = new Random(width);
+        foreach (int kc in new[] { 1, 3, 4, 5, 7, 8, 9, 16, 23, 40 })
+        {
+            long laneStride = kc + 3;
+            var src = new T[width * laneStride];
+            for (int i = 0; i < src.Length; i++) src[i] = T.CreateTruncating(rng.NextDouble() + 1);
+            var dst = new T[width * kc + width];
+            fixed (T* s = src)
+            fixed (T* d = dst)
+                GemmPack.Pack(d, s, laneStride, 1, width, kc, width, 0, 1);
+            for (int p = 0; p < kc; p++)
+                for (int l = 0; l < width; l++)
+                    Assert.True(dst[p * width + l] == src[l * laneStride + p], $"{typeof(T).Name} width {width}, kc {kc}: lane {l}, step {p}");
+            Assert.All(dst.AsSpan(width * kc).ToArray(), x => Assert.Equal(T.Zero, x));
+        }
+    }
+
+    /// <summary>
+    /// k is cut into the fewest blocks of at most KC, all of nearly the same depth (every block but the last has the
+    /// returned depth, the last is at most one per block shorter), for every kernel's KC.
+    /// </summary>
+    [Fact]
+    public void KBlocks_AreTheFewestOfNearlyEqualDepth()
+    {
+        CheckKBlocks(GemmDriver<float, Avx512KernelF32>.KBlockDepth, Avx512KernelF32.KC);
+        CheckKBlocks(GemmDriver<double, Avx512KernelF64>.KBlockDepth, Avx512KernelF64.KC);
+        CheckKBlocks(GemmDriver<float, Avx2KernelF32>.KBlockDepth, Avx2KernelF32.KC);
+        Assert.Equal(344, GemmDriver<double, Avx512KernelF64>.KBlockDepth(1030)); // 3 x 344 - 2, not 2 x 512 + 6
+        Assert.Equal(512, GemmDriver<float, Avx512KernelF32>.KBlockDepth(512));
+        Assert.Equal(256, GemmDriver<float, Avx2KernelF32>.KBlockDepth(512));
+    }
+
+    private static void CheckKBlocks(Func<int, int> depthOf, int kcMax)
+    {
+        for (int k = 1; k <= 5000; k++)
+        {
+            int depth = depthOf(k), blocks = (k + depth - 1) / depth;
+            Assert.True(depth >= 1 && depth <= kcMax, $"k {k}: depth {depth} outside [1, {kcMax}]");
+            Assert.Equal((k + kcMax - 1) / kcMax, blocks);
+            Assert.True(k - (blocks - 1) * depth >= depth - blocks, $"k {k}: last block {k - (blocks - 1) * depth} of depth {depth}");
+        }
+    }
+
     private static TResult WithPath<TResult>(Path path, Func<TResult> body)
     {
         bool savedPortable = CpuGemm.ForcePortable, savedAvx2 = CpuGemm.ForceAvx2;
@@ -147,7 +207,8 @@ public unsafe class GemmTests
 
     [Theory]
     [InlineData(145, 300, 257)] // crosses MC (both dtypes) and KC
-    [InlineData(193, 70, 385)]  // crosses the AVX-512 f64 kernel's MC and both KC, edge tiles in both directions
+    [InlineData(193, 70, 385)]  // crosses the AVX-512 f64 kernel's MC and the AVX2 KC, edge tiles in both directions
+    [InlineData(50, 40, 1030)]  // three AVX-512 k blocks (3 x 344 - 2) and five AVX2 ones
     [InlineData(385, 40, 100)]  // crosses the AVX-512 f32 kernel's MC
     [InlineData(73, 4100, 20)]  // crosses NC
     [InlineData(300, 7, 600)]   // two KC steps, a single partial column panel
@@ -175,6 +236,7 @@ public unsafe class GemmTests
     [InlineData(16, 16, 5000)]
     [InlineData(64, 256, 2000)]
     [InlineData(12, 300, 1500)] // ... with the columns split among the workers
+    [InlineData(100, 150, 1153)] // k blocks of uneven nominal split (2 x 512 + 129 for AVX-512) made nearly equal
     public void ResultBitsDoNotDependOnThreadCount(int m, int n, int k)
     {
         foreach (var path in AllPaths)

@@ -52,6 +52,26 @@ public class PeakBenchTests
     }
 
     [CliBuiltFact]
+    public void CompareAvx2_TimesBothKernelsInTurns_WhereTheProcessHasAvx512()
+    {
+        var (code, stdout, stderr) = EngineProcess.Run("bench", "gemm", "--size", "96", "--repeat", "3", "--threads", "1", "--compare-avx2", "--max-load", "100000");
+        Assert.True(code == 0, stderr);
+        var json = EngineProcess.LastJsonLine(stdout);
+        var avx2 = json.GetProperty("engine_avx2_gflops");
+        if (Avx512F.IsSupported)
+        {
+            // Both sides timed, and each run went through its own kernel: the AVX-512 one is restored after every AVX2 run.
+            Assert.Equal("AVX-512", json.GetProperty("kernel").GetString());
+            Assert.True(avx2.GetDouble() > 0);
+            Assert.True(json.GetProperty("engine_gflops").GetDouble() > 0);
+            Assert.True(json.GetProperty("engine_avx2_cpu_gflops").GetDouble() > 0);
+            Assert.Contains("AVX-512 / AVX2", stdout);
+        }
+        else
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, avx2.ValueKind);
+    }
+
+    [CliBuiltFact]
     public void NegativeMaxLoad_IsRejected()
     {
         foreach (var bench in new[] { "peak", "gemm", "ops", "model" })

@@ -14,10 +14,13 @@ namespace Engine.Cpu;
 // load average of 35-50: with the tile in L1 both kernels reach the peak (115 GFLOP/s f32); in a whole
 // 1024^3 SGEMM the AVX-512 kernel first ran at 0.75-0.9x the AVX2 one until the C tile was prefetched
 // (the 24 lines of 12 rows far apart missed cache after the k loop), then at 0.96-1.02x (~98 GFLOP/s).
-// KC 256-512 and MC 96-384 were all within that noise for f32; KC = 384 keeps the number of C updates low.
-// For f64 (2048^3, same measure) MC 192 gave 49.5-50.5 GFLOP/s against 45-48 for MC 48-96: the packed A
-// block is then 576 KiB for both types, about half of the 1 MiB L2. The
-// 2 x 512-bit pipes of Zen 5 are where this kernel should pull ahead; not measured here.
+// For f64 (2048^3, same measure) MC 192 gave 49.5-50.5 GFLOP/s against 45-48 for MC 48-96.
+// KC 512 (second pass, same machine, same-process A/B of the blockings alternated, thread CPU time, load 10-30):
+// f64 2048^3 51.1-52.1 GFLOP/s against 50.4-50.7 with KC 384 (MC 144: 50.4-50.7; KC 768: 51.8-52.0); f32 512^3
+// medians 96.8-97.9 against 94.8-95.4 and 2048^3 100.8-101.0 against 97.1-98.2. A product of depth 512 (the
+// engine's usual layer widths) is then one k block: one pass over C and one packing of A instead of two. The
+// packed A block is 768 KiB for both types, three quarters of the 1 MiB L2. The 2 x 512-bit pipes of Zen 5 are
+// where this kernel should pull ahead; not measured here.
 
 /// <summary>AVX-512 single-precision kernel, 12 x 32 tile.</summary>
 internal unsafe struct Avx512KernelF32 : IGemmKernel<float>
@@ -25,7 +28,7 @@ internal unsafe struct Avx512KernelF32 : IGemmKernel<float>
     public static int MR => Avx512Tile<float>.MR;
     public static int NR => Avx512Tile<float>.NR;
     public static int MC => 384;
-    public static int KC => 384;
+    public static int KC => 512;
     public static int NC => 4096;
     public static bool Fused => true;
 
@@ -40,7 +43,7 @@ internal unsafe struct Avx512KernelF64 : IGemmKernel<double>
     public static int MR => Avx512Tile<double>.MR;
     public static int NR => Avx512Tile<double>.NR;
     public static int MC => 192;
-    public static int KC => 384;
+    public static int KC => 512;
     public static int NC => 4096;
     public static bool Fused => true;
 

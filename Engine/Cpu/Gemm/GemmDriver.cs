@@ -57,6 +57,13 @@ internal static unsafe class GemmDriver<T, K>
         job.Execute();
     }
 
+    /// <summary>The depth of the k blocks of a product of depth <paramref name="k"/>: ceil(k / blocks) for the fewest blocks of at most KC.</summary>
+    internal static int KBlockDepth(int k)
+    {
+        int blocks = Math.Max(1, (k + K.KC - 1) / K.KC);
+        return (k + blocks - 1) / blocks;
+    }
+
     private static int Tasks(int m, int n, int k)
     {
         double work = (double)m * n * k; // a long could overflow
@@ -75,6 +82,12 @@ internal static unsafe class GemmDriver<T, K>
         // micro-panels (whole panels, at most MC rows where that allows a multiple of the workers; shares differ
         // by one panel at most); columns in equal shares of the B micro-panels.
         private readonly int _tasks, _rowChunks, _colChunks;
+
+        // The depth of every k block but the last: k cut into as few blocks of at most KC as possible, all of
+        // nearly the same depth (k = 1100 with KC 512: 3 x 367, where 2 x 512 + 76 would give the last block a
+        // seventh of the work for the same C update and A packing per tile). A function of k alone, so the bits
+        // still do not depend on the threads.
+        private readonly int _kcBlock;
         private readonly long _mPanels;
         private readonly Action<int> _compute;
 
@@ -99,6 +112,7 @@ internal static unsafe class GemmDriver<T, K>
             _a = a; _b = b; _c = c;
             (_ars, _acs, _brs, _bcs, _rsc) = (ars, acs, brs, bcs, rsc);
             _compute = Compute;
+            _kcBlock = KBlockDepth(k);
 
             // Prefer splitting M: workers then share packed B and each row of A is packed once. With
             // too few rows for that, split the columns instead (every item then packs all of A, which
@@ -129,7 +143,7 @@ internal static unsafe class GemmDriver<T, K>
         public void Execute()
         {
             long maxPanels = (Math.Min(_n, K.NC) + K.NR - 1) / K.NR;
-            int kBlocks = (_k + K.KC - 1) / K.KC;
+            int kBlocks = (_k + _kcBlock - 1) / _kcBlock;
             // With several k blocks and a B small enough to pack whole (a deep product of narrow matrices, such as
             // a linear layer's weight gradient: k is the batch of tokens), one fork covers all of them: each item
             // runs its tiles through the k blocks in order. That is the same sequence of operations per element
@@ -137,7 +151,7 @@ internal static unsafe class GemmDriver<T, K>
             // arithmetic of such a product.
             _allK = _tasks > 1 && kBlocks > 1 && (long)_k * maxPanels * K.NR * sizeof(T) <= WholeBBytes;
             int flagBlocks = _allK ? kBlocks : 1;
-            _bPacked = (T*)GemmBuffer.PackedB.Get((_allK ? _k : Math.Min(_k, K.KC)) * maxPanels * K.NR * sizeof(T));
+            _bPacked = (T*)GemmBuffer.PackedB.Get((_allK ? _k : Math.Min(_k, _kcBlock)) * maxPanels * K.NR * sizeof(T));
             _flags = (int*)GemmBuffer.PanelFlags.Get(flagBlocks * maxPanels * sizeof(int));
 
             for (int jc = 0; jc < _n; jc += K.NC)
@@ -152,10 +166,10 @@ internal static unsafe class GemmDriver<T, K>
                     CpuParallel.ForEachTask(_tasks, _compute);
                     continue;
                 }
-                for (int pc = 0; pc < _k; pc += K.KC)
+                for (int pc = 0; pc < _k; pc += _kcBlock)
                 {
                     _pc = pc;
-                    _kc = Math.Min(K.KC, _k - pc);
+                    _kc = Math.Min(_kcBlock, _k - pc);
                     new Span<int>(_flags, (int)_panels).Clear();
                     _nextItem = 0;
                     if (_tasks == 1) Compute(0);
@@ -181,10 +195,10 @@ internal static unsafe class GemmDriver<T, K>
                 ComputeBlock(rc, cc, _pc, _kc, _bPacked, _flags);
                 return;
             }
-            for (int pc = 0; pc < _k; pc += K.KC)
+            for (int pc = 0; pc < _k; pc += _kcBlock)
             {
-                long block = pc / K.KC;
-                ComputeBlock(rc, cc, pc, Math.Min(K.KC, _k - pc), _bPacked + (long)pc * _panels * K.NR, _flags + block * _panels);
+                long block = pc / _kcBlock;
+                ComputeBlock(rc, cc, pc, Math.Min(_kcBlock, _k - pc), _bPacked + (long)pc * _panels * K.NR, _flags + block * _panels);
             }
         }
 

@@ -16,6 +16,9 @@ namespace Engine.Cpu;
 /// </remarks>
 internal static unsafe class GemmPack
 {
+    // How many k steps ahead the strided copies prefetch: far enough to cover a miss to L3 or memory.
+    private const int PrefetchSteps = 8;
+
     /// <summary>
     /// Packs panels [<paramref name="firstPanel"/>, <paramref name="endPanel"/>) of a
     /// <paramref name="extent"/> x <paramref name="kc"/> block: element (lane l, step p) is
@@ -37,7 +40,23 @@ internal static unsafe class GemmPack
             {
                 // Lanes are contiguous in memory: one short copy per k step, inline (a call to the general
                 // block copy per step of 48-128 bytes took 13% of a skinny product's time).
+                // The steps are usually a matrix row apart (kilobytes): too far apart for the hardware prefetcher,
+                // so each step's lines are asked for a few steps ahead.
                 int bytes = width * sizeof(T);
+                if (Sse.IsSupported && kStride * sizeof(T) > 256)
+                {
+                    int p = 0;
+                    for (; p + PrefetchSteps < kc; p++, d += width)
+                    {
+                        byte* ahead = (byte*)(s + (p + PrefetchSteps) * kStride);
+                        Sse.Prefetch0(ahead);
+                        Sse.Prefetch0(ahead + bytes - 1);
+                        CopyShort((byte*)d, (byte*)(s + p * kStride), bytes);
+                    }
+                    for (; p < kc; p++, d += width)
+                        CopyShort((byte*)d, (byte*)(s + p * kStride), bytes);
+                    continue;
+                }
                 for (int p = 0; p < kc; p++, d += width)
                     CopyShort((byte*)d, (byte*)(s + p * kStride), bytes);
                 continue;
@@ -75,6 +94,16 @@ internal static unsafe class GemmPack
                     d[4] = s4[p]; d[5] = s5[p]; d[6] = s6[p]; d[7] = s7[p];
                     d[8] = s8[p]; d[9] = s9[p]; d[10] = s10[p]; d[11] = s11[p];
                 }
+                continue;
+            }
+
+            if (kStride == 1 && lanes == width && Avx.IsSupported
+                && ((typeof(T) == typeof(float) && width % 8 == 0) || (typeof(T) == typeof(double) && width % 4 == 0)))
+            {
+                // A transposed B (a linear layer's W^T, a matmul backward's B^T): whole lanes contiguous along k,
+                // transposed in registers by 8 x 8 floats or 4 x 4 doubles instead of one scalar store per element.
+                if (typeof(T) == typeof(float)) PackLanesAlongKAvx((float*)d, (float*)s, laneStride, width, kc);
+                else PackLanesAlongKAvx((double*)d, (double*)s, laneStride, width, kc);
                 continue;
             }
 
@@ -123,6 +152,78 @@ internal static unsafe class GemmPack
         if (x < bytes) *(uint*)(d + x) = *(uint*)(s + x);
     }
 
+    // Width lanes, each contiguous along k (lane l at s + l * laneStride), into step-major groups of width: blocks of
+    // 8 lanes x 8 steps transposed in registers; the last kc % 8 steps one by one. A pure copy (same bits as the scalar loop).
+    private static void PackLanesAlongKAvx(float* d, float* s, long laneStride, int width, int kc)
+    {
+        int p = 0;
+        for (; p + 8 <= kc; p += 8)
+            for (int l = 0; l < width; l += 8)
+                Transpose8x8(s + l * laneStride + p, laneStride, d + p * width + l, width);
+        for (; p < kc; p++)
+            for (int l = 0; l < width; l++)
+                d[p * width + l] = s[l * laneStride + p];
+    }
+
+    // The same for doubles, by blocks of 4 lanes x 4 steps.
+    private static void PackLanesAlongKAvx(double* d, double* s, long laneStride, int width, int kc)
+    {
+        int p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            for (int l = 0; l < width; l += 4)
+            {
+                double* r = s + l * laneStride + p;
+                var r0 = Avx.LoadVector256(r);
+                var r1 = Avx.LoadVector256(r + laneStride);
+                var r2 = Avx.LoadVector256(r + 2 * laneStride);
+                var r3 = Avx.LoadVector256(r + 3 * laneStride);
+                var t0 = Avx.UnpackLow(r0, r1);  // (l0 p0, l1 p0 | l0 p2, l1 p2)
+                var t1 = Avx.UnpackHigh(r0, r1); // (l0 p1, l1 p1 | l0 p3, l1 p3)
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                double* o = d + p * width + l;
+                Avx.Store(o, Avx.Permute2x128(t0, t2, 0x20));
+                Avx.Store(o + width, Avx.Permute2x128(t1, t3, 0x20));
+                Avx.Store(o + 2 * width, Avx.Permute2x128(t0, t2, 0x31));
+                Avx.Store(o + 3 * width, Avx.Permute2x128(t1, t3, 0x31));
+            }
+        }
+        for (; p < kc; p++)
+            for (int l = 0; l < width; l++)
+                d[p * width + l] = s[l * laneStride + p];
+    }
+
+    // Eight rows of eight floats (row l at s + l * stride) stored as eight columns: column j at d + j * dStride.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* s, long stride, float* d, int dStride)
+    {
+        var t0 = Avx.UnpackLow(Avx.LoadVector256(s), Avx.LoadVector256(s + stride));
+        var t1 = Avx.UnpackHigh(Avx.LoadVector256(s), Avx.LoadVector256(s + stride));
+        var t2 = Avx.UnpackLow(Avx.LoadVector256(s + 2 * stride), Avx.LoadVector256(s + 3 * stride));
+        var t3 = Avx.UnpackHigh(Avx.LoadVector256(s + 2 * stride), Avx.LoadVector256(s + 3 * stride));
+        var t4 = Avx.UnpackLow(Avx.LoadVector256(s + 4 * stride), Avx.LoadVector256(s + 5 * stride));
+        var t5 = Avx.UnpackHigh(Avx.LoadVector256(s + 4 * stride), Avx.LoadVector256(s + 5 * stride));
+        var t6 = Avx.UnpackLow(Avx.LoadVector256(s + 6 * stride), Avx.LoadVector256(s + 7 * stride));
+        var t7 = Avx.UnpackHigh(Avx.LoadVector256(s + 6 * stride), Avx.LoadVector256(s + 7 * stride));
+        var q0 = Avx.Shuffle(t0, t2, 0x44);
+        var q1 = Avx.Shuffle(t0, t2, 0xEE);
+        var q2 = Avx.Shuffle(t1, t3, 0x44);
+        var q3 = Avx.Shuffle(t1, t3, 0xEE);
+        var q4 = Avx.Shuffle(t4, t6, 0x44);
+        var q5 = Avx.Shuffle(t4, t6, 0xEE);
+        var q6 = Avx.Shuffle(t5, t7, 0x44);
+        var q7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(d, Avx.Permute2x128(q0, q4, 0x20));
+        Avx.Store(d + dStride, Avx.Permute2x128(q1, q5, 0x20));
+        Avx.Store(d + 2 * dStride, Avx.Permute2x128(q2, q6, 0x20));
+        Avx.Store(d + 3 * dStride, Avx.Permute2x128(q3, q7, 0x20));
+        Avx.Store(d + 4 * dStride, Avx.Permute2x128(q0, q4, 0x31));
+        Avx.Store(d + 5 * dStride, Avx.Permute2x128(q1, q5, 0x31));
+        Avx.Store(d + 6 * dStride, Avx.Permute2x128(q2, q6, 0x31));
+        Avx.Store(d + 7 * dStride, Avx.Permute2x128(q3, q7, 0x31));
+    }
+
     // Twelve float rows along k into 12-lane groups, eight k steps at a time: the first eight rows through an
     // 8x8 transpose in registers, the other four through a 4x8 one, instead of 96 scalar loads and stores. A
     // pure copy, so the packed bits are those of the scalar loop (which still does the last kc % 8 steps).
@@ -134,33 +235,9 @@ internal static unsafe class GemmPack
         int p = 0;
         for (; p + 8 <= kc; p += 8, d += 96)
         {
-            // Rows 0-7: pairs interleaved, then quads, then the 128-bit halves swapped into columns.
-            var t0 = Avx.UnpackLow(Avx.LoadVector256(s0 + p), Avx.LoadVector256(s1 + p));
-            var t1 = Avx.UnpackHigh(Avx.LoadVector256(s0 + p), Avx.LoadVector256(s1 + p));
-            var t2 = Avx.UnpackLow(Avx.LoadVector256(s2 + p), Avx.LoadVector256(s3 + p));
-            var t3 = Avx.UnpackHigh(Avx.LoadVector256(s2 + p), Avx.LoadVector256(s3 + p));
-            var t4 = Avx.UnpackLow(Avx.LoadVector256(s4 + p), Avx.LoadVector256(s5 + p));
-            var t5 = Avx.UnpackHigh(Avx.LoadVector256(s4 + p), Avx.LoadVector256(s5 + p));
-            var t6 = Avx.UnpackLow(Avx.LoadVector256(s6 + p), Avx.LoadVector256(s7 + p));
-            var t7 = Avx.UnpackHigh(Avx.LoadVector256(s6 + p), Avx.LoadVector256(s7 + p));
-            var q0 = Avx.Shuffle(t0, t2, 0x44); // rows 0-3 at steps 0 | 4
-            var q1 = Avx.Shuffle(t0, t2, 0xEE); // steps 1 | 5
-            var q2 = Avx.Shuffle(t1, t3, 0x44); // steps 2 | 6
-            var q3 = Avx.Shuffle(t1, t3, 0xEE); // steps 3 | 7
-            var q4 = Avx.Shuffle(t4, t6, 0x44); // rows 4-7, likewise
-            var q5 = Avx.Shuffle(t4, t6, 0xEE);
-            var q6 = Avx.Shuffle(t5, t7, 0x44);
-            var q7 = Avx.Shuffle(t5, t7, 0xEE);
-            Avx.Store(d, Avx.Permute2x128(q0, q4, 0x20));
-            Avx.Store(d + 12, Avx.Permute2x128(q1, q5, 0x20));
-            Avx.Store(d + 24, Avx.Permute2x128(q2, q6, 0x20));
-            Avx.Store(d + 36, Avx.Permute2x128(q3, q7, 0x20));
-            Avx.Store(d + 48, Avx.Permute2x128(q0, q4, 0x31));
-            Avx.Store(d + 60, Avx.Permute2x128(q1, q5, 0x31));
-            Avx.Store(d + 72, Avx.Permute2x128(q2, q6, 0x31));
-            Avx.Store(d + 84, Avx.Permute2x128(q3, q7, 0x31));
+            Transpose8x8(s0 + p, laneStride, d, 12); // rows 0-7
 
-            // Rows 8-11: the same first two stages; each result holds steps j and j + 4.
+            // Rows 8-11: the first two stages of Transpose8x8; each result holds steps j and j + 4.
             var u0 = Avx.UnpackLow(Avx.LoadVector256(s8 + p), Avx.LoadVector256(s9 + p));
             var u1 = Avx.UnpackHigh(Avx.LoadVector256(s8 + p), Avx.LoadVector256(s9 + p));
             var u2 = Avx.UnpackLow(Avx.LoadVector256(s10 + p), Avx.LoadVector256(s11 + p));
