@@ -55,26 +55,35 @@ internal static unsafe class ConvGemm
     /// Whether the forward product packs its column matrix from the input. Short rows make many short copies,
     /// and few output channels a short product per packed panel: there the stored matrix's block copies win
     /// (measured on vHeat-Nano's stem, 8 channels on a 16-wide map, and its 8x8 to 1x1 maps, 2026-12-07).
-    /// Shapes only, never the thread count, decide.
+    /// Shapes only, never the thread count, decide. Patch convolutions (<see cref="ConvGeometry.IsPatchify"/>) always
+    /// pack from the input: their panels are transposed input rows (<see cref="PatchOperands"/>), no slower to fill than
+    /// the stored matrix, which would have to be written first and packed after.
     /// </summary>
     private static bool SelfPackedForward(ConvGeometry g) => Path switch
     {
         PathChoice.ColumnMatrix => false,
         PathChoice.SelfPacked => Fits(g),
-        _ => Fits(g) && (g.IsPointwise ? g.OutPlane : g.Wo) >= MinRun && g.CoutG >= 32,
+        _ => Fits(g) && (g.IsPatchify || ((g.IsPointwise ? g.OutPlane : g.Wo) >= MinRun && g.CoutG >= 32)),
     };
 
     /// <summary>
     /// Whether the weight gradient packs the transposed column matrix from the input: only for deep column
     /// matrices (3x3 and larger kernels over many channels); with a few dozen rows the product is too thin and the
-    /// stored path was faster (the bench's 1x1 and patch cases, vHeat-Nano's stem; 2026-12-07).
+    /// stored path was faster (the bench's 1x1 case, vHeat-Nano's stem; 2026-12-07). Patch convolutions always: their
+    /// rows are kx-contiguous pieces of the input, copied as they lie (<see cref="PatchOperands.Rows{T}"/>).
     /// </summary>
     private static bool SelfPackedWeightGradient(ConvGeometry g) => Path switch
     {
         PathChoice.ColumnMatrix => false,
         PathChoice.SelfPacked => Fits(g),
-        _ => Fits(g) && !g.IsPointwise && g.Wo >= MinRun && g.Kg >= 256,
+        _ => Fits(g) && (g.IsPatchify || (!g.IsPointwise && g.Wo >= MinRun && g.Kg >= 256)),
     };
+
+    /// <summary>
+    /// Whether a patch convolution's input gradient is one product over the batch into a patch-gradient matrix, then
+    /// written back (<see cref="PatchOperands.ScatterPatches{T}"/>): always, unless the column-matrix path is forced.
+    /// </summary>
+    private static bool PatchInputGradient(ConvGeometry g) => g.IsPatchify && Path != PathChoice.ColumnMatrix && Fits(g);
 
     /// <summary>Whether the batch's pixels fit the GEMM's int column count; the self-packed paths need that.</summary>
     private static bool Fits(ConvGeometry g) => (long)g.N * g.OutPlane <= int.MaxValue;
@@ -123,7 +132,7 @@ internal static unsafe class ConvGemm
     {
         for (int grp = 0; grp < g.Groups; grp++)
             CpuGemm.Gemm(g.CoutG, g.N * g.OutPlane, g.Kg, null, w + (long)grp * g.CoutG * g.Kg, g.Kg, 1,
-                new ConvOperands.Columns<T>(g, x, grp), null, 0, 0, false,
+                g.IsPatchify ? new PatchOperands.Columns<T>(g, x, grp) : new ConvOperands.Columns<T>(g, x, grp), null, 0, 0, false,
                 y + (long)grp * g.CoutG * g.OutPlane, g.OutPlane, g.OutPlane, (long)g.Cout * g.OutPlane);
     }
 
@@ -141,13 +150,28 @@ internal static unsafe class ConvGemm
             using var gwT = new ConvScratch<T>((long)g.Kg * g.CoutG);
             for (int grp = 0; grp < g.Groups; grp++)
             {
-                CpuGemm.Gemm(g.Kg, g.CoutG, g.N * g.OutPlane, new ConvOperands.ColumnRows<T>(g, x, grp), null, 0, 0,
+                GemmOperand<T> rows = g.IsPatchify ? new PatchOperands.Rows<T>(g, x, grp) : new ConvOperands.ColumnRows<T>(g, x, grp);
+                CpuGemm.Gemm(g.Kg, g.CoutG, g.N * g.OutPlane, rows, null, 0, 0,
                     new ConvOperands.OutputRows<T>(g, gy, grp), null, 0, 0, false, gwT.Ptr, g.CoutG);
                 T* dst = gw + (long)grp * g.CoutG * g.Kg;
                 for (int co = 0; co < g.CoutG; co++)
                     for (int r = 0; r < g.Kg; r++) dst[(long)co * g.Kg + r] = gwT.Ptr[(long)r * g.CoutG + co];
             }
             gw = null;
+        }
+        // Patches: gP_g = W_gᵀ (Kg x CoutG) · gY_g, the batch's patches as columns, then each value written to its one
+        // input pixel (patches do not overlap: no sums, so the bits are the column-matrix path's).
+        if (gx != null && PatchInputGradient(g))
+        {
+            long patches = (long)g.N * g.OutPlane;
+            using var cols = new ConvScratch<T>(g.Kg * patches);
+            for (int grp = 0; grp < g.Groups; grp++)
+            {
+                CpuGemm.Gemm(g.Kg, (int)patches, g.CoutG, null, w + (long)grp * g.CoutG * g.Kg, 1, g.Kg,
+                    new PatchOperands.OutputColumns<T>(g, gy, grp), null, 0, 0, false, cols.Ptr, patches);
+                PatchOperands.ScatterPatches(g, cols.Ptr, patches, grp, gx);
+            }
+            gx = null;
         }
         // The input gradient of a stride-1 convolution is the convolution of gY with the flipped kernel. Not for a
         // pointwise one: its column matrix is the gradient itself, and the stored path measured faster (bench's 1x1, 2026-12-07).

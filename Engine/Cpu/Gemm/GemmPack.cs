@@ -78,6 +78,13 @@ internal static unsafe class GemmPack
                 continue;
             }
 
+            if (kStride == 1 && lanes == width && width % 8 == 0 && typeof(T) == typeof(float) && Avx.IsSupported)
+            {
+                // Lanes contiguous along k into a wide (B) panel: 8x8 blocks transposed in registers.
+                for (int l = 0; l < lanes; l += 8) PackLanesAvx((float*)d + l, (float*)s + l * laneStride, laneStride, kc, width);
+                continue;
+            }
+
             if (kStride == 1)
             {
                 // Each lane is contiguous along k: read it sequentially, scatter with stride width.
@@ -121,6 +128,47 @@ internal static unsafe class GemmPack
         }
         for (; x + 8 <= bytes; x += 8) *(ulong*)(d + x) = *(ulong*)(s + x);
         if (x < bytes) *(uint*)(d + x) = *(uint*)(s + x);
+    }
+
+    // Eight float lanes, each contiguous along k, into lanes [0, 8) of a width-wide panel, eight k steps at a time
+    // through an 8x8 transpose in registers (the scalar loop does the last kc % 8). A pure copy: the scalar loop's bits.
+    private static void PackLanesAvx(float* d, float* s, long laneStride, int kc, int width)
+    {
+        float* s0 = s, s1 = s + laneStride, s2 = s + 2 * laneStride, s3 = s + 3 * laneStride;
+        float* s4 = s + 4 * laneStride, s5 = s + 5 * laneStride, s6 = s + 6 * laneStride, s7 = s + 7 * laneStride;
+        int p = 0;
+        for (; p + 8 <= kc; p += 8, d += 8 * width)
+        {
+            var t0 = Avx.UnpackLow(Avx.LoadVector256(s0 + p), Avx.LoadVector256(s1 + p));
+            var t1 = Avx.UnpackHigh(Avx.LoadVector256(s0 + p), Avx.LoadVector256(s1 + p));
+            var t2 = Avx.UnpackLow(Avx.LoadVector256(s2 + p), Avx.LoadVector256(s3 + p));
+            var t3 = Avx.UnpackHigh(Avx.LoadVector256(s2 + p), Avx.LoadVector256(s3 + p));
+            var t4 = Avx.UnpackLow(Avx.LoadVector256(s4 + p), Avx.LoadVector256(s5 + p));
+            var t5 = Avx.UnpackHigh(Avx.LoadVector256(s4 + p), Avx.LoadVector256(s5 + p));
+            var t6 = Avx.UnpackLow(Avx.LoadVector256(s6 + p), Avx.LoadVector256(s7 + p));
+            var t7 = Avx.UnpackHigh(Avx.LoadVector256(s6 + p), Avx.LoadVector256(s7 + p));
+            var q0 = Avx.Shuffle(t0, t2, 0x44);
+            var q1 = Avx.Shuffle(t0, t2, 0xEE);
+            var q2 = Avx.Shuffle(t1, t3, 0x44);
+            var q3 = Avx.Shuffle(t1, t3, 0xEE);
+            var q4 = Avx.Shuffle(t4, t6, 0x44);
+            var q5 = Avx.Shuffle(t4, t6, 0xEE);
+            var q6 = Avx.Shuffle(t5, t7, 0x44);
+            var q7 = Avx.Shuffle(t5, t7, 0xEE);
+            Avx.Store(d, Avx.Permute2x128(q0, q4, 0x20));
+            Avx.Store(d + width, Avx.Permute2x128(q1, q5, 0x20));
+            Avx.Store(d + 2 * width, Avx.Permute2x128(q2, q6, 0x20));
+            Avx.Store(d + 3 * width, Avx.Permute2x128(q3, q7, 0x20));
+            Avx.Store(d + 4 * width, Avx.Permute2x128(q0, q4, 0x31));
+            Avx.Store(d + 5 * width, Avx.Permute2x128(q1, q5, 0x31));
+            Avx.Store(d + 6 * width, Avx.Permute2x128(q2, q6, 0x31));
+            Avx.Store(d + 7 * width, Avx.Permute2x128(q3, q7, 0x31));
+        }
+        for (; p < kc; p++, d += width)
+        {
+            d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p];
+            d[4] = s4[p]; d[5] = s5[p]; d[6] = s6[p]; d[7] = s7[p];
+        }
     }
 
     // Twelve float rows along k into 12-lane groups, eight k steps at a time: the first eight rows through an
