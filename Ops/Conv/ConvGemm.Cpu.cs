@@ -80,6 +80,13 @@ internal static unsafe class ConvGemm
     };
 
     /// <summary>
+    /// Whether a pointwise convolution's gradients are products over the whole batch with operands packed from the
+    /// tensors (<see cref="PlaneRows{T}"/>, <see cref="PlaneColumns{T}"/>) instead of chunk copies to and
+    /// from stored matrices: always, unless the column-matrix path is forced.
+    /// </summary>
+    private static bool PointwiseBackward(ConvGeometry g) => g.IsPointwise && Path != PathChoice.ColumnMatrix && Fits(g);
+
+    /// <summary>
     /// Whether a patch convolution's input gradient is one product over the batch into a patch-gradient matrix, then
     /// written back (<see cref="PatchOperands.ScatterPatches{T}"/>): always, unless the column-matrix path is forced.
     /// </summary>
@@ -132,9 +139,15 @@ internal static unsafe class ConvGemm
     {
         for (int grp = 0; grp < g.Groups; grp++)
             CpuGemm.Gemm(g.CoutG, g.N * g.OutPlane, g.Kg, null, w + (long)grp * g.CoutG * g.Kg, g.Kg, 1,
-                g.IsPatchify ? new PatchOperands.Columns<T>(g, x, grp) : new ConvOperands.Columns<T>(g, x, grp), null, 0, 0, false,
+                Panels(g, x, grp), null, 0, 0, false,
                 y + (long)grp * g.CoutG * g.OutPlane, g.OutPlane, g.OutPlane, (long)g.Cout * g.OutPlane);
     }
+
+    /// <summary>Group <paramref name="grp"/>'s column matrix as the forward product's B: patches, a pointwise input as it lies, or general.</summary>
+    private static GemmOperand<T> Panels<T>(ConvGeometry g, T* x, int grp) where T : unmanaged, IFloatingPointIeee754<T> =>
+        g.IsPatchify ? new PatchOperands.Columns<T>(g, x, grp)
+        : g.IsPointwise ? new PlaneColumns<T>(x, g.Cin, grp * g.CinG, g.InPlane)
+        : new ConvOperands.Columns<T>(g, x, grp);
 
     /// <summary>
     /// Gradients of the input, weight and bias from the output gradient <paramref name="gy"/>; a null target
@@ -142,6 +155,19 @@ internal static unsafe class ConvGemm
     /// </summary>
     public static void Backward<T>(ConvGeometry g, T* x, T* w, T* gy, T* gx, T* gw, T* gb) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // Pointwise: gW_g = gY_g · X_gᵀ, k running over the whole batch's pixels in order; gX_g = W_gᵀ · gY_g with the
+        // batch's pixels as columns, each image's plane written in place.
+        if (PointwiseBackward(g))
+        {
+            for (int grp = 0; grp < g.Groups && gw != null; grp++)
+                CpuGemm.Gemm(g.CoutG, g.CinG, g.N * g.OutPlane, new PlaneRows<T>(gy, g.Cout, grp * g.CoutG, g.OutPlane), null, 0, 0,
+                    new PlaneRows<T>(x, g.Cin, grp * g.CinG, g.InPlane), null, 0, 0, false, gw + (long)grp * g.CoutG * g.Kg, g.Kg);
+            for (int grp = 0; grp < g.Groups && gx != null; grp++)
+                CpuGemm.Gemm(g.CinG, g.N * g.OutPlane, g.CoutG, null, w + (long)grp * g.CoutG * g.Kg, 1, g.Kg,
+                    new PlaneColumns<T>(gy, g.Cout, grp * g.CoutG, g.OutPlane), null, 0, 0, false,
+                    gx + (long)grp * g.CinG * g.InPlane, g.InPlane, g.InPlane, (long)g.Cin * g.InPlane);
+            gw = gx = null;
+        }
         // gW_gᵀ = cols_g (Kg x N·Ho·Wo) · gY_gᵀ, one product over the whole batch (k runs over the images in
         // order), then transposed. This way round the long column matrix is A, which the workers split between
         // them and pack once; as B it would be shared but the output gradient, as A, packed by every worker.
@@ -168,7 +194,7 @@ internal static unsafe class ConvGemm
             for (int grp = 0; grp < g.Groups; grp++)
             {
                 CpuGemm.Gemm(g.Kg, (int)patches, g.CoutG, null, w + (long)grp * g.CoutG * g.Kg, 1, g.Kg,
-                    new PatchOperands.OutputColumns<T>(g, gy, grp), null, 0, 0, false, cols.Ptr, patches);
+                    new PlaneColumns<T>(gy, g.Cout, grp * g.CoutG, g.OutPlane), null, 0, 0, false, cols.Ptr, patches);
                 PatchOperands.ScatterPatches(g, cols.Ptr, patches, grp, gx);
             }
             gx = null;

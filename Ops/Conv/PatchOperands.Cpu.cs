@@ -90,41 +90,6 @@ internal static unsafe class PatchOperands
     }
 
     /// <summary>
-    /// Group <paramref name="group"/>'s output gradient as B of the patch gradients W_gᵀ · gY_g: k step i is output
-    /// channel i of the group, lane j patch j of the batch (images side by side, each plane contiguous).
-    /// </summary>
-    public sealed class OutputColumns<T>(ConvGeometry g, T* gy, int group) : GemmOperand<T> where T : unmanaged, INumberBase<T>
-    {
-        private readonly T* _gy = gy;
-
-        public override void PackPanel(T* dst, long lane0, int lanes, int width, int step0, int steps)
-        {
-            for (int at = 0; at < lanes;)
-            {
-                long patch = lane0 + at;
-                int image = (int)(patch / g.OutPlane), pixel = (int)(patch % g.OutPlane);
-                int len = Math.Min(lanes - at, g.OutPlane - pixel);
-                T* src = _gy + ((long)image * g.Cout + group * g.CoutG + step0) * g.OutPlane + pixel;
-                for (int p = 0; p < steps; p++) CopyShort(src + (long)p * g.OutPlane, dst + (long)p * width + at, len);
-                at += len;
-            }
-            if (lanes < width)
-                for (int p = 0; p < steps; p++) new Span<T>(dst + (long)p * width + lanes, width - lanes).Clear();
-        }
-    }
-
-    // A panel's piece of a row: a few dozen elements, where whole vectors and a scalar tail beat a memmove call.
-    private static void CopyShort<T>(T* src, T* dst, int n) where T : unmanaged
-    {
-        int q = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; q <= n - Vector512<T>.Count; q += Vector512<T>.Count) Vector512.Store(Vector512.Load(src + q), dst + q);
-        else if (Vector256.IsHardwareAccelerated)
-            for (; q <= n - Vector256<T>.Count; q += Vector256<T>.Count) Vector256.Store(Vector256.Load(src + q), dst + q);
-        for (; q < n; q++) dst[q] = src[q];
-    }
-
-    /// <summary>
     /// Writes group <paramref name="group"/>'s patch gradients (Kg x N·Ho·Wo, row stride <paramref name="ld"/>) back
     /// onto the input gradient: every input pixel under a patch gets its one value, the rows and columns no patch
     /// covers (an input not a whole number of patches) get zero.
