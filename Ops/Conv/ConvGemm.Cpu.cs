@@ -55,28 +55,30 @@ internal static unsafe class ConvGemm
     /// Whether the forward product packs its column matrix from the input. Short rows make many short copies,
     /// and few output channels a short product per packed panel: there the stored matrix's block copies win
     /// (measured on vHeat-Nano's stem, 8 channels on a 16-wide map, and its 8x8 to 1x1 maps, 2026-12-07).
-    /// Shapes only, never the thread count, decide. Patch convolutions (<see cref="ConvGeometry.IsPatchify"/>) always
-    /// pack from the input: their panels are transposed input rows (<see cref="PatchOperands"/>), no slower to fill than
-    /// the stored matrix, which would have to be written first and packed after.
+    /// Shapes only, never the thread count, decide. Patch convolutions (<see cref="ConvGeometry.IsPatchify"/>) with rows of
+    /// 16+ patches pack from the input whatever their channels: their panels are transposed input rows
+    /// (<see cref="PatchOperands"/>, whole vectors of patches at a time); with shorter rows the transposes run in scalar
+    /// pieces and the stored path was faster (Sequencer-Nano's 2x2 downsampling, 8 patches a row, 2026-12-07).
     /// </summary>
     private static bool SelfPackedForward(ConvGeometry g) => Path switch
     {
         PathChoice.ColumnMatrix => false,
         PathChoice.SelfPacked => Fits(g),
-        _ => Fits(g) && (g.IsPatchify || ((g.IsPointwise ? g.OutPlane : g.Wo) >= MinRun && g.CoutG >= 32)),
+        _ => Fits(g) && (g.IsPointwise ? g.OutPlane : g.Wo) >= MinRun && (g.IsPatchify || g.CoutG >= 32),
     };
 
     /// <summary>
     /// Whether the weight gradient packs the transposed column matrix from the input: only for deep column
     /// matrices (3x3 and larger kernels over many channels); with a few dozen rows the product is too thin and the
-    /// stored path was faster (the bench's 1x1 case, vHeat-Nano's stem; 2026-12-07). Patch convolutions always: their
-    /// rows are kx-contiguous pieces of the input, copied as they lie (<see cref="PatchOperands.Rows{T}"/>).
+    /// stored path was faster (the bench's 1x1 case, vHeat-Nano's stem; 2026-12-07). Patch convolutions with rows of 16+
+    /// patches whatever their depth: their rows are kx-contiguous pieces of the input, copied as they lie
+    /// (<see cref="PatchOperands.Rows{T}"/>).
     /// </summary>
     private static bool SelfPackedWeightGradient(ConvGeometry g) => Path switch
     {
         PathChoice.ColumnMatrix => false,
         PathChoice.SelfPacked => Fits(g),
-        _ => Fits(g) && (g.IsPatchify || (!g.IsPointwise && g.Wo >= MinRun && g.Kg >= 256)),
+        _ => Fits(g) && !g.IsPointwise && g.Wo >= MinRun && (g.IsPatchify || g.Kg >= 256),
     };
 
     /// <summary>
@@ -88,9 +90,14 @@ internal static unsafe class ConvGemm
 
     /// <summary>
     /// Whether a patch convolution's input gradient is one product over the batch into a patch-gradient matrix, then
-    /// written back (<see cref="PatchOperands.ScatterPatches{T}"/>): always, unless the column-matrix path is forced.
+    /// written back (<see cref="PatchOperands.ScatterPatches{T}"/>): for rows of 16+ patches, as the forward pass.
     /// </summary>
-    private static bool PatchInputGradient(ConvGeometry g) => g.IsPatchify && Path != PathChoice.ColumnMatrix && Fits(g);
+    private static bool PatchInputGradient(ConvGeometry g) => g.IsPatchify && Fits(g) && Path switch
+    {
+        PathChoice.ColumnMatrix => false,
+        PathChoice.SelfPacked => true,
+        _ => g.Wo >= MinRun,
+    };
 
     /// <summary>Whether the batch's pixels fit the GEMM's int column count; the self-packed paths need that.</summary>
     private static bool Fits(ConvGeometry g) => (long)g.N * g.OutPlane <= int.MaxValue;

@@ -11,7 +11,7 @@ namespace Engine.Ops;
 /// </summary>
 /// <remarks>
 /// With AVX-512 and 4-wide patches (the usual stride-4 stem) a block of one vector's count of patches moves through
-/// two levels of two-source permutes, 8 per 4 vectors; anything else (other widths, a partial patch at a k-block
+/// two levels of two-source permutes, 8 per 4 vectors, and 2-wide patches through one level, 2 per 2 vectors; anything else (other widths, a partial patch at a k-block
 /// edge, tails, machines without AVX-512) goes through the scalar loop. Both give the same values: a move, no arithmetic.
 /// </remarks>
 internal static unsafe class PatchTranspose
@@ -20,6 +20,13 @@ internal static unsafe class PatchTranspose
     public static void Gather<T>(T* src, int kw, int kx0, int taps, int len, T* dst, long dstStride) where T : unmanaged
     {
         int q = 0;
+        if (kw == 2 && kx0 == 0 && taps == 2 && Avx512F.IsSupported)
+        {
+            if (typeof(T) == typeof(float))
+                for (; q <= len - 16; q += 16) Gather2((float*)src + 2 * q, (float*)dst + q, dstStride);
+            else if (typeof(T) == typeof(double))
+                for (; q <= len - 8; q += 8) Gather2((double*)src + 2 * q, (double*)dst + q, dstStride);
+        }
         if (kw == 4 && kx0 == 0 && taps == 4 && Avx512F.IsSupported)
         {
             if (typeof(T) == typeof(float))
@@ -35,6 +42,13 @@ internal static unsafe class PatchTranspose
     public static void Scatter<T>(T* src, long srcStride, int kw, int len, T* dst) where T : unmanaged
     {
         int q = 0;
+        if (kw == 2 && Avx512F.IsSupported)
+        {
+            if (typeof(T) == typeof(float))
+                for (; q <= len - 16; q += 16) Scatter2((float*)src + q, srcStride, (float*)dst + 2 * q);
+            else if (typeof(T) == typeof(double))
+                for (; q <= len - 8; q += 8) Scatter2((double*)src + q, srcStride, (double*)dst + 2 * q);
+        }
         if (kw == 4 && Avx512F.IsSupported)
         {
             if (typeof(T) == typeof(float))
@@ -56,6 +70,55 @@ internal static unsafe class PatchTranspose
     private static readonly Vector512<long> PairD01 = Pair<long>(8, 0, 1), PairD23 = Pair<long>(8, 2, 3);
     private static readonly Vector512<long> LoD = Half<long>(8, 0), HiD = Half<long>(8, 4);
     private static readonly Vector512<long> InterD0 = Interleave<long>(8, 0), InterD1 = Interleave<long>(8, 2);
+
+    // 2-wide patches, one level: tap t of patch i is lane 2i + t of two source vectors; back again, lane i of a
+    // pair of patches' output takes tap i % 2 of patch q0 + i / 2 from the first (tap 0) or second (tap 1) row.
+    private static readonly Vector512<int> TapF0 = Taps<int>(16, 0), TapF1 = Taps<int>(16, 1);
+    private static readonly Vector512<int> ZipF0 = Zip<int>(16, 0), ZipF1 = Zip<int>(16, 8);
+    private static readonly Vector512<long> TapD0 = Taps<long>(8, 0), TapD1 = Taps<long>(8, 1);
+    private static readonly Vector512<long> ZipD0 = Zip<long>(8, 0), ZipD1 = Zip<long>(8, 4);
+
+    private static Vector512<TI> Taps<TI>(int c, int tap) where TI : struct, System.Numerics.IBinaryInteger<TI>
+    {
+        var v = new TI[c];
+        for (int i = 0; i < c; i++) v[i] = TI.CreateTruncating(2 * i + tap);
+        return Vector512.Create(v);
+    }
+
+    private static Vector512<TI> Zip<TI>(int c, int q0) where TI : struct, System.Numerics.IBinaryInteger<TI>
+    {
+        var v = new TI[c];
+        for (int i = 0; i < c; i++) v[i] = TI.CreateTruncating(i % 2 * c + q0 + i / 2);
+        return Vector512.Create(v);
+    }
+
+    private static void Gather2(float* src, float* dst, long stride)
+    {
+        Vector512<float> v0 = Vector512.Load(src), v1 = Vector512.Load(src + 16);
+        Vector512.Store(Avx512F.PermuteVar16x32x2(v0, TapF0, v1), dst);
+        Vector512.Store(Avx512F.PermuteVar16x32x2(v0, TapF1, v1), dst + stride);
+    }
+
+    private static void Gather2(double* src, double* dst, long stride)
+    {
+        Vector512<double> v0 = Vector512.Load(src), v1 = Vector512.Load(src + 8);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(v0, TapD0, v1), dst);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(v0, TapD1, v1), dst + stride);
+    }
+
+    private static void Scatter2(float* src, long stride, float* dst)
+    {
+        Vector512<float> a0 = Vector512.Load(src), a1 = Vector512.Load(src + stride);
+        Vector512.Store(Avx512F.PermuteVar16x32x2(a0, ZipF0, a1), dst);
+        Vector512.Store(Avx512F.PermuteVar16x32x2(a0, ZipF1, a1), dst + 16);
+    }
+
+    private static void Scatter2(double* src, long stride, double* dst)
+    {
+        Vector512<double> a0 = Vector512.Load(src), a1 = Vector512.Load(src + stride);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(a0, ZipD0, a1), dst);
+        Vector512.Store(Avx512F.PermuteVar8x64x2(a0, ZipD1, a1), dst + 8);
+    }
 
     private static Vector512<TI> Pair<TI>(int c, int a, int b) where TI : struct, System.Numerics.IBinaryInteger<TI>
     {

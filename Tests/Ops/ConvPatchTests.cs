@@ -12,13 +12,16 @@ namespace Engine.Tests.Ops;
 /// </summary>
 public class ConvPatchTests
 {
-    /// <summary>Output and the three gradients, through the column-matrix path or the patch path.</summary>
+    /// <summary>
+    /// Output and the three gradients, through the column-matrix path or the patch path (forced: by shape it is taken for
+    /// rows of 16+ patches only; pointwise shapes take <see cref="PlaneRows{T}"/> and <see cref="PlaneColumns{T}"/>).
+    /// </summary>
     internal static double[][] Run(ConvSpec s, DType dtype, ulong seed, bool columnMatrix)
     {
         var previous = ConvGemm.Path;
         try
         {
-            ConvGemm.Path = columnMatrix ? ConvGemm.PathChoice.ColumnMatrix : ConvGemm.PathChoice.Auto;
+            ConvGemm.Path = columnMatrix ? ConvGemm.PathChoice.ColumnMatrix : ConvGemm.PathChoice.SelfPacked;
             using var scope = Tensor.Scope();
             var x = Randn(s.InputShape, dtype, seed).RequiresGradInPlace();
             var w = Randn(s.WeightShape, dtype, seed + 1).RequiresGradInPlace();
@@ -78,6 +81,7 @@ public class ConvPatchTests
         new(2, true, 4, 12, 12, 6, 3, 3, 3, 3, Groups: 2),        // groups, odd patch width
         new(1, false, 2, 5, 5, 3, 5, 5, 5, 5),                   // one patch, unbatched
         new(3, true, 2, 1, 40, 5, 1, 2, 1, 2),                   // a 1x2 patch: one tap row
+        new(2, true, 3, 33, 37, 16, 2, 2, 2, 2),                 // 2x2 patches (Sequencer's stem), 18 a row: a block and a tail
         new(2, true, 3, 32, 64, 8, 16, 16, 16, 16),              // 16x16 patches (ViT)
         new(0, true, 3, 8, 8, 4, 4, 4, 4, 4),                    // an empty batch
     };
@@ -112,6 +116,8 @@ public class ConvPatchTests
     [Theory]
     [InlineData(1, 0, 1)]
     [InlineData(4, 0, 4)]
+    [InlineData(2, 0, 2)]
+    [InlineData(2, 1, 1)]
     [InlineData(4, 1, 3)]
     [InlineData(4, 2, 1)]
     [InlineData(3, 0, 3)]

@@ -7,8 +7,9 @@ using static Engine.Tests.Ops.ConvPoolTestData;
 namespace Engine.Tests.Ops;
 
 /// <summary>
-/// Pointwise convolutions' default path (the forward and both gradients as products over the whole batch, packed
-/// from the tensors: <see cref="PlaneRows{T}"/>, <see cref="PlaneColumns{T}"/>) against the stored column-matrix path.
+/// Pointwise convolutions through the batch-wide products packed from the tensors (<see cref="PlaneRows{T}"/>,
+/// <see cref="PlaneColumns{T}"/>; the gradients' default, the forward's for planes of 16+ pixels and 32+ output
+/// channels, forced here) against the stored column-matrix path.
 /// </summary>
 public class ConvPointwiseTests
 {
@@ -39,16 +40,16 @@ public class ConvPointwiseTests
     }
 
     [Theory]
-    [InlineData(4, 64, 16, 16, 96)]  // the bench's shape, smaller: planes of whole panels
-    [InlineData(3, 20, 7, 9, 33)]    // planes across panels, edge tiles in every direction
-    [InlineData(2, 128, 1, 1, 40)]   // one pixel per image
-    public void MatchesTheColumnMatrixPathInF32(int n, int cin, int h, int w, int cout)
+    [InlineData(4, 64, 16, 16, 96, true)]  // the bench's shape, smaller: planes of whole panels
+    [InlineData(3, 20, 7, 9, 33, false)]   // planes across panels, edge tiles in every direction
+    [InlineData(2, 128, 1, 1, 40, false)]  // one pixel per image (the column-matrix path's small product there: other bits)
+    public void MatchesTheColumnMatrixPathInF32(int n, int cin, int h, int w, int cout, bool sameOutputBits)
     {
         var s = new ConvSpec(n, true, cin, h, w, cout, 1, 1, Bias: true);
         var reference = ConvPatchTests.Run(s, DType.F32, 9, columnMatrix: true);
         var fast = ConvPatchTests.Run(s, DType.F32, 9, columnMatrix: false);
-        Bitwise(reference[0], fast[0], $"{s}: output"); // the same sums in the same order
-        for (int k = 1; k < Names.Length; k++)
+        if (sameOutputBits) Bitwise(reference[0], fast[0], $"{s}: output"); // the same sums in the same order, both packed
+        for (int k = 0; k < Names.Length; k++)
             for (int e = 0; e < reference[k].Length; e++)
                 Assert.True(Math.Abs(reference[k][e] - fast[k][e]) <= 2e-5 * (1 + Math.Abs(reference[k][e])),
                     $"{s}: {Names[k]} element {e} is {fast[k][e]:R}, the column-matrix path gives {reference[k][e]:R}");
