@@ -192,22 +192,29 @@ internal static unsafe class ConvGemm
             }
             gw = null;
         }
-        // Patches: gP_g = W_gᵀ (Kg x CoutG) · gY_g, the batch's patches as columns, then each value written to its one
-        // input pixel (patches do not overlap: no sums, so the bits are the column-matrix path's).
+        // Patches: gP_g = W_gᵀ (Kg x CoutG) · gY_g, the patches of as many images as MaxColumnElements allows as columns,
+        // then each value written to its one input pixel (patches do not overlap: no sums, so the bits are the
+        // column-matrix path's, and k is the channels, so the chunking changes no sum).
         if (gx != null && PatchInputGradient(g))
         {
-            long patches = (long)g.N * g.OutPlane;
-            using var cols = new ConvScratch<T>(g.Kg * patches);
-            for (int grp = 0; grp < g.Groups; grp++)
+            int chunk = (int)Math.Clamp(MaxColumnElements / Math.Max(1L, (long)g.Kg * g.OutPlane), 1, Math.Max(1, g.N));
+            using var cols = new ConvScratch<T>((long)g.Kg * chunk * g.OutPlane);
+            for (int b0 = 0; b0 < g.N; b0 += chunk)
             {
-                CpuGemm.Gemm(g.Kg, (int)patches, g.CoutG, null, w + (long)grp * g.CoutG * g.Kg, 1, g.Kg,
-                    new PlaneColumns<T>(gy, g.Cout, grp * g.CoutG, g.OutPlane), null, 0, 0, false, cols.Ptr, patches);
-                PatchOperands.ScatterPatches(g, cols.Ptr, patches, grp, gx);
+                int images = Math.Min(chunk, g.N - b0);
+                long patches = (long)images * g.OutPlane;
+                for (int grp = 0; grp < g.Groups; grp++)
+                {
+                    CpuGemm.Gemm(g.Kg, (int)patches, g.CoutG, null, w + (long)grp * g.CoutG * g.Kg, 1, g.Kg,
+                        new PlaneColumns<T>(gy + (long)b0 * g.Cout * g.OutPlane, g.Cout, grp * g.CoutG, g.OutPlane), null, 0, 0,
+                        false, cols.Ptr, patches);
+                    PatchOperands.ScatterPatches(g, cols.Ptr, patches, grp, gx + (long)b0 * g.Cin * g.InPlane, images);
+                }
             }
             gx = null;
         }
-        // The input gradient of a stride-1 convolution is the convolution of gY with the flipped kernel. Not for a
-        // pointwise one: its column matrix is the gradient itself, and the stored path measured faster (bench's 1x1, 2026-12-07).
+        // The input gradient of a stride-1 convolution is the convolution of gY with the flipped kernel (pointwise ones are
+        // done above, or go to the column-matrix path when forced or too large for one product).
         var t = gx != null ? g.InputGradientConv() : null;
         if (t != null && SelfPackedForward(t) && (Path == PathChoice.SelfPacked || !g.IsPointwise))
         {

@@ -90,15 +90,15 @@ internal static unsafe class PatchOperands
     }
 
     /// <summary>
-    /// Writes group <paramref name="group"/>'s patch gradients (Kg x N·Ho·Wo, row stride <paramref name="ld"/>) back
-    /// onto the input gradient: every input pixel under a patch gets its one value, the rows and columns no patch
-    /// covers (an input not a whole number of patches) get zero.
+    /// Writes group <paramref name="group"/>'s patch gradients of <paramref name="images"/> images (Kg x images·Ho·Wo,
+    /// row stride <paramref name="ld"/>) back onto their input gradient <paramref name="gx"/>: every input pixel under a
+    /// patch gets its one value, the rows and columns no patch covers (an input not a whole number of patches) get zero.
     /// </summary>
-    public static void ScatterPatches<T>(ConvGeometry g, T* cols, long ld, int group, T* gx) where T : unmanaged
+    public static void ScatterPatches<T>(ConvGeometry g, T* cols, long ld, int group, T* gx, int images) where T : unmanaged
     {
         nint cs = (nint)cols, gs = (nint)gx;
         int coveredW = g.Wo * g.KW;
-        CpuParallel.For((long)g.N * g.CinG, (double)g.InPlane, (start, end) =>
+        CpuParallel.For((long)images * g.CinG, (double)g.InPlane, (start, end) =>
         {
             for (long item = start; item < end; item++)
             {

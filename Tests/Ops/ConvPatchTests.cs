@@ -84,6 +84,7 @@ public class ConvPatchTests
         new(2, true, 3, 33, 37, 16, 2, 2, 2, 2),                 // 2x2 patches (Sequencer's stem), 18 a row: a block and a tail
         new(2, true, 3, 32, 64, 8, 16, 16, 16, 16),              // 16x16 patches (ViT)
         new(0, true, 3, 8, 8, 4, 4, 4, 4, 4),                    // an empty batch
+        new(3, true, 3, 512, 516, 8, 4, 4, 4, 4),                // input gradient in two image chunks (2 + 1) of MaxColumnElements
     };
 
     [Theory]
