@@ -55,25 +55,48 @@ internal static unsafe class ConvGemm
     /// Whether the forward product packs its column matrix from the input. Short rows make many short copies,
     /// and few output channels a short product per packed panel: there the stored matrix's block copies win
     /// (measured on vHeat-Nano's stem, 8 channels on a 16-wide map, and its 8x8 to 1x1 maps, 2026-12-07).
-    /// Shapes only, never the thread count, decide.
+    /// Shapes only, never the thread count, decide. Patch convolutions (<see cref="ConvGeometry.IsPatchify"/>) with rows of
+    /// 16+ patches pack from the input whatever their channels: their panels are transposed input rows
+    /// (<see cref="PatchOperands"/>, whole vectors of patches at a time); with shorter rows the transposes run in scalar
+    /// pieces and the stored path was faster (Sequencer-Nano's 2x2 downsampling, 8 patches a row, 2026-12-07).
     /// </summary>
     private static bool SelfPackedForward(ConvGeometry g) => Path switch
     {
         PathChoice.ColumnMatrix => false,
         PathChoice.SelfPacked => Fits(g),
-        _ => Fits(g) && (g.IsPointwise ? g.OutPlane : g.Wo) >= MinRun && g.CoutG >= 32,
+        _ => Fits(g) && (g.IsPointwise ? g.OutPlane : g.Wo) >= MinRun && (g.IsPatchify || g.CoutG >= 32),
     };
 
     /// <summary>
     /// Whether the weight gradient packs the transposed column matrix from the input: only for deep column
     /// matrices (3x3 and larger kernels over many channels); with a few dozen rows the product is too thin and the
-    /// stored path was faster (the bench's 1x1 and patch cases, vHeat-Nano's stem; 2026-12-07).
+    /// stored path was faster (the bench's 1x1 case, vHeat-Nano's stem; 2026-12-07). Patch convolutions with rows of 16+
+    /// patches whatever their depth: their rows are kx-contiguous pieces of the input, copied as they lie
+    /// (<see cref="PatchOperands.Rows{T}"/>).
     /// </summary>
     private static bool SelfPackedWeightGradient(ConvGeometry g) => Path switch
     {
         PathChoice.ColumnMatrix => false,
         PathChoice.SelfPacked => Fits(g),
-        _ => Fits(g) && !g.IsPointwise && g.Wo >= MinRun && g.Kg >= 256,
+        _ => Fits(g) && !g.IsPointwise && g.Wo >= MinRun && (g.IsPatchify || g.Kg >= 256),
+    };
+
+    /// <summary>
+    /// Whether a pointwise convolution's gradients are products over the whole batch with operands packed from the
+    /// tensors (<see cref="PlaneRows{T}"/>, <see cref="PlaneColumns{T}"/>) instead of chunk copies to and
+    /// from stored matrices: always, unless the column-matrix path is forced.
+    /// </summary>
+    private static bool PointwiseBackward(ConvGeometry g) => g.IsPointwise && Path != PathChoice.ColumnMatrix && Fits(g);
+
+    /// <summary>
+    /// Whether a patch convolution's input gradient is one product over the batch into a patch-gradient matrix, then
+    /// written back (<see cref="PatchOperands.ScatterPatches{T}"/>): for rows of 16+ patches, as the forward pass.
+    /// </summary>
+    private static bool PatchInputGradient(ConvGeometry g) => g.IsPatchify && Fits(g) && Path switch
+    {
+        PathChoice.ColumnMatrix => false,
+        PathChoice.SelfPacked => true,
+        _ => g.Wo >= MinRun,
     };
 
     /// <summary>Whether the batch's pixels fit the GEMM's int column count; the self-packed paths need that.</summary>
@@ -123,9 +146,15 @@ internal static unsafe class ConvGemm
     {
         for (int grp = 0; grp < g.Groups; grp++)
             CpuGemm.Gemm(g.CoutG, g.N * g.OutPlane, g.Kg, null, w + (long)grp * g.CoutG * g.Kg, g.Kg, 1,
-                new ConvOperands.Columns<T>(g, x, grp), null, 0, 0, false,
+                Panels(g, x, grp), null, 0, 0, false,
                 y + (long)grp * g.CoutG * g.OutPlane, g.OutPlane, g.OutPlane, (long)g.Cout * g.OutPlane);
     }
+
+    /// <summary>Group <paramref name="grp"/>'s column matrix as the forward product's B: patches, a pointwise input as it lies, or general.</summary>
+    private static GemmOperand<T> Panels<T>(ConvGeometry g, T* x, int grp) where T : unmanaged, IFloatingPointIeee754<T> =>
+        g.IsPatchify ? new PatchOperands.Columns<T>(g, x, grp)
+        : g.IsPointwise ? new PlaneColumns<T>(x, g.Cin, grp * g.CinG, g.InPlane)
+        : new ConvOperands.Columns<T>(g, x, grp);
 
     /// <summary>
     /// Gradients of the input, weight and bias from the output gradient <paramref name="gy"/>; a null target
@@ -133,6 +162,19 @@ internal static unsafe class ConvGemm
     /// </summary>
     public static void Backward<T>(ConvGeometry g, T* x, T* w, T* gy, T* gx, T* gw, T* gb) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // Pointwise: gW_g = gY_g · X_gᵀ, k running over the whole batch's pixels in order; gX_g = W_gᵀ · gY_g with the
+        // batch's pixels as columns, each image's plane written in place.
+        if (PointwiseBackward(g))
+        {
+            for (int grp = 0; grp < g.Groups && gw != null; grp++)
+                CpuGemm.Gemm(g.CoutG, g.CinG, g.N * g.OutPlane, new PlaneRows<T>(gy, g.Cout, grp * g.CoutG, g.OutPlane), null, 0, 0,
+                    new PlaneRows<T>(x, g.Cin, grp * g.CinG, g.InPlane), null, 0, 0, false, gw + (long)grp * g.CoutG * g.Kg, g.Kg);
+            for (int grp = 0; grp < g.Groups && gx != null; grp++)
+                CpuGemm.Gemm(g.CinG, g.N * g.OutPlane, g.CoutG, null, w + (long)grp * g.CoutG * g.Kg, 1, g.Kg,
+                    new PlaneColumns<T>(gy, g.Cout, grp * g.CoutG, g.OutPlane), null, 0, 0, false,
+                    gx + (long)grp * g.CinG * g.InPlane, g.InPlane, g.InPlane, (long)g.Cin * g.InPlane);
+            gw = gx = null;
+        }
         // gW_gᵀ = cols_g (Kg x N·Ho·Wo) · gY_gᵀ, one product over the whole batch (k runs over the images in
         // order), then transposed. This way round the long column matrix is A, which the workers split between
         // them and pack once; as B it would be shared but the output gradient, as A, packed by every worker.
@@ -141,7 +183,8 @@ internal static unsafe class ConvGemm
             using var gwT = new ConvScratch<T>((long)g.Kg * g.CoutG);
             for (int grp = 0; grp < g.Groups; grp++)
             {
-                CpuGemm.Gemm(g.Kg, g.CoutG, g.N * g.OutPlane, new ConvOperands.ColumnRows<T>(g, x, grp), null, 0, 0,
+                GemmOperand<T> rows = g.IsPatchify ? new PatchOperands.Rows<T>(g, x, grp) : new ConvOperands.ColumnRows<T>(g, x, grp);
+                CpuGemm.Gemm(g.Kg, g.CoutG, g.N * g.OutPlane, rows, null, 0, 0,
                     new ConvOperands.OutputRows<T>(g, gy, grp), null, 0, 0, false, gwT.Ptr, g.CoutG);
                 T* dst = gw + (long)grp * g.CoutG * g.Kg;
                 for (int co = 0; co < g.CoutG; co++)
@@ -149,8 +192,29 @@ internal static unsafe class ConvGemm
             }
             gw = null;
         }
-        // The input gradient of a stride-1 convolution is the convolution of gY with the flipped kernel. Not for a
-        // pointwise one: its column matrix is the gradient itself, and the stored path measured faster (bench's 1x1, 2026-12-07).
+        // Patches: gP_g = W_gᵀ (Kg x CoutG) · gY_g, the patches of as many images as MaxColumnElements allows as columns,
+        // then each value written to its one input pixel (patches do not overlap: no sums, so the bits are the
+        // column-matrix path's, and k is the channels, so the chunking changes no sum).
+        if (gx != null && PatchInputGradient(g))
+        {
+            int chunk = (int)Math.Clamp(MaxColumnElements / Math.Max(1L, (long)g.Kg * g.OutPlane), 1, Math.Max(1, g.N));
+            using var cols = new ConvScratch<T>((long)g.Kg * chunk * g.OutPlane);
+            for (int b0 = 0; b0 < g.N; b0 += chunk)
+            {
+                int images = Math.Min(chunk, g.N - b0);
+                long patches = (long)images * g.OutPlane;
+                for (int grp = 0; grp < g.Groups; grp++)
+                {
+                    CpuGemm.Gemm(g.Kg, (int)patches, g.CoutG, null, w + (long)grp * g.CoutG * g.Kg, 1, g.Kg,
+                        new PlaneColumns<T>(gy + (long)b0 * g.Cout * g.OutPlane, g.Cout, grp * g.CoutG, g.OutPlane), null, 0, 0,
+                        false, cols.Ptr, patches);
+                    PatchOperands.ScatterPatches(g, cols.Ptr, patches, grp, gx + (long)b0 * g.Cin * g.InPlane, images);
+                }
+            }
+            gx = null;
+        }
+        // The input gradient of a stride-1 convolution is the convolution of gY with the flipped kernel (pointwise ones are
+        // done above, or go to the column-matrix path when forced or too large for one product).
         var t = gx != null ? g.InputGradientConv() : null;
         if (t != null && SelfPackedForward(t) && (Path == PathChoice.SelfPacked || !g.IsPointwise))
         {

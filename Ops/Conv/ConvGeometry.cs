@@ -39,6 +39,13 @@ internal sealed class ConvGeometry
     public bool IsPointwise => KH == 1 && KW == 1 && SH == 1 && SW == 1 && PadTop == 0 && PadBottom == 0 && PadLeft == 0 && PadRight == 0;
 
     /// <summary>
+    /// Non-overlapping patches (a patch embedding): kernel = stride in both directions, no padding, no dilation, and
+    /// not pointwise (which has its own path). Every input pixel lies under at most one patch, so the column matrix
+    /// is a permutation of the input and its adjoint a pure write (<see cref="PatchOperands"/>).
+    /// </summary>
+    public bool IsPatchify => KH == SH && KW == SW && DH == 1 && DW == 1 && PadTop == 0 && PadBottom == 0 && PadLeft == 0 && PadRight == 0 && !IsPointwise;
+
+    /// <summary>
     /// The convolution that maps the output gradient to the input gradient, for a stride-1 convolution whose
     /// paddings are at most the dilated kernel's reach: (N, Cout, Ho, Wo) to (N, Cin, H, W) with the same
     /// dilation and groups, the kernel flipped and its channels swapped (see <see cref="ConvGemm"/>), padded by

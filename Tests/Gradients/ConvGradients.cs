@@ -104,6 +104,51 @@ public class ConvGradients
         finally { ConvGemm.Path = previous; }
     }
 
+    /// <summary>
+    /// Patch convolutions (stride = kernel, no padding: <see cref="PatchOperands"/>), inputs not always a whole number of
+    /// patches; the stride is read off the weight by <see cref="PatchConv"/>.
+    /// </summary>
+    private static readonly Gen<int[][]> PatchShapes =
+        from groups in Gen.Elements(1, 1, 2)
+        from cinG in Small
+        from coutG in Small
+        from kh in Gen.Choose(1, 2)
+        from kw in Gen.Choose(2, 3)
+        from ho in Gen.Choose(1, 2)
+        from wo in Gen.Choose(1, 2)
+        from extraH in Gen.Choose(0, kh - 1)
+        from extraW in Gen.Choose(0, 1)
+        from n in Batch
+        from bias in Gen.Elements(true, false)
+        let x = new[] { n, groups * cinG, kh * ho + extraH, kw * wo + extraW }
+        let wt = new[] { groups * coutG, cinG, kh, kw }
+        where Layout.Count(x) <= MaxElements && Layout.Count(wt) <= 36
+        select bias ? new[] { x, wt, new[] { groups * coutG } } : new[] { x, wt };
+
+    private static bool PatchValid(Case c)
+    {
+        var ops = c.Operands;
+        if (ops.Length is < 2 or > 3) return false;
+        int[] x = ops[0].Shape, w = ops[1].Shape;
+        if (x.Length != 4 || w.Length != 4 || w[1] == 0 || x[1] % w[1] != 0 || x[1] == 0) return false;
+        int groups = x[1] / w[1];
+        if (w[0] % groups != 0 || w[2] == 0 || w[3] == 0 || x[2] < w[2] || x[3] < w[3]) return false;
+        return ops.Length == 2 || (ops[2].Shape.Length == 1 && ops[2].Shape[0] == w[0]);
+    }
+
+    private static Tensor PatchConv(Tensor[] x, Case c) =>
+        Functional.Conv2d(x[0], x[1], x.Length > 2 ? x[2] : null, (x[1].Size(2), x[1].Size(3)), 0, 1, groups: x[0].Size(1) / x[1].Size(1));
+
+    /// <summary>The property through the patch path, forced (by shape it is taken for rows of 16+ patches only).</summary>
+    [Fact]
+    public void Conv2dThroughThePatchPath()
+    {
+        var previous = ConvGemm.Path;
+        ConvGemm.Path = ConvGemm.PathChoice.SelfPacked;
+        try { GradientProperty.Check(Arbitrary(Of(PatchShapes), PatchValid), PatchConv); }
+        finally { ConvGemm.Path = previous; }
+    }
+
     [Fact]
     public void DepthwiseConv2d() => GradientProperty.Check(Arbitrary(Of(DepthwiseShapes), Valid), Conv);
 
