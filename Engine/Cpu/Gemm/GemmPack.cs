@@ -78,7 +78,20 @@ internal static unsafe class GemmPack
                 continue;
             }
 
-            if (kStride == 1)
+            if (kStride == 1 && lanes >= 8 && typeof(T) == typeof(float) && Avx.IsSupported && !t_scalarTranspose)
+            {
+                // Lanes contiguous along k into a wide panel (a transposed B, such as a weight read as Wᵀ or a
+                // convolution's output gradient): eight lanes at a time through an 8x8 transpose in registers.
+                int done = PackLanes8Avx((float*)d, (float*)s, laneStride, lanes, kc, width);
+                for (int l = done; l < lanes; l++)
+                {
+                    T* sl = s + l * laneStride;
+                    T* dl = d + l;
+                    for (int p = 0; p < kc; p++)
+                        dl[p * width] = sl[p];
+                }
+            }
+            else if (kStride == 1)
             {
                 // Each lane is contiguous along k: read it sequentially, scatter with stride width.
                 for (int l = 0; l < lanes; l++)
@@ -107,6 +120,65 @@ internal static unsafe class GemmPack
                         d[p * width + l] = default;
             }
         }
+    }
+
+    [ThreadStatic] private static bool t_scalarTranspose;
+
+    /// <summary>Tests only: pack lanes that run along k element by element instead of through 8x8 transposes (same bits).</summary>
+    internal static bool ScalarTranspose
+    {
+        get => t_scalarTranspose;
+        set => t_scalarTranspose = value;
+    }
+
+    // Lanes [0, lanes / 8 * 8), each contiguous along k (lane l at s + l * laneStride), into a panel of `width` lanes
+    // (step p at d + p * width): per group of eight lanes and eight steps one 8x8 transpose in registers, the last
+    // kc % 8 steps element by element. Returns the lanes done. A pure copy: the scalar loop's bits.
+    private static int PackLanes8Avx(float* d, float* s, long laneStride, int lanes, int kc, int width)
+    {
+        int groups = lanes / 8;
+        for (int g = 0; g < groups; g++)
+        {
+            float* s0 = s + 8 * g * laneStride, s1 = s0 + laneStride, s2 = s1 + laneStride, s3 = s2 + laneStride;
+            float* s4 = s3 + laneStride, s5 = s4 + laneStride, s6 = s5 + laneStride, s7 = s6 + laneStride;
+            float* dg = d + 8 * g;
+            int p = 0;
+            for (; p + 8 <= kc; p += 8)
+            {
+                var t0 = Avx.UnpackLow(Avx.LoadVector256(s0 + p), Avx.LoadVector256(s1 + p));
+                var t1 = Avx.UnpackHigh(Avx.LoadVector256(s0 + p), Avx.LoadVector256(s1 + p));
+                var t2 = Avx.UnpackLow(Avx.LoadVector256(s2 + p), Avx.LoadVector256(s3 + p));
+                var t3 = Avx.UnpackHigh(Avx.LoadVector256(s2 + p), Avx.LoadVector256(s3 + p));
+                var t4 = Avx.UnpackLow(Avx.LoadVector256(s4 + p), Avx.LoadVector256(s5 + p));
+                var t5 = Avx.UnpackHigh(Avx.LoadVector256(s4 + p), Avx.LoadVector256(s5 + p));
+                var t6 = Avx.UnpackLow(Avx.LoadVector256(s6 + p), Avx.LoadVector256(s7 + p));
+                var t7 = Avx.UnpackHigh(Avx.LoadVector256(s6 + p), Avx.LoadVector256(s7 + p));
+                var q0 = Avx.Shuffle(t0, t2, 0x44); // lanes 0-3 at steps 0 | 4
+                var q1 = Avx.Shuffle(t0, t2, 0xEE); // steps 1 | 5
+                var q2 = Avx.Shuffle(t1, t3, 0x44); // steps 2 | 6
+                var q3 = Avx.Shuffle(t1, t3, 0xEE); // steps 3 | 7
+                var q4 = Avx.Shuffle(t4, t6, 0x44); // lanes 4-7, likewise
+                var q5 = Avx.Shuffle(t4, t6, 0xEE);
+                var q6 = Avx.Shuffle(t5, t7, 0x44);
+                var q7 = Avx.Shuffle(t5, t7, 0xEE);
+                float* dp = dg + (long)p * width;
+                Avx.Store(dp, Avx.Permute2x128(q0, q4, 0x20));
+                Avx.Store(dp + width, Avx.Permute2x128(q1, q5, 0x20));
+                Avx.Store(dp + 2 * width, Avx.Permute2x128(q2, q6, 0x20));
+                Avx.Store(dp + 3 * width, Avx.Permute2x128(q3, q7, 0x20));
+                Avx.Store(dp + 4 * width, Avx.Permute2x128(q0, q4, 0x31));
+                Avx.Store(dp + 5 * width, Avx.Permute2x128(q1, q5, 0x31));
+                Avx.Store(dp + 6 * width, Avx.Permute2x128(q2, q6, 0x31));
+                Avx.Store(dp + 7 * width, Avx.Permute2x128(q3, q7, 0x31));
+            }
+            for (; p < kc; p++)
+            {
+                float* dp = dg + (long)p * width;
+                dp[0] = s0[p]; dp[1] = s1[p]; dp[2] = s2[p]; dp[3] = s3[p];
+                dp[4] = s4[p]; dp[5] = s5[p]; dp[6] = s6[p]; dp[7] = s7[p];
+            }
+        }
+        return groups * 8;
     }
 
     // Copies a few dozen bytes (a multiple of 4): 32-byte vectors, then 8- and 4-byte words.
