@@ -82,6 +82,10 @@ internal static unsafe class GemmDriver<T, K>
         private readonly long _mPanels;
         private readonly Action<int> _compute;
 
+        // Depth of a k block: the kernel's KC, or all of k when that is at most 1.5 KC (a 3x3 convolution over 64
+        // channels has k = 576): two uneven blocks would store C and read it back for a second, short pass.
+        private readonly int _kcMax;
+
         // Optional self-packing operands and C's column blocks (0: C is one block).
         private GemmOperand<T>? _aOp, _bOp;
         private int _cBlock;
@@ -111,6 +115,7 @@ internal static unsafe class GemmDriver<T, K>
             _a = a; _b = b; _c = c;
             (_ars, _acs, _brs, _bcs, _rsc) = (ars, acs, brs, bcs, rsc);
             _compute = Compute;
+            _kcMax = k <= K.KC + K.KC / 2 ? Math.Max(k, 1) : K.KC;
 
             // Prefer splitting M: workers then share packed B and each row of A is packed once. With
             // too few rows for that, split the columns instead (every item then packs all of A, which
@@ -141,7 +146,7 @@ internal static unsafe class GemmDriver<T, K>
         public void Execute()
         {
             long maxPanels = (Math.Min(_n, K.NC) + K.NR - 1) / K.NR;
-            int kBlocks = (_k + K.KC - 1) / K.KC;
+            int kBlocks = (_k + _kcMax - 1) / _kcMax;
             // With several k blocks and a B small enough to pack whole (a deep product of narrow matrices, such as
             // a linear layer's weight gradient: k is the batch of tokens), one fork covers all of them: each item
             // runs its tiles through the k blocks in order. That is the same sequence of operations per element
@@ -150,7 +155,7 @@ internal static unsafe class GemmDriver<T, K>
             _allK = _tasks > 1 && kBlocks > 1 && (long)_k * maxPanels * K.NR * sizeof(T) <= WholeBBytes;
             int flagBlocks = _allK ? kBlocks : 1;
             _privateB = _rowChunks == 1 && _m <= K.MC;
-            _bPacked = _privateB ? null : (T*)GemmBuffer.PackedB.Get((_allK ? _k : Math.Min(_k, K.KC)) * maxPanels * K.NR * sizeof(T));
+            _bPacked = _privateB ? null : (T*)GemmBuffer.PackedB.Get((_allK ? _k : Math.Min(_k, _kcMax)) * maxPanels * K.NR * sizeof(T));
             _flags = (int*)GemmBuffer.PanelFlags.Get(flagBlocks * maxPanels * sizeof(int));
 
             _aShared = null;
@@ -158,8 +163,8 @@ internal static unsafe class GemmDriver<T, K>
             if (_rowChunks == 1 && (_colChunks > 1 || _n > K.NC) && _mPadded * _k * sizeof(T) <= SharedABytes)
             {
                 T* shared = (T*)GemmBuffer.SharedA.Get(_mPadded * _k * sizeof(T));
-                for (int pc = 0; pc < _k; pc += K.KC)
-                    PackA(shared + pc * _mPadded, 0, _m, pc, Math.Min(K.KC, _k - pc));
+                for (int pc = 0; pc < _k; pc += _kcMax)
+                    PackA(shared + pc * _mPadded, 0, _m, pc, Math.Min(_kcMax, _k - pc));
                 _aShared = shared;
             }
 
@@ -175,10 +180,10 @@ internal static unsafe class GemmDriver<T, K>
                     CpuParallel.ForEachTask(_tasks, _compute);
                     continue;
                 }
-                for (int pc = 0; pc < _k; pc += K.KC)
+                for (int pc = 0; pc < _k; pc += _kcMax)
                 {
                     _pc = pc;
-                    _kc = Math.Min(K.KC, _k - pc);
+                    _kc = Math.Min(_kcMax, _k - pc);
                     new Span<int>(_flags, (int)_panels).Clear();
                     _nextItem = 0;
                     if (_tasks == 1) Compute(0);
@@ -204,10 +209,10 @@ internal static unsafe class GemmDriver<T, K>
                 ComputeBlock(rc, cc, _pc, _kc, _bPacked, _flags);
                 return;
             }
-            for (int pc = 0; pc < _k; pc += K.KC)
+            for (int pc = 0; pc < _k; pc += _kcMax)
             {
-                long block = pc / K.KC;
-                ComputeBlock(rc, cc, pc, Math.Min(K.KC, _k - pc), _bPacked + (long)pc * _panels * K.NR, _flags + block * _panels);
+                long block = pc / _kcMax;
+                ComputeBlock(rc, cc, pc, Math.Min(_kcMax, _k - pc), _bPacked + (long)pc * _panels * K.NR, _flags + block * _panels);
             }
         }
 
@@ -225,13 +230,13 @@ internal static unsafe class GemmDriver<T, K>
             // Per-thread scratch: the packed A block, one edge tile, then the kernel's scalars:
             // (alpha, beta) for full tiles and (1, 0) for edge tiles computed into `tile`.
             // Later k blocks accumulate onto what the first one wrote.
-            long aElems = (long)K.MC * K.KC;
+            long aElems = (long)K.MC * _kcMax;
             T* aPacked = (T*)GemmBuffer.PackedA.Get((aElems + mr * nr + 4) * sizeof(T));
             T* tile = aPacked + aElems;
             T* scalars = tile + mr * nr;
             (scalars[0], scalars[1], scalars[2], scalars[3]) = (_alpha, pc == 0 ? _beta : T.One, T.One, T.Zero);
 
-            T* bPrivate = _privateB ? (T*)GemmBuffer.PanelB.Get((long)K.KC * nr * sizeof(T)) : null;
+            T* bPrivate = _privateB ? (T*)GemmBuffer.PanelB.Get((long)_kcMax * nr * sizeof(T)) : null;
 
             for (int ic = rowBegin; ic < rowEnd; ic += K.MC)
             {
