@@ -213,23 +213,18 @@ internal static unsafe class ConvOperands
             int count = Runs(g, lane0, lanes, runs);
             int taps = g.KH * g.KW;
             int c = group * g.CinG + step0 / taps, ky = step0 % taps / g.KW, kx = step0 % g.KW;
-            bool masked = _masked && g.SW == 1 && !g.IsPointwise;
-            int h = g.H, rowStride = g.W, plane = g.InPlane, dh = g.DH, dw = g.DW;
+            if (_masked && g.SW == 1 && !g.IsPointwise)
+            {
+                fixed (Run* r = runs)
+                fixed (int* valid = _valid)
+                    PackMasked(g, _x, valid, r, count, dst, lanes, width, steps, c, ky, kx);
+                return;
+            }
             for (int p = 0; p < steps; p++)
             {
                 T* d = dst + (long)p * width;
                 int lo = _valid[2 * kx], hi = _valid[2 * kx + 1];
-                if (masked)
-                {
-                    long tap = (long)c * plane + (long)ky * dh * rowStride + kx * dw;
-                    for (int i = 0; i < count; i++)
-                    {
-                        ref readonly Run run = ref runs[i];
-                        CopyRunMasked(_x, run, tap, run.Iy0 + ky * dh, h, lo, hi, d + run.At);
-                    }
-                }
-                else
-                    for (int i = 0; i < count; i++) CopyRun(g, _x, runs[i], c, ky, kx, lo, hi, d + runs[i].At);
+                for (int i = 0; i < count; i++) CopyRun(g, _x, runs[i], c, ky, kx, lo, hi, d + runs[i].At);
                 if (lanes < width) Zero(d + lanes, width - lanes);
                 // Next row of the column matrix: (c, ky, kx) in row-major order.
                 if (++kx == g.KW)
@@ -237,6 +232,69 @@ internal static unsafe class ConvOperands
                     kx = 0;
                     if (++ky == g.KH) { ky = 0; c++; }
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The masked stride-1 path of <see cref="Columns{T}.PackPanel"/> from step (c, ky, kx) on: a method of its own,
+    /// without the caller's stackalloc, so the JIT tiers it up with its profile and keeps the loop in registers
+    /// (inline in PackPanel it spilled a dozen values per step). The tap's offset moves by dW along a kernel row.
+    /// </summary>
+    private static void PackMasked<T>(ConvGeometry g, T* x, int* valid, Run* runs, int count, T* dst, int lanes, int width,
+        int steps, int c, int ky, int kx) where T : unmanaged
+    {
+        int kw = g.KW, kh = g.KH, h = g.H, dh = g.DH, dw = g.DW;
+        long plane = g.InPlane, kernelRow = (long)dh * g.W;
+        long tap = c * plane + ky * kernelRow + kx * dw;
+        int iyOff = ky * dh;
+        for (int p = 0; p < steps; p++)
+        {
+            T* d = dst + (long)p * width;
+            int lo = valid[2 * kx], hi = valid[2 * kx + 1];
+            for (int i = 0; i < count; i++)
+            {
+                Run* run = runs + i;
+                CopyRunMasked(x, *run, tap, run->Iy0 + iyOff, h, lo, hi, d + run->At);
+            }
+            if (lanes < width) Zero(d + lanes, width - lanes);
+            // Next row of the column matrix: (c, ky, kx) in row-major order.
+            tap += dw;
+            if (++kx == kw)
+            {
+                kx = 0;
+                iyOff += dh;
+                if (++ky == kh)
+                {
+                    ky = 0;
+                    iyOff = 0;
+                    c++;
+                }
+                tap = c * plane + ky * kernelRow;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The masked stride-1 path of <see cref="ColumnRows{T}.PackPanel"/>: column-matrix rows [row0, + lanes) (counted
+    /// over all groups: c·kH·kW + ky·kW + kx) over the runs, row l to rows + l·steps. A method of its own for the
+    /// reason given at <see cref="PackMasked{T}"/>.
+    /// </summary>
+    private static void PackRowsMasked<T>(ConvGeometry g, T* x, int* valid, Run* runs, int count, T* rows, long row0, int lanes, int steps)
+        where T : unmanaged
+    {
+        int taps = g.KH * g.KW, kw = g.KW, h = g.H, dh = g.DH;
+        for (int l = 0; l < lanes; l++)
+        {
+            long r = row0 + l;
+            int c = (int)(r / taps), ky = (int)(r % taps) / kw, kx = (int)(r % kw);
+            int lo = valid[2 * kx], hi = valid[2 * kx + 1], iyOff = ky * dh;
+            long tap = (long)c * g.InPlane + (long)ky * dh * g.W + kx * g.DW;
+            T* row = rows + (long)l * steps;
+            for (int i = 0; i < count; i++)
+            {
+                Run* run = runs + i;
+                CopyRunMasked(x, *run, tap, run->Iy0 + iyOff, h, lo, hi, row + run->At);
             }
         }
     }
@@ -258,25 +316,20 @@ internal static unsafe class ConvOperands
             int count = Runs(g, step0, steps, runs);
             int taps = g.KH * g.KW;
             T* rows = (T*)ConvOperandBuffer.Get((long)lanes * steps * sizeof(T));
-            bool masked = _masked && g.SW == 1 && !g.IsPointwise;
-            for (int l = 0; l < lanes; l++)
+            if (_masked && g.SW == 1 && !g.IsPointwise)
             {
-                long r = lane0 + l;
-                int c = group * g.CinG + (int)(r / taps), ky = (int)(r % taps) / g.KW, kx = (int)(r % g.KW);
-                int lo = _valid[2 * kx], hi = _valid[2 * kx + 1];
-                T* row = rows + (long)l * steps;
-                if (masked)
-                {
-                    long tap = (long)c * g.InPlane + (long)ky * g.DH * g.W + kx * g.DW;
-                    for (int i = 0; i < count; i++)
-                    {
-                        ref readonly Run run = ref runs[i];
-                        CopyRunMasked(_x, run, tap, run.Iy0 + ky * g.DH, g.H, lo, hi, row + run.At);
-                    }
-                }
-                else
-                    for (int i = 0; i < count; i++) CopyRun(g, _x, runs[i], c, ky, kx, lo, hi, row + runs[i].At);
+                fixed (Run* r = runs)
+                fixed (int* valid = _valid)
+                    PackRowsMasked(g, _x, valid, r, count, rows, group * g.Kg + lane0, lanes, steps);
             }
+            else
+                for (int l = 0; l < lanes; l++)
+                {
+                    long r = lane0 + l;
+                    int c = group * g.CinG + (int)(r / taps), ky = (int)(r % taps) / g.KW, kx = (int)(r % g.KW);
+                    int lo = _valid[2 * kx], hi = _valid[2 * kx + 1];
+                    for (int i = 0; i < count; i++) CopyRun(g, _x, runs[i], c, ky, kx, lo, hi, rows + (long)l * steps + runs[i].At);
+                }
             GemmPack.Pack(dst, rows, steps, 1, lanes, steps, width, 0, 1);
         }
     }
