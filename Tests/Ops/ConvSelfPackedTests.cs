@@ -76,6 +76,41 @@ public class ConvSelfPackedTests
     }
 
     [Fact]
+    public void MaskedRowCopiesGiveTheScalarCopiesBits()
+    {
+        // The masked vector copies of stride-1 rows (padding columns, ragged run ends) against whole vectors plus a
+        // scalar tail: pure copies, so the forward output and both gradients keep their bits, F32 and F64.
+        var rng = new System.Random(47);
+        var specs = new List<ConvSpec>
+        {
+            new(3, true, 8, 9, 37, 16, 3, 3, 1, 1, 1, 1),            // runs of 37: two vectors and a ragged end
+            new(2, true, 4, 6, 5, 6, 3, 5, 1, 1, 0, 3, DW: 2),       // padding wider than the row's valid part
+            new(2, true, 6, 7, 21, 8, 3, 3, 1, 1, 2, 2, Groups: 2),  // groups, rows across panels
+        };
+        while (specs.Count < 40)
+        {
+            var s = ConvSpec.Random(rng);
+            if (s.SW == 1 && !(s.Groups == s.Cin && s.Groups > 1)) specs.Add(s);
+        }
+        foreach (var s in specs)
+            foreach (var dtype in new[] { DType.F32, DType.F64 })
+            {
+                var masked = Run(s, dtype, 5, columnMatrix: false);
+                double[][] scalar;
+                try
+                {
+                    ConvOperands.ScalarEdges = true;
+                    scalar = Run(s, dtype, 5, columnMatrix: false);
+                }
+                finally
+                {
+                    ConvOperands.ScalarEdges = false;
+                }
+                for (int k = 0; k < 3; k++) Bitwise(scalar[k], masked[k], $"{s} {dtype}: {Names[k]}");
+            }
+    }
+
+    [Fact]
     public void ForwardGivesTheColumnMatrixPathsBits()
     {
         // Large enough that the column-matrix path takes the packed GEMM too: the same sums in the same order.

@@ -143,6 +143,84 @@ internal static unsafe class Avx512Tile<T> where T : unmanaged
         }
     }
 
+    /// <summary>
+    /// The first 4 rows of <see cref="Run"/>'s tile, for an A panel with 4 or fewer live rows (the others are
+    /// padding): C[0..4) = A·B written to <paramref name="c"/> (row stride <paramref name="ldc"/>), no scaling.
+    /// Each element is the same chain of fused multiply-adds as in the full tile, so the same bits, without
+    /// computing the padded rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void RunRows4(int kc, T* a, T* b, T* c, long ldc)
+    {
+        int w = Vector512<T>.Count;
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<T> b0 = Vector512.LoadAligned(b);
+            Vector512<T> b1 = Vector512.LoadAligned(b + w);
+            Vector512<T> ai;
+            ai = Vector512.Create(a[0]);
+            c00 = Fma(ai, b0, c00); c01 = Fma(ai, b1, c01);
+            ai = Vector512.Create(a[1]);
+            c10 = Fma(ai, b0, c10); c11 = Fma(ai, b1, c11);
+            ai = Vector512.Create(a[2]);
+            c20 = Fma(ai, b0, c20); c21 = Fma(ai, b1, c21);
+            ai = Vector512.Create(a[3]);
+            c30 = Fma(ai, b0, c30); c31 = Fma(ai, b1, c31);
+            a += MR;
+            b += 2 * w;
+        }
+        Vector512.Store(c00, c + 0 * ldc); Vector512.Store(c01, c + 0 * ldc + w);
+        Vector512.Store(c10, c + 1 * ldc); Vector512.Store(c11, c + 1 * ldc + w);
+        Vector512.Store(c20, c + 2 * ldc); Vector512.Store(c21, c + 2 * ldc + w);
+        Vector512.Store(c30, c + 3 * ldc); Vector512.Store(c31, c + 3 * ldc + w);
+    }
+
+    /// <summary>
+    /// The first 8 rows of <see cref="Run"/>'s tile, for an A panel with 8 or fewer live rows (the others are
+    /// padding): C[0..8) = A·B written to <paramref name="c"/> (row stride <paramref name="ldc"/>), no scaling.
+    /// Each element is the same chain of fused multiply-adds as in the full tile, so the same bits, without
+    /// computing the padded rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void RunRows8(int kc, T* a, T* b, T* c, long ldc)
+    {
+        int w = Vector512<T>.Count;
+        Vector512<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<T> b0 = Vector512.LoadAligned(b);
+            Vector512<T> b1 = Vector512.LoadAligned(b + w);
+            Vector512<T> ai;
+            ai = Vector512.Create(a[0]);
+            c00 = Fma(ai, b0, c00); c01 = Fma(ai, b1, c01);
+            ai = Vector512.Create(a[1]);
+            c10 = Fma(ai, b0, c10); c11 = Fma(ai, b1, c11);
+            ai = Vector512.Create(a[2]);
+            c20 = Fma(ai, b0, c20); c21 = Fma(ai, b1, c21);
+            ai = Vector512.Create(a[3]);
+            c30 = Fma(ai, b0, c30); c31 = Fma(ai, b1, c31);
+            ai = Vector512.Create(a[4]);
+            c40 = Fma(ai, b0, c40); c41 = Fma(ai, b1, c41);
+            ai = Vector512.Create(a[5]);
+            c50 = Fma(ai, b0, c50); c51 = Fma(ai, b1, c51);
+            ai = Vector512.Create(a[6]);
+            c60 = Fma(ai, b0, c60); c61 = Fma(ai, b1, c61);
+            ai = Vector512.Create(a[7]);
+            c70 = Fma(ai, b0, c70); c71 = Fma(ai, b1, c71);
+            a += MR;
+            b += 2 * w;
+        }
+        Vector512.Store(c00, c + 0 * ldc); Vector512.Store(c01, c + 0 * ldc + w);
+        Vector512.Store(c10, c + 1 * ldc); Vector512.Store(c11, c + 1 * ldc + w);
+        Vector512.Store(c20, c + 2 * ldc); Vector512.Store(c21, c + 2 * ldc + w);
+        Vector512.Store(c30, c + 3 * ldc); Vector512.Store(c31, c + 3 * ldc + w);
+        Vector512.Store(c40, c + 4 * ldc); Vector512.Store(c41, c + 4 * ldc + w);
+        Vector512.Store(c50, c + 5 * ldc); Vector512.Store(c51, c + 5 * ldc + w);
+        Vector512.Store(c60, c + 6 * ldc); Vector512.Store(c61, c + 6 * ldc + w);
+        Vector512.Store(c70, c + 7 * ldc); Vector512.Store(c71, c + 7 * ldc + w);
+    }
+
     // C = fma(alpha, ab, beta * C): the same formula as GemmSmall.UpdateEdge with fused = true.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Update(T* row, int w, Vector512<T> va, Vector512<T> vb, Vector512<T> x0, Vector512<T> x1)

@@ -12,6 +12,8 @@ internal sealed unsafe class GemmBuffer
     [ThreadStatic] private static GemmBuffer? t_packedA;
     [ThreadStatic] private static GemmBuffer? t_packedB;
     [ThreadStatic] private static GemmBuffer? t_panelFlags;
+    [ThreadStatic] private static GemmBuffer? t_sharedA;
+    [ThreadStatic] private static GemmBuffer? t_panelB;
 
     private void* _ptr;
     private nuint _bytes;
@@ -24,6 +26,12 @@ internal sealed unsafe class GemmBuffer
 
     /// <summary>This thread's buffer for the per-panel packing states of the packed B it owns.</summary>
     public static GemmBuffer PanelFlags => t_panelFlags ??= new GemmBuffer();
+
+    /// <summary>This thread's buffer for a whole packed A that all workers of its call share (a short A, packed once).</summary>
+    public static GemmBuffer SharedA => t_sharedA ??= new GemmBuffer();
+
+    /// <summary>This thread's buffer for one B micro-panel that only it uses (packed, used at once, still in cache).</summary>
+    public static GemmBuffer PanelB => t_panelB ??= new GemmBuffer();
 
     /// <summary>Returns at least <paramref name="bytes"/> bytes; contents are unspecified.</summary>
     public void* Get(long bytes)

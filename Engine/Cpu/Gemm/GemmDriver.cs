@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Engine.Cpu;
 
@@ -36,6 +37,9 @@ internal static unsafe class GemmDriver<T, K>
 
     // Largest packed B (all k blocks of one column block) that a deep product packs whole to run in one fork.
     private const long WholeBBytes = 4L << 20;
+
+    // Largest A packed once for a whole call when the items split the columns (each would otherwise pack all of it).
+    private const long SharedABytes = 1L << 20;
 
     public static void Run(int m, int n, int k, T alpha, T* a, long ars, long acs, T* b, long brs, long bcs,
         T beta, T* c, long rsc)
@@ -105,6 +109,14 @@ internal static unsafe class GemmDriver<T, K>
         private T* _bPacked;
         private int* _flags;
 
+        // With one row chunk (a short A, the items split the columns) every item needs all of A: it is packed once
+        // for the whole call (all k blocks; the block at k offset pc starts at _aShared + pc * _mPadded, the panel of
+        // row r at + r * kc). With at most MC rows besides, each B panel is used once, by one item, right after it
+        // is packed: it goes into the item's own one-panel buffer, still in cache, not into the shared block.
+        private T* _aShared;
+        private long _mPadded;
+        private bool _privateB;
+
         public Job(int m, int n, int k, T alpha, T* a, long ars, long acs, T* b, long brs, long bcs,
             T beta, T* c, long rsc, int tasks)
         {
@@ -151,8 +163,19 @@ internal static unsafe class GemmDriver<T, K>
             // arithmetic of such a product.
             _allK = _tasks > 1 && kBlocks > 1 && (long)_k * maxPanels * K.NR * sizeof(T) <= WholeBBytes;
             int flagBlocks = _allK ? kBlocks : 1;
-            _bPacked = (T*)GemmBuffer.PackedB.Get((_allK ? _k : Math.Min(_k, _kcBlock)) * maxPanels * K.NR * sizeof(T));
+            _privateB = _rowChunks == 1 && _m <= K.MC;
+            _bPacked = _privateB ? null : (T*)GemmBuffer.PackedB.Get((_allK ? _k : Math.Min(_k, _kcBlock)) * maxPanels * K.NR * sizeof(T));
             _flags = (int*)GemmBuffer.PanelFlags.Get(flagBlocks * maxPanels * sizeof(int));
+
+            _aShared = null;
+            _mPadded = _mPanels * K.MR;
+            if (_rowChunks == 1 && (_colChunks > 1 || _n > K.NC) && _mPadded * _k * sizeof(T) <= SharedABytes)
+            {
+                T* shared = (T*)GemmBuffer.SharedA.Get(_mPadded * _k * sizeof(T));
+                for (int pc = 0; pc < _k; pc += _kcBlock)
+                    PackA(shared + pc * _mPadded, 0, _m, pc, Math.Min(_kcBlock, _k - pc));
+                _aShared = shared;
+            }
 
             for (int jc = 0; jc < _n; jc += K.NC)
             {
@@ -216,26 +239,35 @@ internal static unsafe class GemmDriver<T, K>
             // Per-thread scratch: the packed A block, one edge tile, then the kernel's scalars:
             // (alpha, beta) for full tiles and (1, 0) for edge tiles computed into `tile`.
             // Later k blocks accumulate onto what the first one wrote.
-            long aElems = (long)K.MC * K.KC;
+            long aElems = (long)K.MC * _kcBlock;
             T* aPacked = (T*)GemmBuffer.PackedA.Get((aElems + mr * nr + 4) * sizeof(T));
             T* tile = aPacked + aElems;
             T* scalars = tile + mr * nr;
             (scalars[0], scalars[1], scalars[2], scalars[3]) = (_alpha, pc == 0 ? _beta : T.One, T.One, T.Zero);
 
+            T* bPrivate = _privateB ? (T*)GemmBuffer.PanelB.Get((long)_kcBlock * nr * sizeof(T)) : null;
+
             for (int ic = rowBegin; ic < rowEnd; ic += K.MC)
             {
                 int mc = Math.Min(K.MC, rowEnd - ic);
-                if (_aOp is null)
-                    GemmPack.Pack(aPacked, _a + ic * _ars + pc * _acs, _ars, _acs, mc, kc, mr, 0, (mc + mr - 1) / mr);
-                else
-                    for (int ir = 0; ir < mc; ir += mr)
-                        _aOp.PackPanel(aPacked + (long)ir * kc, ic + ir, Math.Min(mr, mc - ir), mr, pc, kc);
+                T* aBlock = aPacked;
+                if (_aShared != null) aBlock = _aShared + pc * _mPadded + (long)ic * kc;
+                else PackA(aPacked, ic, mc, pc, kc);
 
                 for (long step = 0; step < span; step++)
                 {
                     long jr = panelBegin + (step + rotate) % span;
-                    EnsurePacked(flags + jr, bBlock, pc, kc, jr);
-                    T* bp = bBlock + jr * nr * kc;
+                    T* bp;
+                    if (_privateB)
+                    {
+                        PackB(bPrivate, pc, kc, jr);
+                        bp = bPrivate;
+                    }
+                    else
+                    {
+                        EnsurePacked(flags + jr, bBlock, pc, kc, jr);
+                        bp = bBlock + jr * nr * kc;
+                    }
                     int ncur = (int)Math.Min(nr, _nc - jr * nr);
                     long j0 = _jc + jr * nr;
                     // Columns of this panel up to C's next block boundary: a panel across one goes through the tile.
@@ -244,7 +276,7 @@ internal static unsafe class GemmDriver<T, K>
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int mcur = Math.Min(mr, mc - ir);
-                        T* ap = aPacked + (long)ir * kc;
+                        T* ap = aBlock + (long)ir * kc;
                         T* cp = cCol + ir * _rsc;
                         if (mcur == mr && ncur == nr && whole == nr)
                         {
@@ -252,7 +284,7 @@ internal static unsafe class GemmDriver<T, K>
                         }
                         else
                         {
-                            K.Run(kc, ap, bp, tile, nr, scalars + 2);
+                            EdgeTile(mcur, kc, ap, bp, tile, scalars + 2);
                             GemmSmall.UpdateEdge(tile, nr, cp, _rsc, mcur, whole, scalars[0], scalars[1], K.Fused);
                             for (int done = whole; done < ncur;)
                             {
@@ -267,8 +299,43 @@ internal static unsafe class GemmDriver<T, K>
             }
         }
 
+        // An edge tile's product into `tile` (row stride NR, unscaled). An A panel with few live rows (M = 64 on the
+        // 12-row AVX-512 tile leaves 4) goes through a kernel that computes only those rows: the same chains of
+        // fused multiply-adds per element, so the same bits, without two thirds of the work being padding.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void EdgeTile(int rows, int kc, T* ap, T* bp, T* tile, T* oneZero)
+        {
+            if ((typeof(K) == typeof(Avx512KernelF32) || typeof(K) == typeof(Avx512KernelF64)) && rows <= 8)
+            {
+                if (rows <= 4) Avx512Tile<T>.RunRows4(kc, ap, bp, tile, K.NR);
+                else Avx512Tile<T>.RunRows8(kc, ap, bp, tile, K.NR);
+                return;
+            }
+            K.Run(kc, ap, bp, tile, K.NR, oneZero);
+        }
+
         // Where column j of C's row 0 lives.
         private T* ColumnStart(long j) => _cBlock == 0 ? _c + j : _c + j / _cBlock * _cBlockStride + j % _cBlock;
+
+        // Rows [ic, ic + mc) of A's k block [pc, pc + kc) into MR-row panels at dst (panel of row ic + ir at ir * kc).
+        private void PackA(T* dst, int ic, int mc, int pc, int kc)
+        {
+            int mr = K.MR;
+            if (_aOp is null)
+                GemmPack.Pack(dst, _a + ic * _ars + pc * _acs, _ars, _acs, mc, kc, mr, 0, (mc + mr - 1) / mr);
+            else
+                for (int ir = 0; ir < mc; ir += mr)
+                    _aOp.PackPanel(dst + (long)ir * kc, ic + ir, Math.Min(mr, mc - ir), mr, pc, kc);
+        }
+
+        // B micro-panel jr of the current column block's k block [pc, pc + kc), packed to dst.
+        private void PackB(T* dst, int pc, int kc, long jr)
+        {
+            if (_bOp is null)
+                GemmPack.Pack(dst - jr * K.NR * kc, _b + pc * _brs + _jc * _bcs, _bcs, _brs, _nc, kc, K.NR, jr, jr + 1);
+            else
+                _bOp.PackPanel(dst, _jc + jr * K.NR, (int)Math.Min(K.NR, _nc - jr * K.NR), K.NR, pc, kc);
+        }
 
         // Makes B micro-panel jr of the k block [pc, pc + kc) available at bBlock: pack it if nobody has, wait
         // if someone is. Cannot deadlock: a panel is only claimed by a worker that packs it at once.
@@ -277,10 +344,7 @@ internal static unsafe class GemmDriver<T, K>
             if (Volatile.Read(ref *flag) == Packed) return;
             if (Interlocked.CompareExchange(ref *flag, Packing, Empty) == Empty)
             {
-                if (_bOp is null)
-                    GemmPack.Pack(bBlock, _b + pc * _brs + _jc * _bcs, _bcs, _brs, _nc, kc, K.NR, jr, jr + 1);
-                else
-                    _bOp.PackPanel(bBlock + jr * K.NR * kc, _jc + jr * K.NR, (int)Math.Min(K.NR, _nc - jr * K.NR), K.NR, pc, kc);
+                PackB(bBlock + jr * K.NR * kc, pc, kc, jr);
                 Volatile.Write(ref *flag, Packed);
                 return;
             }

@@ -97,17 +97,26 @@ internal static unsafe class GemmPack
                 continue;
             }
 
-            if (kStride == 1 && lanes == width && Avx.IsSupported
-                && ((typeof(T) == typeof(float) && width % 8 == 0) || (typeof(T) == typeof(double) && width % 4 == 0)))
+            if (kStride == 1 && lanes == width && width % 4 == 0 && typeof(T) == typeof(double) && Avx.IsSupported && !t_scalarTranspose)
             {
-                // A transposed B (a linear layer's W^T, a matmul backward's B^T): whole lanes contiguous along k,
-                // transposed in registers by 8 x 8 floats or 4 x 4 doubles instead of one scalar store per element.
-                if (typeof(T) == typeof(float)) PackLanesAlongKAvx((float*)d, (float*)s, laneStride, width, kc);
-                else PackLanesAlongKAvx((double*)d, (double*)s, laneStride, width, kc);
-                continue;
+                // A transposed B of doubles (a linear layer's W^T, a matmul backward's B^T): whole lanes contiguous
+                // along k, transposed in registers by 4 x 4 instead of one scalar store per element.
+                PackLanesAlongKAvx((double*)d, (double*)s, laneStride, width, kc);
             }
-
-            if (kStride == 1)
+            else if (kStride == 1 && lanes >= 8 && typeof(T) == typeof(float) && Avx.IsSupported && !t_scalarTranspose)
+            {
+                // Lanes contiguous along k into a wide panel (a transposed B, such as a weight read as Wᵀ or a
+                // convolution's output gradient): eight lanes at a time through an 8x8 transpose in registers.
+                int done = PackLanes8Avx((float*)d, (float*)s, laneStride, lanes, kc, width);
+                for (int l = done; l < lanes; l++)
+                {
+                    T* sl = s + l * laneStride;
+                    T* dl = d + l;
+                    for (int p = 0; p < kc; p++)
+                        dl[p * width] = sl[p];
+                }
+            }
+            else if (kStride == 1)
             {
                 // Each lane is contiguous along k: read it sequentially, scatter with stride width.
                 for (int l = 0; l < lanes; l++)
@@ -138,6 +147,39 @@ internal static unsafe class GemmPack
         }
     }
 
+    [ThreadStatic] private static bool t_scalarTranspose;
+
+    /// <summary>Tests only: pack lanes that run along k element by element instead of through 8x8 transposes (same bits).</summary>
+    internal static bool ScalarTranspose
+    {
+        get => t_scalarTranspose;
+        set => t_scalarTranspose = value;
+    }
+
+    // Lanes [0, lanes / 8 * 8), each contiguous along k (lane l at s + l * laneStride), into a panel of `width` lanes
+    // (step p at d + p * width): per group of eight lanes and eight steps one 8x8 transpose in registers, the last
+    // kc % 8 steps element by element. Returns the lanes done. A pure copy: the scalar loop's bits.
+    private static int PackLanes8Avx(float* d, float* s, long laneStride, int lanes, int kc, int width)
+    {
+        int groups = lanes / 8;
+        for (int g = 0; g < groups; g++)
+        {
+            float* s0 = s + 8 * g * laneStride, s1 = s0 + laneStride, s2 = s1 + laneStride, s3 = s2 + laneStride;
+            float* s4 = s3 + laneStride, s5 = s4 + laneStride, s6 = s5 + laneStride, s7 = s6 + laneStride;
+            float* dg = d + 8 * g;
+            int p = 0;
+            for (; p + 8 <= kc; p += 8)
+                Transpose8x8(s0 + p, laneStride, dg + (long)p * width, width);
+            for (; p < kc; p++)
+            {
+                float* dp = dg + (long)p * width;
+                dp[0] = s0[p]; dp[1] = s1[p]; dp[2] = s2[p]; dp[3] = s3[p];
+                dp[4] = s4[p]; dp[5] = s5[p]; dp[6] = s6[p]; dp[7] = s7[p];
+            }
+        }
+        return groups * 8;
+    }
+
     // Copies a few dozen bytes (a multiple of 4): 32-byte vectors, then 8- and 4-byte words.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyShort(byte* d, byte* s, int bytes)
@@ -152,20 +194,8 @@ internal static unsafe class GemmPack
         if (x < bytes) *(uint*)(d + x) = *(uint*)(s + x);
     }
 
-    // Width lanes, each contiguous along k (lane l at s + l * laneStride), into step-major groups of width: blocks of
-    // 8 lanes x 8 steps transposed in registers; the last kc % 8 steps one by one. A pure copy (same bits as the scalar loop).
-    private static void PackLanesAlongKAvx(float* d, float* s, long laneStride, int width, int kc)
-    {
-        int p = 0;
-        for (; p + 8 <= kc; p += 8)
-            for (int l = 0; l < width; l += 8)
-                Transpose8x8(s + l * laneStride + p, laneStride, d + p * width + l, width);
-        for (; p < kc; p++)
-            for (int l = 0; l < width; l++)
-                d[p * width + l] = s[l * laneStride + p];
-    }
-
-    // The same for doubles, by blocks of 4 lanes x 4 steps.
+    // Width double lanes, each contiguous along k (lane l at s + l * laneStride), into step-major groups of width:
+    // blocks of 4 lanes x 4 steps transposed in registers; the last kc % 4 steps one by one. A pure copy.
     private static void PackLanesAlongKAvx(double* d, double* s, long laneStride, int width, int kc)
     {
         int p = 0;
