@@ -17,15 +17,7 @@ internal unsafe interface IStridedLoop
 /// </summary>
 internal static unsafe class StridedIterator
 {
-    /// <summary>
-    /// The most elements one call of the inner loop gets. TensorPrimitives switches to non-temporal stores for a
-    /// destination above 256 KiB (glibc's memmove above a few MiB): those stores bypass the caches, so the operation
-    /// that reads the output next (and the next step, which gets the same block back from <see cref="CpuAllocator"/>)
-    /// fetches it from memory. Measured in one process on the 2-vCPU VM (issue 20, loaded): 4 MiB add then a sum of
-    /// its output, 0.133-0.139 ms in one call per thread, 0.107-0.115 in these pieces; the add alone the same
-    /// (0.076-0.082 against 0.077-0.084). Pieces of 16 Ki elements (64 KiB of floats) stay under the threshold.
-    /// </summary>
-    internal const long MaxInner = 16 * 1024;
+    private const long MaxInner = 1 << 20;
 
     /// <param name="shape">The common shape of every operand.</param>
     /// <param name="bases">Address of each operand's first element.</param>
@@ -89,7 +81,7 @@ internal static unsafe class StridedIterator
                     for (int d = 0; d < rank - 1; d++) off += index[d] * sk[d];
                     p[k] = (byte*)bases[k] + off;
                 }
-                RunInPieces(ref loop, inner, ops, p, s);
+                loop.Run(inner, p, s);
                 for (int d = rank - 2; d >= 0; d--)
                 {
                     if (++index[d] < sizes[d]) break;
@@ -97,18 +89,6 @@ internal static unsafe class StridedIterator
                 }
             }
         });
-    }
-
-    /// <summary>Runs one row of <paramref name="n"/> elements in pieces of at most <see cref="MaxInner"/> (advances the pointers in <paramref name="p"/>).</summary>
-    private static void RunInPieces<TLoop>(ref TLoop loop, long n, int ops, byte** p, long* s) where TLoop : struct, IStridedLoop
-    {
-        while (n > MaxInner)
-        {
-            loop.Run(MaxInner, p, s);
-            for (int k = 0; k < ops; k++) p[k] += MaxInner * s[k];
-            n -= MaxInner;
-        }
-        loop.Run(n, p, s);
     }
 
     /// <summary>

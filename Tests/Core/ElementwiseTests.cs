@@ -241,45 +241,6 @@ public class ElementwiseTests
         Bitwise(av.Select(x => 1.7 - x).ToArray(), (s - a).ToArray<double>());
     }
 
-    /// <summary>
-    /// Rows longer than the strided iterator's piece (16 Ki elements, kept under TensorPrimitives' non-temporal
-    /// threshold) are handed to the inner loop in pieces: broadcast, strided-row, copy and fill paths across
-    /// piece boundaries give the scalar formula's bits, in both dtypes.
-    /// </summary>
-    [Theory]
-    [InlineData(DType.F32)]
-    [InlineData(DType.F64)]
-    public void LongRowsRunInPiecesWithTheSameBits(DType dtype)
-    {
-        using var scope = Tensor.Scope();
-        var rng = new System.Random(11);
-        const int rows = 3, cols = 2 * 16 * 1024 + 7, wide = cols + 5;
-        var av = RandomDoubles(rng, rows * wide);
-        var bv = RandomDoubles(rng, cols);
-        if (dtype == DType.F32) { av = av.Select(v => (double)(float)v).ToArray(); bv = bv.Select(v => (double)(float)v).ToArray(); }
-        var a = Tensor.FromArray(av, [rows, wide]).ToDType(dtype).Slice(1, 2, 2 + cols); // rows with a gap between them
-        var b = Tensor.FromArray(bv, [1, cols]).ToDType(dtype);                             // broadcast over the rows
-        double Round(double v) => dtype == DType.F32 ? (float)v : v;
-        var sum = new double[rows * cols];
-        var copy = new double[rows * cols];
-        var fill = new double[rows * cols];
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++)
-            {
-                double x = av[r * wide + 2 + c];
-                sum[r * cols + c] = dtype == DType.F32 ? (float)x + (float)bv[c] : x + bv[c];
-                copy[r * cols + c] = x;
-                fill[r * cols + c] = Round(bv[c]);
-            }
-        Bitwise(sum, (a + b).ToDType(DType.F64).ToArray<double>(), "strided rows + broadcast row");
-        Bitwise(copy, a.Contiguous().ToDType(DType.F64).ToArray<double>(), "copy of strided rows");
-        Bitwise(fill, b.Expand(rows, cols).Contiguous().ToDType(DType.F64).ToArray<double>(), "expanded row");
-        var column = Tensor.FromArray(bv.Take(rows).ToArray(), [rows, 1]).ToDType(dtype);
-        var filled = column.Expand(rows, cols).Contiguous().ToDType(DType.F64).ToArray<double>();
-        for (int r = 0; r < rows; r++)
-            Assert.All(filled.Skip(r * cols).Take(cols), v => Assert.Equal(Round(bv[r]), v));
-    }
-
     [Fact]
     public void BinaryShapeMismatchNamesTheOperationAndShapes()
     {
