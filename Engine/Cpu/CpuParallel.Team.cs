@@ -64,6 +64,9 @@ public static partial class CpuParallel
     /// <summary>One dispatch: tasks [0, count) claimed by whoever participates, caller included.</summary>
     private sealed class Job(int count, Action<int> body)
     {
+        /// <summary>The processor the caller was on when it posted the job (-1 where unknown).</summary>
+        public readonly int PosterCpu = Processor.Current();
+
         private readonly ManualResetEventSlim _done = new(false);
         private int _next;
         private int _finished;
@@ -108,8 +111,21 @@ public static partial class CpuParallel
         }
     }
 
+    /// <summary>Times a worker moved itself off its caller's processor (see <see cref="Worker"/>); for tests and diagnostics.</summary>
+    internal static long WorkerMoves => Interlocked.Read(ref _workerMoves);
+
+    private static long _workerMoves;
+
     private sealed class Worker
     {
+        // On a 2-vCPU VM (issue 20) the scheduler could leave a worker on its caller's processor for the whole life
+        // of a process: a polling worker never sleeps, both threads stay cache-hot, so neither wake-up placement nor
+        // load balancing moves it, and every parallel kernel ran at one-thread speed (sum over rows of a 16 MiB
+        // matrix: 0.25-0.28 ms in half of the processes, 0.10 in the others; in the slow ones the worker never
+        // once took a task on another processor). A worker that picks up two jobs in a row on the processor its
+        // caller posted them from moves itself to another allowed processor; its affinity is restored at once.
+        private const int SharedPickupsBeforeMoving = 2;
+
         private readonly ManualResetEventSlim _wake = new(false);
         private Job? _job;
 
@@ -131,10 +147,17 @@ public static partial class CpuParallel
         {
             long idleSince = Stopwatch.GetTimestamp();
             var spinner = new SpinWait();
+            int sharedInARow = 0;
             while (true)
             {
                 if (Interlocked.Exchange(ref _job, null) is { } job)
                 {
+                    sharedInARow = job.PosterCpu >= 0 && Processor.Current() == job.PosterCpu ? sharedInARow + 1 : 0;
+                    if (sharedInARow >= SharedPickupsBeforeMoving)
+                    {
+                        sharedInARow = 0;
+                        if (Processor.MoveOff(job.PosterCpu)) Interlocked.Increment(ref _workerMoves);
+                    }
                     job.Participate();
                     idleSince = Stopwatch.GetTimestamp();
                     spinner.Reset();
