@@ -86,7 +86,7 @@ internal static unsafe partial class GroupNormCpu
     }
 
     /// <summary>Σ g and Σ g (x - mean) over a channel run: two float lane partials each, ended in double every <see cref="LaneRun"/> vector pairs.</summary>
-    private static (double A, double B) ChannelSums512(float* g, float* x, float mean, int n)
+    internal static (double A, double B) ChannelSums512(float* g, float* x, float mean, int n)
     {
         Vector512<float> m = Vector512.Create(mean);
         double sa = 0, sb = 0;
@@ -118,7 +118,7 @@ internal static unsafe partial class GroupNormCpu
     }
 
     /// <summary><see cref="ChannelSums512"/> on eight-lane vectors.</summary>
-    private static (double A, double B) ChannelSums256(float* g, float* x, float mean, int n)
+    internal static (double A, double B) ChannelSums256(float* g, float* x, float mean, int n)
     {
         Vector256<float> m = Vector256.Create(mean);
         double sa = 0, sb = 0;
@@ -160,7 +160,7 @@ internal static unsafe partial class GroupNormCpu
     }
 
     /// <summary>dx = rstd (γg - ggMean) + (x - mean) k over a channel run.</summary>
-    private static void ChannelCombine512(float* g, float* x, float gamma, float mean, float rstd, float ggMean, float k, float* dx, int n)
+    internal static void ChannelCombine512(float* g, float* x, float gamma, float mean, float rstd, float ggMean, float k, float* dx, int n)
     {
         Vector512<float> gm = Vector512.Create(gamma), m = Vector512.Create(mean), r = Vector512.Create(rstd), mg = Vector512.Create(-ggMean), kv = Vector512.Create(k);
         int i = 0;
@@ -170,7 +170,7 @@ internal static unsafe partial class GroupNormCpu
     }
 
     /// <summary><see cref="ChannelCombine512"/> on eight-lane vectors.</summary>
-    private static void ChannelCombine256(float* g, float* x, float gamma, float mean, float rstd, float ggMean, float k, float* dx, int n)
+    internal static void ChannelCombine256(float* g, float* x, float gamma, float mean, float rstd, float ggMean, float k, float* dx, int n)
     {
         Vector256<float> gm = Vector256.Create(gamma), m = Vector256.Create(mean), r = Vector256.Create(rstd), mg = Vector256.Create(-ggMean), kv = Vector256.Create(k);
         int i = 0;
