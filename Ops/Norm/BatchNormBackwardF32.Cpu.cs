@@ -21,6 +21,8 @@ internal static unsafe partial class BatchNormCpu
         float* dxp = dx is null ? null : CpuBackend.Ptr<float>(dx), wp = w is null ? null : CpuBackend.Ptr<float>(w);
         float* dwp = dw is null ? null : CpuBackend.Ptr<float>(dw), dbp = db is null ? null : CpuBackend.Ptr<float>(db);
         bool sums = training || dwp != null || dbp != null;
+        // Large input gradients go to memory with non-temporal stores, as the group norm's and the softmax's.
+        bool stream = dxp != null && (long)n * c * s >= GroupNormCpu.StreamFloats && VectorWidth.Use512 && System.Runtime.Intrinsics.X86.Sse.IsSupported;
         CpuParallel.For(c, (dxp == null ? 3.0 : 6.0) * count, (start, end) =>
         {
             for (int ch = (int)start; ch < end; ch++)
@@ -44,10 +46,11 @@ internal static unsafe partial class BatchNormCpu
                 for (int b = 0; b < n; b++)
                 {
                     long at = ((long)b * c + ch) * s;
-                    if (VectorWidth.Use512) GroupNormCpu.ChannelCombine512(gp + at, xp + at, gamma, mu, rs, ggMean, k, dxp + at, run);
+                    if (VectorWidth.Use512) GroupNormCpu.ChannelCombine512(gp + at, xp + at, gamma, mu, rs, ggMean, k, dxp + at, run, stream);
                     else GroupNormCpu.ChannelCombine256(gp + at, xp + at, gamma, mu, rs, ggMean, k, dxp + at, run);
                 }
             }
+            if (stream) System.Runtime.Intrinsics.X86.Sse.StoreFence();
         });
     }
 }

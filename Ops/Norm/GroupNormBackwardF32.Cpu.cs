@@ -22,6 +22,9 @@ internal static unsafe partial class GroupNormCpu
     /// <summary>Vector iterations a float lane partial of a channel sum runs before its lanes are added into double.</summary>
     private const int LaneRun = 8;
 
+    /// <summary>Input gradients of at least this many floats (8 MiB) are written with non-temporal stores (AVX-512).</summary>
+    internal const long StreamFloats = 2L << 20;
+
     private static void BackwardF32(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, GroupNormShape shape)
     {
         var (n, c, s, groups) = shape;
@@ -31,6 +34,8 @@ internal static unsafe partial class GroupNormCpu
         float* gp = CpuBackend.Ptr<float>(g), xp = CpuBackend.Ptr<float>(x), mp = CpuBackend.Ptr<float>(mean), rp = CpuBackend.Ptr<float>(rstd);
         float* dxp = dx is null ? null : CpuBackend.Ptr<float>(dx), wp = w is null ? null : CpuBackend.Ptr<float>(w);
         long cells = (long)n * c;
+        // Large input gradients go to memory with non-temporal stores, as the softmax's (SoftmaxKernels.StreamFloats).
+        bool stream = dxp != null && (long)n * groups * length >= StreamFloats && VectorWidth.Use512 && System.Runtime.Intrinsics.X86.Sse.IsSupported;
         double[]? perSample = affine ? ArrayPool<double>.Shared.Rent(checked((int)(2 * cells))) : null; // rstd Σ g (x - mean), then Σ g
         try
         {
@@ -62,10 +67,11 @@ internal static unsafe partial class GroupNormCpu
                         for (int j = 0; j < perGroup; j++)
                         {
                             float gamma = wp == null ? 1 : wp[first + j];
-                            if (VectorWidth.Use512) ChannelCombine512(gr + j * s, xr + j * s, gamma, mu, rs, ggMean, k, dr + j * s, run);
+                            if (VectorWidth.Use512) ChannelCombine512(gr + j * s, xr + j * s, gamma, mu, rs, ggMean, k, dr + j * s, run, stream);
                             else ChannelCombine256(gr + j * s, xr + j * s, gamma, mu, rs, ggMean, k, dr + j * s, run);
                         }
                     }
+                    if (stream) System.Runtime.Intrinsics.X86.Sse.StoreFence();
                 }
             });
             if (!affine) return;
@@ -160,10 +166,18 @@ internal static unsafe partial class GroupNormCpu
     }
 
     /// <summary>dx = rstd (γg - ggMean) + (x - mean) k over a channel run.</summary>
-    internal static void ChannelCombine512(float* g, float* x, float gamma, float mean, float rstd, float ggMean, float k, float* dx, int n)
+    internal static void ChannelCombine512(float* g, float* x, float gamma, float mean, float rstd, float ggMean, float k, float* dx, int n, bool stream = false)
     {
         Vector512<float> gm = Vector512.Create(gamma), m = Vector512.Create(mean), r = Vector512.Create(rstd), mg = Vector512.Create(-ggMean), kv = Vector512.Create(k);
         int i = 0;
+        if (stream)
+        {
+            // Non-temporal stores from dx's first 64-byte boundary on (the caller fences them); the same operations, so the same bits.
+            int head = Math.Min(n, (int)((64 - ((nuint)dx & 63)) & 63) / sizeof(float));
+            ChannelCombineTail(g, x, gamma, mean, rstd, ggMean, k, dx, 0, head);
+            for (i = head; i <= n - 16; i += 16)
+                Vector512.StoreAlignedNonTemporal(Vector512.FusedMultiplyAdd(Vector512.Load(x + i) - m, kv, Vector512.FusedMultiplyAdd(Vector512.Load(g + i), gm, mg) * r), dx + i);
+        }
         for (; i <= n - 16; i += 16)
             Vector512.FusedMultiplyAdd(Vector512.Load(x + i) - m, kv, Vector512.FusedMultiplyAdd(Vector512.Load(g + i), gm, mg) * r).Store(dx + i);
         ChannelCombineTail(g, x, gamma, mean, rstd, ggMean, k, dx, i, n);

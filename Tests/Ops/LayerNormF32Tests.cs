@@ -192,6 +192,73 @@ public class LayerNormF32Tests
         }
     }
 
+    /// <summary>
+    /// A group-norm input gradient large enough to be written with non-temporal stores (2 M floats and more, AVX-512)
+    /// gives, sample by sample, the bits of each sample run alone (ordinary stores): channel runs of an odd length, so
+    /// each starts at another offset from a 64-byte boundary.
+    /// </summary>
+    [Fact]
+    public void GroupNormStreamedInputGradientGivesTheBitsOfOrdinaryStores()
+    {
+        int[] shape = [2, 6, 433, 421];
+        using var scope = Tensor.Scope();
+        var gen = new Generator(9);
+        var x = Tensor.Randn(shape, DType.F32, Device.Cpu, gen) * 2 + 3;
+        var w = Tensor.Randn([6], DType.F32, Device.Cpu, gen);
+        var g = Tensor.Randn(shape, DType.F32, Device.Cpu, gen);
+        var leaf = x.Detach().RequiresGradInPlace();
+        F.GroupNorm(leaf, 3, w).Backward(g);
+        var big = leaf.Grad!.ToArray<float>();
+        int per = big.Length / 2;
+        var xs = x.ToArray<float>();
+        var gs = g.ToArray<float>();
+        for (int b = 0; b < 2; b++)
+        {
+            using var inner = Tensor.Scope();
+            int[] one = [1, 6, 433, 421];
+            var sample = Tensor.FromArray(xs.AsSpan(b * per, per).ToArray()).Reshape(one).RequiresGradInPlace();
+            F.GroupNorm(sample, 3, w).Backward(Tensor.FromArray(gs.AsSpan(b * per, per).ToArray()).Reshape(one));
+            var small = sample.Grad!.ToArray<float>();
+            for (int i = 0; i < per; i++)
+                if (BitConverter.SingleToInt32Bits(small[i]) != BitConverter.SingleToInt32Bits(big[b * per + i]))
+                    Assert.Fail($"sample {b}, element {i}: {big[b * per + i]:R} streamed, {small[i]:R} ordinary");
+        }
+    }
+
+    /// <summary>
+    /// The batch norm's streamed input gradient (2 M floats and more, AVX-512), in evaluation where dx = rstd γ g does not
+    /// mix samples: sample by sample, the bits of each sample run alone with ordinary stores; runs of an odd length.
+    /// </summary>
+    [Fact]
+    public void BatchNormStreamedInputGradientGivesTheBitsOfOrdinaryStores()
+    {
+        int[] shape = [2, 6, 433, 421];
+        using var scope = Tensor.Scope();
+        var gen = new Generator(10);
+        var x = Tensor.Randn(shape, DType.F32, Device.Cpu, gen);
+        var w = Tensor.Randn([6], DType.F32, Device.Cpu, gen);
+        var rm = Tensor.Randn([6], DType.F32, Device.Cpu, gen);
+        var rv = Tensor.Rand([6], DType.F32, Device.Cpu, gen) + 0.5;
+        var g = Tensor.Randn(shape, DType.F32, Device.Cpu, gen);
+        var leaf = x.Detach().RequiresGradInPlace();
+        F.BatchNorm(leaf, rm, rv, w, training: false).Backward(g);
+        var big = leaf.Grad!.ToArray<float>();
+        int per = big.Length / 2;
+        var xs = x.ToArray<float>();
+        var gs = g.ToArray<float>();
+        for (int b = 0; b < 2; b++)
+        {
+            using var inner = Tensor.Scope();
+            int[] one = [1, 6, 433, 421];
+            var sample = Tensor.FromArray(xs.AsSpan(b * per, per).ToArray()).Reshape(one).RequiresGradInPlace();
+            F.BatchNorm(sample, rm, rv, w, training: false).Backward(Tensor.FromArray(gs.AsSpan(b * per, per).ToArray()).Reshape(one));
+            var small = sample.Grad!.ToArray<float>();
+            for (int i = 0; i < per; i++)
+                if (BitConverter.SingleToInt32Bits(small[i]) != BitConverter.SingleToInt32Bits(big[b * per + i]))
+                    Assert.Fail($"sample {b}, element {i}: {big[b * per + i]:R} streamed, {small[i]:R} ordinary");
+        }
+    }
+
     /// <summary>The F32 group norm's three gradients are the same bits for 1, 2, 3 and 7 threads.</summary>
     [Fact]
     public void GroupNormGivesTheSameBitsForAnyThreadCount()
