@@ -39,12 +39,29 @@ internal static partial class GeluVector
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Forward(Vector512<float> x)
     {
-        var (u, _, lower, central) = Parts(x);
+        // A NaN x gives u = 13.5 (vminps returns its second operand) and reaches the result through x itself.
+        var u = Vector512.MinNative(Vector512.Abs(x), Vector512.Create(GeluF32.Clamp));
+        var hi = u * u;
+        var e = ExpMinusHalf(hi, Vector512.FusedMultiplyAdd(u, u, -hi));
+        var c = Vector512.Create(GeluF32.C);
+        var r = Vector512<float>.One / (u + c);
+        var q = (u - c) * r;
+        var h = Vector512.Create(GeluF32.G10);
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.G9));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.G8));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.G7));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.G6));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.G5));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.G4));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.G3));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.G2));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.G1));
+        h = Vector512.FusedMultiplyAdd(h, q, Vector512.Create(GeluF32.G0));
+        var lower = e * (r * h);
         // x - u Φ(-u) for x > 0, -u Φ(-u) + x · 0 = x Φ(x) otherwise: x · 0 keeps -0 a -0 and makes -∞ and NaN a NaN (as
         // the double path does); u rather than x in the product, as 0 · ∞ would make +∞ a NaN (lower is 0 beyond 13.2).
-        var outer = Vector512.FusedMultiplyAdd(-u, lower,
+        return Vector512.FusedMultiplyAdd(-u, lower,
             Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), x, x * Vector512<float>.Zero));
-        return Vector512.ConditionalSelect(Vector512.LessThan(u, Vector512<float>.One), x * central, outer);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -41,16 +41,33 @@ internal static partial class GeluVector
         for (int j = i; j < x.Length; j++) gx[j] = g[j] * pad[j - i];
     }
 
-    /// <summary>x Φ(x): x (1/2 + x S(x²)) for |x| &lt; 1; beyond, x - u Φ(-u) for x &gt; 0 (one rounding) and x Φ(-u) for x &lt; 0.</summary>
+    /// <summary>x Φ(x) = x - u Φ(-u) for x &gt; 0 (one rounding) and -u Φ(-u) for x &lt; 0, with Φ(-u) = e r G(q) over the whole range.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Forward(Vector256<float> x)
     {
-        var (u, _, lower, central) = Parts(x);
+        // A NaN x gives u = 13.5 (vminps returns its second operand) and reaches the result through x itself.
+        var u = Vector256.MinNative(Vector256.Abs(x), Vector256.Create(GeluF32.Clamp));
+        var hi = u * u;
+        var e = ExpMinusHalf(hi, Vector256.FusedMultiplyAdd(u, u, -hi));
+        var c = Vector256.Create(GeluF32.C);
+        var r = Vector256<float>.One / (u + c);
+        var q = (u - c) * r;
+        var h = Vector256.Create(GeluF32.G10);
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G9));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G8));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G7));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G6));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G5));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G4));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G3));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G2));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G1));
+        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G0));
+        var lower = e * (r * h);
         // x - u Φ(-u) for x > 0, -u Φ(-u) + x · 0 = x Φ(x) otherwise: x · 0 keeps -0 a -0 and makes -∞ and NaN a NaN (as
         // the double path does); u rather than x in the product, as 0 · ∞ would make +∞ a NaN (lower is 0 beyond 13.2).
-        var outer = Vector256.FusedMultiplyAdd(-u, lower,
+        return Vector256.FusedMultiplyAdd(-u, lower,
             Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x, x * Vector256<float>.Zero));
-        return Vector256.ConditionalSelect(Vector256.LessThan(u, Vector256<float>.One), x * central, outer);
     }
 
     /// <summary>Φ(x) + x φ(x), with one exp(-x²/2) for both.</summary>

@@ -37,8 +37,10 @@ internal static unsafe class SoftmaxRowF32
 
     /// <summary>
     /// gx = y ⊙ (g − Σ g⊙y) for softmax, gx = g − exp(y)·Σ g for log-softmax (y the forward's output); gx may be g's row.
+    /// <paramref name="stream"/> (softmax, 512-bit lanes): gx written with non-temporal stores, the caller fencing them
+    /// (<c>Sse.StoreFence</c>) before another thread reads gx.
     /// </summary>
-    public static void Backward(float* g, float* y, float* gx, int n, bool log)
+    public static void Backward(float* g, float* y, float* gx, int n, bool log, bool stream = false)
     {
         if (n == 0) return;
         if (log)
@@ -59,6 +61,14 @@ internal static unsafe class SoftmaxRowF32
             if (Wide)
             {
                 var vd = Vector512.Create(dot);
+                if (stream)
+                {
+                    // Non-temporal stores from the first 64-byte boundary of gx on: the output goes to memory without
+                    // being read first. The same operations per element as below, so the same bits.
+                    int head = Math.Min(n, (int)((64 - ((nuint)gx & 63)) & 63) / sizeof(float));
+                    for (; i < head; i++) gx[i] = (g[i] - dot) * y[i];
+                    for (; i + 16 <= n; i += 16) Vector512.StoreAlignedNonTemporal((Vector512.Load(g + i) - vd) * Vector512.Load(y + i), gx + i);
+                }
                 for (; i + 32 <= n; i += 32)
                 {
                     Vector512.Store((Vector512.Load(g + i) - vd) * Vector512.Load(y + i), gx + i);

@@ -7,9 +7,9 @@ namespace Engine.Ops;
 /// The batch norm on the CPU, over a contiguous (N, C, S) tensor: statistics per channel over N·S
 /// values. Each channel is handled whole by one thread (its N runs of S contiguous values, in order), so
 /// statistics, running-stat updates and affine gradients are written once, by one thread. The affine
-/// parameters are widened to double once per call.
+/// parameters are widened to double once per call. The float32 backward runs in float lanes (BatchNormBackwardF32.Cpu.cs).
 /// </summary>
-internal static unsafe class BatchNormCpu
+internal static unsafe partial class BatchNormCpu
 {
     /// <summary>num_batches_tracked += 1.</summary>
     public static void CountBatch(Tensor counter) => *CpuBackend.Ptr<long>(counter) += 1;
@@ -33,6 +33,11 @@ internal static unsafe class BatchNormCpu
     public static void Backward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, BatchNormShape shape)
     {
         var (n, c, s, training) = shape;
+        if (x.DType == DType.F32 && s <= int.MaxValue)
+        {
+            BackwardF32(g, x, w, mean, rstd, dx, dw, db, shape);
+            return;
+        }
         var gamma = LayerNormCpu.Widened(w, c, 1);
         double[]? dGamma = dw is null && db is null ? null : new double[c], dBeta = dGamma is null ? null : new double[c];
         if (x.DType == DType.F32)

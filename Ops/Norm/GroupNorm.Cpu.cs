@@ -6,9 +6,10 @@ namespace Engine.Ops;
 /// <summary>
 /// The group norm on the CPU, over a contiguous (N, C, S) tensor with G groups: each (sample, group)
 /// is one contiguous row of C/G channel runs of S values; statistics per row, affine per channel. The generic
-/// kernels run in double (the affine parameters widened once per call); the float32 forward runs in float lanes.
+/// kernels run in double (the affine parameters widened once per call); the float32 forward and backward run in float
+/// lanes (GroupNormBackwardF32.Cpu.cs for the backward).
 /// </summary>
-internal static unsafe class GroupNormCpu
+internal static unsafe partial class GroupNormCpu
 {
     public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor rstd, GroupNormShape shape, double eps)
     {
@@ -29,6 +30,11 @@ internal static unsafe class GroupNormCpu
     public static void Backward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, GroupNormShape shape)
     {
         var (n, c, s, groups) = shape;
+        if (x.DType == DType.F32 && (long)(c / groups) * s <= int.MaxValue)
+        {
+            BackwardF32(g, x, w, mean, rstd, dx, dw, db, shape);
+            return;
+        }
         var gamma = LayerNormCpu.Widened(w, c, 1);
         double[]? dGamma = dw is null && db is null ? null : new double[c], dBeta = dGamma is null ? null : new double[c];
         if (x.DType == DType.F32)

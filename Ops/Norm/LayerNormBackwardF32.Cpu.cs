@@ -93,9 +93,9 @@ internal static unsafe partial class LayerNormCpu
     }
 
     /// <summary>The lanes of <paramref name="v"/> added, halving the width at each step (fewer shuffles than <c>Vector512.Sum</c>).</summary>
-    private static float HSum(Vector512<float> v) => HSum(v.GetLower() + v.GetUpper());
+    internal static float HSum(Vector512<float> v) => HSum(v.GetLower() + v.GetUpper());
 
-    private static float HSum(Vector256<float> v) => Vector128.Sum(v.GetLower() + v.GetUpper());
+    internal static float HSum(Vector256<float> v) => Vector128.Sum(v.GetLower() + v.GetUpper());
 
     /// <summary>acc += widened f, element by element.</summary>
     private static void AddWidened(double* acc, float* f, int n)

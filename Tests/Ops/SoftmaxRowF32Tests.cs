@@ -144,4 +144,35 @@ public class SoftmaxRowF32Tests
             for (int i = 0; i < n; i++) Assert.True(double.IsNaN(wide[0][3 * n + i]) && double.IsNaN(wide[0][4 * n + i]) && double.IsNaN(wide[0][5 * n + i]), $"n={n}: NaN rows");
         }
     }
+
+    /// <summary>
+    /// A softmax gradient large enough to be written with non-temporal stores (2 M floats and more, AVX-512) gives, row
+    /// by row, the bits of the same rows run as small tensors (ordinary stores): rows of 1025 floats, so every row
+    /// starts at another offset from a 64-byte boundary and the head before the first aligned store varies; several
+    /// threads, so the fence after each thread's rows is exercised too.
+    /// </summary>
+    [Fact]
+    public void StreamedSoftmaxGradientGivesTheBitsOfOrdinaryStores()
+    {
+        const int rows = 2100, n = 1025;
+        using var scope = Tensor.Scope();
+        var gen = new Engine.Randomness.Generator(31);
+        var x = Tensor.Randn([rows, n], DType.F32, Device.Cpu, gen);
+        var g = Tensor.Randn([rows, n], DType.F32, Device.Cpu, gen);
+        var leaf = x.Detach().RequiresGradInPlace();
+        F.Softmax(leaf, 1).Backward(g);
+        var big = leaf.Grad!.ToArray<float>();
+        var xs = x.ToArray<float>();
+        var gs = g.ToArray<float>();
+        foreach (int r in new[] { 0, 1, 2, 3, 15, 16, 17, 1049, 1050, rows - 2, rows - 1 })
+        {
+            using var inner = Tensor.Scope();
+            var row = Tensor.FromArray(xs.AsSpan(r * n, n).ToArray()).Reshape([1, n]).RequiresGradInPlace();
+            F.Softmax(row, 1).Backward(Tensor.FromArray(gs.AsSpan(r * n, n).ToArray()).Reshape([1, n]));
+            var small = row.Grad!.ToArray<float>();
+            for (int i = 0; i < n; i++)
+                Assert.True(BitConverter.SingleToInt32Bits(small[i]) == BitConverter.SingleToInt32Bits(big[r * n + i]),
+                    $"row {r}, element {i}: {big[r * n + i]:R} streamed, {small[i]:R} ordinary");
+        }
+    }
 }

@@ -62,6 +62,23 @@ public class VectorWidthTests
         SameBits(wide[1], narrow[1], "gelu f32 backward");
     }
 
+    /// <summary>The F32 SiLU (SiluVector.Cpu.cs, with ExpF32) gives the same bits at both widths, tails and specials included.</summary>
+    [Theory]
+    [InlineData(16 * 1000)]
+    [InlineData(16 * 3 + 11)]
+    [InlineData(7)]
+    public void SiluF32GivesTheSameBitsAtBothWidths(int n)
+    {
+        using var scope = Tensor.Scope();
+        var values = Enumerable.Range(0, n).Select(i => (float)(-100 + 200.0 * i / n)).Concat([float.NaN, 0f, -0f, 88.7f, -88.7f, 89f, -89f, 104f, -104f,
+            float.PositiveInfinity, float.NegativeInfinity, float.MaxValue, -float.MaxValue, 1e-40f, -1e-40f]).ToArray();
+        var x = Tensor.FromArray(values);
+        var g = Tensor.Randn([values.Length], DType.F32, Device.Cpu, new Generator(4));
+        var (wide, narrow) = BothWidths(() => ForwardBackward(F.Silu, x, g));
+        SameBits(wide[0], narrow[0], "silu f32 forward");
+        SameBits(wide[1], narrow[1], "silu f32 backward");
+    }
+
     /// <summary>
     /// The float-row layer norm sums in double with another lane split at 512 bits: the forward and all three
     /// gradients agree within float rounding, for rows of whole blocks, an 8-float tail and a scalar tail.
