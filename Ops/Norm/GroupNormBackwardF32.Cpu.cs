@@ -165,7 +165,11 @@ internal static unsafe partial class GroupNormCpu
         return (a, b);
     }
 
-    /// <summary>dx = rstd (γg - ggMean) + (x - mean) k over a channel run.</summary>
+    /// <summary>
+    /// dx = rstd (γg - ggMean) + (x - mean) k over a channel run. γg is rounded before ggMean is taken off, not fused:
+    /// in a one-element group ggMean is that rounded product, so dx is exactly 0 as in exact arithmetic (a fused
+    /// form left the product's rounding error, times an rstd of 1/√eps).
+    /// </summary>
     internal static void ChannelCombine512(float* g, float* x, float gamma, float mean, float rstd, float ggMean, float k, float* dx, int n, bool stream = false)
     {
         Vector512<float> gm = Vector512.Create(gamma), m = Vector512.Create(mean), r = Vector512.Create(rstd), mg = Vector512.Create(-ggMean), kv = Vector512.Create(k);
@@ -176,10 +180,10 @@ internal static unsafe partial class GroupNormCpu
             int head = Math.Min(n, (int)((64 - ((nuint)dx & 63)) & 63) / sizeof(float));
             ChannelCombineTail(g, x, gamma, mean, rstd, ggMean, k, dx, 0, head);
             for (i = head; i <= n - 16; i += 16)
-                Vector512.StoreAlignedNonTemporal(Vector512.FusedMultiplyAdd(Vector512.Load(x + i) - m, kv, Vector512.FusedMultiplyAdd(Vector512.Load(g + i), gm, mg) * r), dx + i);
+                Vector512.StoreAlignedNonTemporal(Vector512.FusedMultiplyAdd(Vector512.Load(x + i) - m, kv, (Vector512.Load(g + i) * gm + mg) * r), dx + i);
         }
         for (; i <= n - 16; i += 16)
-            Vector512.FusedMultiplyAdd(Vector512.Load(x + i) - m, kv, Vector512.FusedMultiplyAdd(Vector512.Load(g + i), gm, mg) * r).Store(dx + i);
+            Vector512.FusedMultiplyAdd(Vector512.Load(x + i) - m, kv, (Vector512.Load(g + i) * gm + mg) * r).Store(dx + i);
         ChannelCombineTail(g, x, gamma, mean, rstd, ggMean, k, dx, i, n);
     }
 
@@ -189,12 +193,12 @@ internal static unsafe partial class GroupNormCpu
         Vector256<float> gm = Vector256.Create(gamma), m = Vector256.Create(mean), r = Vector256.Create(rstd), mg = Vector256.Create(-ggMean), kv = Vector256.Create(k);
         int i = 0;
         for (; i <= n - 8; i += 8)
-            Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - m, kv, Vector256.FusedMultiplyAdd(Vector256.Load(g + i), gm, mg) * r).Store(dx + i);
+            Vector256.FusedMultiplyAdd(Vector256.Load(x + i) - m, kv, (Vector256.Load(g + i) * gm + mg) * r).Store(dx + i);
         ChannelCombineTail(g, x, gamma, mean, rstd, ggMean, k, dx, i, n);
     }
 
     private static void ChannelCombineTail(float* g, float* x, float gamma, float mean, float rstd, float ggMean, float k, float* dx, int i, int n)
     {
-        for (; i < n; i++) dx[i] = MathF.FusedMultiplyAdd(x[i] - mean, k, MathF.FusedMultiplyAdd(g[i], gamma, -ggMean) * rstd);
+        for (; i < n; i++) dx[i] = MathF.FusedMultiplyAdd(x[i] - mean, k, (g[i] * gamma - ggMean) * rstd);
     }
 }

@@ -9,7 +9,10 @@ namespace Engine.Tests.Ops;
 public class NormGpuParityTests
 {
     /// <summary>Runs <paramref name="op"/> on inputs of the given shapes on both devices; compares outputs and every input's gradient.</summary>
-    internal static void Parity(Func<Tensor[], Tensor> op, params int[][] shapes)
+    internal static void Parity(Func<Tensor[], Tensor> op, params int[][] shapes) => ParityWithin(1e-5, op, shapes);
+
+    /// <summary><see cref="Parity(Func{Tensor[], Tensor}, int[][])"/> with an absolute F32 tolerance of <paramref name="f32Atol"/> (F64 stays at 1e-12).</summary>
+    internal static void ParityWithin(double f32Atol, Func<Tensor[], Tensor> op, params int[][] shapes)
     {
         foreach (var dtype in new[] { DType.F32, DType.F64 })
         {
@@ -29,8 +32,8 @@ public class NormGpuParityTests
             }
             var cpu = Run(Device.Cpu);
             var cuda = Run(Device.Cuda(0));
-            double tol = dtype == DType.F64 ? 1e-12 : 1e-5;
-            for (int i = 0; i < cpu.Length; i++) Close(cpu[i], cuda[i], tol, tol, $"{dtype} result {i}");
+            double rtol = dtype == DType.F64 ? 1e-12 : 1e-5, atol = dtype == DType.F64 ? 1e-12 : f32Atol;
+            for (int i = 0; i < cpu.Length; i++) Close(cpu[i], cuda[i], rtol, atol, $"{dtype} result {i}");
         }
     }
 
@@ -123,7 +126,11 @@ public class NormGpuParityTests
     {
         Parity((x, w, b) => F.GroupNorm(x, 2, w, b), [70_000, 2, 1], [2]);
         Parity((x, w, b) => F.LayerNorm2dEpsOnStd(x, w, b), [70_000, 2], [2]);
-        Parity(t =>
+        // Two samples a channel: the input gradient is a near-total cancellation, rstd (γg - mean(γg) - x̂ mean(γg x̂)),
+        // with rstd up to 1/√eps where the two samples nearly agree. The CPU's F32 kernel works in float lanes (as
+        // PyTorch's), so its error is a float ulp of rstd |γ g|, up to about 1e-4 here, not of the small result; F64
+        // checks the arithmetic to 1e-12 on the same shapes.
+        ParityWithin(2e-4, t =>
         {
             using var mean = Tensor.Zeros([70_000], t[0].DType, t[0].Device); using var variance = Tensor.Ones([70_000], t[0].DType, t[0].Device);
             return F.BatchNorm(t[0], mean, variance, t[1], t[2], training: true);
