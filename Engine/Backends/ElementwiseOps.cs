@@ -218,6 +218,36 @@ public readonly struct ReluOp : IUnaryOp
     public static string CudaDerivative => "x > 0.0 ? 1.0 : 0.0";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x > T.Zero ? x : (T.IsNaN(x) ? x : T.Zero);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x > T.Zero ? T.One : T.Zero;
+
+    // The scalar forms branch on the sign, which mispredicts on every other element of random data (about 6 ns an
+    // element); the lanes select with masks instead: x where x > 0 or x is NaN, else +0 (so -0 gives +0, as above).
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return false;
+        int i = 0;
+        for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
+        {
+            var v = new Vector<T>(x[i..]);
+            var keep = Vector.GreaterThan(v, Vector<T>.Zero) | ~Vector.Equals(v, v);
+            (v & keep).CopyTo(y[i..]);
+        }
+        for (; i < x.Length; i++) y[i] = Forward(x[i], a, b);
+        return true;
+    }
+
+    // g times a derivative of 1 or 0, as the scalar form multiplies it (an infinite or NaN g over x <= 0 gives NaN).
+    public static bool TryBackwardSpan<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> gx, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return false;
+        int i = 0;
+        for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
+        {
+            var slope = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<T>(x[i..]), Vector<T>.Zero), Vector<T>.One, Vector<T>.Zero);
+            (new Vector<T>(g[i..]) * slope).CopyTo(gx[i..]);
+        }
+        for (; i < x.Length; i++) gx[i] = g[i] * Derivative(x[i], y[i], a, b);
+        return true;
+    }
 }
 
 /// <summary>clamp(x, a, b); a missing bound is passed as an infinity. The gradient passes where a &lt;= x &lt;= b, as in PyTorch.</summary>
