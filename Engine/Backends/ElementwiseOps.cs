@@ -224,12 +224,13 @@ public readonly struct ReluOp : IUnaryOp
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return false;
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref T yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
         int i = 0;
         for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
         {
-            var v = new Vector<T>(x[i..]);
-            var keep = Vector.GreaterThan(v, Vector<T>.Zero) | ~Vector.Equals(v, v);
-            (v & keep).CopyTo(y[i..]);
+            var v = Vector.LoadUnsafe(ref xr, (nuint)i);
+            (v & (Vector.GreaterThan(v, Vector<T>.Zero) | ~Vector.Equals(v, v))).StoreUnsafe(ref yr, (nuint)i);
         }
         for (; i < x.Length; i++) y[i] = Forward(x[i], a, b);
         return true;
@@ -239,11 +240,14 @@ public readonly struct ReluOp : IUnaryOp
     public static bool TryBackwardSpan<T>(ReadOnlySpan<T> g, ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> gx, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return false;
+        ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(g);
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref T gxr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(gx);
         int i = 0;
         for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
         {
-            var slope = Vector.ConditionalSelect(Vector.GreaterThan(new Vector<T>(x[i..]), Vector<T>.Zero), Vector<T>.One, Vector<T>.Zero);
-            (new Vector<T>(g[i..]) * slope).CopyTo(gx[i..]);
+            var slope = Vector.ConditionalSelect(Vector.GreaterThan(Vector.LoadUnsafe(ref xr, (nuint)i), Vector<T>.Zero), Vector<T>.One, Vector<T>.Zero);
+            (Vector.LoadUnsafe(ref gr, (nuint)i) * slope).StoreUnsafe(ref gxr, (nuint)i);
         }
         for (; i < x.Length; i++) gx[i] = g[i] * Derivative(x[i], y[i], a, b);
         return true;

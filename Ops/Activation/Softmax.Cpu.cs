@@ -124,21 +124,13 @@ internal static unsafe class SoftmaxKernels
         }
     }
 
-    /// <summary>
-    /// Softmax gradients of at least this many floats (8 MiB) are written with non-temporal stores (AVX-512 only): at that
-    /// size the output does not stay in a core's cache for its consumer anyway, and skipping the read-for-ownership of
-    /// every output line cut the backward of the 4096x1000 bench case by about a fifth at one thread (loaded machine,
-    /// same process). Smaller gradients keep ordinary stores, so that the next backward step finds them in cache.
-    /// </summary>
-    private const long StreamFloats = 2L << 20;
-
     private static void Backward<T>(nint gBase, nint yBase, nint gxBase, long outer, int n, long inner, bool log) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (inner == 1)
         {
             if (typeof(T) == typeof(float) && SoftmaxRowF32.Available)
             {
-                bool stream = !log && outer * n >= StreamFloats && VectorWidth.Use512 && System.Runtime.Intrinsics.X86.Sse.IsSupported;
+                bool stream = !log && StreamingStores.Worth(outer * n);
                 CpuParallel.For(outer, 6.0 * n, (start, end) =>
                 {
                     for (long r = start; r < end; r++)

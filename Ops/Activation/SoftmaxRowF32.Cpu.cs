@@ -65,7 +65,7 @@ internal static unsafe class SoftmaxRowF32
                 {
                     // Non-temporal stores from the first 64-byte boundary of gx on: the output goes to memory without
                     // being read first. The same operations per element as below, so the same bits.
-                    int head = Math.Min(n, (int)((64 - ((nuint)gx & 63)) & 63) / sizeof(float));
+                    int head = StreamingStores.Head(gx, n);
                     for (; i < head; i++) gx[i] = (g[i] - dot) * y[i];
                     for (; i + 16 <= n; i += 16) Vector512.StoreAlignedNonTemporal((Vector512.Load(g + i) - vd) * Vector512.Load(y + i), gx + i);
                 }

@@ -22,7 +22,7 @@ internal static unsafe partial class BatchNormCpu
         float* dwp = dw is null ? null : CpuBackend.Ptr<float>(dw), dbp = db is null ? null : CpuBackend.Ptr<float>(db);
         bool sums = training || dwp != null || dbp != null;
         // Large input gradients go to memory with non-temporal stores, as the group norm's and the softmax's.
-        bool stream = dxp != null && (long)n * c * s >= GroupNormCpu.StreamFloats && VectorWidth.Use512 && System.Runtime.Intrinsics.X86.Sse.IsSupported;
+        bool stream = dxp != null && StreamingStores.Worth((long)n * c * s);
         CpuParallel.For(c, (dxp == null ? 3.0 : 6.0) * count, (start, end) =>
         {
             for (int ch = (int)start; ch < end; ch++)

@@ -22,9 +22,6 @@ internal static unsafe partial class GroupNormCpu
     /// <summary>Vector iterations a float lane partial of a channel sum runs before its lanes are added into double.</summary>
     private const int LaneRun = 8;
 
-    /// <summary>Input gradients of at least this many floats (8 MiB) are written with non-temporal stores (AVX-512).</summary>
-    internal const long StreamFloats = 2L << 20;
-
     private static void BackwardF32(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor rstd, Tensor? dx, Tensor? dw, Tensor? db, GroupNormShape shape)
     {
         var (n, c, s, groups) = shape;
@@ -34,8 +31,7 @@ internal static unsafe partial class GroupNormCpu
         float* gp = CpuBackend.Ptr<float>(g), xp = CpuBackend.Ptr<float>(x), mp = CpuBackend.Ptr<float>(mean), rp = CpuBackend.Ptr<float>(rstd);
         float* dxp = dx is null ? null : CpuBackend.Ptr<float>(dx), wp = w is null ? null : CpuBackend.Ptr<float>(w);
         long cells = (long)n * c;
-        // Large input gradients go to memory with non-temporal stores, as the softmax's (SoftmaxKernels.StreamFloats).
-        bool stream = dxp != null && (long)n * groups * length >= StreamFloats && VectorWidth.Use512 && System.Runtime.Intrinsics.X86.Sse.IsSupported;
+        bool stream = dxp != null && StreamingStores.Worth((long)n * groups * length);
         double[]? perSample = affine ? ArrayPool<double>.Shared.Rent(checked((int)(2 * cells))) : null; // rstd Σ g (x - mean), then Σ g
         try
         {
@@ -177,7 +173,7 @@ internal static unsafe partial class GroupNormCpu
         if (stream)
         {
             // Non-temporal stores from dx's first 64-byte boundary on (the caller fences them); the same operations, so the same bits.
-            int head = Math.Min(n, (int)((64 - ((nuint)dx & 63)) & 63) / sizeof(float));
+            int head = StreamingStores.Head(dx, n);
             ChannelCombineTail(g, x, gamma, mean, rstd, ggMean, k, dx, 0, head);
             for (i = head; i <= n - 16; i += 16)
                 Vector512.StoreAlignedNonTemporal(Vector512.FusedMultiplyAdd(Vector512.Load(x + i) - m, kv, (Vector512.Load(g + i) * gm + mg) * r), dx + i);
