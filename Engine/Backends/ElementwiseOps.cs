@@ -69,6 +69,9 @@ public interface IBinaryOp
     /// <summary>Vectorised forward with a scalar right operand.</summary>
     static virtual bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> => false;
 
+    /// <summary>Vectorised forward with a scalar left operand.</summary>
+    static virtual bool TryForwardScalarSpan<T>(T x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> => false;
+
     /// <summary>The forward as a CUDA C expression in the doubles <c>x</c> and <c>y</c>; null when the op has no CUDA kernel.</summary>
     static virtual string? Cuda => null;
 }
@@ -95,7 +98,7 @@ public readonly struct NegOp : IUnaryOp
     public static string CudaDerivative => "-1.0";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => -x;
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => -T.One;
-    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Negate(x, y); return true; }
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.Unary<NegLanes, T>(x, y); return true; }
 }
 
 public readonly struct ExpOp : IUnaryOp
@@ -129,7 +132,7 @@ public readonly struct SqrtOp : IUnaryOp
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Sqrt(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.CreateTruncating(0.5) / y;
     public static bool TryBackward<T>(T g, T x, T y, T a, T b, out T gx) where T : unmanaged, IFloatingPointIeee754<T> { gx = g / (y + y); return true; }
-    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Sqrt(x, y); return true; }
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.Unary<SqrtLanes, T>(x, y); return true; }
 }
 
 /// <summary>
@@ -146,7 +149,7 @@ public readonly struct StdSqrtOp : IUnaryOp
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Sqrt(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => y == T.Zero ? T.Zero : T.CreateTruncating(0.5) / y;
     public static bool TryBackward<T>(T g, T x, T y, T a, T b, out T gx) where T : unmanaged, IFloatingPointIeee754<T> { gx = y == T.Zero ? T.Zero : g / (y + y); return true; }
-    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Sqrt(x, y); return true; }
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.Unary<SqrtLanes, T>(x, y); return true; }
 }
 
 public readonly struct RsqrtOp : IUnaryOp
@@ -165,7 +168,7 @@ public readonly struct AbsOp : IUnaryOp
     public static string CudaDerivative => "x > 0.0 ? 1.0 : x < 0.0 ? -1.0 : 0.0";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.Abs(x);
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => x > T.Zero ? T.One : x < T.Zero ? -T.One : T.Zero;
-    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Abs(x, y); return true; }
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.Unary<AbsLanes, T>(x, y); return true; }
 }
 
 public readonly struct SinOp : IUnaryOp
@@ -300,9 +303,9 @@ public readonly struct AffineOp : IUnaryOp
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => a;
     public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (a == T.One) TensorPrimitives.Add(x, b, y);
-        else if (b == T.Zero) TensorPrimitives.Multiply(x, a, y);
-        else { TensorPrimitives.Multiply(x, a, y); TensorPrimitives.Add(y, b, y); }
+        if (a == T.One) VectorLoops.BinaryScalar<AddLanes, T>(x, b, y);
+        else if (b == T.Zero) VectorLoops.BinaryScalar<MulLanes, T>(x, a, y);
+        else { VectorLoops.BinaryScalar<MulLanes, T>(x, a, y); VectorLoops.BinaryScalar<AddLanes, T>(y, b, y); }
         return true;
     }
 }
@@ -314,7 +317,7 @@ public readonly struct ReciprocalOp : IUnaryOp
     public static string CudaDerivative => "-y * y";
     public static T Forward<T>(T x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => T.One / x;
     public static T Derivative<T>(T x, T y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> => -y * y;
-    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Reciprocal(x, y); return true; }
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, Span<T> y, T a, T b) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.Unary<ReciprocalLanes, T>(x, y); return true; }
 }
 
 public readonly struct AddOp : IBinaryOp
@@ -322,22 +325,12 @@ public readonly struct AddOp : IBinaryOp
     public static string Name => "add";
     public static string Cuda => "x + y";
     public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x + y;
-    // Ordinary stores, not TensorPrimitives.Add: above 256 KiB that streams the output past the cache (non-temporal
-    // stores), so the next op reads it back from memory. The bench's add (1 M floats) took 0.25-0.31 ms (median)
-    // through it and 0.14-0.17 ms through this loop, alternating processes on a quiet machine (issue 20).
-    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (!Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) { TensorPrimitives.Add(x, y, z); return true; }
-        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-        ref T yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
-        ref T zr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(z);
-        int n = x.Length, i = 0;
-        for (; i <= n - Vector<T>.Count; i += Vector<T>.Count)
-            (Vector.LoadUnsafe(ref xr, (nuint)i) + Vector.LoadUnsafe(ref yr, (nuint)i)).StoreUnsafe(ref zr, (nuint)i);
-        for (; i < n; i++) z[i] = x[i] + y[i];
-        return true;
-    }
-    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Add(x, y, z); return true; }
+    // Ordinary stores (VectorLoops), not TensorPrimitives.Add: above 256 KiB that streams the output past the cache
+    // (non-temporal stores), so the next op reads it back from memory. The bench's add (1 M floats) took 0.25-0.31 ms
+    // (median) through it and 0.14-0.17 ms through an own loop, alternating processes on a quiet machine (issue 20).
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.Binary<AddLanes, T>(x, y, z); return true; }
+    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.BinaryScalar<AddLanes, T>(x, y, z); return true; }
+    public static bool TryForwardScalarSpan<T>(T x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.ScalarBinary<AddLanes, T>(x, y, z); return true; }
 }
 
 public readonly struct SubOp : IBinaryOp
@@ -345,8 +338,9 @@ public readonly struct SubOp : IBinaryOp
     public static string Name => "sub";
     public static string Cuda => "x - y";
     public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x - y;
-    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Subtract(x, y, z); return true; }
-    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Subtract(x, y, z); return true; }
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.Binary<SubLanes, T>(x, y, z); return true; }
+    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.BinaryScalar<SubLanes, T>(x, y, z); return true; }
+    public static bool TryForwardScalarSpan<T>(T x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.ScalarBinary<SubLanes, T>(x, y, z); return true; }
 }
 
 public readonly struct MulOp : IBinaryOp
@@ -354,8 +348,9 @@ public readonly struct MulOp : IBinaryOp
     public static string Name => "mul";
     public static string Cuda => "x * y";
     public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x * y;
-    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Multiply(x, y, z); return true; }
-    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Multiply(x, y, z); return true; }
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.Binary<MulLanes, T>(x, y, z); return true; }
+    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.BinaryScalar<MulLanes, T>(x, y, z); return true; }
+    public static bool TryForwardScalarSpan<T>(T x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.ScalarBinary<MulLanes, T>(x, y, z); return true; }
 }
 
 public readonly struct DivOp : IBinaryOp
@@ -363,8 +358,9 @@ public readonly struct DivOp : IBinaryOp
     public static string Name => "div";
     public static string Cuda => "x / y";
     public static T Forward<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x / y;
-    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Divide(x, y, z); return true; }
-    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { TensorPrimitives.Divide(x, y, z); return true; }
+    public static bool TryForwardSpan<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.Binary<DivLanes, T>(x, y, z); return true; }
+    public static bool TryForwardSpanScalar<T>(ReadOnlySpan<T> x, T y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.BinaryScalar<DivLanes, T>(x, y, z); return true; }
+    public static bool TryForwardScalarSpan<T>(T x, ReadOnlySpan<T> y, Span<T> z) where T : unmanaged, IFloatingPointIeee754<T> { VectorLoops.ScalarBinary<DivLanes, T>(x, y, z); return true; }
 }
 
 public readonly struct PowOp : IBinaryOp

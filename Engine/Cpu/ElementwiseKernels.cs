@@ -4,7 +4,7 @@ using Engine.Backends;
 
 namespace Engine.Cpu;
 
-// Inner loops for the elementwise kernels. Each has a contiguous fast path (TensorPrimitives where the op
+// Inner loops for the elementwise kernels. Each has a contiguous fast path (the op's span form where it
 // declares one) and a strided path; operand 0 is always the output.
 
 internal unsafe struct UnaryLoop<TOp, T>(T a, T b) : IStridedLoop
@@ -48,6 +48,9 @@ internal unsafe struct BinaryLoop<TOp, T> : IStridedLoop
                 return;
             if (s[1] == sizeof(T) && s[2] == 0
                 && TOp.TryForwardSpanScalar(new ReadOnlySpan<T>(p[1], len), *(T*)p[2], new Span<T>(p[0], len)))
+                return;
+            if (s[1] == 0 && s[2] == sizeof(T)
+                && TOp.TryForwardScalarSpan(*(T*)p[1], new ReadOnlySpan<T>(p[2], len), new Span<T>(p[0], len)))
                 return;
         }
         byte* z = p[0], x = p[1], y = p[2];

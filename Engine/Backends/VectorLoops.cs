@@ -1,0 +1,137 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Engine.Backends;
+
+/// <summary>
+/// A lanewise binary operation at every width the loops of <see cref="VectorLoops"/> use. Each form must give the
+/// bits of the scalar one in every lane (the IEEE operations do: +, -, *, / and sqrt round once, in hardware).
+/// </summary>
+internal interface IBinaryVectorOp
+{
+    static abstract T Apply<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T>;
+    static abstract Vector<T> Apply<T>(Vector<T> x, Vector<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
+    static abstract Vector256<T> Apply<T>(Vector256<T> x, Vector256<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
+    static abstract Vector512<T> Apply<T>(Vector512<T> x, Vector512<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>A lanewise unary operation at every width; as <see cref="IBinaryVectorOp"/>, the bits of the scalar form in every lane.</summary>
+internal interface IUnaryVectorOp
+{
+    static abstract T Apply<T>(T x) where T : unmanaged, IFloatingPointIeee754<T>;
+    static abstract Vector<T> Apply<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T>;
+    static abstract Vector256<T> Apply<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T>;
+    static abstract Vector512<T> Apply<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T>;
+}
+
+/// <summary>
+/// Elementwise loops over contiguous spans with ordinary stores. TensorPrimitives streams outputs above 256 KiB past
+/// the cache (non-temporal stores), so the op that reads them next fetches them back from memory; these loops keep
+/// them in cache. The widest accelerated vector is used (512, 256 bits, else <see cref="Vector{T}"/>), then a scalar
+/// tail (never an overlapping last vector: the output may be an input, in place). The output may equal an input but
+/// must not overlap one partially.
+/// </summary>
+internal static class VectorLoops
+{
+    /// <summary>z[i] = op(x[i], y[i]).</summary>
+    public static void Binary<TOp, T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, Span<T> z)
+        where TOp : IBinaryVectorOp where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check(x.Length, y.Length, z.Length);
+        ref T xr = ref MemoryMarshal.GetReference(x), yr = ref MemoryMarshal.GetReference(y), zr = ref MemoryMarshal.GetReference(z);
+        nuint n = (nuint)z.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+            for (; i + (nuint)Vector512<T>.Count <= n; i += (nuint)Vector512<T>.Count)
+                TOp.Apply(Vector512.LoadUnsafe(ref xr, i), Vector512.LoadUnsafe(ref yr, i)).StoreUnsafe(ref zr, i);
+        else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+            for (; i + (nuint)Vector256<T>.Count <= n; i += (nuint)Vector256<T>.Count)
+                TOp.Apply(Vector256.LoadUnsafe(ref xr, i), Vector256.LoadUnsafe(ref yr, i)).StoreUnsafe(ref zr, i);
+        else if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+            for (; i + (nuint)Vector<T>.Count <= n; i += (nuint)Vector<T>.Count)
+                TOp.Apply(Vector.LoadUnsafe(ref xr, i), Vector.LoadUnsafe(ref yr, i)).StoreUnsafe(ref zr, i);
+        for (; i < n; i++) Unsafe.Add(ref zr, i) = TOp.Apply(Unsafe.Add(ref xr, i), Unsafe.Add(ref yr, i));
+    }
+
+    /// <summary>z[i] = op(x[i], y): a scalar right operand.</summary>
+    public static void BinaryScalar<TOp, T>(ReadOnlySpan<T> x, T y, Span<T> z)
+        where TOp : IBinaryVectorOp where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check(x.Length, x.Length, z.Length);
+        ref T xr = ref MemoryMarshal.GetReference(x), zr = ref MemoryMarshal.GetReference(z);
+        nuint n = (nuint)z.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            var yv = Vector512.Create(y);
+            for (; i + (nuint)Vector512<T>.Count <= n; i += (nuint)Vector512<T>.Count)
+                TOp.Apply(Vector512.LoadUnsafe(ref xr, i), yv).StoreUnsafe(ref zr, i);
+        }
+        else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            var yv = Vector256.Create(y);
+            for (; i + (nuint)Vector256<T>.Count <= n; i += (nuint)Vector256<T>.Count)
+                TOp.Apply(Vector256.LoadUnsafe(ref xr, i), yv).StoreUnsafe(ref zr, i);
+        }
+        else if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            var yv = new Vector<T>(y);
+            for (; i + (nuint)Vector<T>.Count <= n; i += (nuint)Vector<T>.Count)
+                TOp.Apply(Vector.LoadUnsafe(ref xr, i), yv).StoreUnsafe(ref zr, i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref zr, i) = TOp.Apply(Unsafe.Add(ref xr, i), y);
+    }
+
+    /// <summary>z[i] = op(x, y[i]): a scalar left operand.</summary>
+    public static void ScalarBinary<TOp, T>(T x, ReadOnlySpan<T> y, Span<T> z)
+        where TOp : IBinaryVectorOp where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check(y.Length, y.Length, z.Length);
+        ref T yr = ref MemoryMarshal.GetReference(y), zr = ref MemoryMarshal.GetReference(z);
+        nuint n = (nuint)z.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            var xv = Vector512.Create(x);
+            for (; i + (nuint)Vector512<T>.Count <= n; i += (nuint)Vector512<T>.Count)
+                TOp.Apply(xv, Vector512.LoadUnsafe(ref yr, i)).StoreUnsafe(ref zr, i);
+        }
+        else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            var xv = Vector256.Create(x);
+            for (; i + (nuint)Vector256<T>.Count <= n; i += (nuint)Vector256<T>.Count)
+                TOp.Apply(xv, Vector256.LoadUnsafe(ref yr, i)).StoreUnsafe(ref zr, i);
+        }
+        else if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            var xv = new Vector<T>(x);
+            for (; i + (nuint)Vector<T>.Count <= n; i += (nuint)Vector<T>.Count)
+                TOp.Apply(xv, Vector.LoadUnsafe(ref yr, i)).StoreUnsafe(ref zr, i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref zr, i) = TOp.Apply(x, Unsafe.Add(ref yr, i));
+    }
+
+    /// <summary>y[i] = op(x[i]).</summary>
+    public static void Unary<TOp, T>(ReadOnlySpan<T> x, Span<T> y)
+        where TOp : IUnaryVectorOp where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check(x.Length, x.Length, y.Length);
+        ref T xr = ref MemoryMarshal.GetReference(x), yr = ref MemoryMarshal.GetReference(y);
+        nuint n = (nuint)y.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+            for (; i + (nuint)Vector512<T>.Count <= n; i += (nuint)Vector512<T>.Count)
+                TOp.Apply(Vector512.LoadUnsafe(ref xr, i)).StoreUnsafe(ref yr, i);
+        else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+            for (; i + (nuint)Vector256<T>.Count <= n; i += (nuint)Vector256<T>.Count)
+                TOp.Apply(Vector256.LoadUnsafe(ref xr, i)).StoreUnsafe(ref yr, i);
+        else if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+            for (; i + (nuint)Vector<T>.Count <= n; i += (nuint)Vector<T>.Count)
+                TOp.Apply(Vector.LoadUnsafe(ref xr, i)).StoreUnsafe(ref yr, i);
+        for (; i < n; i++) Unsafe.Add(ref yr, i) = TOp.Apply(Unsafe.Add(ref xr, i));
+    }
+
+    private static void Check(int x, int y, int z)
+    {
+        if (x != z || y != z)
+            throw new ArgumentException($"elementwise loop: operand lengths {x} and {y} differ from the output's {z}");
+    }
+}
