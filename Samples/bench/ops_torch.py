@@ -76,6 +76,9 @@ def cases(dtype):
 
     return {
         "add": simple(1, [(1024, 1024), (1024, 1024)], lambda a, b: a + b),
+        "sub": simple(29, [(1024, 1024), (1024, 1024)], lambda a, b: a - b),
+        "mul": simple(30, [(1024, 1024), (1024, 1024)], lambda a, b: a * b),
+        "div": simple(31, [(1024, 1024), (1024, 1024)], lambda a, b: a / b),
         "matmul": simple(2, [(512, 512), (512, 512)], torch.matmul),
         "conv2d_3x3": simple(3, [(32, 64, 32, 32), (64, 64, 3, 3)], lambda x, w: F.conv2d(x, w, padding=1)),
         "conv2d_depthwise_3x3": simple(4, [(32, 128, 16, 16), (128, 1, 3, 3)], lambda x, w: F.conv2d(x, w, padding=1, groups=128)),

@@ -34,6 +34,9 @@ internal static class OpsBenchCases
     public static IReadOnlyList<OpsBenchCase> All { get; } =
     [
         new("add", (t, s, d) => Setup(t, d, 1, [D(1024, s), 1024], [D(1024, s), 1024], xs => xs[0] + xs[1])),
+        new("sub", (t, s, d) => Setup(t, d, 29, [D(1024, s), 1024], [D(1024, s), 1024], xs => xs[0] - xs[1])),
+        new("mul", (t, s, d) => Setup(t, d, 30, [D(1024, s), 1024], [D(1024, s), 1024], xs => xs[0] * xs[1])),
+        new("div", (t, s, d) => Setup(t, d, 31, [D(1024, s), 1024], [D(1024, s), 1024], xs => xs[0] / xs[1])),
         new("matmul", (t, s, d) => Setup(t, d, 2, [D(512, s), D(512, s)], [D(512, s), D(512, s)], xs => xs[0].MatMul(xs[1]))),
         new("conv2d_3x3", (t, s, d) => Setup(t, d, 3, [D(32, s), 64, 32, 32], [64, 64, 3, 3], xs => Conv2d(xs[0], xs[1], padding: 1))),
         new("conv2d_depthwise_3x3", (t, s, d) => Setup(t, d, 4, [D(32, s), 128, 16, 16], [128, 1, 3, 3], xs => Conv2d(xs[0], xs[1], padding: 1, groups: 128))),
