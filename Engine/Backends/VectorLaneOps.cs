@@ -12,7 +12,6 @@ internal readonly struct AddLanes : IBinaryVectorOp
     public static T Apply<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x + y;
     public static Vector<T> Apply<T>(Vector<T> x, Vector<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x + y;
     public static Vector256<T> Apply<T>(Vector256<T> x, Vector256<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x + y;
-    public static Vector512<T> Apply<T>(Vector512<T> x, Vector512<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x + y;
 }
 
 /// <summary>x - y.</summary>
@@ -21,7 +20,6 @@ internal readonly struct SubLanes : IBinaryVectorOp
     public static T Apply<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x - y;
     public static Vector<T> Apply<T>(Vector<T> x, Vector<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x - y;
     public static Vector256<T> Apply<T>(Vector256<T> x, Vector256<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x - y;
-    public static Vector512<T> Apply<T>(Vector512<T> x, Vector512<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x - y;
 }
 
 /// <summary>x * y.</summary>
@@ -30,7 +28,6 @@ internal readonly struct MulLanes : IBinaryVectorOp
     public static T Apply<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x * y;
     public static Vector<T> Apply<T>(Vector<T> x, Vector<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x * y;
     public static Vector256<T> Apply<T>(Vector256<T> x, Vector256<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x * y;
-    public static Vector512<T> Apply<T>(Vector512<T> x, Vector512<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x * y;
 }
 
 /// <summary>x / y.</summary>
@@ -39,7 +36,6 @@ internal readonly struct DivLanes : IBinaryVectorOp
     public static T Apply<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T> => x / y;
     public static Vector<T> Apply<T>(Vector<T> x, Vector<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x / y;
     public static Vector256<T> Apply<T>(Vector256<T> x, Vector256<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x / y;
-    public static Vector512<T> Apply<T>(Vector512<T> x, Vector512<T> y) where T : unmanaged, IFloatingPointIeee754<T> => x / y;
 }
 
 /// <summary>-x (the sign bit flipped, NaNs included, as the scalar negation does).</summary>
@@ -48,7 +44,6 @@ internal readonly struct NegLanes : IUnaryVectorOp
     public static T Apply<T>(T x) where T : unmanaged, IFloatingPointIeee754<T> => -x;
     public static Vector<T> Apply<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T> => -x;
     public static Vector256<T> Apply<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T> => -x;
-    public static Vector512<T> Apply<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T> => -x;
 }
 
 /// <summary>|x| (the sign bit cleared).</summary>
@@ -57,7 +52,6 @@ internal readonly struct AbsLanes : IUnaryVectorOp
     public static T Apply<T>(T x) where T : unmanaged, IFloatingPointIeee754<T> => T.Abs(x);
     public static Vector<T> Apply<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Vector.Abs(x);
     public static Vector256<T> Apply<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Vector256.Abs(x);
-    public static Vector512<T> Apply<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Vector512.Abs(x);
 }
 
 /// <summary>√x, correctly rounded.</summary>
@@ -66,7 +60,6 @@ internal readonly struct SqrtLanes : IUnaryVectorOp
     public static T Apply<T>(T x) where T : unmanaged, IFloatingPointIeee754<T> => T.Sqrt(x);
     public static Vector<T> Apply<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Vector.SquareRoot(x);
     public static Vector256<T> Apply<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Vector256.Sqrt(x);
-    public static Vector512<T> Apply<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Vector512.Sqrt(x);
 }
 
 /// <summary>1 / x, a true division (not the hardware's reciprocal estimate).</summary>
@@ -75,5 +68,4 @@ internal readonly struct ReciprocalLanes : IUnaryVectorOp
     public static T Apply<T>(T x) where T : unmanaged, IFloatingPointIeee754<T> => T.One / x;
     public static Vector<T> Apply<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Vector<T>.One / x;
     public static Vector256<T> Apply<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Vector256<T>.One / x;
-    public static Vector512<T> Apply<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Vector512<T>.One / x;
 }

@@ -14,7 +14,6 @@ internal interface IBinaryVectorOp
     static abstract T Apply<T>(T x, T y) where T : unmanaged, IFloatingPointIeee754<T>;
     static abstract Vector<T> Apply<T>(Vector<T> x, Vector<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
     static abstract Vector256<T> Apply<T>(Vector256<T> x, Vector256<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
-    static abstract Vector512<T> Apply<T>(Vector512<T> x, Vector512<T> y) where T : unmanaged, IFloatingPointIeee754<T>;
 }
 
 /// <summary>A lanewise unary operation at every width; as <see cref="IBinaryVectorOp"/>, the bits of the scalar form in every lane.</summary>
@@ -23,15 +22,16 @@ internal interface IUnaryVectorOp
     static abstract T Apply<T>(T x) where T : unmanaged, IFloatingPointIeee754<T>;
     static abstract Vector<T> Apply<T>(Vector<T> x) where T : unmanaged, IFloatingPointIeee754<T>;
     static abstract Vector256<T> Apply<T>(Vector256<T> x) where T : unmanaged, IFloatingPointIeee754<T>;
-    static abstract Vector512<T> Apply<T>(Vector512<T> x) where T : unmanaged, IFloatingPointIeee754<T>;
 }
 
 /// <summary>
 /// Elementwise loops over contiguous spans with ordinary stores. TensorPrimitives streams outputs above 256 KiB past
 /// the cache (non-temporal stores), so the op that reads them next fetches them back from memory; these loops keep
-/// them in cache. The widest accelerated vector is used (512, 256 bits, else <see cref="Vector{T}"/>), then a scalar
-/// tail (never an overlapping last vector: the output may be an input, in place). The output may equal an input but
-/// must not overlap one partially.
+/// them in cache. They run 256-bit vectors where accelerated, else <see cref="Vector{T}"/>, then a scalar tail (never
+/// an overlapping last vector: the output may be an input, in place; it must not overlap one partially). Not 512
+/// bits: on the AVX-512 development machine (AMD EPYC, Zen 5) a 512-bit add, multiply or divide of 1 M floats ran
+/// 5-10% slower than a 256-bit one, one thread or two, in the same process (issue 20): the loops are bound by the
+/// caches' bandwidth, not by the arithmetic.
 /// </summary>
 internal static class VectorLoops
 {
@@ -42,10 +42,7 @@ internal static class VectorLoops
         Check(x.Length, y.Length, z.Length);
         ref T xr = ref MemoryMarshal.GetReference(x), yr = ref MemoryMarshal.GetReference(y), zr = ref MemoryMarshal.GetReference(z);
         nuint n = (nuint)z.Length, i = 0;
-        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
-            for (; i + (nuint)Vector512<T>.Count <= n; i += (nuint)Vector512<T>.Count)
-                TOp.Apply(Vector512.LoadUnsafe(ref xr, i), Vector512.LoadUnsafe(ref yr, i)).StoreUnsafe(ref zr, i);
-        else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
             for (; i + (nuint)Vector256<T>.Count <= n; i += (nuint)Vector256<T>.Count)
                 TOp.Apply(Vector256.LoadUnsafe(ref xr, i), Vector256.LoadUnsafe(ref yr, i)).StoreUnsafe(ref zr, i);
         else if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
@@ -61,13 +58,7 @@ internal static class VectorLoops
         Check(x.Length, x.Length, z.Length);
         ref T xr = ref MemoryMarshal.GetReference(x), zr = ref MemoryMarshal.GetReference(z);
         nuint n = (nuint)z.Length, i = 0;
-        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
-        {
-            var yv = Vector512.Create(y);
-            for (; i + (nuint)Vector512<T>.Count <= n; i += (nuint)Vector512<T>.Count)
-                TOp.Apply(Vector512.LoadUnsafe(ref xr, i), yv).StoreUnsafe(ref zr, i);
-        }
-        else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
         {
             var yv = Vector256.Create(y);
             for (; i + (nuint)Vector256<T>.Count <= n; i += (nuint)Vector256<T>.Count)
@@ -89,13 +80,7 @@ internal static class VectorLoops
         Check(y.Length, y.Length, z.Length);
         ref T yr = ref MemoryMarshal.GetReference(y), zr = ref MemoryMarshal.GetReference(z);
         nuint n = (nuint)z.Length, i = 0;
-        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
-        {
-            var xv = Vector512.Create(x);
-            for (; i + (nuint)Vector512<T>.Count <= n; i += (nuint)Vector512<T>.Count)
-                TOp.Apply(xv, Vector512.LoadUnsafe(ref yr, i)).StoreUnsafe(ref zr, i);
-        }
-        else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
         {
             var xv = Vector256.Create(x);
             for (; i + (nuint)Vector256<T>.Count <= n; i += (nuint)Vector256<T>.Count)
@@ -117,10 +102,7 @@ internal static class VectorLoops
         Check(x.Length, x.Length, y.Length);
         ref T xr = ref MemoryMarshal.GetReference(x), yr = ref MemoryMarshal.GetReference(y);
         nuint n = (nuint)y.Length, i = 0;
-        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
-            for (; i + (nuint)Vector512<T>.Count <= n; i += (nuint)Vector512<T>.Count)
-                TOp.Apply(Vector512.LoadUnsafe(ref xr, i)).StoreUnsafe(ref yr, i);
-        else if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
             for (; i + (nuint)Vector256<T>.Count <= n; i += (nuint)Vector256<T>.Count)
                 TOp.Apply(Vector256.LoadUnsafe(ref xr, i)).StoreUnsafe(ref yr, i);
         else if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
