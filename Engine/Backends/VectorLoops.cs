@@ -31,7 +31,9 @@ internal interface IUnaryVectorOp
 /// an overlapping last vector: the output may be an input, in place; it must not overlap one partially). Not 512
 /// bits: on the AVX-512 development machine (AMD EPYC, Zen 5) a 512-bit add, multiply or divide of 1 M floats ran
 /// 5-10% slower than a 256-bit one, one thread or two, in the same process (issue 20): the loops are bound by the
-/// caches' bandwidth, not by the arithmetic.
+/// caches' bandwidth, not by the arithmetic. Ordinary stores pay where the output is still cached when its consumer
+/// runs (add, quiet machine: the bench's median halved); on a machine whose shared L3 other processes thrash, the
+/// read-for-ownership each one costs made sub, mul and div's bench medians about twice TensorPrimitives' (issue 20).
 /// </summary>
 internal static class VectorLoops
 {
