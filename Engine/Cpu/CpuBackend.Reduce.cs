@@ -1,12 +1,14 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using Engine.Backends;
 
 namespace Engine.Cpu;
 
 // Reductions. Determinism: every output element is reduced by exactly one thread, always in the same
 // order; a single-output reduction over a long contiguous run is split into chunks of a fixed size
-// (independent of the thread count) whose partial results are combined in order.
+// (independent of the thread count) whose partial results are combined in order. Float32 sums of whole contiguous
+// rows take RowSumF32 (several rows at once, float lanes ended in double).
 internal sealed unsafe partial class CpuBackend
 {
     private const int ReduceChunk = 1 << 15;
@@ -49,6 +51,13 @@ internal sealed unsafe partial class CpuBackend
             return;
         }
 
+        if (typeof(T) == typeof(float) && kind == ReduceKind.Sum && rSizes.Length == 1 && reducedStrides[0] == 1
+            && reducedCount <= int.MaxValue && RowSumF32.Supported && RowsFollowEachOther(kShape, kStrides, reducedCount))
+        {
+            RowSumF32.Run((float*)xBase, outCount, (int)reducedCount, Ptr<float>(y), Vector512.IsHardwareAccelerated);
+            return;
+        }
+
         CpuParallel.For(outCount, Math.Max(1, reducedCount), (start, end) =>
         {
             for (long o = start; o < end; o++)
@@ -70,6 +79,18 @@ internal sealed unsafe partial class CpuBackend
                 }
             }
         });
+    }
+
+    /// <summary>Whether output <c>o</c> reduces the run at offset <c>o * <paramref name="run"/></c>: the kept axes walk whole contiguous rows.</summary>
+    private static bool RowsFollowEachOther(int[] keptShape, long[] keptStrides, long run)
+    {
+        long expected = run;
+        for (int d = keptShape.Length - 1; d >= 0; d--)
+        {
+            if (keptShape[d] != 1 && keptStrides[d] != expected) return false;
+            expected *= keptShape[d];
+        }
+        return true;
     }
 
     private static void ReduceLongRun<T>(ReduceKind kind, T* x, long count, Tensor y) where T : unmanaged, IFloatingPointIeee754<T>

@@ -7,21 +7,37 @@ namespace Engine.Ops;
 /// of the S positions. The positions are contiguous, so a tile of up to <see cref="Lanes"/> of them is
 /// processed together, one statistic per lane, streaming over the channels. <c>epsOnStd</c> selects
 /// (x - mean) / (std + eps) instead of (x - mean) / sqrt(var + eps); the second statistic saved is then
-/// the std rather than 1/sqrt(var + eps). The affine parameters are widened to double once per call.
+/// the std rather than 1/sqrt(var + eps). The affine parameters are widened to double once per call. The float32
+/// forward has a kernel of its own, in float lanes (LayerNorm2dForwardF32.Cpu.cs).
 /// </summary>
-internal static unsafe class LayerNorm2dCpu
+internal static unsafe partial class LayerNorm2dCpu
 {
     private const int Lanes = 256;
 
     public static void Forward(Tensor x, Tensor? w, Tensor? b, Tensor y, Tensor mean, Tensor spread, ChannelsFirstShape shape)
     {
         var (n, c, s, eps, epsOnStd) = shape;
+        if (x.DType == DType.F32 && F32Supported && c > 0)
+        {
+            ForwardF32(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(spread), n, c, s,
+                Floats(w, c, 1), Floats(b, c, 0), eps, epsOnStd);
+            return;
+        }
         var gamma = LayerNormCpu.Widened(w, c, 1);
         var beta = LayerNormCpu.Widened(b, c, 0);
         if (x.DType == DType.F32)
             Forward(CpuBackend.Ptr<float>(x), CpuBackend.Ptr<float>(y), CpuBackend.Ptr<float>(mean), CpuBackend.Ptr<float>(spread), n, c, s, gamma, beta, eps, epsOnStd);
         else
             Forward(CpuBackend.Ptr<double>(x), CpuBackend.Ptr<double>(y), CpuBackend.Ptr<double>(mean), CpuBackend.Ptr<double>(spread), n, c, s, gamma, beta, eps, epsOnStd);
+    }
+
+    /// <summary>A contiguous float32 parameter copied out, or <paramref name="count"/> copies of <paramref name="fill"/> when absent.</summary>
+    private static float[] Floats(Tensor? t, int count, float fill)
+    {
+        var v = new float[count];
+        if (t is null) Array.Fill(v, fill);
+        else new ReadOnlySpan<float>(CpuBackend.Ptr<float>(t), count).CopyTo(v);
+        return v;
     }
 
     public static void Backward(Tensor g, Tensor x, Tensor? w, Tensor mean, Tensor spread, Tensor? dx, Tensor? dw, Tensor? db, ChannelsFirstShape shape)

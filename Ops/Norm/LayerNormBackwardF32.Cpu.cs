@@ -13,7 +13,11 @@ namespace Engine.Ops;
 /// lanes are then added (in float, a tree of four or five levels) into a double total; the affine gradients are
 /// float partials over a group of <see cref="RowGroup"/> rows, added into the block's double partial sums. Float
 /// rounding therefore reaches no sum of more than a few dozen terms, and the results stay within a few float ulps
-/// of the double form's (the tests compare them with float64 references). The split into
+/// of the double form's (the tests compare them with float64 references). With affine gradients a group of rows
+/// takes two passes while it sits in the first-level cache: the row sums row by row, then dx and the affine partials
+/// column vector by column vector down the group, the partials in registers (no float buffer loaded and stored for
+/// every element, as a row-by-row pass needs). An input gradient of 8 MiB and more is written with non-temporal
+/// stores (<see cref="StreamingStores"/>; the same bits). The split into
 /// blocks and groups depends on the shape only, so the bits do not depend on the thread count; the lane split
 /// depends on the vector width (the two widths agree within rounding; a test compares them).
 /// </summary>
@@ -35,12 +39,13 @@ internal static unsafe partial class LayerNormCpu
         float* wp = w is null ? null : CpuBackend.Ptr<float>(w);
         float[]? ones = w is null ? Enumerable.Repeat(1f, d).ToArray() : null;
         double[]? partial = affine ? ArrayPool<double>.Shared.Rent(checked((int)(blocks * 2 * d))) : null;
+        bool stream = dxp != null && StreamingStores.Worth(rows * d);
         try
         {
             CpuParallel.For(blocks, 10.0 * d * rowsPerBlock, (start, end) =>
             {
-                var group = affine ? new float[2 * d] : null;
-                fixed (float* onesPtr = ones, fg = group)
+                float* factors = stackalloc float[4 * RowGroup];
+                fixed (float* onesPtr = ones)
                 fixed (double* part = partial)
                 {
                     float* gamma = wp != null ? wp : onesPtr;
@@ -49,18 +54,15 @@ internal static unsafe partial class LayerNormCpu
                         long first = b * rowsPerBlock, stop = Math.Min(rows, first + rowsPerBlock);
                         if (!affine)
                         {
-                            for (long r = first; r < stop; r++) RowF32(gp, xp, mp, rp, dxp, gamma, null, null, r, d);
+                            for (long r = first; r < stop; r++) RowF32(gp, xp, mp, rp, dxp, gamma, r, d, stream);
                             continue;
                         }
                         double* pg = part + b * 2 * d;
                         new Span<double>(pg, 2 * d).Clear();
                         for (long r0 = first; r0 < stop; r0 += RowGroup)
-                        {
-                            new Span<float>(fg, 2 * d).Clear();
-                            for (long r = r0; r < Math.Min(stop, r0 + RowGroup); r++) RowF32(gp, xp, mp, rp, dxp, gamma, fg, fg + d, r, d);
-                            AddWidened(pg, fg, 2 * d);
-                        }
+                            GroupF32(gp, xp, mp, rp, dxp, gamma, pg, r0, (int)Math.Min(RowGroup, stop - r0), d, factors, stream);
                     }
+                    if (stream) System.Runtime.Intrinsics.X86.Sse.StoreFence();
                 }
             });
             if (!affine) return;
@@ -76,20 +78,132 @@ internal static unsafe partial class LayerNormCpu
     }
 
     /// <summary>
-    /// Row <paramref name="r"/>: dγ += g x̂ and dβ += g into the float group partials (when given), and
-    /// dx = rstd (γg - mean(γg) - x̂ mean(γg x̂)) into <paramref name="dx"/> (when given), with x̂ = (x - mean) rstd.
+    /// Row <paramref name="r"/> without affine gradients: dx = rstd (γg - mean(γg) - x̂ mean(γg x̂)) into
+    /// <paramref name="dx"/> (when given), with x̂ = (x - mean) rstd.
     /// </summary>
-    private static void RowF32(float* g, float* x, float* mean, float* rstd, float* dx, float* gamma, float* dGamma, float* dBeta, long r, int d)
+    private static void RowF32(float* g, float* x, float* mean, float* rstd, float* dx, float* gamma, long r, int d, bool stream)
     {
+        if (dx == null) return;
         float mu = mean[r], rs = rstd[r];
         float* gr = g + r * d, xr = x + r * d;
-        var (a, b) = VectorWidth.Use512 ? RowSums512(gr, xr, gamma, mu, rs, dGamma, dBeta, d) : RowSums256(gr, xr, gamma, mu, rs, dGamma, dBeta, d);
-        if (dx == null) return;
+        var (a, b) = VectorWidth.Use512 ? RowSums512(gr, xr, gamma, mu, rs, d) : RowSums256(gr, xr, gamma, mu, rs, d);
         // dx = rstd (γg - mean(γg)) + k1 x̂: γg and its mean are close where the gradient hardly varies, so their
         // difference comes out exact or nearly (a lone element's gradient is exactly 0).
         float k1 = (float)(-rs * b / d), ggMean = (float)(a / d);
-        if (VectorWidth.Use512) RowCombine512(gr, xr, gamma, mu, rs, k1, ggMean, dx + r * d, d);
+        if (VectorWidth.Use512) RowCombine512(gr, xr, gamma, mu, rs, k1, ggMean, dx + r * d, d, stream);
         else RowCombine256(gr, xr, gamma, mu, rs, k1, ggMean, dx + r * d, d);
+    }
+
+    /// <summary>
+    /// A group of <paramref name="count"/> rows from <paramref name="r0"/> on, with affine gradients, in two passes
+    /// over rows that stay in the core's first-level cache between them: the row sums Σ γg and Σ γg x̂, row by row;
+    /// then, column vector by column vector down the group's rows, dx (when wanted) and the float partials of dγ
+    /// (Σ g x̂, fused multiply-adds in row order) and dβ (Σ g), kept in registers and added into the block's double
+    /// partials <paramref name="pg"/> (dγ) and <paramref name="pg"/> + d (dβ) once per group. The partials of each
+    /// column take the same operations in the same order as a row-by-row pass through a float buffer would.
+    /// </summary>
+    private static void GroupF32(float* g, float* x, float* mean, float* rstd, float* dx, float* gamma, double* pg, long r0, int count, int d, float* factors, bool stream)
+    {
+        float* mu = factors, rs = factors + RowGroup, k1 = factors + 2 * RowGroup, ggMean = factors + 3 * RowGroup;
+        for (int k = 0; k < count; k++)
+        {
+            long r = r0 + k;
+            mu[k] = mean[r];
+            rs[k] = rstd[r];
+            if (dx == null) continue;
+            var (a, b) = VectorWidth.Use512 ? RowSums512(g + r * d, x + r * d, gamma, mu[k], rs[k], d) : RowSums256(g + r * d, x + r * d, gamma, mu[k], rs[k], d);
+            k1[k] = (float)(-rs[k] * b / d);
+            ggMean[k] = (float)(a / d);
+        }
+        long at = r0 * d;
+        // Aligned non-temporal stores need every row of dx to start on a 64-byte boundary.
+        bool streamed = stream && d % 16 == 0 && ((nuint)(dx + at) & 63) == 0;
+        int j = VectorWidth.Use512
+            ? Columns512(g + at, x + at, dx == null ? null : dx + at, gamma, pg, count, d, mu, rs, k1, ggMean, streamed)
+            : Columns256(g + at, x + at, dx == null ? null : dx + at, gamma, pg, count, d, mu, rs, k1, ggMean);
+        for (; j < d; j++)
+        {
+            float dGamma = 0, dBeta = 0;
+            for (int k = 0; k < count; k++)
+            {
+                float gi = g[at + k * d + j], xh = (x[at + k * d + j] - mu[k]) * rs[k];
+                dGamma = MathF.FusedMultiplyAdd(gi, xh, dGamma);
+                dBeta += gi;
+                if (dx != null) dx[at + k * d + j] = MathF.FusedMultiplyAdd(xh, k1[k], (gi * gamma[j] - ggMean[k]) * rs[k]);
+            }
+            pg[j] += dGamma;
+            pg[d + j] += dBeta;
+        }
+    }
+
+    /// <summary>The vector columns of <see cref="GroupF32"/>'s second pass, sixteen lanes; returns the first column left.</summary>
+    private static int Columns512(float* g, float* x, float* dx, float* gamma, double* pg, int count, int d, float* mu, float* rs, float* k1, float* ggMean, bool stream)
+    {
+        int j = 0;
+        for (; j <= d - 16; j += 16)
+        {
+            var gm = Vector512.Load(gamma + j);
+            Vector512<float> dGamma = Vector512<float>.Zero, dBeta = Vector512<float>.Zero;
+            for (int k = 0; k < count; k++)
+            {
+                long at = (long)k * d + j;
+                var gi = Vector512.Load(g + at);
+                var r = Vector512.Create(rs[k]);
+                var xh = (Vector512.Load(x + at) - Vector512.Create(mu[k])) * r;
+                dGamma = Vector512.FusedMultiplyAdd(gi, xh, dGamma);
+                dBeta += gi;
+                if (dx == null) continue;
+                var v = Vector512.FusedMultiplyAdd(xh, Vector512.Create(k1[k]), (gi * gm - Vector512.Create(ggMean[k])) * r);
+                if (stream) Vector512.StoreAlignedNonTemporal(v, dx + at);
+                else v.Store(dx + at);
+            }
+            AddWidened(pg + j, dGamma);
+            AddWidened(pg + d + j, dBeta);
+        }
+        return j;
+    }
+
+    /// <summary><see cref="Columns512"/> on eight-lane vectors (ordinary stores).</summary>
+    private static int Columns256(float* g, float* x, float* dx, float* gamma, double* pg, int count, int d, float* mu, float* rs, float* k1, float* ggMean)
+    {
+        int j = 0;
+        for (; j <= d - 8; j += 8)
+        {
+            var gm = Vector256.Load(gamma + j);
+            Vector256<float> dGamma = Vector256<float>.Zero, dBeta = Vector256<float>.Zero;
+            for (int k = 0; k < count; k++)
+            {
+                long at = (long)k * d + j;
+                var gi = Vector256.Load(g + at);
+                var r = Vector256.Create(rs[k]);
+                var xh = (Vector256.Load(x + at) - Vector256.Create(mu[k])) * r;
+                dGamma = Vector256.FusedMultiplyAdd(gi, xh, dGamma);
+                dBeta += gi;
+                if (dx != null) Vector256.FusedMultiplyAdd(xh, Vector256.Create(k1[k]), (gi * gm - Vector256.Create(ggMean[k])) * r).Store(dx + at);
+            }
+            AddWidened(pg + j, dGamma);
+            AddWidened(pg + d + j, dBeta);
+        }
+        return j;
+    }
+
+    /// <summary>acc[0..16) += the lanes of <paramref name="f"/>, widened to double.</summary>
+    private static void AddWidened(double* acc, Vector512<float> f)
+    {
+        AddWidened(acc, f.GetLower());
+        AddWidened(acc + 8, f.GetUpper());
+    }
+
+    /// <summary>acc[0..8) += the lanes of <paramref name="f"/>, widened to double.</summary>
+    private static void AddWidened(double* acc, Vector256<float> f)
+    {
+        if (Avx.IsSupported)
+        {
+            (Vector256.Load(acc) + Avx.ConvertToVector256Double(f.GetLower())).Store(acc);
+            (Vector256.Load(acc + 4) + Avx.ConvertToVector256Double(f.GetUpper())).Store(acc + 4);
+            return;
+        }
+        for (int i = 0; i < 8; i++) acc[i] += f.GetElement(i);
     }
 
     /// <summary>The lanes of <paramref name="v"/> added, halving the width at each step (fewer shuffles than <c>Vector512.Sum</c>).</summary>
@@ -97,34 +211,20 @@ internal static unsafe partial class LayerNormCpu
 
     internal static float HSum(Vector256<float> v) => Vector128.Sum(v.GetLower() + v.GetUpper());
 
-    /// <summary>acc += widened f, element by element.</summary>
-    private static void AddWidened(double* acc, float* f, int n)
-    {
-        int i = 0;
-        if (Avx512F.IsSupported)
-            for (; i <= n - 8; i += 8) (Vector512.Load(acc + i) + Avx512F.ConvertToVector512Double(Vector256.Load(f + i))).Store(acc + i);
-        if (Avx.IsSupported)
-            for (; i <= n - 4; i += 4) (Vector256.Load(acc + i) + Avx.ConvertToVector256Double(Vector128.Load(f + i))).Store(acc + i);
-        for (; i < n; i++) acc[i] += f[i];
-    }
-
     /// <summary>The scalar tail of the row sums from <paramref name="i"/> on, with the double sums so far.</summary>
-    private static (double A, double B) RowSumsTail(float* g, float* x, float* gamma, float mean, float rstd, float* dGamma, float* dBeta, int i, int n, double a, double b)
+    private static (double A, double B) RowSumsTail(float* g, float* x, float* gamma, float mean, float rstd, int i, int n, double a, double b)
     {
         for (; i < n; i++)
         {
-            float gi = g[i], xh = (x[i] - mean) * rstd, gg = gi * gamma[i];
+            float xh = (x[i] - mean) * rstd, gg = g[i] * gamma[i];
             a += gg;
             b += gg * xh;
-            if (dGamma == null) continue;
-            dGamma[i] = MathF.FusedMultiplyAdd(gi, xh, dGamma[i]);
-            dBeta[i] += gi;
         }
         return (a, b);
     }
 
-    /// <summary>Σ γg and Σ γg x̂ over a row (float lane partials added into double every <see cref="LaneRun"/> vectors), and the affine partials.</summary>
-    private static (double A, double B) RowSums512(float* g, float* x, float* gamma, float mean, float rstd, float* dGamma, float* dBeta, int n)
+    /// <summary>Σ γg and Σ γg x̂ over a row (float lane partials added into double every <see cref="LaneRun"/> vectors).</summary>
+    private static (double A, double B) RowSums512(float* g, float* x, float* gamma, float mean, float rstd, int n)
     {
         Vector512<float> m = Vector512.Create(mean), r = Vector512.Create(rstd);
         double sa = 0, sb = 0;
@@ -133,32 +233,20 @@ internal static unsafe partial class LayerNormCpu
         {
             Vector512<float> a = Vector512<float>.Zero, b = Vector512<float>.Zero;
             int stop = Math.Min(whole, i + 16 * LaneRun);
-            if (dGamma == null)
-                for (; i < stop; i += 16)
-                {
-                    var gg = Vector512.Load(g + i) * Vector512.Load(gamma + i);
-                    a += gg;
-                    b = Vector512.FusedMultiplyAdd(gg, (Vector512.Load(x + i) - m) * r, b);
-                }
-            else
-                for (; i < stop; i += 16)
-                {
-                    var gi = Vector512.Load(g + i);
-                    var xh = (Vector512.Load(x + i) - m) * r;
-                    var gg = gi * Vector512.Load(gamma + i);
-                    a += gg;
-                    b = Vector512.FusedMultiplyAdd(gg, xh, b);
-                    Vector512.FusedMultiplyAdd(gi, xh, Vector512.Load(dGamma + i)).Store(dGamma + i);
-                    (Vector512.Load(dBeta + i) + gi).Store(dBeta + i);
-                }
+            for (; i < stop; i += 16)
+            {
+                var gg = Vector512.Load(g + i) * Vector512.Load(gamma + i);
+                a += gg;
+                b = Vector512.FusedMultiplyAdd(gg, (Vector512.Load(x + i) - m) * r, b);
+            }
             sa += HSum(a);
             sb += HSum(b);
         }
-        return RowSumsTail(g, x, gamma, mean, rstd, dGamma, dBeta, i, n, sa, sb);
+        return RowSumsTail(g, x, gamma, mean, rstd, i, n, sa, sb);
     }
 
     /// <summary><see cref="RowSums512"/> on eight-lane vectors.</summary>
-    private static (double A, double B) RowSums256(float* g, float* x, float* gamma, float mean, float rstd, float* dGamma, float* dBeta, int n)
+    private static (double A, double B) RowSums256(float* g, float* x, float* gamma, float mean, float rstd, int n)
     {
         Vector256<float> m = Vector256.Create(mean), r = Vector256.Create(rstd);
         double sa = 0, sb = 0;
@@ -167,35 +255,35 @@ internal static unsafe partial class LayerNormCpu
         {
             Vector256<float> a = Vector256<float>.Zero, b = Vector256<float>.Zero;
             int stop = Math.Min(whole, i + 8 * LaneRun);
-            if (dGamma == null)
-                for (; i < stop; i += 8)
-                {
-                    var gg = Vector256.Load(g + i) * Vector256.Load(gamma + i);
-                    a += gg;
-                    b = Vector256.FusedMultiplyAdd(gg, (Vector256.Load(x + i) - m) * r, b);
-                }
-            else
-                for (; i < stop; i += 8)
-                {
-                    var gi = Vector256.Load(g + i);
-                    var xh = (Vector256.Load(x + i) - m) * r;
-                    var gg = gi * Vector256.Load(gamma + i);
-                    a += gg;
-                    b = Vector256.FusedMultiplyAdd(gg, xh, b);
-                    Vector256.FusedMultiplyAdd(gi, xh, Vector256.Load(dGamma + i)).Store(dGamma + i);
-                    (Vector256.Load(dBeta + i) + gi).Store(dBeta + i);
-                }
+            for (; i < stop; i += 8)
+            {
+                var gg = Vector256.Load(g + i) * Vector256.Load(gamma + i);
+                a += gg;
+                b = Vector256.FusedMultiplyAdd(gg, (Vector256.Load(x + i) - m) * r, b);
+            }
             sa += HSum(a);
             sb += HSum(b);
         }
-        return RowSumsTail(g, x, gamma, mean, rstd, dGamma, dBeta, i, n, sa, sb);
+        return RowSumsTail(g, x, gamma, mean, rstd, i, n, sa, sb);
     }
 
     /// <summary>dx = (γg - ggMean) rstd + k1 x̂ over a row, x̂ recomputed as in the sums.</summary>
-    private static void RowCombine512(float* g, float* x, float* gamma, float mean, float rstd, float k1, float ggMean, float* dx, int n)
+    private static void RowCombine512(float* g, float* x, float* gamma, float mean, float rstd, float k1, float ggMean, float* dx, int n, bool stream)
     {
         Vector512<float> m = Vector512.Create(mean), r = Vector512.Create(rstd), c1 = Vector512.Create(k1), gm = Vector512.Create(ggMean);
         int i = 0;
+        if (stream)
+        {
+            // Non-temporal stores from dx's first 64-byte boundary on (the caller fences them); the same operations, so the same bits.
+            int head = StreamingStores.Head(dx, n);
+            RowCombineTail(g, x, gamma, mean, rstd, k1, ggMean, dx, 0, head);
+            for (i = head; i <= n - 16; i += 16)
+            {
+                var xh = (Vector512.Load(x + i) - m) * r;
+                var gg = Vector512.Load(g + i) * Vector512.Load(gamma + i);
+                Vector512.StoreAlignedNonTemporal(Vector512.FusedMultiplyAdd(xh, c1, (gg - gm) * r), dx + i);
+            }
+        }
         for (; i <= n - 16; i += 16)
         {
             var xh = (Vector512.Load(x + i) - m) * r;

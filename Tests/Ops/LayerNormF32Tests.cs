@@ -259,6 +259,46 @@ public class LayerNormF32Tests
         }
     }
 
+    /// <summary>
+    /// A layer-norm input gradient large enough to be written with non-temporal stores (2 M floats and more, AVX-512)
+    /// gives, half by half, the bits of each half of the rows run alone (ordinary stores): with the affine gradients
+    /// (the column pass of a row group, rows of 256 that start on 64-byte boundaries) and without them (the row pass,
+    /// rows of an odd length, so each starts at another offset from a boundary).
+    /// </summary>
+    [Theory]
+    [InlineData(256, true)]
+    [InlineData(257, false)]
+    public void LayerNormStreamedInputGradientGivesTheBitsOfOrdinaryStores(int d, bool affine)
+    {
+        int rows = 2 * 4100;
+        using var scope = Tensor.Scope();
+        var gen = new Generator(11);
+        var x = Tensor.Randn([rows, d], DType.F32, Device.Cpu, gen) * 2 + 3;
+        var w = Tensor.Randn([d], DType.F32, Device.Cpu, gen);
+        var g = Tensor.Randn([rows, d], DType.F32, Device.Cpu, gen);
+        Tensor Gradient(Tensor input, Tensor gradient)
+        {
+            var leaf = input.Detach().RequiresGradInPlace();
+            var weight = affine ? w.Detach().RequiresGradInPlace() : w;
+            F.LayerNorm(leaf, [d], weight).Backward(gradient);
+            return leaf.Grad!;
+        }
+        var big = Gradient(x, g).ToArray<float>();
+        int per = big.Length / 2;
+        var xs = x.ToArray<float>();
+        var gs = g.ToArray<float>();
+        for (int half = 0; half < 2; half++)
+        {
+            using var inner = Tensor.Scope();
+            int[] shape = [rows / 2, d];
+            var small = Gradient(Tensor.FromArray(xs.AsSpan(half * per, per).ToArray()).Reshape(shape),
+                Tensor.FromArray(gs.AsSpan(half * per, per).ToArray()).Reshape(shape)).ToArray<float>();
+            for (int i = 0; i < per; i++)
+                if (BitConverter.SingleToInt32Bits(small[i]) != BitConverter.SingleToInt32Bits(big[half * per + i]))
+                    Assert.Fail($"half {half}, element {i}: {big[half * per + i]:R} streamed, {small[i]:R} ordinary");
+        }
+    }
+
     /// <summary>The F32 group norm's three gradients are the same bits for 1, 2, 3 and 7 threads.</summary>
     [Fact]
     public void GroupNormGivesTheSameBitsForAnyThreadCount()
