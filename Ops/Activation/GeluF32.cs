@@ -11,13 +11,13 @@ namespace Engine.Ops;
 /// <list type="bullet">
 /// <item>u² = hi + lo exactly (hi rounded, lo its error by a fused multiply-add), n = round(-hi log2(e) / 2) and
 /// w = hi + n L + lo with L = 2 ln 2 rounded to float: hi + n L is exact (one fused multiply-add) and
-/// exp(-u²/2) = 2ⁿ exp(-w/2) exp(-n (2 ln 2 - L) / 2). The last factor (up to 2.6e-7 from 1) is exp(κu²) within 1e-9,
+/// exp(-u²/2) = 2ⁿ exp(-w/2) exp(-n (2 ln 2 - L) / 2). The last factor (up to 3e-7 from 1) is exp(κu²) within 1e-9,
 /// κ = log2(e) (2 ln 2 - L) / 4, so the rational absorbs it instead of a second reduction step.</item>
 /// <item>F(w) ≈ F0 exp(-w/2), degree 6 on |w| ≤ 0.6932 (relative error 3.1e-9).</item>
 /// <item>N / (u N + R) with N a monic quartic and R a cubic: a rational of degree (4, 5) whose denominator is tied to the
 /// numerator. Where u is large N / D ≈ 1/u and N's rounding errors cancel in the quotient instead of adding to D's
 /// (every Horner step of a polynomial in u with positive coefficients carries nearly its full rounding there): the
-/// general (4, 5) rational, one operation more, gave 6.3 ulps, the tied one 3.9. F0 N / (u N + R) ≈ M(u) e^{κu²} / √(2π)
+/// general (4, 5) rational, one operation more, gave up to 6.3 ulps, the tied one 3.9. F0 N / (u N + R) ≈ M(u) e^{κu²} / √(2π)
 /// within 1.9e-8 on u ∈ [0, 13.5] with the float coefficients, and within 3e-8 on to the clamp at 14.5.</item>
 /// <item>Where the result is below float's normal range (x from -13.2 down), v 2ⁿ is rounded once into the subnormals;
 /// beyond the clamp u = 14.5, u Φ(-u) is below half the smallest subnormal and the result is x or -0.</item>
