@@ -1,35 +1,52 @@
 namespace Engine.Ops;
 
 /// <summary>
-/// The constants of the F32 exact GELU (<c>GeluVectorF32.Cpu.cs</c>, <c>GeluVector512.Cpu.cs</c>) and the method
+/// The constants of the F32 exact GELU (<c>GeluVectorF32.Cpu.cs</c>, <c>GeluVector512.Cpu.cs</c>) and the methods
 /// they serve. Everything runs in float; the scalar double path (<see cref="GeluOp"/> over <see cref="ErrorFunction"/>)
 /// is the reference the tests compare with.
+/// <para>
+/// The forward: x Φ(x) = m - u Φ(-u) with u = |x| (m = x for x &gt; 0, -0 for x &lt; 0), Φ(-u) = φ(u) M(u) with M
+/// Mills' ratio, computed as 2ⁿ F(w) N(u) / (u N(u) + R(u)):
+/// </para>
+/// <list type="bullet">
+/// <item>u² = hi + lo exactly (hi rounded, lo its error by a fused multiply-add), n = round(-hi log2(e) / 2) and
+/// w = hi + n L + lo with L = 2 ln 2 rounded to float: hi + n L is exact (one fused multiply-add) and
+/// exp(-u²/2) = 2ⁿ exp(-w/2) exp(-n (2 ln 2 - L) / 2). The last factor (up to 3e-7 from 1) is exp(κu²) within 1e-9,
+/// κ = log2(e) (2 ln 2 - L) / 4, so the rational absorbs it instead of a second reduction step.</item>
+/// <item>F(w) ≈ F0 exp(-w/2), degree 6 on |w| ≤ 0.6932 (relative error 3.1e-9).</item>
+/// <item>N / (u N + R) with N a monic quartic and R a cubic: a rational of degree (4, 5) whose denominator is tied to the
+/// numerator. Where u is large N / D ≈ 1/u and N's rounding errors cancel in the quotient instead of adding to D's
+/// (every Horner step of a polynomial in u with positive coefficients carries nearly its full rounding there): the
+/// general (4, 5) rational, one operation more, gave up to 6.3 ulps, the tied one 3.9. F0 N / (u N + R) ≈ M(u) e^{κu²} / √(2π)
+/// within 1.9e-8 on u ∈ [0, 13.5] with the float coefficients, and within 3e-8 on to the clamp at 14.5.</item>
+/// <item>Where the result is below float's normal range (x from -13.2 down), v 2ⁿ is rounded once into the subnormals;
+/// beyond the clamp u = 14.5, u Φ(-u) is below half the smallest subnormal and the result is x or -0.</item>
+/// </list>
+/// With AVX-512 the 512-bit loop takes 26 vector instructions a vector (JIT output, .NET 10: 20 multiplies or fused
+/// multiply-adds, one division, vrangeps for u, vscalefps for 2ⁿ and vfixupimmps for m) where the method before (one piece
+/// e r G(q), G of degree 10 in q = (u - 3) / (u + 3)) took 43 (27); the 256-bit path does the same arithmetic with a
+/// minimum, compares, a blend and the exponent bits, for the same bits.
+/// Against the double path, over every 61st float of magnitude up to 20 (both signs) and the floats around every power
+/// of two: within 3.9 ulps where the result is a normal float, except where Φ(-u) is subnormal but the result is not
+/// (x from -13.16 to -12.93): Φ(-u) is rounded into the subnormals before the product with u, up to 8.1 ulps there;
+/// subnormal results within 8 steps of 2⁻¹⁴⁹. Folding u into v before the scaling would round once there, for one
+/// multiply more. The exponential's polynomial at degree 5 saves another instruction (5% in the loop) for 5.0 ulps.
+/// <para>
+/// The derivative Φ(x) + x φ(x), compared in ulps of max(|value|, 1), keeps the method below (one exponential for Φ and φ):
+/// </para>
 /// <list type="bullet">
 /// <item>|x| &lt; 1: Φ(x) = 1/2 + x S(x²), S a degree-5 minimax polynomial of (Φ(√v) - 1/2) / √v on v ∈ [0, 1]
 /// (relative error 7.1e-10). No cancellation: x S(x²) is at most a third of Φ.</item>
-/// <item>|x| ≥ 1: Φ(-u) = φ(u) M(u) with u = |x| and M Mills' ratio, written e r H(q): e = exp(-u²/2), r = 1 / (u + c),
+/// <item>|x| ≥ 1: Φ(-u) = φ(u) M(u), written e r H(q): e = exp(-u²/2), r = 1 / (u + c),
 /// q = (u - c) r ∈ [-0.5, 0.64] and H a degree-7 minimax polynomial of M(u) (u + c) / √(2π) in q (relative error
-/// 1.3e-8 on u ∈ [1, 13.5]; c = 3). Φ(x) is 1 - Φ(-u) for x &gt; 0, and the derivative Φ(x) + x φ(x) reuses e.
+/// 1.3e-8 on u ∈ [1, 13.5]; c = 3). Φ(x) is 1 - Φ(-u) for x &gt; 0, and the derivative reuses e.
 /// u stops at 13.5: e reaches float's smallest normal at u = 13.2 and has flushed to 0 by then.</item>
-/// <item>exp(-u²/2) with u² split into its rounded value and the exact rounding error (one fused multiply-add):
-/// the rounding of u² alone would cost up to 32 ulps in the tail.</item>
+/// <item>exp(-u²/2) with u² split as above: the rounding of u² alone would cost up to 32 ulps in the tail.</item>
 /// </list>
-/// The forward uses one piece over the whole range instead, Φ(-u) = e r G(q) with G of degree 10 fitted on u ∈ [0, 13.5]
-/// (relative error 9.2e-10): three fused multiply-adds more than H, but no S, no product x Φ and no blend: the 512-bit
-/// loop (JIT output, .NET 10) went from 48 arithmetic vector instructions a vector (31 of them multiplies or fused
-/// multiply-adds, which bound it on Zen 4) to 43 (27), and the forward from 2.77 to 2.45 ms at one thread on 4 M floats.
-/// Near 0 the single piece costs a little accuracy (x Φ(x) = x - u Φ(-u) for x &gt; 0 and -u Φ(-u) for x &lt; 0, with
-/// Φ(-u) ≈ 1/2 carrying its few roundings), and over the 36 million arguments of |x| ≤ 12.9 below the forward's worst
-/// is 5.1 ulps against the two pieces' 4.9. The derivative, which sums Φ and x φ and is compared in ulps of
-/// max(|value|, 1), keeps the two pieces (one piece gave it 1.3 ulps against 1.1).
-/// Where Φ(-u) itself falls below float's normal range but x Φ(x) does not (|x| from 12.9 to 13.2) both forms lose a
-/// few more bits: every 61st float through the public op gives 8.3 ulps there (one piece) and 9.1 (two pieces).
-/// Against the double path over 40 million arguments (every 61st float of magnitude up to 14, both signs, and a
-/// uniform grid of 4 million on [-14, 14]; a scalar model of the same operations): the forward within 5.1 ulps of
-/// the exact value (where it is a normal float), the derivative within 1.2 ulps of max(|value|, 1) (it crosses zero
-/// near x = -0.75). r = 1 / (u + c) is left with its two roundings: a Newton step on it (4.8 ulps) costs 10%. The coefficients
-/// are this project's own fits, rounded to float: <c>tools/fits/gelu_f32.py</c> (Lawson's iteratively reweighted
-/// least squares on Chebyshev nodes, mpmath references) prints them again with their errors.
+/// Against the double path over 36 million arguments (every 61st float of magnitude up to 13): the derivative within
+/// 1.2 ulps of max(|value|, 1) (it crosses zero near x = -0.75). r = 1 / (u + c) is left with its two roundings: a
+/// Newton step on it costs 10%. The coefficients are this project's own fits, rounded to float:
+/// <c>tools/fits/gelu_f32.py</c> prints them again with their errors.
 /// </summary>
 internal static class GeluF32
 {
@@ -44,12 +61,27 @@ internal static class GeluF32
         H4 = -0.01044424157589674f, H5 = 0.006982316263020039f, H6 = 0.0009090682142414153f, H7 = -0.0010202151024714112f;
 
     /// <summary>
-    /// G(q) ≈ M(u) (u + c) / √(2π) over the whole range u ∈ [0, 13.5], lowest degree first: the forward's one piece
-    /// (degree 10, relative error 9.2e-10), where the derivative keeps H and S.
+    /// The forward's constants: the clamp of u, -log2(e)/2 (which picks n), 2 ln 2 rounded to float,
+    /// the exponential's polynomial (scaled by <see cref="F0"/>) and the rational's numerator and remainder.
     /// </summary>
-    public const float G0 = 0.7290837168693542f, G1 = -0.509332001209259f, G2 = 0.23001770675182343f, G3 = -0.04726268723607063f,
-        G4 = -0.01046255137771368f, G5 = 0.0069692665711045265f, G6 = 0.0010249123442918062f, G7 = -0.001032319269143045f,
-        G8 = -0.00024486545589752495f, G9 = 0.00013092787412460893f, G10 = 5.431097451946698e-05f;
+    public const float ForwardClamp = 14.5f, MinusHalfLog2E = -0.72134752f, TwoLn2 = 1.38629436f;
+
+    /// <summary>F(w) ≈ F0 exp(-w/2) on |w| ≤ 0.6932, lowest degree first (relative error 3.1e-9).</summary>
+    public const float F0 = 0.39894112944602966f, F1 = -0.19947056472301483f, F2 = 0.04986763373017311f, F3 = -0.008311201818287373f,
+        F4 = 0.0010389569215476513f, F5 = -0.00010432949784444645f, F6 = 8.605102266301401e-06f;
+
+    /// <summary>N(u) = u⁴ + N3 u³ + N2 u² + N1 u + N0 and R(u) = R3 u³ + ... + R0, with F0 N / (u N + R) ≈ M(u) e^{κu²} / √(2π).</summary>
+    public const float N0 = 102.7389907836914f, N1 = 94.09117889404297f, N2 = 40.66606521606445f, N3 = 9.373759269714355f;
+
+    /// <summary>See <see cref="N0"/>.</summary>
+    public const float R0 = 81.97361755371094f, R1 = 37.74025344848633f, R2 = 9.45406723022461f, R3 = 0.9962502121925354f;
+
+    /// <summary>
+    /// vfixupimmps's table for m (the forward in <c>GeluVector512.Cpu.cs</c>), a 4-bit answer for each class of x, from
+    /// QNaN (lowest) to positive: x itself (1) for QNaN, ±0, +1, +∞ and positive values; x quieted (2) for SNaN; the default
+    /// NaN (3) for -∞; -0 (7) for negative values.
+    /// </summary>
+    public const int FixupTable = 0x17131121;
 
     /// <summary>S(v) ≈ (Φ(√v) - 1/2) / √v, lowest degree first (S0 ≈ 1 / √(2π)).</summary>
     public const float S0 = 0.3989422917366028f, S1 = -0.06649035960435867f, S2 = 0.009973322972655296f, S3 = -0.0011863299878314137f,
@@ -66,4 +98,7 @@ internal static class GeluF32
 
     /// <summary>1.5 · 2²³: adding it rounds a float of magnitude below 2²² to an integer, which its low bits then hold.</summary>
     public const float RoundShift = 12582912f;
+
+    /// <summary>The bits of <see cref="RoundShift"/> and of 1f (adding n &lt;&lt; 23 to them gives 2ⁿ's).</summary>
+    public const int RoundShiftBits = 0x4B400000, OneBits = 0x3F800000;
 }

@@ -5,9 +5,9 @@ using System.Runtime.Intrinsics;
 namespace Engine.Ops;
 
 /// <summary>
-/// The F32 GELU on <see cref="Vector256{T}"/>, eight floats at a time in float (the method and its error are
+/// The F32 GELU on <see cref="Vector256{T}"/>, eight floats at a time in float (the methods and their errors are
 /// <see cref="GeluF32"/>'s). Where AVX-512 runs, <c>GeluVector512.Cpu.cs</c> takes sixteen at a time first with the
-/// same operations per lane in the same order, so the same bits, and leaves the last few to these loops.
+/// same arithmetic per lane in the same order, so the same bits, and leaves the last few to these loops.
 /// </summary>
 internal static partial class GeluVector
 {
@@ -41,33 +41,43 @@ internal static partial class GeluVector
         for (int j = i; j < x.Length; j++) gx[j] = g[j] * pad[j - i];
     }
 
-    /// <summary>x Φ(x) = x - u Φ(-u) for x &gt; 0 (one rounding) and -u Φ(-u) for x &lt; 0, with Φ(-u) = e r G(q) over the whole range.</summary>
+    /// <summary>
+    /// x Φ(x) = m - u Φ(-u) with Φ(-u) = 2ⁿ F(w) N / (u N + R) (the method and its error are <see cref="GeluF32"/>'s):
+    /// m = x for x &gt; 0 and x · 0 otherwise, which keeps -0 a -0, makes every other negative x a -0 (the result's sign
+    /// where u Φ(-u) underflows) and -∞ and NaN a NaN, as the double path does. The 512-bit form takes vrangeps,
+    /// vscalefps and vfixupimmps for the minimum, the power of two and m; the values are the same.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Forward(Vector256<float> x)
     {
-        // A NaN x gives u = 13.5 (vminps returns its second operand) and reaches the result through x itself.
-        var u = Vector256.MinNative(Vector256.Abs(x), Vector256.Create(GeluF32.Clamp));
+        // A NaN x gives u = 14.5 (vminps returns its second operand) and reaches the result through m.
+        var u = Vector256.MinNative(Vector256.Abs(x), Vector256.Create(GeluF32.ForwardClamp));
         var hi = u * u;
-        var e = ExpMinusHalf(hi, Vector256.FusedMultiplyAdd(u, u, -hi));
-        var c = Vector256.Create(GeluF32.C);
-        var r = Vector256<float>.One / (u + c);
-        var q = (u - c) * r;
-        var h = Vector256.Create(GeluF32.G10);
-        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G9));
-        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G8));
-        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G7));
-        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G6));
-        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G5));
-        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G4));
-        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G3));
-        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G2));
-        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G1));
-        h = Vector256.FusedMultiplyAdd(h, q, Vector256.Create(GeluF32.G0));
-        var lower = e * (r * h);
-        // x - u Φ(-u) for x > 0, -u Φ(-u) + x · 0 = x Φ(x) otherwise: x · 0 keeps -0 a -0 and makes -∞ and NaN a NaN (as
-        // the double path does); u rather than x in the product, as 0 · ∞ would make +∞ a NaN (lower is 0 beyond 13.2).
-        return Vector256.FusedMultiplyAdd(-u, lower,
-            Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x, x * Vector256<float>.Zero));
+        var lo = Vector256.FusedMultiplyAdd(u, u, -hi);
+        var shifted = Vector256.FusedMultiplyAdd(hi, Vector256.Create(GeluF32.MinusHalfLog2E), Vector256.Create(GeluF32.RoundShift));
+        var n = shifted - Vector256.Create(GeluF32.RoundShift);
+        var w = Vector256.FusedMultiplyAdd(n, Vector256.Create(GeluF32.TwoLn2), hi) + lo;
+        var f = Vector256.FusedMultiplyAdd(Vector256.Create(GeluF32.F6), w, Vector256.Create(GeluF32.F5));
+        f = Vector256.FusedMultiplyAdd(f, w, Vector256.Create(GeluF32.F4));
+        f = Vector256.FusedMultiplyAdd(f, w, Vector256.Create(GeluF32.F3));
+        f = Vector256.FusedMultiplyAdd(f, w, Vector256.Create(GeluF32.F2));
+        f = Vector256.FusedMultiplyAdd(f, w, Vector256.Create(GeluF32.F1));
+        f = Vector256.FusedMultiplyAdd(f, w, Vector256.Create(GeluF32.F0));
+        var num = u + Vector256.Create(GeluF32.N3);
+        num = Vector256.FusedMultiplyAdd(num, u, Vector256.Create(GeluF32.N2));
+        num = Vector256.FusedMultiplyAdd(num, u, Vector256.Create(GeluF32.N1));
+        num = Vector256.FusedMultiplyAdd(num, u, Vector256.Create(GeluF32.N0));
+        var rem = Vector256.FusedMultiplyAdd(Vector256.Create(GeluF32.R3), u, Vector256.Create(GeluF32.R2));
+        rem = Vector256.FusedMultiplyAdd(rem, u, Vector256.Create(GeluF32.R1));
+        rem = Vector256.FusedMultiplyAdd(rem, u, Vector256.Create(GeluF32.R0));
+        var v = f * num / Vector256.FusedMultiplyAdd(num, u, rem);
+        // 2ⁿ as two powers of two, each a normal float (n ≥ -152), so that v 2ⁿ is rounded once, as vscalefps rounds it.
+        var ni = shifted.AsInt32() - Vector256.Create(GeluF32.RoundShiftBits);
+        var half = Vector256.ShiftRightArithmetic(ni, 1);
+        var t = v * (Vector256.ShiftLeft(half, 23) + Vector256.Create(GeluF32.OneBits)).AsSingle()
+            * (Vector256.ShiftLeft(ni - half, 23) + Vector256.Create(GeluF32.OneBits)).AsSingle();
+        var m = Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x, x * Vector256<float>.Zero);
+        return Vector256.FusedMultiplyAdd(-u, t, m);
     }
 
     /// <summary>Φ(x) + x φ(x), with one exp(-x²/2) for both.</summary>
