@@ -1,0 +1,146 @@
+using System.Runtime.InteropServices;
+using Engine.Cpu;
+
+namespace Engine.Ops;
+
+/// <summary>
+/// Float32 3x3 convolutions (stride 1, dilation 1, one group) by Winograd's minimal filtering algorithm F(2x2, 3x3)
+/// (Lavin and Gray, 2015): each 2x2 output tile is <c>Aᵀ [Σ_ci (G g Gᵀ) ⊙ (Bᵀ d Bᵀᵀ)] A</c> for the 4x4 input tile d
+/// around it, so the sum over input channels becomes 16 matrix products (Cout x Cin) · (Cin x tiles), one per
+/// position of the 4x4 transformed tile, through the engine's GEMM. The input gradient of such a convolution is
+/// the same kind of convolution (see <see cref="ConvGeometry.InputGradientConv"/>) and goes the same way.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Work is cut into chunks of whole tile rows (a chunk's transformed input and products stay within about a MiB, so
+/// in the core's L2): each chunk transforms its input tiles, runs its 16 products on the thread that took it
+/// (the GEMM runs serially inside a parallel region) and writes its output tiles. The chunks depend on the shapes
+/// only and every output element is computed by one chunk in a fixed order, so the bits do not depend on the
+/// thread count.
+/// </para>
+/// <para>
+/// Error: the transforms are sums and differences of at most nine terms (the weight's are formed in float64 and
+/// rounded once), so the result differs from the exact sum by a small multiple of float32's unit roundoff times
+/// the sum of the absolute transformed products; in practice a few times the direct path's error (see
+/// <see cref="ConvAlgorithms.AllowWinograd"/>). F(4x4, 3x3) would save more multiply-adds but its transforms
+/// carry coefficients up to 8 and 1/24, which loses about three more bits; not used.
+/// </para>
+/// </remarks>
+internal static unsafe class WinogradCpu
+{
+    /// <summary>Bytes of transformed input plus products a chunk aims for (about the core's L2).</summary>
+    private const long ChunkBytes = 1L << 20;
+
+    /// <summary>Fewest output tiles (batch included) for which the path pays: below it the direct path's one product wins.</summary>
+    private const long MinTiles = 16;
+
+    /// <summary>Whether the forward pass of <paramref name="g"/> takes this path (the caller has checked float32).</summary>
+    public static bool Handles(ConvGeometry g) =>
+        ConvAlgorithms.AllowWinograd && ConvGemm.Path == ConvGemm.PathChoice.Auto && Supports(g);
+
+    /// <summary>Whether the input gradient of <paramref name="g"/> takes this path (as the convolution it is).</summary>
+    public static bool HandlesInputGradient(ConvGeometry g) =>
+        ConvAlgorithms.AllowWinograd && ConvGemm.Path == ConvGemm.PathChoice.Auto && g.InputGradientConv() is { } t && Supports(t);
+
+    /// <summary>The shapes the algorithm computes, whatever the switches say.</summary>
+    internal static bool Supports(ConvGeometry g) =>
+        g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 && g.Groups == 1
+        && g.Cin >= ConvAlgorithms.WinogradMinChannels && g.Cout >= ConvAlgorithms.WinogradMinChannels
+        && g.Ho > 0 && g.Wo > 0 && (long)g.N * ((g.Ho + 1) / 2) * ((g.Wo + 1) / 2) >= MinTiles
+        && (long)((g.Wo + 1) / 2) * 16 * (g.Cin + g.Cout) <= int.MaxValue;
+
+    /// <summary>y = conv(x, w) + bias; contiguous operands, <paramref name="bias"/> may be null.</summary>
+    public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y)
+    {
+        using var u = new ConvScratch<float>(16L * g.Cout * g.Cin);
+        WinogradTransforms.Weights(w, g.Cout, g.Cin, flipped: false, u.Ptr);
+        Run(g, x, u.Ptr, bias, y);
+    }
+
+    /// <summary>gx = the input gradient of conv(x, w) for the output gradient gy (overwritten, not accumulated).</summary>
+    public static void InputGradient(ConvGeometry g, float* w, float* gy, float* gx)
+    {
+        var t = g.InputGradientConv() ?? throw new InvalidOperationException("conv2d: the Winograd input gradient needs a stride-1 convolution.");
+        using var u = new ConvScratch<float>(16L * t.Cout * t.Cin);
+        WinogradTransforms.Weights(w, t.Cout, t.Cin, flipped: true, u.Ptr);
+        Run(t, gy, u.Ptr, null, gx);
+    }
+
+    /// <summary>Tile rows (of tilesW tiles each) per chunk: a function of the shapes only.</summary>
+    internal static int ChunkRows(ConvGeometry g)
+    {
+        long tilesW = (g.Wo + 1) / 2, rows = (long)g.N * ((g.Ho + 1) / 2);
+        long tiles = Math.Max(32, ChunkBytes / (16L * sizeof(float) * (g.Cin + g.Cout)));
+        long perChunk = Math.Max(1, tiles / tilesW);
+        // At least eight chunks where the rows allow, so that a small batch still spreads over the threads.
+        return (int)Math.Max(1, Math.Min(perChunk, (rows + 7) / 8));
+    }
+
+    private static void Run(ConvGeometry g, float* x, float* u, float* bias, float* y)
+    {
+        int tilesW = (g.Wo + 1) / 2;
+        long rows = (long)g.N * ((g.Ho + 1) / 2);
+        int perChunk = ChunkRows(g);
+        int chunks = (int)((rows + perChunk - 1) / perChunk);
+        nint xs = (nint)x, us = (nint)u, bs = (nint)bias, ys = (nint)y;
+        CpuParallel.ForEachTask(chunks, c =>
+        {
+            long r0 = (long)c * perChunk;
+            Chunk(g, (float*)xs, (float*)us, (float*)bs, (float*)ys, r0, (int)Math.Min(perChunk, rows - r0), tilesW);
+        });
+    }
+
+    /// <summary>Tile rows [r0, r0 + count) of the batch (row r is image r / tilesH, tile row r % tilesH).</summary>
+    private static void Chunk(ConvGeometry g, float* x, float* u, float* bias, float* y, long r0, int count, int tilesW)
+    {
+        int tilesH = (g.Ho + 1) / 2;
+        int tiles = count * tilesW;
+        // Row stride of the transformed input and products: room for the last row's whole vectors past the end.
+        long ld = (tiles + WinogradTransforms.Lanes + 15) & ~15L;
+        int stageW = WinogradTransforms.StageWidth(tilesW);
+        float* v = (float*)Scratch.Transformed.Get(16L * g.Cin * ld * sizeof(float));
+        float* m = (float*)Scratch.Products.Get(16L * g.Cout * ld * sizeof(float));
+        float* stage = (float*)Scratch.Stage.Get(4L * stageW * sizeof(float));
+        for (int i = 0; i < count; i++)
+        {
+            long r = r0 + i;
+            WinogradTransforms.InputRow(g, x, (int)(r / tilesH), (int)(r % tilesH), tilesW, stage, stageW, v + (long)i * tilesW, ld);
+        }
+        for (int xi = 0; xi < 16; xi++)
+            CpuGemm.Gemm<float>(g.Cout, tiles, g.Cin, null, u + (long)xi * g.Cout * g.Cin, g.Cin, 1,
+                null, v + xi * g.Cin * ld, ld, 1, false, m + xi * g.Cout * ld, ld);
+        for (int i = 0; i < count; i++)
+        {
+            long r = r0 + i;
+            WinogradTransforms.OutputRow(g, m + (long)i * tilesW, ld, (int)(r / tilesH), (int)(r % tilesH), tilesW, bias, y);
+        }
+    }
+
+    /// <summary>Grow-only, 64-byte-aligned native buffers, one per thread and purpose, so chunks allocate nothing after warm-up.</summary>
+    private sealed class Scratch
+    {
+        [ThreadStatic] private static Scratch? t_transformed, t_products, t_stage;
+
+        private void* _ptr;
+        private nuint _bytes;
+
+        public static Scratch Transformed => t_transformed ??= new Scratch();
+        public static Scratch Products => t_products ??= new Scratch();
+        public static Scratch Stage => t_stage ??= new Scratch();
+
+        public void* Get(long bytes)
+        {
+            if ((nuint)bytes > _bytes)
+            {
+                NativeMemory.AlignedFree(_ptr);
+                _ptr = null;
+                _bytes = 0;
+                _ptr = NativeMemory.AlignedAlloc((nuint)bytes, 64);
+                _bytes = (nuint)bytes;
+            }
+            return _ptr;
+        }
+
+        ~Scratch() => NativeMemory.AlignedFree(_ptr);
+    }
+}

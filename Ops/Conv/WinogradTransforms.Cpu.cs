@@ -1,0 +1,209 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Engine.Cpu;
+
+namespace Engine.Ops;
+
+/// <summary>
+/// The three transforms of <see cref="WinogradCpu"/>'s F(2x2, 3x3): weights <c>G g Gᵀ</c>, input tiles <c>Bᵀ d B</c>
+/// and product tiles <c>Aᵀ m A</c>, with
+/// <c>Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]</c>, <c>G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]</c> and
+/// <c>Aᵀ = [1 1 1 0; 0 1 −1 −1]</c>. The input and output transforms run on vectors of <see cref="Lanes"/>
+/// neighbouring tiles of a tile row.
+/// </summary>
+/// <remarks>
+/// Transformed values are stored position-major: position ξ = 4·row + column of the 4x4 tile, then channel, then
+/// tile, so that each position is a (channels x tiles) matrix with row stride <c>ld</c>, the GEMM's operand as it lies.
+/// </remarks>
+internal static unsafe class WinogradTransforms
+{
+    /// <summary>Tiles per vector.</summary>
+    public const int Lanes = 8;
+
+    /// <summary>
+    /// Floats in one staged input row: two columns per tile for whole vectors of tiles, plus the two columns the last
+    /// tile's 4-wide window reaches beyond, so that every vector load stays inside.
+    /// </summary>
+    public static int StageWidth(int tilesW) => 2 * ((tilesW + Lanes - 1) / Lanes * Lanes) + 2 + Lanes;
+
+    /// <summary>
+    /// U[ξ, o, i] = (G g Gᵀ)[ξ] for the 3x3 filter g of output channel o and input channel i: w[o, i] as it lies, or,
+    /// when <paramref name="flipped"/>, w[i, o] rotated by 180 degrees (the input gradient's kernel, w of shape (cin, cout, 3, 3)).
+    /// Formed in float64 and rounded once.
+    /// </summary>
+    public static void Weights(float* w, int cout, int cin, bool flipped, float* u)
+    {
+        nint ws = (nint)w, us = (nint)u;
+        long plane = (long)cout * cin;
+        CpuParallel.For(cout, cin * 80.0, (start, end) =>
+        {
+            double* g = stackalloc double[9];
+            double* t = stackalloc double[12];
+            for (long o = start; o < end; o++)
+                for (int i = 0; i < cin; i++)
+                {
+                    float* src = (float*)ws + (flipped ? (long)i * cout + o : o * cin + i) * 9;
+                    for (int k = 0; k < 9; k++) g[k] = src[flipped ? 8 - k : k];
+                    // t = G g (4x3), then U = t Gᵀ (4x4).
+                    for (int c = 0; c < 3; c++)
+                    {
+                        double g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
+                        t[c] = g0;
+                        t[3 + c] = 0.5 * (g0 + g1 + g2);
+                        t[6 + c] = 0.5 * (g0 - g1 + g2);
+                        t[9 + c] = g2;
+                    }
+                    float* dst = (float*)us + o * cin + i;
+                    for (int k = 0; k < 4; k++)
+                    {
+                        double t0 = t[3 * k], t1 = t[3 * k + 1], t2 = t[3 * k + 2];
+                        dst[(4 * k + 0) * plane] = (float)t0;
+                        dst[(4 * k + 1) * plane] = (float)(0.5 * (t0 + t1 + t2));
+                        dst[(4 * k + 2) * plane] = (float)(0.5 * (t0 - t1 + t2));
+                        dst[(4 * k + 3) * plane] = (float)t2;
+                    }
+                }
+        });
+    }
+
+    /// <summary>
+    /// The transformed tiles of tile row <paramref name="ty"/> of image <paramref name="n"/>, every input channel:
+    /// tile tx of channel ci, position ξ, to <c>v[(ξ·Cin + ci)·ld + tx]</c>. Writes whole vectors, so up to
+    /// <see cref="Lanes"/> − 1 floats past the row's last tile (the next row's place, written after, or the slack of ld).
+    /// </summary>
+    public static void InputRow(ConvGeometry g, float* x, int n, int ty, int tilesW, float* stage, int stageW, float* v, long ld)
+    {
+        long xiStride = (long)g.Cin * ld;
+        for (int ci = 0; ci < g.Cin; ci++)
+        {
+            float* plane = x + ((long)n * g.Cin + ci) * g.H * g.W;
+            // Stage the tile row's four input rows with their padding as zeros: stage column c is input column c − PadLeft.
+            for (int r = 0; r < 4; r++)
+            {
+                float* s = stage + r * stageW;
+                int iy = 2 * ty - g.PadTop + r;
+                if (iy < 0 || iy >= g.H)
+                {
+                    new Span<float>(s, stageW).Clear();
+                    continue;
+                }
+                new Span<float>(s, g.PadLeft).Clear();
+                new ReadOnlySpan<float>(plane + (long)iy * g.W, g.W).CopyTo(new Span<float>(s + g.PadLeft, g.W));
+                new Span<float>(s + g.PadLeft + g.W, stageW - g.PadLeft - g.W).Clear();
+            }
+            float* dst = v + ci * ld;
+            for (int tx = 0; tx < tilesW; tx += Lanes) InputBlock(stage + 2 * tx, stageW, dst + tx, xiStride);
+        }
+    }
+
+    /// <summary>Bᵀ d B for <see cref="Lanes"/> tiles whose windows start at s, 2·lane columns apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InputBlock(float* s, int stageW, float* dst, long xiStride)
+    {
+        Split(s, out var a0, out var a1);
+        Split(s + 2, out var a2, out var a3);
+        Split(s + stageW, out var b0, out var b1);
+        Split(s + stageW + 2, out var b2, out var b3);
+        Split(s + 2 * stageW, out var c0, out var c1);
+        Split(s + 2 * stageW + 2, out var c2, out var c3);
+        Split(s + 3 * stageW, out var d0, out var d1);
+        Split(s + 3 * stageW + 2, out var d2, out var d3);
+        // Rows: t0 = d0 − d2, t1 = d1 + d2, t2 = d2 − d1, t3 = d1 − d3 (a, b, c, d are input rows 0 to 3).
+        Columns(a0 - c0, a1 - c1, a2 - c2, a3 - c3, dst, xiStride);
+        Columns(b0 + c0, b1 + c1, b2 + c2, b3 + c3, dst + 4 * xiStride, xiStride);
+        Columns(c0 - b0, c1 - b1, c2 - b2, c3 - b3, dst + 8 * xiStride, xiStride);
+        Columns(b0 - d0, b1 - d1, b2 - d2, b3 - d3, dst + 12 * xiStride, xiStride);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Columns(Vector256<float> t0, Vector256<float> t1, Vector256<float> t2, Vector256<float> t3, float* dst, long xiStride)
+    {
+        (t0 - t2).Store(dst);
+        (t1 + t2).Store(dst + xiStride);
+        (t2 - t1).Store(dst + 2 * xiStride);
+        (t1 - t3).Store(dst + 3 * xiStride);
+    }
+
+    /// <summary>The even and odd elements of the 16 floats at p: even[l] = p[2l], odd[l] = p[2l + 1].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Split(float* p, out Vector256<float> even, out Vector256<float> odd)
+    {
+        if (Avx2.IsSupported)
+        {
+            var a = Avx.LoadVector256(p);
+            var b = Avx.LoadVector256(p + 8);
+            // Within each 128-bit half: (a0 a2 b0 b2), then the 64-bit quarters reordered to (a0 a2 a4 a6 b0 b2 b4 b6).
+            even = Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+            odd = Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+            return;
+        }
+        even = Vector256.Create(p[0], p[2], p[4], p[6], p[8], p[10], p[12], p[14]);
+        odd = Vector256.Create(p[1], p[3], p[5], p[7], p[9], p[11], p[13], p[15]);
+    }
+
+    /// <summary>
+    /// Output tile row <paramref name="ty"/> of image <paramref name="n"/>, every output channel, from the products
+    /// <c>m[(ξ·Cout + co)·ld + tx]</c>: y = Aᵀ m A (+ bias), the last tile row and column clipped to the output.
+    /// </summary>
+    public static void OutputRow(ConvGeometry g, float* m, long ld, int n, int ty, int tilesW, float* bias, float* y)
+    {
+        long xiStride = (long)g.Cout * ld;
+        int oy = 2 * ty;
+        bool second = oy + 1 < g.Ho;
+        for (int co = 0; co < g.Cout; co++)
+        {
+            float* src = m + co * ld;
+            float* row0 = y + (((long)n * g.Cout + co) * g.Ho + oy) * g.Wo;
+            var b = bias == null ? Vector256<float>.Zero : Vector256.Create(bias[co]);
+            for (int tx = 0; tx < tilesW; tx += Lanes)
+            {
+                float* p = src + tx;
+                // A row combination of the 4x4 products per column j: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3.
+                var m1 = Row(p + 4 * xiStride, xiStride, out var m1b, out var m1c, out var m1d);
+                var m2 = Row(p + 8 * xiStride, xiStride, out var m2b, out var m2c, out var m2d);
+                var m0 = Row(p, xiStride, out var m0b, out var m0c, out var m0d);
+                Vector256<float> s0a = m0 + m1 + m2, s0b = m0b + m1b + m2b, s0c = m0c + m1c + m2c, s0d = m0d + m1d + m2d;
+                var m3 = Row(p + 12 * xiStride, xiStride, out var m3b, out var m3c, out var m3d);
+                Vector256<float> s1a = m1 - m2 - m3, s1b = m1b - m2b - m3b, s1c = m1c - m2c - m3c, s1d = m1d - m2d - m3d;
+                int valid = Math.Min(2 * Lanes, g.Wo - 2 * tx);
+                Store(row0 + 2 * tx, s0a + s0b + s0c + b, s0b - s0c - s0d + b, valid);
+                if (second) Store(row0 + g.Wo + 2 * tx, s1a + s1b + s1c + b, s1b - s1c - s1d + b, valid);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Row(float* p, long xiStride, out Vector256<float> j1, out Vector256<float> j2, out Vector256<float> j3)
+    {
+        j1 = Vector256.Load(p + xiStride);
+        j2 = Vector256.Load(p + 2 * xiStride);
+        j3 = Vector256.Load(p + 3 * xiStride);
+        return Vector256.Load(p);
+    }
+
+    /// <summary>Interleaves the tiles' left and right columns to dst: left[0], right[0], left[1], ...; only the first <paramref name="valid"/> floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(float* dst, Vector256<float> left, Vector256<float> right, int valid)
+    {
+        if (Avx.IsSupported)
+        {
+            var lo = Avx.UnpackLow(left, right);   // l0 r0 l1 r1 | l4 r4 l5 r5
+            var hi = Avx.UnpackHigh(left, right);  // l2 r2 l3 r3 | l6 r6 l7 r7
+            var first = Avx.Permute2x128(lo, hi, 0x20);
+            var last = Avx.Permute2x128(lo, hi, 0x31);
+            if (valid >= 2 * Lanes)
+            {
+                first.Store(dst);
+                last.Store(dst + Lanes);
+                return;
+            }
+            float* tmp = stackalloc float[2 * Lanes];
+            first.Store(tmp);
+            last.Store(tmp + Lanes);
+            for (int k = 0; k < valid; k++) dst[k] = tmp[k];
+            return;
+        }
+        for (int k = 0; k < valid; k++) dst[k] = (k & 1) == 0 ? left.GetElement(k >> 1) : right.GetElement(k >> 1);
+    }
+}
