@@ -68,32 +68,29 @@ internal static unsafe class WinogradTransforms
     }
 
     /// <summary>
-    /// The transformed tiles of tile row <paramref name="ty"/> of image <paramref name="n"/>, every input channel:
-    /// tile tx of channel ci, position ξ, to <c>v[(ξ·Cin + ci)·ld + tx]</c>. Writes whole vectors, so up to
-    /// <see cref="Lanes"/> − 1 floats past the row's last tile (the next row's place, written after, or the slack of ld).
+    /// The transformed tiles of tile rows [<paramref name="ty0"/>, + <paramref name="rows"/>) of image <paramref name="n"/>,
+    /// every input channel: tile tx of row ty0 + i, channel ci, position ξ, to <c>v[(ξ·Cin + ci)·ld + i·tilesW + tx]</c>.
+    /// Writes whole vectors, so up to <see cref="Lanes"/> − 1 floats past a row's last tile (the next row's place,
+    /// written after, or the slack of ld). <paramref name="stage"/> holds (2·rows + 2) rows of <paramref name="stageW"/>.
     /// </summary>
-    public static void InputRow(ConvGeometry g, float* x, int n, int ty, int tilesW, float* stage, int stageW, float* v, long ld)
+    public static void InputRows(ConvGeometry g, float* x, int n, int ty0, int rows, int tilesW, float* stage, int stageW, float* v, long ld)
     {
         long xiStride = (long)g.Cin * ld;
+        int staged = 2 * rows + 2, iy0 = 2 * ty0 - g.PadTop;
         for (int ci = 0; ci < g.Cin; ci++)
         {
             float* plane = x + ((long)n * g.Cin + ci) * g.H * g.W;
-            // Stage the tile row's four input rows with their padding as zeros: stage column c is input column c − PadLeft.
-            for (int r = 0; r < 4; r++)
+            // Stage the input rows the tile rows read, once each, with the padding as zeros: stage row r, column c is
+            // input row iy0 + r, column c − PadLeft.
+            new Span<float>(stage, staged * stageW).Clear();
+            for (int r = Math.Max(0, -iy0), end = Math.Min(staged, g.H - iy0); r < end; r++)
+                new ReadOnlySpan<float>(plane + (long)(iy0 + r) * g.W, g.W).CopyTo(new Span<float>(stage + r * stageW + g.PadLeft, g.W));
+            for (int i = 0; i < rows; i++)
             {
-                float* s = stage + r * stageW;
-                int iy = 2 * ty - g.PadTop + r;
-                if (iy < 0 || iy >= g.H)
-                {
-                    new Span<float>(s, stageW).Clear();
-                    continue;
-                }
-                new Span<float>(s, g.PadLeft).Clear();
-                new ReadOnlySpan<float>(plane + (long)iy * g.W, g.W).CopyTo(new Span<float>(s + g.PadLeft, g.W));
-                new Span<float>(s + g.PadLeft + g.W, stageW - g.PadLeft - g.W).Clear();
+                float* dst = v + ci * ld + (long)i * tilesW;
+                float* s = stage + 2 * i * stageW;
+                for (int tx = 0; tx < tilesW; tx += Lanes) InputBlock(s + 2 * tx, stageW, dst + tx, xiStride);
             }
-            float* dst = v + ci * ld;
-            for (int tx = 0; tx < tilesW; tx += Lanes) InputBlock(stage + 2 * tx, stageW, dst + tx, xiStride);
         }
     }
 
