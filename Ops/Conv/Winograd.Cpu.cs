@@ -21,9 +21,10 @@ namespace Engine.Ops;
 /// <para>
 /// Error: the transforms are sums and differences of at most nine terms (the weight's are formed in float64 and
 /// rounded once), so the result differs from the exact sum by a small multiple of float32's unit roundoff times
-/// the sum of the absolute transformed products; in practice a few times the direct path's error (see
-/// <see cref="ConvAlgorithms.AllowWinograd"/>). F(4x4, 3x3) would save more multiply-adds but its transforms
-/// carry coefficients up to 8 and 1/24, which loses about three more bits; not used.
+/// the sum of the absolute transformed products; measured, about the direct path's error (see
+/// <see cref="ConvAlgorithms.AllowWinograd"/>). F(4x4, 3x3) would need 36 products per 16 outputs (a quarter of the
+/// direct path's instead of 4/9), but its transforms' coefficients (up to 5 in Bᵀ, 8 in Aᵀ, 1/24 in G) amplify the
+/// rounding by about an order of magnitude; not used.
 /// </para>
 /// </remarks>
 internal static unsafe class WinogradCpu
@@ -35,8 +36,14 @@ internal static unsafe class WinogradCpu
     /// </summary>
     private const long ChunkBytes = 2L << 20;
 
-    /// <summary>Fewest output tiles (batch included) for which the path pays: below it the direct path's one product wins.</summary>
-    private const long MinTiles = 16;
+    /// <summary>Fewest tiles a chunk is cut to for the threads' sake (see <see cref="ChunkRows"/>).</summary>
+    private const long MinChunkTiles = 64;
+
+    /// <summary>
+    /// Fewest output tiles (batch included) for which the path is taken: with fewer, the weight transform and the
+    /// per-chunk packing of the transformed weights cost more than the multiply-adds saved.
+    /// </summary>
+    private const long MinTiles = 64;
 
     /// <summary>Whether the forward pass of <paramref name="g"/> takes this path (the caller has checked float32).</summary>
     public static bool Handles(ConvGeometry g) =>
@@ -76,8 +83,11 @@ internal static unsafe class WinogradCpu
         long tilesW = (g.Wo + 1) / 2, rows = (long)g.N * ((g.Ho + 1) / 2);
         long tiles = Math.Max(32, ChunkBytes / (16L * sizeof(float) * (g.Cin + g.Cout)));
         long perChunk = Math.Max(1, tiles / tilesW);
-        // At least eight chunks where the rows allow, so that a small batch still spreads over the threads.
-        return (int)Math.Max(1, Math.Min(perChunk, (rows + 7) / 8));
+        // At least eight chunks where the rows allow, so that a small batch still spreads over the threads, but not
+        // below MinChunkTiles: every chunk packs the 16 transformed weights for its products, which costs as much as
+        // the products themselves when a chunk has a handful of tiles.
+        long spread = Math.Max((rows + 7) / 8, (MinChunkTiles + tilesW - 1) / tilesW);
+        return (int)Math.Max(1, Math.Min(perChunk, spread));
     }
 
     private static void Run(ConvGeometry g, float* x, float* u, float* bias, float* y)

@@ -30,41 +30,63 @@ internal static unsafe class WinogradTransforms
     /// <summary>
     /// U[ξ, o, i] = (G g Gᵀ)[ξ] for the 3x3 filter g of output channel o and input channel i: w[o, i] as it lies, or,
     /// when <paramref name="flipped"/>, w[i, o] rotated by 180 degrees (the input gradient's kernel, w of shape (cin, cout, 3, 3)).
-    /// Formed in float64 and rounded once.
+    /// Formed in float64, four filters per vector, and rounded once.
     /// </summary>
     public static void Weights(float* w, int cout, int cin, bool flipped, float* u)
     {
-        nint ws = (nint)w, us = (nint)u;
-        long plane = (long)cout * cin;
-        CpuParallel.For(cout, cin * 80.0, (start, end) =>
+        long pairs = (long)cout * cin;
+        using var turned = new ConvScratch<float>(flipped ? pairs * 9 : 0);
+        if (flipped)
         {
-            double* g = stackalloc double[9];
-            double* t = stackalloc double[12];
-            for (long o = start; o < end; o++)
-                for (int i = 0; i < cin; i++)
+            for (long o = 0; o < cout; o++)
+                for (long i = 0; i < cin; i++)
                 {
-                    float* src = (float*)ws + (flipped ? (long)i * cout + o : o * cin + i) * 9;
-                    for (int k = 0; k < 9; k++) g[k] = src[flipped ? 8 - k : k];
-                    // t = G g (4x3), then U = t Gᵀ (4x4).
-                    for (int c = 0; c < 3; c++)
-                    {
-                        double g0 = g[c], g1 = g[3 + c], g2 = g[6 + c];
-                        t[c] = g0;
-                        t[3 + c] = 0.5 * (g0 + g1 + g2);
-                        t[6 + c] = 0.5 * (g0 - g1 + g2);
-                        t[9 + c] = g2;
-                    }
-                    float* dst = (float*)us + o * cin + i;
-                    for (int k = 0; k < 4; k++)
-                    {
-                        double t0 = t[3 * k], t1 = t[3 * k + 1], t2 = t[3 * k + 2];
-                        dst[(4 * k + 0) * plane] = (float)t0;
-                        dst[(4 * k + 1) * plane] = (float)(0.5 * (t0 + t1 + t2));
-                        dst[(4 * k + 2) * plane] = (float)(0.5 * (t0 - t1 + t2));
-                        dst[(4 * k + 3) * plane] = (float)t2;
-                    }
+                    float* src = w + (i * cout + o) * 9, dst = turned.Ptr + (o * cin + i) * 9;
+                    for (int k = 0; k < 9; k++) dst[k] = src[8 - k];
                 }
+            w = turned.Ptr;
+        }
+        nint ws = (nint)w, us = (nint)u;
+        CpuParallel.For((pairs + 3) / 4, 200, (start, end) =>
+        {
+            for (long b = start; b < end; b++) WeightBlock((float*)ws, (float*)us, pairs, 4 * b);
         });
+    }
+
+    /// <summary>Filters [p, p + 4) (those below <paramref name="pairs"/>) of the flattened (o, i) order.</summary>
+    private static void WeightBlock(float* w, float* u, long pairs, long p)
+    {
+        int count = (int)Math.Min(4, pairs - p);
+        float* src = w + p * 9;
+        Vector256<double> Tap(int k) => Vector256.Create(
+            (double)src[k], count > 1 ? src[9 + k] : 0, count > 2 ? src[18 + k] : 0, count > 3 ? src[27 + k] : 0);
+        var half = Vector256.Create(0.5);
+        // t = G g (rows of t: g's rows combined), column by column; then U = t Gᵀ row by row.
+        Vector256<double> g00 = Tap(0), g01 = Tap(1), g02 = Tap(2), g10 = Tap(3), g11 = Tap(4), g12 = Tap(5), g20 = Tap(6), g21 = Tap(7), g22 = Tap(8);
+        var t1a = half * (g00 + g10 + g20); var t1b = half * (g01 + g11 + g21); var t1c = half * (g02 + g12 + g22);
+        var t2a = half * (g00 - g10 + g20); var t2b = half * (g01 - g11 + g21); var t2c = half * (g02 - g12 + g22);
+        float* dst = u + p;
+        WeightRow(g00, g01, g02, half, dst, pairs, count);
+        WeightRow(t1a, t1b, t1c, half, dst + 4 * pairs, pairs, count);
+        WeightRow(t2a, t2b, t2c, half, dst + 8 * pairs, pairs, count);
+        WeightRow(g20, g21, g22, half, dst + 12 * pairs, pairs, count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WeightRow(Vector256<double> t0, Vector256<double> t1, Vector256<double> t2, Vector256<double> half, float* dst, long pairs, int count)
+    {
+        Put(t0, dst, count);
+        Put(half * (t0 + t1 + t2), dst + pairs, count);
+        Put(half * (t0 - t1 + t2), dst + 2 * pairs, count);
+        Put(t2, dst + 3 * pairs, count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(Vector256<double> v, float* dst, int count)
+    {
+        var f = Vector256.Narrow(v, v).GetLower();
+        if (count == 4) f.Store(dst);
+        else for (int k = 0; k < count; k++) dst[k] = f.GetElement(k);
     }
 
     /// <summary>
