@@ -10,7 +10,7 @@ public static class ConvAlgorithms
 
     /// <summary>
     /// Whether float32 3x3 convolutions (stride 1, dilation 1, one group, at least
-    /// <see cref="WinogradMinChannels"/> input and output channels) may run through Winograd's minimal filtering
+    /// <see cref="WinogradMinChannels"/> input and output channels and 64 output tiles of 2x2) may run through Winograd's minimal filtering
     /// algorithm F(2x2, 3x3) on the CPU, for the forward pass and the input gradient. Default true. Process-wide.
     /// </summary>
     /// <remarks>
@@ -29,7 +29,8 @@ public static class ConvAlgorithms
 
     /// <summary>
     /// The fewest input and output channels for which the Winograd path is taken: below it the transforms cost
-    /// more than the multiply-adds they save.
+    /// more than the multiply-adds they save (measured: 8 input channels into 32 outputs ran at 1.45 of the direct
+    /// path's time). Below 24 input channels it is taken only when there are no more output channels than input ones.
     /// </summary>
     public const int WinogradMinChannels = 16;
 }

@@ -29,14 +29,14 @@ public class ConvWinogradTests
     public static TheoryData<ConvSpec> Shapes() => new()
     {
         new(3, true, 16, 9, 11, 16, 3, 3, PadH: 1, PadW: 1, Bias: true),   // odd height and width: partial tiles
-        new(1, true, 16, 1, 130, 24, 3, 3, PadH: 1, PadW: 1),              // a one-row image, batch of one
-        new(1, true, 20, 130, 1, 16, 3, 3, PadH: 1, PadW: 1, Bias: true),  // a one-column image
+        new(1, true, 24, 1, 130, 32, 3, 3, PadH: 1, PadW: 1),              // a one-row image, batch of one
+        new(1, true, 20, 130, 1, 20, 3, 3, PadH: 1, PadW: 1, Bias: true),  // a one-column image
         new(3, true, 96, 12, 10, 80, 3, 3, PadH: 1, PadW: 1),              // many channels
-        new(8, true, 17, 8, 8, 33, 3, 3),                                  // no padding (the input gradient pads by 2)
+        new(8, true, 25, 8, 8, 33, 3, 3),                                  // no padding (the input gradient pads by 2)
         new(4, true, 16, 7, 9, 16, 3, 3, PadH: 2, PadW: 2),                // padding 2 (the input gradient pads by 0)
-        new(6, true, 16, 5, 12, 18, 3, 3, PadH: 0, PadW: 1),               // different paddings in height and width
+        new(6, true, 18, 5, 12, 18, 3, 3, PadH: 0, PadW: 1),               // different paddings in height and width
         new(1, false, 16, 17, 16, 16, 3, 3, Mode: "same", Bias: true),    // unbatched, 'same'
-        new(4, true, 24, 33, 35, 20, 3, 3, PadH: 1, PadW: 1, Bias: true),  // rows of 18 tiles: whole vectors and a tail
+        new(4, true, 24, 33, 35, 28, 3, 3, PadH: 1, PadW: 1, Bias: true),  // rows of 18 tiles: whole vectors and a tail
     };
 
     [Theory]
@@ -48,10 +48,13 @@ public class ConvWinogradTests
     {
         var rng = new System.Random(2026);
         int checkedShapes = 0;
-        for (int i = 0; i < 60 && checkedShapes < 20; i++)
+        for (int i = 0; i < 100 && checkedShapes < 20; i++)
         {
             int pad = rng.Next(0, 3);
-            var s = new ConvSpec(rng.Next(1, 5), rng.Next(6) != 0, rng.Next(16, 41), rng.Next(1, 21), rng.Next(1, 21), rng.Next(16, 41), 3, 3,
+            // Both directions must qualify (the input gradient swaps the channels): 24+ channels, or the same 16 to 23.
+            int cin = rng.Next(24, 49), cout = rng.Next(24, 49);
+            if (rng.Next(4) == 0) cin = cout = rng.Next(16, 24);
+            var s = new ConvSpec(rng.Next(1, 5), rng.Next(6) != 0, cin, rng.Next(1, 25), rng.Next(1, 25), cout, 3, 3,
                 PadH: pad, PadW: rng.Next(3) == 0 ? rng.Next(0, 3) : pad, Bias: rng.Next(2) == 0);
             if (!s.Batched) s = s with { N = 1 };
             if (!s.Valid || !Takes(s, forward: true) || !Takes(s, forward: false)) continue;
@@ -189,6 +192,9 @@ public class ConvWinogradTests
     {
         Assert.False(Takes(new ConvSpec(2, true, 8, 16, 16, 32, 3, 3, PadH: 1, PadW: 1), forward: true), "8 input channels");
         Assert.False(Takes(new ConvSpec(2, true, 32, 16, 16, 8, 3, 3, PadH: 1, PadW: 1), forward: true), "8 output channels");
+        Assert.False(Takes(new ConvSpec(2, true, 16, 16, 16, 64, 3, 3, PadH: 1, PadW: 1), forward: true), "16 input channels into 64");
+        Assert.True(Takes(new ConvSpec(2, true, 64, 16, 16, 16, 3, 3, PadH: 1, PadW: 1), forward: true), "64 input channels into 16");
+        Assert.False(Takes(new ConvSpec(1, true, 32, 14, 14, 32, 3, 3, PadH: 1, PadW: 1), forward: true), "49 tiles");
         Assert.False(Takes(new ConvSpec(2, true, 32, 16, 16, 32, 3, 3, 2, 2, 1, 1), forward: true), "stride 2");
         Assert.False(Takes(new ConvSpec(2, true, 32, 16, 16, 32, 3, 3, PadH: 2, PadW: 2, DH: 2, DW: 2), forward: true), "dilation 2");
         Assert.False(Takes(new ConvSpec(2, true, 32, 16, 16, 32, 3, 3, PadH: 1, PadW: 1, Groups: 2), forward: true), "two groups");
