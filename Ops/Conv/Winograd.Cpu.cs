@@ -68,7 +68,7 @@ internal static unsafe class WinogradCpu
         && g.Cin >= ConvAlgorithms.WinogradMinChannels && g.Cout >= ConvAlgorithms.WinogradMinChannels
         && (g.Cin >= DeepInputChannels || g.Cout <= g.Cin)
         && g.Ho > 0 && g.Wo > 0 && (long)g.N * ((g.Ho + 1) / 2) * ((g.Wo + 1) / 2) >= MinTiles
-        && (long)((g.Wo + 1) / 2) * 16 * (g.Cin + g.Cout) <= int.MaxValue;
+        && g.W < 1 << 28 && g.Wo < 1 << 28; // the staged rows' widths and a chunk's tile count stay ints
 
     /// <summary>y = conv(x, w) + bias; contiguous operands, <paramref name="bias"/> may be null.</summary>
     public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y)
