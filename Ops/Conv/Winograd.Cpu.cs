@@ -5,7 +5,7 @@ namespace Engine.Ops;
 
 /// <summary>
 /// Float32 3x3 convolutions (stride 1, dilation 1, one group) by Winograd's minimal filtering algorithm F(2x2, 3x3)
-/// (Lavin and Gray, 2015): each 2x2 output tile is <c>Aᵀ [Σ_ci (G g Gᵀ) ⊙ (Bᵀ d Bᵀᵀ)] A</c> for the 4x4 input tile d
+/// (Lavin and Gray, 2015): each 2x2 output tile is <c>Aᵀ [Σ_ci (G g Gᵀ) ⊙ (Bᵀ d B)] A</c> for the 4x4 input tile d
 /// around it, so the sum over input channels becomes 16 matrix products (Cout x Cin) · (Cin x tiles), one per
 /// position of the 4x4 transformed tile, through the engine's GEMM. The input gradient of such a convolution is
 /// the same kind of convolution (see <see cref="ConvGeometry.InputGradientConv"/>) and goes the same way.
