@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Engine.Cpu;
+using Engine.Ops;
 using Spectre.Console;
 
 namespace Engine.Samples.Cli.Bench;
@@ -40,9 +41,17 @@ internal static class OpsBench
         var device = DeviceBench.Option();
         var maxLoad = BenchLoad.MaxLoadOption();
         var refuse = BenchLoad.RefuseOption();
-        var command = new Command("ops", "Forward and backward time of every operator family on fixed shapes.") { threads, dtype, filter, repeat, warmup, torch, device, maxLoad, refuse };
-        command.SetAction(parse => Run(parse.GetValue(threads), parse.GetValue(dtype)!, parse.GetValue(filter), parse.GetValue(repeat), parse.GetValue(warmup), parse.GetValue(torch), parse.GetValue(device)!,
-            parse.GetValue(maxLoad), parse.GetValue(refuse)));
+        var noWinograd = new Option<bool>("--no-winograd")
+        {
+            Description = "Convolutions without the Winograd path (ConvAlgorithms.AllowWinograd = false): the direct path, for A/B comparisons.",
+        };
+        var command = new Command("ops", "Forward and backward time of every operator family on fixed shapes.") { threads, dtype, filter, repeat, warmup, torch, device, maxLoad, refuse, noWinograd };
+        command.SetAction(parse =>
+        {
+            ConvAlgorithms.AllowWinograd = !parse.GetValue(noWinograd);
+            return Run(parse.GetValue(threads), parse.GetValue(dtype)!, parse.GetValue(filter), parse.GetValue(repeat), parse.GetValue(warmup), parse.GetValue(torch), parse.GetValue(device)!,
+                parse.GetValue(maxLoad), parse.GetValue(refuse));
+        });
         return command;
     }
 
