@@ -215,6 +215,7 @@ public unsafe class GemmTests
     [InlineData(1, 300, 300)]
     [InlineData(300, 1, 300)]
     [InlineData(300, 300, 1)]
+    [InlineData(97, 1500, 47)]  // a tiny A (one k block, L1-sized): with threads the workers split the columns, edge rows and columns
     public void BlockBoundaryShapes_MatchReference(int m, int n, int k)
     {
         var layouts = new[] { (Layout.RowMajor, Layout.RowMajor, 0.0), (Layout.ColMajor, Layout.StridedCols, 0.75) };
@@ -237,6 +238,9 @@ public unsafe class GemmTests
     [InlineData(64, 256, 2000)]
     [InlineData(12, 300, 1500)] // ... with the columns split among the workers
     [InlineData(100, 150, 1153)] // k blocks of uneven nominal split (2 x 512 + 129 for AVX-512) made nearly equal
+    // A tiny A (one k block, L1-sized) with many rows: one thread splits nothing, more split the columns, not the rows.
+    [InlineData(96, 8192, 48)]   // conv2d_patch4's forward product
+    [InlineData(97, 1500, 47)]
     public void ResultBitsDoNotDependOnThreadCount(int m, int n, int k)
     {
         foreach (var path in AllPaths)

@@ -131,6 +131,7 @@ public class ConvSelfPackedDeterminismTests
             new(8, true, 24, 16, 16, 40, 3, 3, 1, 1, 1, 1, Bias: true),
             new(6, true, 16, 12, 12, 32, 3, 3, 1, 1, 2, 2, DH: 2, DW: 2, Groups: 2, Bias: true),
             new(16, true, 64, 8, 8, 96, 1, 1, Bias: true),
+            new(8, true, 3, 64, 64, 96, 4, 4, 4, 4, Bias: true), // patches: a tiny weight, the workers split the columns
         ];
         foreach (var s in specs)
         {

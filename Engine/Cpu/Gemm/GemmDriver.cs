@@ -38,6 +38,9 @@ internal static unsafe class GemmDriver<T, K>
     // Largest packed B (all k blocks of one column block) that a deep product packs whole to run in one fork.
     private const long WholeBBytes = 4L << 20;
 
+    // Largest A (one k block) for which the items split the columns however many rows it has: it stays in L1.
+    private const long TinyABytes = 32L << 10;
+
     // Largest A packed once for a whole call when the items split the columns (each would otherwise pack all of it).
     private const long SharedABytes = 1L << 20;
 
@@ -132,7 +135,7 @@ internal static unsafe class GemmDriver<T, K>
             long mPanels = (m + K.MR - 1) / K.MR;
             long nPanels = (Math.Min(n, K.NC) + K.NR - 1) / K.NR;
             int items = tasks == 1 ? 1 : ItemsPerWorker * tasks;
-            bool splitM = mPanels >= items || mPanels >= nPanels;
+            bool splitM = (mPanels >= items || mPanels >= nPanels) && !TinyA(mPanels, k, nPanels, items);
             _mPanels = mPanels;
             _rowChunks = 1;
             if (splitM)
@@ -146,6 +149,18 @@ internal static unsafe class GemmDriver<T, K>
             }
             _colChunks = splitM ? 1 : (int)Math.Min(nPanels, items);
         }
+
+        // An A that packs into a few dozen KiB in one k block (a patch embedding's or a thin pointwise convolution's
+        // weight: 96 x 48 for the bench's conv2d_patch4) is better shared whole than split: with the columns split, A is
+        // packed once for the call and stays in L1, and each B panel is packed into its worker's own buffer and used at
+        // once by every A panel. Split by rows, every item streams the whole packed B block (768 KiB for conv2d_patch4)
+        // that the other worker packed half of, through L2 or from the other core. conv2d_patch4's forward was bimodal
+        // across processes that way: 28 pairs of processes alternating builds (bench ops, 2 threads, loaded 2-vCPU
+        // Zen 4 VM, load 4.5-13, 2026-12-07), the row split's minimum was 0.70-0.92 ms in 10 of 28 and mostly 0.45-0.52
+        // in the others, the column split's 0.79 in 1 of 28 and mostly 0.39-0.41 in the others. The same bits: the
+        // split never changes an element's operations.
+        private static bool TinyA(long mPanels, int k, long nPanels, int items) =>
+            items > 1 && k <= K.KC && mPanels * K.MR * k * sizeof(T) <= TinyABytes && nPanels >= items;
 
         public void SetOperands(GemmOperand<T>? aOp, GemmOperand<T>? bOp, int cBlock, long cBlockStride)
         {
