@@ -131,11 +131,11 @@ public static partial class CpuParallel
         private MailSlot _mail;
 
         // The slot an idle worker polls, alone on its cache lines. The worker used to poll it with an atomic exchange,
-        // a write that takes the line from every other core on each turn of its loop; whatever the garbage collector
-        // happened to place beside the worker then ran at the speed of a contended line. Sequencer-Nano's train step
-        // was bimodal across processes in every build (about 470 img/s in roughly half of the processes, 600-690 in
-        // the others, at one thread a steady 350): the idle worker now only reads the slot until a job is there, and
-        // the slot is padded away from its neighbours; ten processes in a row then ran at 606-690.
+        // a write that takes the line from every other core on each turn of its loop, so whatever the garbage
+        // collector placed beside the worker ran at the speed of a contended line. The idle worker now only reads the
+        // slot until a job is there. (This was first taken for the cause of Sequencer-Nano's per-process slow mode:
+        // twenty processes in a row ran fast after it, but later runs fell into the slow mode again; that one's cause
+        // is still open, see docs/benchmarks.md.)
         [StructLayout(LayoutKind.Explicit, Size = 192)]
         private struct MailSlot
         {
