@@ -29,11 +29,12 @@ internal interface IUnaryVectorOp
 /// the cache (non-temporal stores), so the op that reads them next fetches them back from memory; these loops keep
 /// them in cache. They run 256-bit vectors where accelerated, else <see cref="Vector{T}"/>, then a scalar tail (never
 /// an overlapping last vector: the output may be an input, in place; it must not overlap one partially). Not 512
-/// bits: on the AVX-512 development machine (AMD EPYC, Zen 5) a 512-bit add, multiply or divide of 1 M floats ran
-/// 5-10% slower than a 256-bit one, one thread or two, in the same process (issue 20): the loops are bound by the
+/// bits: on the AVX-512 development machine (AMD EPYC, Zen 4: 512-bit operations double-pumped) a 512-bit add,
+/// multiply or divide of 1 M floats ran 5-10% slower than a 256-bit one, one thread or two, in the same process (issue 20): the loops are bound by the
 /// caches' bandwidth, not by the arithmetic. Ordinary stores pay where the output is still cached when its consumer
-/// runs (add, quiet machine: the bench's median halved); on a machine whose shared L3 other processes thrash, the
-/// read-for-ownership each one costs made sub, mul and div's bench medians about twice TensorPrimitives' (issue 20).
+/// runs (quiet machine, docs/benchmarks.md: add's bench median halved, sub's and mul's forward minima fell by a third);
+/// under other processes' load the read-for-ownership each one costs made their medians about twice TensorPrimitives'.
+/// Division's forward is about 7% slower than TensorPrimitives' 512-bit one (quiet).
 /// </summary>
 internal static class VectorLoops
 {
