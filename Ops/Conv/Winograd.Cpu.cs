@@ -122,9 +122,9 @@ internal static unsafe class WinogradCpu
         // Row stride of the transformed input and products: room for the last row's whole vectors past the end.
         long ld = (tiles + WinogradTransforms.Lanes + 15) & ~15L;
         int stageW = WinogradTransforms.StageWidth(tilesW);
-        float* v = (float*)Scratch.Transformed.Get(16L * g.Cin * ld * sizeof(float));
-        float* m = (float*)Scratch.Products.Get(16L * g.Cout * ld * sizeof(float));
-        float* stage = (float*)Scratch.Stage.Get((2L * count + 2) * stageW * sizeof(float));
+        float* v = (float*)Transformed.Get(16L * g.Cin * ld * sizeof(float));
+        float* m = (float*)Products.Get(16L * g.Cout * ld * sizeof(float));
+        float* stage = (float*)Stage.Get((2L * count + 2) * stageW * sizeof(float));
         for (int i = 0; i < count;)
         {
             // The chunk's rows in runs of one image each.
@@ -143,31 +143,10 @@ internal static unsafe class WinogradCpu
         }
     }
 
-    /// <summary>Grow-only, 64-byte-aligned native buffers, one per thread and purpose, so chunks allocate nothing after warm-up.</summary>
-    private sealed class Scratch
-    {
-        [ThreadStatic] private static Scratch? t_transformed, t_products, t_stage;
+    // This thread's grow-only native buffers (the GEMM's kind), so chunks allocate nothing after warm-up.
+    [ThreadStatic] private static GemmBuffer? t_transformed, t_products, t_stage;
 
-        private void* _ptr;
-        private nuint _bytes;
-
-        public static Scratch Transformed => t_transformed ??= new Scratch();
-        public static Scratch Products => t_products ??= new Scratch();
-        public static Scratch Stage => t_stage ??= new Scratch();
-
-        public void* Get(long bytes)
-        {
-            if ((nuint)bytes > _bytes)
-            {
-                NativeMemory.AlignedFree(_ptr);
-                _ptr = null;
-                _bytes = 0;
-                _ptr = NativeMemory.AlignedAlloc((nuint)bytes, 64);
-                _bytes = (nuint)bytes;
-            }
-            return _ptr;
-        }
-
-        ~Scratch() => NativeMemory.AlignedFree(_ptr);
-    }
+    private static GemmBuffer Transformed => t_transformed ??= new GemmBuffer();
+    private static GemmBuffer Products => t_products ??= new GemmBuffer();
+    private static GemmBuffer Stage => t_stage ??= new GemmBuffer();
 }
