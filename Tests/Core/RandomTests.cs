@@ -259,7 +259,16 @@ public class RandomGlobalStateTests
         foreach (var make in makers)
             Bitwise(WithThreads(1, make), WithThreads(2, make), "1 vs 2 threads");
     }
+}
 
+/// <summary>
+/// The default generator's seeding. It draws from <see cref="Generator.Default"/> and expects its own draws in
+/// order, so it runs in the serial collection: a test beside it drawing from the default generator would
+/// interleave.
+/// </summary>
+[Collection(Engine.Tests.Support.SerialCollection.Name)]
+public class DefaultGeneratorTests
+{
     [Fact]
     public void DefaultGeneratorIsSeededByManualSeed()
     {
