@@ -20,6 +20,11 @@ internal static unsafe class RfftKernels
             Gemm(Rows(planes), hk2, hw, alpha, x, hw, 1, b.Forward<T>(), hk2, 1, 0, spectrum, hk2);
             return;
         }
+        if (typeof(T) == typeof(float) && RfftPlanesF32.Applies(b))
+        {
+            RfftPlanesF32.Forward((float*)x, (float*)spectrum, planes, b, alpha, weighted: false);
+            return;
+        }
         var t = Alloc<T>(planes * hk2);
         try
         {
@@ -72,6 +77,11 @@ internal static unsafe class RfftKernels
         if (b.Dense)
         {
             Gemm(Rows(planes), hk2, hw, alpha, gy, hw, 1, b.Inverse<T>(), 1, hw, 0, gSpectrum, hk2);
+            return;
+        }
+        if (typeof(T) == typeof(float) && RfftPlanesF32.Applies(b))
+        {
+            RfftPlanesF32.Forward((float*)gy, (float*)gSpectrum, planes, b, alpha, weighted: true);
             return;
         }
         var t = Alloc<T>(planes * hk2);
