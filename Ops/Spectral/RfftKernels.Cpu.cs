@@ -43,6 +43,11 @@ internal static unsafe class RfftKernels
             Gemm(Rows(planes), hw, hk2, alpha, gSpectrum, hk2, 1, b.Forward<T>(), 1, hk2, 0, gx, hw);
             return;
         }
+        if (typeof(T) == typeof(float) && RfftPlanesF32.Applies(b))
+        {
+            RfftPlanesF32.Inverse((float*)gSpectrum, (float*)gx, planes, b, alpha, weighted: false);
+            return;
+        }
         var t = Alloc<T>(planes * hk2);
         try
         {
@@ -59,6 +64,11 @@ internal static unsafe class RfftKernels
         if (b.Dense)
         {
             Gemm(Rows(planes), hw, hk2, alpha, spectrum, hk2, 1, b.Inverse<T>(), hw, 1, 0, y, hw);
+            return;
+        }
+        if (typeof(T) == typeof(float) && RfftPlanesF32.Applies(b))
+        {
+            RfftPlanesF32.Inverse((float*)spectrum, (float*)y, planes, b, alpha, weighted: true);
             return;
         }
         var t = Alloc<T>(planes * hk2);

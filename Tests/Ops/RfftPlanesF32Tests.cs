@@ -6,8 +6,8 @@ using F = Engine.Ops.Functional;
 namespace Engine.Tests.Ops;
 
 /// <summary>
-/// The F32 plane kernel of rfft2 and of irfft2's spectrum gradient (Ops/Spectral/RfftPlanes.Cpu.cs): against the
-/// defining sum in double and against the F64 path, on odd, even, prime (generic radix), size-1 and
+/// The F32 plane kernels of rfft2 and irfft2 and of their gradients (Ops/Spectral/RfftPlanes.Cpu.cs): against the
+/// defining sums in double and against the F64 path, on odd, even, prime (generic radix), size-1 and
 /// unsupported (Bluestein, general path) map sizes, batches that leave a partial block; the same bits for any
 /// thread count. The dense path is switched off so that small maps take the plane kernel too.
 /// </summary>
@@ -56,6 +56,44 @@ public class RfftPlanesF32Tests
 
     [Theory]
     [MemberData(nameof(Sizes))]
+    public void Irfft2InFloat32MatchesTheSpecFormula(int h, int w, int planes)
+    {
+        using var forced = SpectralTests.Force("fft");
+        using var scope = Tensor.Scope();
+        int k = w / 2 + 1;
+        var spec = SpectralTests.RandomValues(planes * h * k * 2, h * 23 + w).Select(v => (double)(float)v).ToArray();
+        var t = Tensor.FromArray(spec, [planes, h, k, 2]).ToDType(DType.F32);
+        foreach (var (norm, scale) in new (string?, double)[] { (null, 1.0 / (h * w)), ("ortho", 1 / Math.Sqrt(h * w)), ("forward", 1) })
+        {
+            var y = F.Irfft2(t, [h, w], norm);
+            Assert.Equal([planes, h, w], y.Shape);
+            AssertClose(SpectralTests.NaiveIrfft2(spec, planes, h, w, scale), Doubles(y), 1e-5, $"irfft2 F32 {h}x{w} {norm}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
+    public void Rfft2GradientInFloat32MatchesFloat64(int h, int w, int planes)
+    {
+        using var forced = SpectralTests.Force("fft");
+        using var scope = Tensor.Scope();
+        int k = w / 2 + 1;
+        var x = SpectralTests.RandomValues(planes * h * w, h * 29 + w);
+        var g = SpectralTests.RandomValues(planes * h * k * 2, h * 31 + w).Select(v => (double)(float)v).ToArray();
+        foreach (var norm in new string?[] { null, "ortho", "forward" })
+        {
+            double[] Grad(DType dtype)
+            {
+                var s = Tensor.FromArray(x, [planes, h, w]).ToDType(dtype).RequiresGradInPlace();
+                F.Rfft2(s, norm).Backward(Tensor.FromArray(g, [planes, h, k, 2]).ToDType(dtype));
+                return Doubles(s.Grad!);
+            }
+            AssertClose(Grad(DType.F64), Grad(DType.F32), 1e-5, $"rfft2 gradient F32 {h}x{w} {norm}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Sizes))]
     public void Irfft2GradientInFloat32MatchesFloat64(int h, int w, int planes)
     {
         using var forced = SpectralTests.Force("fft");
@@ -90,15 +128,19 @@ public class RfftPlanesF32Tests
                     var x = Tensor.Randn([planes, h, w], DType.F32, generator: new Engine.Randomness.Generator(3));
                     var s = Tensor.Randn([planes, h, w / 2 + 1, 2], DType.F32, generator: new Engine.Randomness.Generator(4)).RequiresGradInPlace();
                     var g = Tensor.Randn([planes, h, w], DType.F32, generator: new Engine.Randomness.Generator(5));
-                    F.Irfft2(s, [h, w], "ortho").Backward(g);
-                    return [F.Rfft2(x, "ortho").ToArray<float>(), s.Grad!.ToArray<float>()];
+                    var gs = Tensor.Randn([planes, h, w / 2 + 1, 2], DType.F32, generator: new Engine.Randomness.Generator(6));
+                    var y = F.Irfft2(s, [h, w], "ortho");
+                    y.Backward(g);
+                    x.RequiresGradInPlace();
+                    var spectrum = F.Rfft2(x, "ortho");
+                    spectrum.Backward(gs);
+                    return [spectrum.ToArray<float>(), s.Grad!.ToArray<float>(), y.ToArray<float>(), x.Grad!.ToArray<float>()];
                 }
                 var one = Run(1);
                 foreach (int threads in new[] { 2, 3 })
                 {
                     var other = Run(threads);
-                    Assert.Equal(one[0], other[0]);
-                    Assert.Equal(one[1], other[1]);
+                    for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], other[i]);
                 }
             }
         }
@@ -110,11 +152,14 @@ public class RfftPlanesF32Tests
     {
         using var scope = Tensor.Scope();
         var x = Tensor.Randn([4, 32, 32], DType.F32, generator: new Engine.Randomness.Generator(8));
-        float[] plane, general;
-        plane = F.Rfft2(x, "ortho").ToArray<float>();
+        var spectrum = Tensor.Randn([4, 32, 17, 2], DType.F32, generator: new Engine.Randomness.Generator(9));
+        float[][] Run() => [F.Rfft2(x, "ortho").ToArray<float>(), F.Irfft2(spectrum, [32, 32], "ortho").ToArray<float>()];
+        var plane = Run();
+        float[][] general;
         RfftPlanesF32.Enabled = false;
-        try { general = F.Rfft2(x, "ortho").ToArray<float>(); }
+        try { general = Run(); }
         finally { RfftPlanesF32.Enabled = true; }
-        AssertClose(general.Select(v => (double)v).ToArray(), plane.Select(v => (double)v).ToArray(), 2e-6, "plane kernel against the general path");
+        for (int i = 0; i < plane.Length; i++)
+            AssertClose(general[i].Select(v => (double)v).ToArray(), plane[i].Select(v => (double)v).ToArray(), 2e-6, $"plane kernel against the general path ({i})");
     }
 }
