@@ -31,8 +31,11 @@ internal static unsafe class RfftPlanesF32
         set => t_disabled = !value;
     }
 
-    /// <summary>True when this thread's call for the map of <paramref name="b"/> takes this path.</summary>
-    public static bool Applies(RfftBasis b) => Enabled && !b.Dense && ColumnFftF32.Supports(b.H);
+    /// <summary>
+    /// True when this thread's call for the map of <paramref name="b"/> takes this path: not a dense-path map, the
+    /// column length has direct butterflies, and 256-bit vectors are hardware (elsewhere the general path is faster).
+    /// </summary>
+    public static bool Applies(RfftBasis b) => Enabled && !b.Dense && ColumnFftF32.Supports(b.H) && Vector256.IsHardwareAccelerated;
 
     // About 32 KiB of input per block: the block's W-pass output and one plane's H-pass buffers stay in L1/L2.
     private const int BlockFloats = 8192;
