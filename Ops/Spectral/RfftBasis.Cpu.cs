@@ -38,6 +38,8 @@ internal sealed unsafe class RfftBasis
     // Separable: ForwardW (W × 2K), InverseW (2K × W); Cos/Sin (H × H), symmetric.
     private readonly Pair _forwardW, _inverseW, _cosH, _sinH;
     private readonly Lazy<Pair> _forward, _inverse;
+    // Half-complex (W × W), for the F32 plane kernels: see BuildHalf.
+    private readonly Lazy<Pair> _forwardHalf, _inverseHalfT;
 
     private RfftBasis(int h, int w)
     {
@@ -49,6 +51,8 @@ internal sealed unsafe class RfftBasis
         // The dense matrices grow as (HW)², so they are made only when a call takes the dense path.
         _forward = new Lazy<Pair>(() => new Pair(BuildForwardDense()));
         _inverse = new Lazy<Pair>(() => new Pair(BuildInverseDense()));
+        _forwardHalf = new Lazy<Pair>(() => new Pair(BuildHalf(weighted: false)));
+        _inverseHalfT = new Lazy<Pair>(() => new Pair(BuildHalf(weighted: true)));
     }
 
     /// <summary>The angle 2π·t/n for an integer t reduced mod n first, so large products lose no accuracy.</summary>
@@ -92,6 +96,27 @@ internal sealed unsafe class RfftBasis
         return m;
     }
 
+    /// <summary>
+    /// The W pass in half-complex form (W × W, row x, column j): column j &lt; K is c_k·cos(2πkx/W) with k = j,
+    /// column K − 1 + k (0 &lt; k, K − 1 + k &lt; W) is −c_k·sin(2πkx/W). The imaginary parts of k = 0 and (even W)
+    /// k = W/2 are identically zero, so they are left out and the product is square: W real outputs per row
+    /// instead of 2K (for W = 32, one 32-float AVX-512 tile instead of two with 30 padding columns).
+    /// c_k = 1 for rfft2; the C2R weights of <see cref="Weight"/> for the spectrum gradient of irfft2
+    /// (the transpose of <see cref="InverseW{T}"/>).
+    /// </summary>
+    private double[] BuildHalf(bool weighted)
+    {
+        var m = new double[W * W];
+        for (int x = 0; x < W; x++)
+        {
+            for (int k = 0; k < K; k++)
+                m[x * W + k] = (weighted ? Weight(k) : 1) * Math.Cos(Angle((long)k * x, W));
+            for (int k = 1; K - 1 + k < W; k++)
+                m[x * W + K - 1 + k] = -(weighted ? Weight(k) : 1) * Math.Sin(Angle((long)k * x, W));
+        }
+        return m;
+    }
+
     private double Angle2d(int u, int n, int k, int x) => Angle((long)(u * n % H) * W + (long)(k * x % W) * H, (long)H * W);
 
     private double[] BuildForwardDense()
@@ -130,6 +155,10 @@ internal sealed unsafe class RfftBasis
 
     public T* Forward<T>() where T : unmanaged => _forward.Value.Get<T>();
     public T* Inverse<T>() where T : unmanaged => _inverse.Value.Get<T>();
+    /// <summary>The half-complex W pass of rfft2 (see <see cref="BuildHalf"/>).</summary>
+    public T* ForwardHalf<T>() where T : unmanaged => _forwardHalf.Value.Get<T>();
+    /// <summary>The half-complex W pass of irfft2's spectrum gradient: c_k-weighted (see <see cref="BuildHalf"/>).</summary>
+    public T* InverseHalfTransposed<T>() where T : unmanaged => _inverseHalfT.Value.Get<T>();
     public T* ForwardW<T>() where T : unmanaged => _forwardW.Get<T>();
     public T* InverseW<T>() where T : unmanaged => _inverseW.Get<T>();
     public T* CosH<T>() where T : unmanaged => _cosH.Get<T>();

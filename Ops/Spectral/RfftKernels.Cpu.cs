@@ -20,6 +20,11 @@ internal static unsafe class RfftKernels
             Gemm(Rows(planes), hk2, hw, alpha, x, hw, 1, b.Forward<T>(), hk2, 1, 0, spectrum, hk2);
             return;
         }
+        if (typeof(T) == typeof(float) && RfftPlanesF32.Applies(b))
+        {
+            RfftPlanesF32.Forward((float*)x, (float*)spectrum, planes, b, alpha, weighted: false);
+            return;
+        }
         var t = Alloc<T>(planes * hk2);
         try
         {
@@ -36,6 +41,11 @@ internal static unsafe class RfftKernels
         if (b.Dense)
         {
             Gemm(Rows(planes), hw, hk2, alpha, gSpectrum, hk2, 1, b.Forward<T>(), 1, hk2, 0, gx, hw);
+            return;
+        }
+        if (typeof(T) == typeof(float) && RfftPlanesF32.Applies(b))
+        {
+            RfftPlanesF32.Inverse((float*)gSpectrum, (float*)gx, planes, b, alpha, weighted: false);
             return;
         }
         var t = Alloc<T>(planes * hk2);
@@ -56,6 +66,11 @@ internal static unsafe class RfftKernels
             Gemm(Rows(planes), hw, hk2, alpha, spectrum, hk2, 1, b.Inverse<T>(), hw, 1, 0, y, hw);
             return;
         }
+        if (typeof(T) == typeof(float) && RfftPlanesF32.Applies(b))
+        {
+            RfftPlanesF32.Inverse((float*)spectrum, (float*)y, planes, b, alpha, weighted: true);
+            return;
+        }
         var t = Alloc<T>(planes * hk2);
         try
         {
@@ -72,6 +87,11 @@ internal static unsafe class RfftKernels
         if (b.Dense)
         {
             Gemm(Rows(planes), hk2, hw, alpha, gy, hw, 1, b.Inverse<T>(), 1, hw, 0, gSpectrum, hk2);
+            return;
+        }
+        if (typeof(T) == typeof(float) && RfftPlanesF32.Applies(b))
+        {
+            RfftPlanesF32.Forward((float*)gy, (float*)gSpectrum, planes, b, alpha, weighted: true);
             return;
         }
         var t = Alloc<T>(planes * hk2);

@@ -33,14 +33,14 @@ public class SpectralTests
         public void Dispose() { Engine.Ops.RfftBasis.DenseMaxPixels = 200; Engine.Ops.RfftKernels.FftMinRows = 8; }
     }
 
-    private static double[] RandomValues(int count, int seed)
+    internal static double[] RandomValues(int count, int seed)
     {
         var rng = new System.Random(seed);
         return Enumerable.Range(0, count).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
     }
 
     /// <summary>X[u,k] = scale Σ x[n,m] e^{−2πi(un/H + km/W)}, as (re, im) pairs.</summary>
-    private static double[] NaiveRfft2(double[] x, int planes, int h, int w, double scale)
+    internal static double[] NaiveRfft2(double[] x, int planes, int h, int w, double scale)
     {
         int k2 = w / 2 + 1;
         var y = new double[planes * h * k2 * 2];
@@ -63,7 +63,7 @@ public class SpectralTests
     }
 
     /// <summary>The spec's irfft2 of a half spectrum that need not be Hermitian: scale Re Σ c_k Y e^{+2πi(...)}.</summary>
-    private static double[] NaiveIrfft2(double[] spec, int planes, int h, int w, double scale)
+    internal static double[] NaiveIrfft2(double[] spec, int planes, int h, int w, double scale)
     {
         int k2 = w / 2 + 1;
         var y = new double[planes * h * w];

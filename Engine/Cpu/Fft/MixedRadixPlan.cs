@@ -61,7 +61,7 @@ internal sealed unsafe class MixedRadixPlan : FftPlan
 
     // The last pass combines p sub-transforms of the elements congruent to q mod p, stored one after
     // another; each of those is ordered the same way, recursively, by the earlier passes.
-    private static int[] DigitReversal(int n, int[] radices)
+    internal static int[] DigitReversal(int n, int[] radices)
     {
         var source = new int[n];
         for (int i = 0; i < n; i++)
