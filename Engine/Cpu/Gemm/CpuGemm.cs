@@ -189,6 +189,46 @@ public static unsafe class CpuGemm
         else throw new NotSupportedException($"gemm: element type {typeof(T).Name} is not supported (float or double).");
     }
 
+    /// <summary>
+    /// <c>C = A * B (+ C when <paramref name="accumulate"/>)</c> with an A packed beforehand (m = <c>a.Rows</c>,
+    /// k = <c>a.Depth</c>); B, C and the column blocks as in the operand overload, whose bits this gives for the
+    /// same kernel (the one <paramref name="a"/> was packed for), whatever the thread count.
+    /// </summary>
+    internal static void Gemm<T>(GemmPackedA<T> a, int n, GemmOperand<T>? bOp, T* b, long brs, long bcs, bool accumulate,
+        T* c, long rsc, int cBlock = 0, long cBlockStride = 0)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        int m = a.Rows, k = a.Depth;
+        T* ap = a.Data;
+        if (n == 0) return;
+        if (c == null) throw new ArgumentNullException(nameof(c));
+        if (bOp is null && b == null) throw new ArgumentNullException(nameof(b));
+        ArgumentOutOfRangeException.ThrowIfNegative(cBlock);
+        if (m > 1 && rsc < (cBlock == 0 ? n : Math.Min(cBlock, n)))
+            throw new ArgumentOutOfRangeException(nameof(rsc), "Rows of C (of each column block) must not overlap.");
+        T beta = accumulate ? T.One : T.Zero;
+        if (typeof(T) == typeof(float))
+        {
+            var bo = (GemmOperand<float>?)(object?)bOp;
+            float* af = (float*)ap, bf = (float*)b, cf = (float*)c;
+            float betaF = float.CreateTruncating(beta);
+            if (a.Kernel == GemmKernelKind.Avx512) GemmDriver<float, Avx512KernelF32>.Run(m, n, k, 1f, af, bo, bf, brs, bcs, betaF, cf, rsc, cBlock, cBlockStride);
+            else if (a.Kernel == GemmKernelKind.Avx2) GemmDriver<float, Avx2KernelF32>.Run(m, n, k, 1f, af, bo, bf, brs, bcs, betaF, cf, rsc, cBlock, cBlockStride);
+            else GemmDriver<float, PortableKernel<float>>.Run(m, n, k, 1f, af, bo, bf, brs, bcs, betaF, cf, rsc, cBlock, cBlockStride);
+        }
+        else
+        {
+            var bo = (GemmOperand<double>?)(object?)bOp;
+            double* ad = (double*)ap, bd = (double*)b, cd = (double*)c;
+            double betaD = double.CreateTruncating(beta);
+            if (a.Kernel == GemmKernelKind.Avx512) GemmDriver<double, Avx512KernelF64>.Run(m, n, k, 1.0, ad, bo, bd, brs, bcs, betaD, cd, rsc, cBlock, cBlockStride);
+            else if (a.Kernel == GemmKernelKind.Avx2) GemmDriver<double, Avx2KernelF64>.Run(m, n, k, 1.0, ad, bo, bd, brs, bcs, betaD, cd, rsc, cBlock, cBlockStride);
+            else GemmDriver<double, PortableKernel<double>>.Run(m, n, k, 1.0, ad, bo, bd, brs, bcs, betaD, cd, rsc, cBlock, cBlockStride);
+        }
+    }
+
     // Validates arguments and handles everything that needs no multiplication. Returns false when done.
     private static bool Prologue<T>(int m, int n, int k, T alpha, T* a, T* b, T beta, T* c, long cRowStride)
         where T : unmanaged, INumber<T>
