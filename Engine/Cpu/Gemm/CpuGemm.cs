@@ -74,6 +74,30 @@ public static unsafe class CpuGemm
         set => s_allowAvx512 = value;
     }
 
+    private static volatile int s_itemsPerWorker = DefaultItemsPerWorker;
+
+    /// <summary>The default of <see cref="ItemsPerWorker"/>.</summary>
+    public const int DefaultItemsPerWorker = 4;
+
+    /// <summary>
+    /// About how many work items (row or column chunks of C) a multi-threaded product is cut into per worker, claimed
+    /// dynamically: more, smaller items leave less idle time at the end of each k block when the workers run at
+    /// different speeds, at the price of more passes over the shared packed B. Process-wide, default
+    /// <see cref="DefaultItemsPerWorker"/>; for benchmarks (<c>engine bench gemm --items-per-worker</c> times another
+    /// value beside the default in the same run). The result's bits do not depend on it: the split never changes an
+    /// element's operations.
+    /// </summary>
+    public static int ItemsPerWorker
+    {
+        get => s_itemsPerWorker;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 64);
+            s_itemsPerWorker = value;
+        }
+    }
+
     /// <summary>True when the AVX2+FMA micro-kernels are used (hardware support and not forced off).</summary>
     internal static bool UsesAvx2 => Fma.IsSupported && Avx2.IsSupported && !ForcePortable;
 

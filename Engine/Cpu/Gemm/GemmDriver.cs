@@ -31,7 +31,6 @@ internal static unsafe class GemmDriver<T, K>
     // Below this many multiply-adds per worker, waking another thread costs more than it saves.
     private const long MinWorkPerTask = 1L << 20;
 
-    private const int ItemsPerWorker = 4;
 
     private const int Empty = 0, Packing = 1, Packed = 2;
 
@@ -163,7 +162,7 @@ internal static unsafe class GemmDriver<T, K>
             // is small in exactly that case).
             long mPanels = (m + K.MR - 1) / K.MR;
             long nPanels = (Math.Min(n, K.NC) + K.NR - 1) / K.NR;
-            int items = tasks == 1 ? 1 : ItemsPerWorker * tasks;
+            int items = tasks == 1 ? 1 : CpuGemm.ItemsPerWorker * tasks;
             bool splitM = (mPanels >= items || mPanels >= nPanels) && !TinyA(mPanels, k, nPanels, items);
             _mPanels = mPanels;
             _rowChunks = 1;

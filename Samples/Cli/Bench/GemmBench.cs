@@ -27,11 +27,19 @@ internal static class GemmBench
         var tf32 = new Option<bool>("--tf32") { Description = "On CUDA, let F32 products use TF32 tensor cores (Cuda.AllowTf32; torch.backends.cuda.matmul.allow_tf32 for the twin)." };
         var torch = new Option<bool>("--torch") { Description = "Also time torch.matmul on the same device in this run (Samples/bench/gemm_torch.py)." };
         var avx2 = new Option<bool>("--compare-avx2") { Description = "On an AVX-512 machine, also time the engine's AVX2 kernel in this run, in turns with the AVX-512 one (same-process ratio)." };
+        var items = new Option<int?>("--items-per-worker")
+        {
+            Description = $"Also time the engine with its products cut into about this many work items per worker (CpuGemm.ItemsPerWorker, default {CpuGemm.DefaultItemsPerWorker}), in turns with the default (same-process ratio).",
+        };
+        items.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is { } v && (v < 1 || v > 64)) result.AddError("--items-per-worker must be between 1 and 64.");
+        });
         var maxLoad = BenchLoad.MaxLoadOption();
         var refuse = BenchLoad.RefuseOption();
 
         var command = new Command("gemm", "GEMM throughput: on the CPU engine vs OpenBLAS and the FMA peak, on CUDA engine vs torch.matmul.")
-            { size, threads, dtype, repeat, device, tf32, torch, avx2, maxLoad, refuse };
+            { size, threads, dtype, repeat, device, tf32, torch, avx2, items, maxLoad, refuse };
         foreach (var option in new[] { size, threads, repeat })
         {
             option.Validators.Add(result =>
@@ -50,7 +58,12 @@ internal static class GemmBench
                 Console.Error.WriteLine("bench gemm: --tf32 applies to CUDA devices only.");
                 return 2;
             }
-            var settings = new Settings(n, t, r, withTorch, parse.GetValue(avx2), parse.GetValue(refuse));
+            if (parse.GetValue(items) is not null && parse.GetValue(avx2))
+            {
+                Console.Error.WriteLine("bench gemm: --items-per-worker and --compare-avx2 each time a second engine variant; ask for one at a time.");
+                return 2;
+            }
+            var settings = new Settings(n, t, r, withTorch, parse.GetValue(avx2), parse.GetValue(refuse), parse.GetValue(items));
             if (BenchLoad.Start("gemm", parse.GetValue(maxLoad), settings.Refuse) is not { } guard) return LoadGuard.LoadedExitCode;
             return f64 ? Run<double>(settings, guard) : Run<float>(settings, guard);
         });
@@ -60,7 +73,7 @@ internal static class GemmBench
     /// <summary>Wall-clock best and median; <paramref name="BestCpuSeconds"/>: the least CPU time of the calling thread (null where unknown).</summary>
     private readonly record struct Timing(double BestSeconds, double MedianSeconds, double? BestCpuSeconds = null);
 
-    private sealed record Settings(int N, int Threads, int Repeat, bool Torch, bool CompareAvx2, bool Refuse);
+    private sealed record Settings(int N, int Threads, int Repeat, bool Torch, bool CompareAvx2, bool Refuse, int? ItemsPerWorker);
 
     private static unsafe int Run<T>(Settings s, LoadGuard guard) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -79,7 +92,8 @@ internal static class GemmBench
 
             CpuParallel.ThreadCount = threads;
             Timing engine;
-            Timing? engineAvx2 = null;
+            Timing? engineAvx2 = null, engineItems = null;
+            bool? itemsSameBits = null;
             if (s.CompareAvx2 && CpuGemm.AllowAvx512 && CpuGemm.KernelName.StartsWith("AVX-512", StringComparison.Ordinal))
             {
                 (engine, var avx2) = TimeAlternately(repeat, () => EngineGemm(n, a, b, cEngine), () =>
@@ -89,6 +103,19 @@ internal static class GemmBench
                     finally { CpuGemm.AllowAvx512 = true; }
                 });
                 engineAvx2 = avx2;
+            }
+            else if (s.ItemsPerWorker is { } perWorker)
+            {
+                (engine, var split) = TimeAlternately(repeat, () => EngineGemm(n, a, b, cEngine), () =>
+                {
+                    CpuGemm.ItemsPerWorker = perWorker;
+                    try { EngineGemm(n, a, b, cBlas); }
+                    finally { CpuGemm.ItemsPerWorker = CpuGemm.DefaultItemsPerWorker; }
+                });
+                engineItems = split;
+                // The split must not change a bit (C of the default run is in cEngine, of the other in cBlas until OpenBLAS overwrites it).
+                itemsSameBits = new ReadOnlySpan<byte>(cEngine, (int)Math.Min(int.MaxValue, count * sizeof(T)))
+                    .SequenceEqual(new ReadOnlySpan<byte>(cBlas, (int)Math.Min(int.MaxValue, count * sizeof(T))));
             }
             else engine = TimeRuns(repeat, () => EngineGemm(n, a, b, cEngine));
             string kernel = CpuGemm.KernelName;
@@ -146,6 +173,10 @@ internal static class GemmBench
             table.AddRow("GFLOP/s (median)", F(engineMedian), F(blasMedian), Ratio(engineMedian / blasMedian));
             table.AddRow("% of FMA peak (best)", Ratio(engineBest / peak), Ratio(blasBest / peak), "");
             table.AddRow("best time (ms)", Ms(engine.BestSeconds), Ms(reference?.BestSeconds), "");
+            double? itemsBest = engineItems is { } ei ? flops / ei.BestSeconds / 1e9 : null;
+            if (itemsBest is { } ib)
+                table.AddRow($"engine, {s.ItemsPerWorker} items per worker, GFLOP/s (best)", F(ib), "",
+                    $"/ default {CpuGemm.DefaultItemsPerWorker} = {Ratio(ib / engineBest)}" + (itemsSameBits == true ? ", same bits" : ", BITS DIFFER"));
             if (avx2Best is { } a2)
                 table.AddRow("engine AVX2 kernel, GFLOP/s (best)", F(a2), "", $"AVX-512 / AVX2 = {Ratio(engineBest / a2)}");
             // On one thread the work runs on the calling thread, so its CPU time excludes the slices other
@@ -174,6 +205,7 @@ internal static class GemmBench
                 ["kernel"] = kernel, ["peak_isa"] = isa is { } ji ? PeakBench.IsaName(ji) : null, ["peak_gflops"] = Round(peak),
                 ["engine_peak_fraction"] = Round4(engineBest / peak), ["openblas_peak_fraction"] = Round4(blasBest / peak),
                 ["engine_avx2_gflops"] = Round(avx2Best),
+                ["items_per_worker"] = s.ItemsPerWorker, ["engine_items_gflops"] = Round(itemsBest), ["items_same_bits"] = itemsSameBits,
                 ["engine_cpu_gflops"] = Round(threads == 1 && engine.BestCpuSeconds is { } jc ? flops / jc / 1e9 : null),
                 ["openblas_cpu_gflops"] = Round(threads == 1 && reference?.BestCpuSeconds is { } jrc ? flops / jrc / 1e9 : null),
                 ["engine_avx2_cpu_gflops"] = Round(threads == 1 && engineAvx2?.BestCpuSeconds is { } jac ? flops / jac / 1e9 : null),
