@@ -72,7 +72,7 @@ public class PeakBenchTests
     }
 
     [CliBuiltFact]
-    public void ItemsPerWorker_TimesTheOtherSplitInTurns_WithTheSameBits()
+    public void ItemsPerWorker_TimesTheOtherSplitInTurns_WithTheSameBits_InEitherOrderWithOpenBlas()
     {
         // 200^3 on two threads: a multi-threaded product, so the split is really changed (CpuGemm.ItemsPerWorker).
         var (code, stdout, stderr) = EngineProcess.Run("bench", "gemm", "--size", "200", "--repeat", "3", "--threads", "2",
@@ -90,6 +90,14 @@ public class PeakBenchTests
             Assert.NotEqual(0, badCode);
             Assert.Contains("--items-per-worker must be between 1 and 64", badErr);
         }
+        var (firstCode, firstOut, firstErr) = EngineProcess.Run("bench", "gemm", "--size", "200", "--repeat", "3", "--threads", "2",
+            "--items-per-worker", "9", "--openblas-first", "--max-load", "100000");
+        Assert.True(firstCode == 0, firstErr);
+        var first = EngineProcess.LastJsonLine(firstOut);
+        Assert.Equal("openblas_first", first.GetProperty("order").GetString());
+        Assert.Equal("engine_first", json.GetProperty("order").GetString());
+        Assert.True(first.GetProperty("items_same_bits").GetBoolean(), "the split changed the result's bits (OpenBLAS first)");
+
         var (bothCode, _, bothErr) = EngineProcess.Run("bench", "gemm", "--size", "64", "--items-per-worker", "8", "--compare-avx2");
         Assert.Equal(2, bothCode);
         Assert.Contains("ask for one at a time", bothErr);

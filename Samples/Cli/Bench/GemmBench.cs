@@ -35,11 +35,12 @@ internal static class GemmBench
         {
             if (result.GetValueOrDefault<int?>() is { } v && (v < 1 || v > 64)) result.AddError("--items-per-worker must be between 1 and 64.");
         });
+        var blasFirst = new Option<bool>("--openblas-first") { Description = "Time OpenBLAS before the engine instead of after it (then pause a second): run both orders to see whether the order moves the ratio." };
         var maxLoad = BenchLoad.MaxLoadOption();
         var refuse = BenchLoad.RefuseOption();
 
         var command = new Command("gemm", "GEMM throughput: on the CPU engine vs OpenBLAS and the FMA peak, on CUDA engine vs torch.matmul.")
-            { size, threads, dtype, repeat, device, tf32, torch, avx2, items, maxLoad, refuse };
+            { size, threads, dtype, repeat, device, tf32, torch, avx2, items, blasFirst, maxLoad, refuse };
         foreach (var option in new[] { size, threads, repeat })
         {
             option.Validators.Add(result =>
@@ -63,7 +64,7 @@ internal static class GemmBench
                 Console.Error.WriteLine("bench gemm: --items-per-worker and --compare-avx2 each time a second engine variant; ask for one at a time.");
                 return 2;
             }
-            var settings = new Settings(n, t, r, withTorch, parse.GetValue(avx2), parse.GetValue(refuse), parse.GetValue(items));
+            var settings = new Settings(n, t, r, withTorch, parse.GetValue(avx2), parse.GetValue(refuse), parse.GetValue(items), parse.GetValue(blasFirst));
             if (BenchLoad.Start("gemm", parse.GetValue(maxLoad), settings.Refuse) is not { } guard) return LoadGuard.LoadedExitCode;
             return f64 ? Run<double>(settings, guard) : Run<float>(settings, guard);
         });
@@ -73,7 +74,7 @@ internal static class GemmBench
     /// <summary>Wall-clock best and median; <paramref name="BestCpuSeconds"/>: the least CPU time of the calling thread (null where unknown).</summary>
     private readonly record struct Timing(double BestSeconds, double MedianSeconds, double? BestCpuSeconds = null);
 
-    private sealed record Settings(int N, int Threads, int Repeat, bool Torch, bool CompareAvx2, bool Refuse, int? ItemsPerWorker);
+    private sealed record Settings(int N, int Threads, int Repeat, bool Torch, bool CompareAvx2, bool Refuse, int? ItemsPerWorker, bool OpenBlasFirst);
 
     private static unsafe int Run<T>(Settings s, LoadGuard guard) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -88,6 +89,19 @@ internal static class GemmBench
             {
                 a[i] = T.CreateTruncating(rng.NextDouble() * 2 - 1);
                 b[i] = T.CreateTruncating(rng.NextDouble() * 2 - 1);
+            }
+
+            // With --openblas-first, OpenBLAS is timed before the engine (then left a second for its threads to stop
+            // spinning), to show whether the order of the two blocks, not the code, moves the ratio.
+            OpenBlas? blas = null;
+            string blasReason = "";
+            Timing? reference = null;
+            if (s.OpenBlasFirst)
+            {
+                blas = OpenBlas.TryLoad(out blasReason);
+                blas?.SetThreads(threads);
+                reference = blas is null ? null : TimeRuns(repeat, () => BlasGemm(blas, n, a, b, cBlas));
+                Thread.Sleep(1000);
             }
 
             CpuParallel.ThreadCount = threads;
@@ -125,11 +139,16 @@ internal static class GemmBench
             FmaIsa? isa = FmaPeak.Widest;
             double? peak = isa is { } w ? FmaPeak.Measure(w, f64, threads) : null;
 
-            // Loaded only now: OpenBLAS starts its threads when told their number, and they spin
+            // Loaded only now by default: OpenBLAS starts its threads when told their number, and they spin
             // for a while, which would take cores from the engine's runs.
-            var blas = OpenBlas.TryLoad(out string blasReason);
-            blas?.SetThreads(threads);
-            Timing? reference = blas is null ? null : TimeRuns(repeat, () => BlasGemm(blas, n, a, b, cBlas));
+            if (!s.OpenBlasFirst)
+            {
+                blas = OpenBlas.TryLoad(out blasReason);
+                blas?.SetThreads(threads);
+                reference = blas is null ? null : TimeRuns(repeat, () => BlasGemm(blas, n, a, b, cBlas));
+            }
+            else if (blas is not null && (engineAvx2 is not null || engineItems is not null))
+                BlasGemm(blas, n, a, b, cBlas); // the engine's second variant wrote its C there: OpenBLAS's again, untimed
 
             double sampleError = SampledError(n, a, b, cEngine);
             double? maxDiff = null;
@@ -205,6 +224,7 @@ internal static class GemmBench
                 ["kernel"] = kernel, ["peak_isa"] = isa is { } ji ? PeakBench.IsaName(ji) : null, ["peak_gflops"] = Round(peak),
                 ["engine_peak_fraction"] = Round4(engineBest / peak), ["openblas_peak_fraction"] = Round4(blasBest / peak),
                 ["engine_avx2_gflops"] = Round(avx2Best),
+                ["order"] = s.OpenBlasFirst ? "openblas_first" : "engine_first",
                 ["items_per_worker"] = s.ItemsPerWorker, ["engine_items_gflops"] = Round(itemsBest), ["items_same_bits"] = itemsSameBits,
                 ["engine_cpu_gflops"] = Round(threads == 1 && engine.BestCpuSeconds is { } jc ? flops / jc / 1e9 : null),
                 ["openblas_cpu_gflops"] = Round(threads == 1 && reference?.BestCpuSeconds is { } jrc ? flops / jrc / 1e9 : null),
