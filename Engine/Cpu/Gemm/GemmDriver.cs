@@ -31,7 +31,6 @@ internal static unsafe class GemmDriver<T, K>
     // Below this many multiply-adds per worker, waking another thread costs more than it saves.
     private const long MinWorkPerTask = 1L << 20;
 
-
     private const int Empty = 0, Packing = 1, Packed = 2;
 
     // Largest packed B (all k blocks of one column block) that a deep product packs whole to run in one fork.
