@@ -100,6 +100,18 @@ internal static unsafe class WinogradCpu
         return (int)Math.Max(1, Math.Min(perChunk, spread));
     }
 
+    [ThreadStatic] private static bool t_packPerChunk;
+
+    /// <summary>
+    /// Tests only (per calling thread): each chunk packs the transformed weights for its own products, as before they
+    /// were packed once per call; the bits must not change.
+    /// </summary>
+    internal static bool PackWeightsPerChunk
+    {
+        get => t_packPerChunk;
+        set => t_packPerChunk = value;
+    }
+
     private static void Run(ConvGeometry g, float* x, float* u, float* bias, float* y)
     {
         int tilesW = (g.Wo + 1) / 2;
@@ -107,15 +119,31 @@ internal static unsafe class WinogradCpu
         int perChunk = ChunkRows(g);
         int chunks = (int)((rows + perChunk - 1) / perChunk);
         nint xs = (nint)x, us = (nint)u, bs = (nint)bias, ys = (nint)y;
-        CpuParallel.ForEachTask(chunks, c =>
+        // The 16 transformed weights are the A of every chunk's 16 products: packed once here (in parallel, one
+        // matrix per task) instead of once per chunk and product, which cost about as much as a chunk's input
+        // transform. The kernel family is this thread's choice, as it was the chunks'.
+        GemmPackedA<float>?[] packed = new GemmPackedA<float>?[16];
+        try
         {
-            long r0 = (long)c * perChunk;
-            Chunk(g, (float*)xs, (float*)us, (float*)bs, (float*)ys, r0, (int)Math.Min(perChunk, rows - r0), tilesW);
-        });
+            if (!PackWeightsPerChunk)
+            {
+                var kind = GemmPackedA<float>.CallerKernel;
+                CpuParallel.ForEachTask(16, xi => packed[xi] = new GemmPackedA<float>(g.Cout, g.Cin, (float*)us + (long)xi * g.Cout * g.Cin, g.Cin, 1, kind));
+            }
+            CpuParallel.ForEachTask(chunks, c =>
+            {
+                long r0 = (long)c * perChunk;
+                Chunk(g, (float*)xs, (float*)us, packed, (float*)bs, (float*)ys, r0, (int)Math.Min(perChunk, rows - r0), tilesW);
+            });
+        }
+        finally
+        {
+            foreach (var p in packed) p?.Dispose();
+        }
     }
 
     /// <summary>Tile rows [r0, r0 + count) of the batch (row r is image r / tilesH, tile row r % tilesH).</summary>
-    private static void Chunk(ConvGeometry g, float* x, float* u, float* bias, float* y, long r0, int count, int tilesW)
+    private static void Chunk(ConvGeometry g, float* x, float* u, GemmPackedA<float>?[] packed, float* bias, float* y, long r0, int count, int tilesW)
     {
         int tilesH = (g.Ho + 1) / 2;
         int tiles = count * tilesW;
@@ -134,8 +162,13 @@ internal static unsafe class WinogradCpu
             i += run;
         }
         for (int xi = 0; xi < 16; xi++)
-            CpuGemm.Gemm<float>(g.Cout, tiles, g.Cin, null, u + (long)xi * g.Cout * g.Cin, g.Cin, 1,
-                null, v + xi * g.Cin * ld, ld, 1, false, m + xi * g.Cout * ld, ld);
+        {
+            if (packed[xi] is { } a)
+                CpuGemm.Gemm(a, tiles, null, v + xi * g.Cin * ld, ld, 1, false, m + xi * g.Cout * ld, ld);
+            else
+                CpuGemm.Gemm<float>(g.Cout, tiles, g.Cin, null, u + (long)xi * g.Cout * g.Cin, g.Cin, 1,
+                    null, v + xi * g.Cin * ld, ld, 1, false, m + xi * g.Cout * ld, ld);
+        }
         for (int i = 0; i < count; i++)
         {
             long r = r0 + i;

@@ -143,6 +143,37 @@ public class ConvWinogradTests
         }
     }
 
+    /// <summary>
+    /// The 16 transformed weights are packed once per call (<see cref="GemmPackedA{T}"/>) instead of by every chunk:
+    /// the same kernel calls on the same packed values, so the same bits as packing per chunk; also with input
+    /// channels across the GEMM's k blocks (520 deep: two blocks of 260) and output channels not a multiple of its panels.
+    /// </summary>
+    [Fact]
+    public void PackingTheWeightsOncePerCallKeepsTheBits()
+    {
+        ConvSpec[] shapes = [.. Larger, new(4, true, 520, 8, 8, 20, 3, 3, PadH: 1, PadW: 1), new(3, true, 40, 9, 11, 100, 3, 3, PadH: 1, PadW: 1)];
+        foreach (var s in shapes)
+        {
+            Assert.True(Takes(s, forward: true), $"{s}: should take the Winograd path");
+            foreach (int threads in new[] { 1, 2 })
+            {
+                var once = Run(s, threads, winograd: true);
+                double[][] perChunk;
+                try
+                {
+                    WinogradCpu.PackWeightsPerChunk = true;
+                    perChunk = Run(s, threads, winograd: true);
+                }
+                finally
+                {
+                    WinogradCpu.PackWeightsPerChunk = false;
+                }
+                Bitwise(perChunk[0], once[0], $"{s}: output, {threads} threads, weights packed per call and per chunk");
+                Bitwise(perChunk[1], once[1], $"{s}: input gradient, {threads} threads, weights packed per call and per chunk");
+            }
+        }
+    }
+
     [Fact]
     public void TheSwitchChoosesBetweenWinogradAndTheDirectPath()
     {

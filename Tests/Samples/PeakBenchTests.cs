@@ -72,6 +72,38 @@ public class PeakBenchTests
     }
 
     [CliBuiltFact]
+    public void ItemsPerWorker_TimesTheOtherSplitInTurns_WithTheSameBits_InEitherOrderWithOpenBlas()
+    {
+        // 200^3 on two threads: a multi-threaded product, so the split is really changed (CpuGemm.ItemsPerWorker).
+        var (code, stdout, stderr) = EngineProcess.Run("bench", "gemm", "--size", "200", "--repeat", "3", "--threads", "2",
+            "--items-per-worker", "9", "--max-load", "100000");
+        Assert.True(code == 0, stderr);
+        var json = EngineProcess.LastJsonLine(stdout);
+        Assert.Equal(9, json.GetProperty("items_per_worker").GetInt32());
+        Assert.True(json.GetProperty("engine_items_gflops").GetDouble() > 0);
+        Assert.True(json.GetProperty("items_same_bits").GetBoolean(), "the split changed the result's bits");
+        Assert.Contains("9 items per worker", stdout);
+
+        foreach (var bad in new[] { "0", "65" })
+        {
+            var (badCode, _, badErr) = EngineProcess.Run("bench", "gemm", "--size", "64", "--items-per-worker", bad);
+            Assert.NotEqual(0, badCode);
+            Assert.Contains("--items-per-worker must be between 1 and 64", badErr);
+        }
+        var (firstCode, firstOut, firstErr) = EngineProcess.Run("bench", "gemm", "--size", "200", "--repeat", "3", "--threads", "2",
+            "--items-per-worker", "9", "--openblas-first", "--max-load", "100000");
+        Assert.True(firstCode == 0, firstErr);
+        var first = EngineProcess.LastJsonLine(firstOut);
+        Assert.Equal("openblas_first", first.GetProperty("order").GetString());
+        Assert.Equal("engine_first", json.GetProperty("order").GetString());
+        Assert.True(first.GetProperty("items_same_bits").GetBoolean(), "the split changed the result's bits (OpenBLAS first)");
+
+        var (bothCode, _, bothErr) = EngineProcess.Run("bench", "gemm", "--size", "64", "--items-per-worker", "8", "--compare-avx2");
+        Assert.Equal(2, bothCode);
+        Assert.Contains("ask for one at a time", bothErr);
+    }
+
+    [CliBuiltFact]
     public void NegativeMaxLoad_IsRejected()
     {
         foreach (var bench in new[] { "peak", "gemm", "ops", "model" })

@@ -74,6 +74,30 @@ public static unsafe class CpuGemm
         set => s_allowAvx512 = value;
     }
 
+    private static volatile int s_itemsPerWorker = DefaultItemsPerWorker;
+
+    /// <summary>The default of <see cref="ItemsPerWorker"/>.</summary>
+    public const int DefaultItemsPerWorker = 4;
+
+    /// <summary>
+    /// About how many work items (row or column chunks of C) a multi-threaded product is cut into per worker, claimed
+    /// dynamically: more, smaller items leave less idle time at the end of each k block when the workers run at
+    /// different speeds, at the price of more passes over the shared packed B. Process-wide, default
+    /// <see cref="DefaultItemsPerWorker"/>; for benchmarks (<c>engine bench gemm --items-per-worker</c> times another
+    /// value beside the default in the same run). The result's bits do not depend on it: the split never changes an
+    /// element's operations.
+    /// </summary>
+    public static int ItemsPerWorker
+    {
+        get => s_itemsPerWorker;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 64);
+            s_itemsPerWorker = value;
+        }
+    }
+
     /// <summary>True when the AVX2+FMA micro-kernels are used (hardware support and not forced off).</summary>
     internal static bool UsesAvx2 => Fma.IsSupported && Avx2.IsSupported && !ForcePortable;
 
@@ -187,6 +211,46 @@ public static unsafe class CpuGemm
             else GemmDriver<double, PortableKernel<double>>.Run(m, n, k, 1.0, ao, (double*)a, ars, acs, bo, (double*)b, brs, bcs, double.CreateTruncating(beta), (double*)c, rsc, cBlock, cBlockStride);
         }
         else throw new NotSupportedException($"gemm: element type {typeof(T).Name} is not supported (float or double).");
+    }
+
+    /// <summary>
+    /// <c>C = A * B (+ C when <paramref name="accumulate"/>)</c> with an A packed beforehand (m = <c>a.Rows</c>,
+    /// k = <c>a.Depth</c>); B, C and the column blocks as in the operand overload, whose bits this gives for the
+    /// same kernel (the one <paramref name="a"/> was packed for), whatever the thread count.
+    /// </summary>
+    internal static void Gemm<T>(GemmPackedA<T> a, int n, GemmOperand<T>? bOp, T* b, long brs, long bcs, bool accumulate,
+        T* c, long rsc, int cBlock = 0, long cBlockStride = 0)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        int m = a.Rows, k = a.Depth;
+        T* ap = a.Data;
+        if (n == 0) return;
+        if (c == null) throw new ArgumentNullException(nameof(c));
+        if (bOp is null && b == null) throw new ArgumentNullException(nameof(b));
+        ArgumentOutOfRangeException.ThrowIfNegative(cBlock);
+        if (m > 1 && rsc < (cBlock == 0 ? n : Math.Min(cBlock, n)))
+            throw new ArgumentOutOfRangeException(nameof(rsc), "Rows of C (of each column block) must not overlap.");
+        T beta = accumulate ? T.One : T.Zero;
+        if (typeof(T) == typeof(float))
+        {
+            var bo = (GemmOperand<float>?)(object?)bOp;
+            float* af = (float*)ap, bf = (float*)b, cf = (float*)c;
+            float betaF = float.CreateTruncating(beta);
+            if (a.Kernel == GemmKernelKind.Avx512) GemmDriver<float, Avx512KernelF32>.Run(m, n, k, 1f, af, bo, bf, brs, bcs, betaF, cf, rsc, cBlock, cBlockStride);
+            else if (a.Kernel == GemmKernelKind.Avx2) GemmDriver<float, Avx2KernelF32>.Run(m, n, k, 1f, af, bo, bf, brs, bcs, betaF, cf, rsc, cBlock, cBlockStride);
+            else GemmDriver<float, PortableKernel<float>>.Run(m, n, k, 1f, af, bo, bf, brs, bcs, betaF, cf, rsc, cBlock, cBlockStride);
+        }
+        else
+        {
+            var bo = (GemmOperand<double>?)(object?)bOp;
+            double* ad = (double*)ap, bd = (double*)b, cd = (double*)c;
+            double betaD = double.CreateTruncating(beta);
+            if (a.Kernel == GemmKernelKind.Avx512) GemmDriver<double, Avx512KernelF64>.Run(m, n, k, 1.0, ad, bo, bd, brs, bcs, betaD, cd, rsc, cBlock, cBlockStride);
+            else if (a.Kernel == GemmKernelKind.Avx2) GemmDriver<double, Avx2KernelF64>.Run(m, n, k, 1.0, ad, bo, bd, brs, bcs, betaD, cd, rsc, cBlock, cBlockStride);
+            else GemmDriver<double, PortableKernel<double>>.Run(m, n, k, 1.0, ad, bo, bd, brs, bcs, betaD, cd, rsc, cBlock, cBlockStride);
+        }
     }
 
     // Validates arguments and handles everything that needs no multiplication. Returns false when done.

@@ -31,8 +31,6 @@ internal static unsafe class GemmDriver<T, K>
     // Below this many multiply-adds per worker, waking another thread costs more than it saves.
     private const long MinWorkPerTask = 1L << 20;
 
-    private const int ItemsPerWorker = 4;
-
     private const int Empty = 0, Packing = 1, Packed = 2;
 
     // Largest packed B (all k blocks of one column block) that a deep product packs whole to run in one fork.
@@ -62,6 +60,35 @@ internal static unsafe class GemmDriver<T, K>
         var job = new Job(m, n, k, alpha, a, ars, acs, b, brs, bcs, beta, c, rsc, Tasks(m, n, k));
         job.SetOperands(aOp, bOp, cBlock, cBlockStride);
         job.Execute();
+    }
+
+    /// <summary>
+    /// The same product with A packed beforehand (<see cref="PackWholeA"/>, for this kernel, m x k): no A packing.
+    /// B as in the operand overload.
+    /// </summary>
+    public static void Run(int m, int n, int k, T alpha, T* aPacked, GemmOperand<T>? bOp, T* b, long brs, long bcs,
+        T beta, T* c, long rsc, int cBlock, long cBlockStride)
+    {
+        var job = new Job(m, n, k, alpha, null, 0, 0, b, brs, bcs, beta, c, rsc, Tasks(m, n, k));
+        job.SetOperands(null, bOp, cBlock, cBlockStride);
+        job.SetPackedA(aPacked);
+        job.Execute();
+    }
+
+    /// <summary>Elements of an m x k A packed whole by <see cref="PackWholeA"/>: m rounded up to whole panels, times k.</summary>
+    internal static long WholeAElements(int m, int k) => ((long)m + K.MR - 1) / K.MR * K.MR * k;
+
+    /// <summary>
+    /// Packs all of the m x k matrix A[i, p] = a[i * ars + p * acs] to <paramref name="dst"/> (<see cref="WholeAElements"/>
+    /// elements) as a call packs an A it shares whole: k block by k block (the block at k offset pc at
+    /// <c>dst + pc * mPadded</c>), MR-row panels within a block.
+    /// </summary>
+    internal static void PackWholeA(T* dst, int m, int k, T* a, long ars, long acs)
+    {
+        int kcBlock = KBlockDepth(k);
+        long mPanels = (m + K.MR - 1) / K.MR;
+        for (int pc = 0; pc < k; pc += kcBlock)
+            GemmPack.Pack(dst + pc * mPanels * K.MR, a + pc * acs, ars, acs, m, Math.Min(kcBlock, k - pc), K.MR, 0, mPanels);
     }
 
     /// <summary>The depth of the k blocks of a product of depth <paramref name="k"/>: ceil(k / blocks) for the fewest blocks of at most KC.</summary>
@@ -116,7 +143,7 @@ internal static unsafe class GemmDriver<T, K>
         // for the whole call (all k blocks; the block at k offset pc starts at _aShared + pc * _mPadded, the panel of
         // row r at + r * kc). With at most MC rows besides, each B panel is used once, by one item, right after it
         // is packed: it goes into the item's own one-panel buffer, still in cache, not into the shared block.
-        private T* _aShared;
+        private T* _aShared, _aPrepacked;
         private long _mPadded;
         private bool _privateB;
 
@@ -134,7 +161,7 @@ internal static unsafe class GemmDriver<T, K>
             // is small in exactly that case).
             long mPanels = (m + K.MR - 1) / K.MR;
             long nPanels = (Math.Min(n, K.NC) + K.NR - 1) / K.NR;
-            int items = tasks == 1 ? 1 : ItemsPerWorker * tasks;
+            int items = tasks == 1 ? 1 : CpuGemm.ItemsPerWorker * tasks;
             bool splitM = (mPanels >= items || mPanels >= nPanels) && !TinyA(mPanels, k, nPanels, items);
             _mPanels = mPanels;
             _rowChunks = 1;
@@ -167,6 +194,9 @@ internal static unsafe class GemmDriver<T, K>
             (_aOp, _bOp, _cBlock, _cBlockStride) = (aOp, bOp, cBlock >= _n ? 0 : cBlock, cBlockStride);
         }
 
+        // A packed beforehand for this kernel (PackWholeA): used as the shared A, never packed by the call.
+        public void SetPackedA(T* aPacked) => _aPrepacked = aPacked;
+
         public void Execute()
         {
             long maxPanels = (Math.Min(_n, K.NC) + K.NR - 1) / K.NR;
@@ -182,9 +212,9 @@ internal static unsafe class GemmDriver<T, K>
             _bPacked = _privateB ? null : (T*)GemmBuffer.PackedB.Get((_allK ? _k : Math.Min(_k, _kcBlock)) * maxPanels * K.NR * sizeof(T));
             _flags = (int*)GemmBuffer.PanelFlags.Get(flagBlocks * maxPanels * sizeof(int));
 
-            _aShared = null;
+            _aShared = _aPrepacked;
             _mPadded = _mPanels * K.MR;
-            if (_rowChunks == 1 && (_colChunks > 1 || _n > K.NC) && _mPadded * _k * sizeof(T) <= SharedABytes)
+            if (_aShared == null && _rowChunks == 1 && (_colChunks > 1 || _n > K.NC) && _mPadded * _k * sizeof(T) <= SharedABytes)
             {
                 T* shared = (T*)GemmBuffer.SharedA.Get(_mPadded * _k * sizeof(T));
                 for (int pc = 0; pc < _k; pc += _kcBlock)

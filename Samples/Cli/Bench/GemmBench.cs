@@ -27,11 +27,20 @@ internal static class GemmBench
         var tf32 = new Option<bool>("--tf32") { Description = "On CUDA, let F32 products use TF32 tensor cores (Cuda.AllowTf32; torch.backends.cuda.matmul.allow_tf32 for the twin)." };
         var torch = new Option<bool>("--torch") { Description = "Also time torch.matmul on the same device in this run (Samples/bench/gemm_torch.py)." };
         var avx2 = new Option<bool>("--compare-avx2") { Description = "On an AVX-512 machine, also time the engine's AVX2 kernel in this run, in turns with the AVX-512 one (same-process ratio)." };
+        var items = new Option<int?>("--items-per-worker")
+        {
+            Description = $"Also time the engine with its products cut into about this many work items per worker (CpuGemm.ItemsPerWorker, default {CpuGemm.DefaultItemsPerWorker}), in turns with the default (same-process ratio).",
+        };
+        items.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is { } v && (v < 1 || v > 64)) result.AddError("--items-per-worker must be between 1 and 64.");
+        });
+        var blasFirst = new Option<bool>("--openblas-first") { Description = "Time OpenBLAS before the engine instead of after it (then pause a second): run both orders to see whether the order moves the ratio." };
         var maxLoad = BenchLoad.MaxLoadOption();
         var refuse = BenchLoad.RefuseOption();
 
         var command = new Command("gemm", "GEMM throughput: on the CPU engine vs OpenBLAS and the FMA peak, on CUDA engine vs torch.matmul.")
-            { size, threads, dtype, repeat, device, tf32, torch, avx2, maxLoad, refuse };
+            { size, threads, dtype, repeat, device, tf32, torch, avx2, items, blasFirst, maxLoad, refuse };
         foreach (var option in new[] { size, threads, repeat })
         {
             option.Validators.Add(result =>
@@ -50,7 +59,12 @@ internal static class GemmBench
                 Console.Error.WriteLine("bench gemm: --tf32 applies to CUDA devices only.");
                 return 2;
             }
-            var settings = new Settings(n, t, r, withTorch, parse.GetValue(avx2), parse.GetValue(refuse));
+            if (parse.GetValue(items) is not null && parse.GetValue(avx2))
+            {
+                Console.Error.WriteLine("bench gemm: --items-per-worker and --compare-avx2 each time a second engine variant; ask for one at a time.");
+                return 2;
+            }
+            var settings = new Settings(n, t, r, withTorch, parse.GetValue(avx2), parse.GetValue(refuse), parse.GetValue(items), parse.GetValue(blasFirst));
             if (BenchLoad.Start("gemm", parse.GetValue(maxLoad), settings.Refuse) is not { } guard) return LoadGuard.LoadedExitCode;
             return f64 ? Run<double>(settings, guard) : Run<float>(settings, guard);
         });
@@ -60,7 +74,7 @@ internal static class GemmBench
     /// <summary>Wall-clock best and median; <paramref name="BestCpuSeconds"/>: the least CPU time of the calling thread (null where unknown).</summary>
     private readonly record struct Timing(double BestSeconds, double MedianSeconds, double? BestCpuSeconds = null);
 
-    private sealed record Settings(int N, int Threads, int Repeat, bool Torch, bool CompareAvx2, bool Refuse);
+    private sealed record Settings(int N, int Threads, int Repeat, bool Torch, bool CompareAvx2, bool Refuse, int? ItemsPerWorker, bool OpenBlasFirst);
 
     private static unsafe int Run<T>(Settings s, LoadGuard guard) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -77,9 +91,23 @@ internal static class GemmBench
                 b[i] = T.CreateTruncating(rng.NextDouble() * 2 - 1);
             }
 
+            // With --openblas-first, OpenBLAS is timed before the engine (then left a second for its threads to stop
+            // spinning), to show whether the order of the two blocks, not the code, moves the ratio.
+            OpenBlas? blas = null;
+            string blasReason = "";
+            Timing? reference = null;
+            if (s.OpenBlasFirst)
+            {
+                blas = OpenBlas.TryLoad(out blasReason);
+                blas?.SetThreads(threads);
+                reference = blas is null ? null : TimeRuns(repeat, () => BlasGemm(blas, n, a, b, cBlas));
+                Thread.Sleep(1000);
+            }
+
             CpuParallel.ThreadCount = threads;
             Timing engine;
-            Timing? engineAvx2 = null;
+            Timing? engineAvx2 = null, engineItems = null;
+            bool? itemsSameBits = null;
             if (s.CompareAvx2 && CpuGemm.AllowAvx512 && CpuGemm.KernelName.StartsWith("AVX-512", StringComparison.Ordinal))
             {
                 (engine, var avx2) = TimeAlternately(repeat, () => EngineGemm(n, a, b, cEngine), () =>
@@ -90,6 +118,19 @@ internal static class GemmBench
                 });
                 engineAvx2 = avx2;
             }
+            else if (s.ItemsPerWorker is { } perWorker)
+            {
+                (engine, var split) = TimeAlternately(repeat, () => EngineGemm(n, a, b, cEngine), () =>
+                {
+                    CpuGemm.ItemsPerWorker = perWorker;
+                    try { EngineGemm(n, a, b, cBlas); }
+                    finally { CpuGemm.ItemsPerWorker = CpuGemm.DefaultItemsPerWorker; }
+                });
+                engineItems = split;
+                // The split must not change a bit (C of the default run is in cEngine, of the other in cBlas until OpenBLAS overwrites it).
+                itemsSameBits = new ReadOnlySpan<byte>(cEngine, (int)Math.Min(int.MaxValue, count * sizeof(T)))
+                    .SequenceEqual(new ReadOnlySpan<byte>(cBlas, (int)Math.Min(int.MaxValue, count * sizeof(T))));
+            }
             else engine = TimeRuns(repeat, () => EngineGemm(n, a, b, cEngine));
             string kernel = CpuGemm.KernelName;
 
@@ -98,11 +139,16 @@ internal static class GemmBench
             FmaIsa? isa = FmaPeak.Widest;
             double? peak = isa is { } w ? FmaPeak.Measure(w, f64, threads) : null;
 
-            // Loaded only now: OpenBLAS starts its threads when told their number, and they spin
+            // Loaded only now by default: OpenBLAS starts its threads when told their number, and they spin
             // for a while, which would take cores from the engine's runs.
-            var blas = OpenBlas.TryLoad(out string blasReason);
-            blas?.SetThreads(threads);
-            Timing? reference = blas is null ? null : TimeRuns(repeat, () => BlasGemm(blas, n, a, b, cBlas));
+            if (!s.OpenBlasFirst)
+            {
+                blas = OpenBlas.TryLoad(out blasReason);
+                blas?.SetThreads(threads);
+                reference = blas is null ? null : TimeRuns(repeat, () => BlasGemm(blas, n, a, b, cBlas));
+            }
+            else if (blas is not null && (engineAvx2 is not null || engineItems is not null))
+                BlasGemm(blas, n, a, b, cBlas); // the engine's second variant wrote its C there: OpenBLAS's again, untimed
 
             double sampleError = SampledError(n, a, b, cEngine);
             double? maxDiff = null;
@@ -146,6 +192,10 @@ internal static class GemmBench
             table.AddRow("GFLOP/s (median)", F(engineMedian), F(blasMedian), Ratio(engineMedian / blasMedian));
             table.AddRow("% of FMA peak (best)", Ratio(engineBest / peak), Ratio(blasBest / peak), "");
             table.AddRow("best time (ms)", Ms(engine.BestSeconds), Ms(reference?.BestSeconds), "");
+            double? itemsBest = engineItems is { } ei ? flops / ei.BestSeconds / 1e9 : null;
+            if (itemsBest is { } ib)
+                table.AddRow($"engine, {s.ItemsPerWorker} items per worker, GFLOP/s (best)", F(ib), "",
+                    $"/ default {CpuGemm.DefaultItemsPerWorker} = {Ratio(ib / engineBest)}" + (itemsSameBits == true ? ", same bits" : ", BITS DIFFER"));
             if (avx2Best is { } a2)
                 table.AddRow("engine AVX2 kernel, GFLOP/s (best)", F(a2), "", $"AVX-512 / AVX2 = {Ratio(engineBest / a2)}");
             // On one thread the work runs on the calling thread, so its CPU time excludes the slices other
@@ -174,6 +224,8 @@ internal static class GemmBench
                 ["kernel"] = kernel, ["peak_isa"] = isa is { } ji ? PeakBench.IsaName(ji) : null, ["peak_gflops"] = Round(peak),
                 ["engine_peak_fraction"] = Round4(engineBest / peak), ["openblas_peak_fraction"] = Round4(blasBest / peak),
                 ["engine_avx2_gflops"] = Round(avx2Best),
+                ["order"] = s.OpenBlasFirst ? "openblas_first" : "engine_first",
+                ["items_per_worker"] = s.ItemsPerWorker, ["engine_items_gflops"] = Round(itemsBest), ["items_same_bits"] = itemsSameBits,
                 ["engine_cpu_gflops"] = Round(threads == 1 && engine.BestCpuSeconds is { } jc ? flops / jc / 1e9 : null),
                 ["openblas_cpu_gflops"] = Round(threads == 1 && reference?.BestCpuSeconds is { } jrc ? flops / jrc / 1e9 : null),
                 ["engine_avx2_cpu_gflops"] = Round(threads == 1 && engineAvx2?.BestCpuSeconds is { } jac ? flops / jac / 1e9 : null),
