@@ -99,6 +99,39 @@ public class ElementwiseSpanTests
         CheckUnary<ReciprocalLanes, double>(x => 1.0 / x, BitConverter.DoubleToInt64Bits);
     }
 
+    private static void CheckProductGradients<T>(Func<T, long> bits) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        var rng = new Random(19);
+        foreach (int length in Lengths<T>())
+        {
+            T[] g = Data<T>(rng, length), x = Data<T>(rng, length), y = Data<T>(rng, length), gx = new T[length], gy = new T[length];
+            VectorLoops.ProductGradients<T>(g, x, y, gx, gy);
+            for (int i = 0; i < length; i++)
+            {
+                Same(bits, g[i] * y[i], gx[i], $"length {length} at {i}: gx = {g[i]} * {y[i]}");
+                Same(bits, g[i] * x[i], gy[i], $"length {length} at {i}: gy = {g[i]} * {x[i]}");
+            }
+            // In place: gx over g and gy over x, as a caller reusing its buffers would.
+            T[] g2 = (T[])g.Clone(), x2 = (T[])x.Clone();
+            VectorLoops.ProductGradients<T>(g2, x2, y, g2, x2);
+            for (int i = 0; i < length; i++)
+            {
+                Same(bits, gx[i], g2[i], $"in place, length {length} at {i}: gx");
+                Same(bits, gy[i], x2[i], $"in place, length {length} at {i}: gy");
+            }
+        }
+    }
+
+    /// <summary>Mul's backward in one pass: both products with the bits of the scalar multiplication.</summary>
+    [Fact]
+    public void ProductGradientsGiveTheScalarBits()
+    {
+        CheckProductGradients<float>(B32);
+        CheckProductGradients<double>(BitConverter.DoubleToInt64Bits);
+        var e = Assert.Throws<ArgumentException>(() => VectorLoops.ProductGradients<float>(new float[3], new float[3], new float[4], new float[3], new float[3]));
+        Assert.Contains("elementwise", e.Message);
+    }
+
     /// <summary>The ops' span forms route through the loops: sub, mul and div (both scalar sides) and affine's three branches.</summary>
     [Fact]
     public void OpSpanFormsMatchTheirScalarForms()

@@ -45,6 +45,14 @@ internal sealed unsafe partial class CudaBackend
         LaunchThree(kernel, x, y, z, n);
     }
 
+    // Two launches of the product kernel: the fused CPU loop saves a pass over g, which matters less here than a
+    // second generated kernel would cost to keep.
+    public void ProductGradients(Tensor g, Tensor x, Tensor y, Tensor gx, Tensor gy)
+    {
+        Binary<MulOp>(g, y, gx);
+        Binary<MulOp>(g, x, gy);
+    }
+
     public void Compare<TOp>(Tensor x, Tensor y, Tensor z) where TOp : ICompareOp
     {
         long n = z.NumEl;
