@@ -47,6 +47,12 @@ internal interface IBackend
     /// </summary>
     void ProductGradients(Tensor g, Tensor x, Tensor y, Tensor gx, Tensor gy);
 
+    /// <summary>
+    /// gx = g / y and gy = -(g * (z / y)), the gradients of the quotient z = x / y in PyTorch's order, with the bits of
+    /// those four operations done one by one: y is broadcast to g's shape, z has it, gx and gy are fresh tensors of it.
+    /// </summary>
+    void QuotientGradients(Tensor g, Tensor y, Tensor z, Tensor gx, Tensor gy);
+
     /// <summary>z = x op y as Bool; x and y broadcast to z's shape and share a dtype.</summary>
     void Compare<TOp>(Tensor x, Tensor y, Tensor z) where TOp : ICompareOp;
 

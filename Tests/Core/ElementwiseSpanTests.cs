@@ -132,6 +132,45 @@ public class ElementwiseSpanTests
         Assert.Contains("elementwise", e.Message);
     }
 
+    private static void CheckQuotientGradients<T>(Func<T, long> bits) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        var rng = new Random(23);
+        foreach (int length in Lengths<T>())
+        {
+            T[] g = Data<T>(rng, length), y = Data<T>(rng, length), z = Data<T>(rng, length), gx = new T[length], gy = new T[length];
+            VectorLoops.QuotientGradients<T>(g, y, z, gx, gy);
+            // The reference is the composition the fused loop replaced, one loop per operation (a NaN's sign follows
+            // which operand the hardware sees first, so an inline scalar expression is no reference for NaNs).
+            T[] ex = new T[length], ey = new T[length];
+            VectorLoops.Binary<DivLanes, T>(g, y, ex);
+            VectorLoops.Binary<DivLanes, T>(z, y, ey);
+            VectorLoops.Binary<MulLanes, T>(g, ey, ey);
+            VectorLoops.Unary<NegLanes, T>(ey, ey);
+            for (int i = 0; i < length; i++)
+            {
+                Same(bits, ex[i], gx[i], $"length {length} at {i}: gx = {g[i]} / {y[i]}");
+                Same(bits, ey[i], gy[i], $"length {length} at {i}: gy = -({g[i]} * ({z[i]} / {y[i]}))");
+            }
+            T[] g2 = (T[])g.Clone(), z2 = (T[])z.Clone();
+            VectorLoops.QuotientGradients<T>(g2, y, z2, g2, z2);
+            for (int i = 0; i < length; i++)
+            {
+                Same(bits, gx[i], g2[i], $"in place, length {length} at {i}: gx");
+                Same(bits, gy[i], z2[i], $"in place, length {length} at {i}: gy");
+            }
+        }
+    }
+
+    /// <summary>Div's backward in one pass: g / y and -(g * (z / y)) with the bits of those operations done one by one.</summary>
+    [Fact]
+    public void QuotientGradientsGiveTheScalarBits()
+    {
+        CheckQuotientGradients<float>(B32);
+        CheckQuotientGradients<double>(BitConverter.DoubleToInt64Bits);
+        var e = Assert.Throws<ArgumentException>(() => VectorLoops.QuotientGradients<float>(new float[3], new float[3], new float[2], new float[3], new float[3]));
+        Assert.Contains("elementwise", e.Message);
+    }
+
     /// <summary>The ops' span forms route through the loops: sub, mul and div (both scalar sides) and affine's three branches.</summary>
     [Fact]
     public void OpSpanFormsMatchTheirScalarForms()

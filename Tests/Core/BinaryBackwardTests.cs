@@ -4,12 +4,13 @@ using Xunit;
 namespace Engine.Tests.Core;
 
 /// <summary>
-/// Mul's backward forms both gradients in one pass over g (<c>IBackend.ProductGradients</c>). They must be the bits of
-/// the two separate products it replaced, g * y and g * x, summed back to the operands' shapes where they broadcast:
-/// contiguous operands (the vector loop), broadcast ones and a transposed gradient (the strided loop), both dtypes,
-/// and a case large enough to be split across threads.
+/// Mul's and div's backwards form both gradients in one pass over g (<c>IBackend.ProductGradients</c> and
+/// <c>QuotientGradients</c>). They must be the bits of the separate operations they replaced (g * y and g * x; g / y
+/// and -(g * (z / y))), summed back to the operands' shapes where they broadcast: contiguous operands (the vector
+/// loop), broadcast ones and a transposed gradient (the strided loop), both dtypes, and a case large enough to be
+/// split across threads.
 /// </summary>
-public class MulBackwardTests
+public class BinaryBackwardTests
 {
     private static void SameBits(Tensor expected, Tensor actual, string what)
     {
@@ -47,6 +48,27 @@ public class MulBackwardTests
         z.Backward(g);
         SameBits(g.Mul(y.Detach()).SumTo(xShape), x.Grad!, "x's gradient");
         SameBits(g.Mul(x.Detach()).SumTo(yShape), y.Grad!, "y's gradient");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void QuotientGradientsHaveTheBitsOfTheSeparateOperations(int[] xShape, int[] yShape, bool transposedGradient, DType dtype)
+    {
+        var rng = new Generator(37);
+        var x = Tensor.Randn(xShape, dtype, null, rng);
+        var y = Tensor.Randn(yShape, dtype, null, rng);
+        x.RequiresGrad = true;
+        y.RequiresGrad = true;
+        var z = x.Div(y);
+        int[] shape = z.Layout.Shape;
+        var g = transposedGradient && shape.Length == 2
+            ? Tensor.Randn([shape[1], shape[0]], dtype, null, rng).T
+            : Tensor.Randn(shape, dtype, null, rng);
+        z.Backward(g);
+        var yd = y.Detach();
+        var zd = x.Detach().Div(yd);
+        SameBits(g.Div(yd).SumTo(xShape), x.Grad!, "x's gradient");
+        SameBits(g.Mul(zd.Div(yd)).Neg().SumTo(yShape), y.Grad!, "y's gradient");
     }
 
     [Fact]
