@@ -41,6 +41,18 @@ internal interface IBackend
     /// <summary>z = op(x, y); x and y are already broadcast to z's shape (zero strides).</summary>
     void Binary<TOp>(Tensor x, Tensor y, Tensor z) where TOp : IBinaryOp;
 
+    /// <summary>
+    /// gx = g * y and gy = g * x, the gradients of a product, with the bits of two <see cref="Binary{TOp}"/> calls
+    /// of <see cref="MulOp"/>: x and y are broadcast to g's shape, gx and gy are fresh tensors of that shape.
+    /// </summary>
+    void ProductGradients(Tensor g, Tensor x, Tensor y, Tensor gx, Tensor gy);
+
+    /// <summary>
+    /// gx = g / y and gy = -(g * (z / y)), the gradients of the quotient z = x / y in PyTorch's order, with the bits of
+    /// those four operations done one by one: y is broadcast to g's shape, z has it, gx and gy are fresh tensors of it.
+    /// </summary>
+    void QuotientGradients(Tensor g, Tensor y, Tensor z, Tensor gx, Tensor gy);
+
     /// <summary>z = x op y as Bool; x and y broadcast to z's shape and share a dtype.</summary>
     void Compare<TOp>(Tensor x, Tensor y, Tensor z) where TOp : ICompareOp;
 

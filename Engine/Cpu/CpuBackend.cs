@@ -84,6 +84,18 @@ internal sealed unsafe partial class CpuBackend : IBackend
         else Elementwise(z.Layout.Shape, new BinaryLoop<TOp, double>(), 1, z, x, y);
     }
 
+    public void ProductGradients(Tensor g, Tensor x, Tensor y, Tensor gx, Tensor gy)
+    {
+        if (g.DType == DType.F32) Elementwise(g.Layout.Shape, new ProductGradientsLoop<float>(), 2, gx, gy, g, x, y);
+        else Elementwise(g.Layout.Shape, new ProductGradientsLoop<double>(), 2, gx, gy, g, x, y);
+    }
+
+    public void QuotientGradients(Tensor g, Tensor y, Tensor z, Tensor gx, Tensor gy)
+    {
+        if (g.DType == DType.F32) Elementwise(g.Layout.Shape, new QuotientGradientsLoop<float>(), 4, gx, gy, g, y, z);
+        else Elementwise(g.Layout.Shape, new QuotientGradientsLoop<double>(), 4, gx, gy, g, y, z);
+    }
+
     public void Compare<TOp>(Tensor x, Tensor y, Tensor z) where TOp : ICompareOp
     {
         var shape = z.Layout.Shape;

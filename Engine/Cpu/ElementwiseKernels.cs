@@ -59,6 +59,50 @@ internal unsafe struct BinaryLoop<TOp, T> : IStridedLoop
     }
 }
 
+/// <summary>The two gradients of a product: operands gx, gy, g, x, y; gx = g * y, gy = g * x.</summary>
+internal unsafe struct ProductGradientsLoop<T> : IStridedLoop where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public void Run(long n, byte** p, long* s)
+    {
+        int len = (int)n;
+        if (s[0] == sizeof(T) && s[1] == sizeof(T) && s[2] == sizeof(T) && s[3] == sizeof(T) && s[4] == sizeof(T))
+        {
+            VectorLoops.ProductGradients(new ReadOnlySpan<T>(p[2], len), new ReadOnlySpan<T>(p[3], len), new ReadOnlySpan<T>(p[4], len),
+                new Span<T>(p[0], len), new Span<T>(p[1], len));
+            return;
+        }
+        byte* gx = p[0], gy = p[1], g = p[2], x = p[3], y = p[4];
+        for (long i = 0; i < n; i++, gx += s[0], gy += s[1], g += s[2], x += s[3], y += s[4])
+        {
+            T gs = *(T*)g;
+            *(T*)gx = gs * *(T*)y;
+            *(T*)gy = gs * *(T*)x;
+        }
+    }
+}
+
+/// <summary>The two gradients of a quotient z = x / y: operands gx, gy, g, y, z; gx = g / y, gy = -(g * (z / y)).</summary>
+internal unsafe struct QuotientGradientsLoop<T> : IStridedLoop where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public void Run(long n, byte** p, long* s)
+    {
+        int len = (int)n;
+        if (s[0] == sizeof(T) && s[1] == sizeof(T) && s[2] == sizeof(T) && s[3] == sizeof(T) && s[4] == sizeof(T))
+        {
+            VectorLoops.QuotientGradients(new ReadOnlySpan<T>(p[2], len), new ReadOnlySpan<T>(p[3], len), new ReadOnlySpan<T>(p[4], len),
+                new Span<T>(p[0], len), new Span<T>(p[1], len));
+            return;
+        }
+        byte* gx = p[0], gy = p[1], g = p[2], y = p[3], z = p[4];
+        for (long i = 0; i < n; i++, gx += s[0], gy += s[1], g += s[2], y += s[3], z += s[4])
+        {
+            T gs = *(T*)g, ys = *(T*)y;
+            *(T*)gx = gs / ys;
+            *(T*)gy = -(gs * (*(T*)z / ys));
+        }
+    }
+}
+
 internal unsafe struct CompareLoop<TOp, T> : IStridedLoop
     where TOp : ICompareOp where T : unmanaged, INumber<T>
 {

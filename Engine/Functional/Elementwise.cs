@@ -128,16 +128,26 @@ public sealed partial class Tensor
     public Tensor Sub(Tensor other) => Binary<SubOp>(this, other, (g, x, y, z) => (g, g.Neg()));
 
     /// <summary>x * y with broadcasting.</summary>
-    public Tensor Mul(Tensor other) => Binary<MulOp>(this, other, (g, x, y, z) => (g.Mul(y), g.Mul(x)));
+    public Tensor Mul(Tensor other) => Binary<MulOp>(this, other, (g, x, y, z) => ProductGradients(g, x, y));
+
+    /// <summary>(g * y, g * x) in one pass over g where the device has one (the bits of two multiplications).</summary>
+    private static (Tensor, Tensor) ProductGradients(Tensor g, Tensor x, Tensor y)
+    {
+        var gx = Empty(g.Layout.Shape, g.DType, g.Device);
+        var gy = Empty(g.Layout.Shape, g.DType, g.Device);
+        g.Backend.ProductGradients(g, x, y, gx, gy);
+        return (gx, gy);
+    }
 
     /// <summary>x / y with broadcasting.</summary>
     public Tensor Div(Tensor other) => Binary<DivOp>(this, other, (g, x, y, z) =>
     {
-        // -g * ((x / y) / y), PyTorch's order: dividing z by y before the multiplication keeps the divisor's
-        // gradient finite where g * z alone would overflow.
-        using var zOverY = z.Div(y);
-        using var scaled = g.Mul(zOverY);
-        return (g.Div(y), scaled.Neg());
+        // g / y and -(g * ((x / y) / y)), PyTorch's order: dividing z by y before the multiplication keeps the
+        // divisor's gradient finite where g * z alone would overflow. One pass where the device has one.
+        var gx = Empty(g.Layout.Shape, g.DType, g.Device);
+        var gy = Empty(g.Layout.Shape, g.DType, g.Device);
+        g.Backend.QuotientGradients(g, y, z, gx, gy);
+        return (gx, gy);
     }, saveOutput: true);
 
     /// <summary>

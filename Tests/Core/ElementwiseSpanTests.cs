@@ -99,6 +99,82 @@ public class ElementwiseSpanTests
         CheckUnary<ReciprocalLanes, double>(x => 1.0 / x, BitConverter.DoubleToInt64Bits);
     }
 
+    private static void CheckProductGradients<T>(Func<T, long> bits) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        var rng = new Random(19);
+        foreach (int length in Lengths<T>())
+        {
+            T[] g = Data<T>(rng, length), x = Data<T>(rng, length), y = Data<T>(rng, length), gx = new T[length], gy = new T[length];
+            VectorLoops.ProductGradients<T>(g, x, y, gx, gy);
+            // The reference is the two products the fused loop replaced, g times the other operand, loop by loop.
+            T[] ex = new T[length], ey = new T[length];
+            VectorLoops.Binary<MulLanes, T>(g, y, ex);
+            VectorLoops.Binary<MulLanes, T>(g, x, ey);
+            for (int i = 0; i < length; i++)
+            {
+                Same(bits, ex[i], gx[i], $"length {length} at {i}: gx = {g[i]} * {y[i]}");
+                Same(bits, ey[i], gy[i], $"length {length} at {i}: gy = {g[i]} * {x[i]}");
+            }
+            // In place: gx over g and gy over x, as a caller reusing its buffers would.
+            T[] g2 = (T[])g.Clone(), x2 = (T[])x.Clone();
+            VectorLoops.ProductGradients<T>(g2, x2, y, g2, x2);
+            for (int i = 0; i < length; i++)
+            {
+                Same(bits, gx[i], g2[i], $"in place, length {length} at {i}: gx");
+                Same(bits, gy[i], x2[i], $"in place, length {length} at {i}: gy");
+            }
+        }
+    }
+
+    /// <summary>Mul's backward in one pass: both products with the bits of the separate multiplications (NaN signs included).</summary>
+    [Fact]
+    public void ProductGradientsGiveTheScalarBits()
+    {
+        CheckProductGradients<float>(B32);
+        CheckProductGradients<double>(BitConverter.DoubleToInt64Bits);
+        var e = Assert.Throws<ArgumentException>(() => VectorLoops.ProductGradients<float>(new float[3], new float[3], new float[4], new float[3], new float[3]));
+        Assert.Contains("elementwise", e.Message);
+    }
+
+    private static void CheckQuotientGradients<T>(Func<T, long> bits) where T : unmanaged, IFloatingPointIeee754<T>, IMinMaxValue<T>
+    {
+        var rng = new Random(23);
+        foreach (int length in Lengths<T>())
+        {
+            T[] g = Data<T>(rng, length), y = Data<T>(rng, length), z = Data<T>(rng, length), gx = new T[length], gy = new T[length];
+            VectorLoops.QuotientGradients<T>(g, y, z, gx, gy);
+            // The reference is the composition the fused loop replaced, one loop per operation (a NaN's sign follows
+            // which operand the hardware sees first, so an inline scalar expression is no reference for NaNs).
+            T[] ex = new T[length], ey = new T[length];
+            VectorLoops.Binary<DivLanes, T>(g, y, ex);
+            VectorLoops.Binary<DivLanes, T>(z, y, ey);
+            VectorLoops.Binary<MulLanes, T>(g, ey, ey);
+            VectorLoops.Unary<NegLanes, T>(ey, ey);
+            for (int i = 0; i < length; i++)
+            {
+                Same(bits, ex[i], gx[i], $"length {length} at {i}: gx = {g[i]} / {y[i]}");
+                Same(bits, ey[i], gy[i], $"length {length} at {i}: gy = -({g[i]} * ({z[i]} / {y[i]}))");
+            }
+            T[] g2 = (T[])g.Clone(), z2 = (T[])z.Clone();
+            VectorLoops.QuotientGradients<T>(g2, y, z2, g2, z2);
+            for (int i = 0; i < length; i++)
+            {
+                Same(bits, gx[i], g2[i], $"in place, length {length} at {i}: gx");
+                Same(bits, gy[i], z2[i], $"in place, length {length} at {i}: gy");
+            }
+        }
+    }
+
+    /// <summary>Div's backward in one pass: g / y and -(g * (z / y)) with the bits of those operations done one by one.</summary>
+    [Fact]
+    public void QuotientGradientsGiveTheScalarBits()
+    {
+        CheckQuotientGradients<float>(B32);
+        CheckQuotientGradients<double>(BitConverter.DoubleToInt64Bits);
+        var e = Assert.Throws<ArgumentException>(() => VectorLoops.QuotientGradients<float>(new float[3], new float[3], new float[2], new float[3], new float[3]));
+        Assert.Contains("elementwise", e.Message);
+    }
+
     /// <summary>The ops' span forms route through the loops: sub, mul and div (both scalar sides) and affine's three branches.</summary>
     [Fact]
     public void OpSpanFormsMatchTheirScalarForms()

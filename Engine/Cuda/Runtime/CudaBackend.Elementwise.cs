@@ -45,6 +45,23 @@ internal sealed unsafe partial class CudaBackend
         LaunchThree(kernel, x, y, z, n);
     }
 
+    // Two launches of the product kernel: the fused CPU loop saves a pass over g, which matters less here than a
+    // second generated kernel would cost to keep.
+    public void ProductGradients(Tensor g, Tensor x, Tensor y, Tensor gx, Tensor gy)
+    {
+        Binary<MulOp>(g, y, gx);
+        Binary<MulOp>(g, x, gy);
+    }
+
+    // The four operations one by one, gy's in place (each element is read before it is written).
+    public void QuotientGradients(Tensor g, Tensor y, Tensor z, Tensor gx, Tensor gy)
+    {
+        Binary<DivOp>(g, y, gx);
+        Binary<DivOp>(z, y, gy);
+        Binary<MulOp>(g, gy, gy);
+        Unary<NegOp>(gy, gy, 0, 0);
+    }
+
     public void Compare<TOp>(Tensor x, Tensor y, Tensor z) where TOp : ICompareOp
     {
         long n = z.NumEl;
