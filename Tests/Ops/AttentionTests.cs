@@ -49,8 +49,9 @@ public class AttentionTests
 
     /// <summary>
     /// Lengths and widths that reach every tile of the small-product kernel (4 rows x 2 vectors, 1 x 2, 1 x 1 and
-    /// the scalar tail, in both dtypes), with keys and values read through transposed and sliced layouts; and,
-    /// from 70 x 90 x 64 on, the backward's products large enough for the packed GEMM, with edge tiles.
+    /// the scalar tail, in both dtypes), with keys and values read through transposed and sliced layouts; and two
+    /// shapes whose backward has products on both sides of the packed GEMM's threshold (64³ multiply-adds), with
+    /// edge tiles: (70, 90, 64, 40) packs dq and dk, (130, 37, 33, 64) dv and dp.
     /// </summary>
     [Theory]
     [InlineData(70, 90, 64, 40)]
