@@ -31,7 +31,8 @@ internal sealed record MatrixBatch(long[] Offsets, long Row, long Col)
 
 /// <summary>
 /// Attention on the CPU, the path with saved probabilities: each batch matrix is one work item handled by one
-/// thread with small GEMMs (serial inside a parallel region), so results do not depend on the thread count.
+/// thread (the forward with <see cref="AttentionGemm"/>'s unpacked tiles, the backward with the packed GEMM, both
+/// serial inside the parallel region), so results do not depend on the thread count.
 /// Every operand is read at its own per-matrix offsets and row/column strides, so permuted head views need no copy.
 /// </summary>
 internal static unsafe class AttentionCpu
@@ -95,46 +96,65 @@ internal static unsafe class AttentionCpu
         });
     }
 
+    // The backward's four products per matrix are large at long sequences (L·S·E multiply-adds each, 67 M for
+    // sdpa_self_1024), and there they go through the packed GEMM (serial inside this parallel region, its bits
+    // independent of the thread count) rather than AttentionGemm's unpacked tiles: the products with a transposed
+    // operand (pᵀ go, dsᵀ q) read a column of p or ds per multiply-add there, and the column strips of n = 64
+    // outputs stream the whole L·S matrix once per strip (about twice the time at L = S = 1024). Small products
+    // (Dual-ViT's heads, 16 x 64 x 16) keep the unpacked tiles, which need no packing. The row softmax backward
+    // runs right after dp's product: one dot and one fused (dp - dot)·p pass over an L1-resident row.
     private static void Backward<T>(AttentionGeometry g, Operands ops, nint qb, nint kb, nint vb, nint pb, nint gob, T scale, nint dqb, nint dkb, nint dvb, Grads m) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int l = g.L, s = g.S, e = g.E, ev = g.Ev;
         double cost = 4.0 * l * s * (e + ev) + 6.0 * l * s;
         CpuParallel.For(g.Count, cost, (start, end) =>
         {
-            var dsScratch = new T[(long)l * s];
-            var vT = new T[(long)ev * s];
-            var pack = new T[Math.Max((long)s * e, (long)l * e)];
-            fixed (T* ds = dsScratch, vt = vT, pk = pack)
+            var dsScratch = dqb == 0 && dkb == 0 ? [] : new T[(long)l * s];
+            var pack = new T[Math.Max((long)ev * s, Math.Max((long)s * e, (long)l * e))];
+            fixed (T* ds = dsScratch, pk = pack)
                 for (long i = start; i < end; i++)
                 {
                     T* q = (T*)qb + ops.Q.Offsets[i], k = (T*)kb + ops.K.Offsets[i], v = (T*)vb + ops.V.Offsets[i];
                     T* p = (T*)pb + i * l * s, go = (T*)gob + m.Go.Offsets[i];
                     long gld = m.Go.Row;
-                    if (dvb != 0) AttentionGemm.Multiply(s, ev, l, T.One, p, 1, s, go, gld, (T*)dvb + m.Dv!.Offsets[i], m.Dv.Row); // dv = pᵀ go
+                    if (dvb != 0) Product(s, ev, l, T.One, p, 1, s, go, gld, 1, (T*)dvb + m.Dv!.Offsets[i], m.Dv.Row, pk);              // dv = pᵀ go
                     if (dqb == 0 && dkb == 0) continue;
-                    AttentionGemm.Pack(v, ev, s, ops.V.Col, ops.V.Row, vt);
-                    AttentionGemm.Multiply(l, s, ev, T.One, go, gld, 1, vt, s, ds, s);                                // dp = go vᵀ
+                    Product(l, s, ev, T.One, go, gld, 1, v, ops.V.Col, ops.V.Row, ds, s, pk);                                         // dp = go vᵀ
                     for (int r = 0; r < l; r++)
                     {
-                        // Softmax backward on one row: ds = p * (dp - <dp, p>).
+                        // Softmax backward on one row: ds = (dp - <dp, p>) · p.
                         var pr = new ReadOnlySpan<T>(p + (long)r * s, s);
                         var dr = new Span<T>(ds + (long)r * s, s);
                         T dot = TensorPrimitives.Dot<T>(dr, pr);
-                        TensorPrimitives.Subtract<T>(dr, dot, dr);
-                        TensorPrimitives.Multiply<T>(dr, pr, dr);
+                        TensorPrimitives.AddMultiply<T>(dr, -dot, pr, dr);
                     }
-                    if (dqb != 0)
-                    {
-                        var (kr, kld) = Rows(k, s, e, ops.K.Row, ops.K.Col, pk);
-                        AttentionGemm.Multiply(l, e, s, scale, ds, s, 1, (T*)kr, kld, (T*)dqb + m.Dq!.Offsets[i], m.Dq.Row);           // dq = scale ds k
-                    }
-                    if (dkb != 0)
-                    {
-                        var (qr, qld) = Rows(q, l, e, ops.Q.Row, ops.Q.Col, pk);
-                        AttentionGemm.Multiply(s, e, l, scale, ds, 1, s, (T*)qr, qld, (T*)dkb + m.Dk!.Offsets[i], m.Dk.Row);           // dk = scale dsᵀ q
-                    }
+                    if (dqb != 0) Product(l, e, s, scale, ds, s, 1, k, ops.K.Row, ops.K.Col, (T*)dqb + m.Dq!.Offsets[i], m.Dq.Row, pk);   // dq = scale ds k
+                    if (dkb != 0) Product(s, e, l, scale, ds, 1, s, q, ops.Q.Row, ops.Q.Col, (T*)dkb + m.Dk!.Offsets[i], m.Dk.Row, pk);   // dk = scale dsᵀ q
                 }
         });
+    }
+
+    // From 64³ multiply-adds on, the packed GEMM is level or ahead: same-process A/B of the whole backward, all
+    // products on AttentionGemm against packed from here (loaded 2-vCPU Zen 4 VM, 2026-12-07, minima): 64 x 64 x 64
+    // products 0.99, 96 x 96 x 32 0.90, 128² x 64 0.91, 256² x 64 0.87, 1024² x 64 0.41-0.52.
+    private const long PackedFromWork = 64 * 64 * 64;
+
+    /// <summary>
+    /// C (m, n, unit column stride) = alpha · A · B, A and B read through their strides: through the packed GEMM
+    /// from <see cref="PackedFromWork"/> multiply-adds on, else AttentionGemm's tiles (B copied row-major into
+    /// <paramref name="scratch"/>, k·n elements, when its rows are not contiguous).
+    /// </summary>
+    private static void Product<T>(int m, int n, int k, T alpha, T* a, long ars, long acs, T* b, long brs, long bcs, T* c, long ldc, T* scratch) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if ((double)m * n * k < PackedFromWork)
+        {
+            var (br, bld) = Rows(b, k, n, brs, bcs, scratch);
+            AttentionGemm.Multiply(m, n, k, alpha, a, ars, acs, (T*)br, bld, c, ldc);
+        }
+        else if (typeof(T) == typeof(float))
+            CpuGemm.Gemm(m, n, k, float.CreateTruncating(alpha), (float*)a, ars, acs, (float*)b, brs, bcs, 0f, (float*)c, ldc);
+        else
+            CpuGemm.Gemm(m, n, k, double.CreateTruncating(alpha), (double*)a, ars, acs, (double*)b, brs, bcs, 0.0, (double*)c, ldc);
     }
 
     /// <summary>The matrix itself when its rows are contiguous, else a row-major copy in <paramref name="scratch"/>; with the row stride to use.</summary>

@@ -49,9 +49,13 @@ public class AttentionTests
 
     /// <summary>
     /// Lengths and widths that reach every tile of the small-product kernel (4 rows x 2 vectors, 1 x 2, 1 x 1 and
-    /// the scalar tail, in both dtypes), with keys and values read through transposed and sliced layouts.
+    /// the scalar tail, in both dtypes), with keys and values read through transposed and sliced layouts; and two
+    /// shapes whose backward has products on both sides of the packed GEMM's threshold (64³ multiply-adds), with
+    /// edge tiles: (70, 90, 64, 40) packs dq and dk, (130, 37, 33, 64) dv and dp.
     /// </summary>
     [Theory]
+    [InlineData(70, 90, 64, 40)]
+    [InlineData(130, 37, 33, 64)]
     [InlineData(1, 1, 1, 1)]
     [InlineData(3, 7, 8, 9)]
     [InlineData(4, 16, 16, 16)]
@@ -119,15 +123,22 @@ public class AttentionTests
         Assert.All(y, x => Assert.True(float.IsFinite(x)));
     }
 
-    [Fact]
-    public void ResultsAndGradientsDoNotDependOnTheThreadCount()
+    /// <summary>
+    /// Many small matrices (one per work item, small products), and one matrix with products big enough for the
+    /// packed GEMM (the parallel loop has a single item, so the GEMM may split instead).
+    /// </summary>
+    [Theory]
+    [InlineData(8, 4, 33, 40, 16)]
+    [InlineData(1, 1, 200, 150, 64)]
+    [InlineData(1, 3, 96, 96, 48)]
+    public void ResultsAndGradientsDoNotDependOnTheThreadCount(int b, int h, int l, int s, int e)
     {
         using var scope = Tensor.Scope();
         var gen = new Generator(3);
-        var q = Tensor.Randn([8, 4, 33, 16], DType.F32, generator: gen);
-        var k = Tensor.Randn([8, 4, 40, 16], DType.F32, generator: gen);
-        var v = Tensor.Randn([8, 4, 40, 16], DType.F32, generator: gen);
-        var r = Tensor.Randn([8, 4, 33, 16], DType.F32, generator: gen);
+        var q = Tensor.Randn([b, h, l, e], DType.F32, generator: gen);
+        var k = Tensor.Randn([b, h, s, e], DType.F32, generator: gen);
+        var v = Tensor.Randn([b, h, s, e], DType.F32, generator: gen);
+        var r = Tensor.Randn([b, h, l, e], DType.F32, generator: gen);
         foreach (var t in new[] { q, k, v }) t.RequiresGrad = true;
         float[][] Run(int threads)
         {
