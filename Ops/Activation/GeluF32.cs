@@ -13,7 +13,9 @@ namespace Engine.Ops;
 /// w = hi + n L + lo with L = 2 ln 2 rounded to float: hi + n L is exact (one fused multiply-add) and
 /// exp(-u²/2) = 2ⁿ exp(-w/2) exp(-n (2 ln 2 - L) / 2). The last factor (up to 3e-7 from 1) is exp(κu²) within 1e-9,
 /// κ = log2(e) (2 ln 2 - L) / 4, so the rational absorbs it instead of a second reduction step.</item>
-/// <item>F(w) ≈ F0 exp(-w/2), degree 6 on |w| ≤ 0.6932 (relative error 3.1e-9).</item>
+/// <item>F(w) ≈ F0 exp(-w/2), degree 5 on |w| ≤ 0.6932 (relative error 9.2e-8; F(0) = F0 exactly, so that small u, where
+/// w is near 0, keeps the rational's error alone). Degree 6 (3.1e-9) took one fused multiply-add more, 5% of the loop,
+/// for 3.9 ulps instead of 5.0.</item>
 /// <item>N / (u N + R) with N a monic quartic and R a cubic: a rational of degree (4, 5) whose denominator is tied to the
 /// numerator. Where u is large N / D ≈ 1/u and N's rounding errors cancel in the quotient instead of adding to D's
 /// (every Horner step of a polynomial in u with positive coefficients carries nearly its full rounding there): the
@@ -22,15 +24,15 @@ namespace Engine.Ops;
 /// <item>Where the result is below float's normal range (x from -13.2 down), v 2ⁿ is rounded once into the subnormals;
 /// beyond the clamp u = 14.5, u Φ(-u) is below half the smallest subnormal and the result is x or -0.</item>
 /// </list>
-/// With AVX-512 the 512-bit loop takes 26 vector instructions a vector (JIT output, .NET 10: 20 multiplies or fused
+/// With AVX-512 the 512-bit loop takes 25 vector instructions a vector (JIT output, .NET 10: 19 multiplies or fused
 /// multiply-adds, one division, vrangeps for u, vscalefps for 2ⁿ and vfixupimmps for m) where the method before (one piece
 /// e r G(q), G of degree 10 in q = (u - 3) / (u + 3)) took 43 (27); the 256-bit path does the same arithmetic with a
 /// minimum, compares, a blend and the exponent bits, for the same bits.
 /// Against the double path, over every 61st float of magnitude up to 20 (both signs) and the floats around every power
-/// of two: within 3.9 ulps where the result is a normal float, except where Φ(-u) is subnormal but the result is not
-/// (x from -13.16 to -12.93): Φ(-u) is rounded into the subnormals before the product with u, up to 8.1 ulps there;
-/// subnormal results within 8 steps of 2⁻¹⁴⁹. Folding u into v before the scaling would round once there, for one
-/// multiply more. The exponential's polynomial at degree 5 saves another instruction (5% in the loop) for 5.0 ulps.
+/// of two: within 5.0 ulps where the result is a normal float, except where Φ(-u) is subnormal but the result is not
+/// (x from -13.16 to -12.93): Φ(-u) is rounded into the subnormals before the product with u, up to 9.3 ulps there;
+/// subnormal results within 8.1 steps of 2⁻¹⁴⁹. Folding u into v before the scaling would round once there, for one
+/// multiply more.
 /// <para>
 /// The derivative Φ(x) + x φ(x), compared in ulps of max(|value|, 1), keeps the method below (one exponential for Φ and φ):
 /// </para>
@@ -66,9 +68,9 @@ internal static class GeluF32
     /// </summary>
     public const float ForwardClamp = 14.5f, MinusHalfLog2E = -0.72134752f, TwoLn2 = 1.38629436f;
 
-    /// <summary>F(w) ≈ F0 exp(-w/2) on |w| ≤ 0.6932, lowest degree first (relative error 3.1e-9).</summary>
-    public const float F0 = 0.39894112944602966f, F1 = -0.19947056472301483f, F2 = 0.04986763373017311f, F3 = -0.008311201818287373f,
-        F4 = 0.0010389569215476513f, F5 = -0.00010432949784444645f, F6 = 8.605102266301401e-06f;
+    /// <summary>F(w) ≈ F0 exp(-w/2) on |w| ≤ 0.6932, degree 5, lowest degree first (relative error 9.2e-8).</summary>
+    public const float F0 = 0.39894112944602966f, F1 = -0.19947050511837006f, F2 = 0.04986679181456566f, F3 = -0.008311767131090164f,
+        F4 = 0.0010446792002767324f, F5 = -0.00010333815589547157f;
 
     /// <summary>N(u) = u⁴ + N3 u³ + N2 u² + N1 u + N0 and R(u) = R3 u³ + ... + R0, with F0 N / (u N + R) ≈ M(u) e^{κu²} / √(2π).</summary>
     public const float N0 = 102.7389907836914f, N1 = 94.09117889404297f, N2 = 40.66606521606445f, N3 = 9.373759269714355f;

@@ -54,8 +54,7 @@ internal static partial class GeluVector
         var shifted = Vector512.FusedMultiplyAdd(hi, Vector512.Create(GeluF32.MinusHalfLog2E), Vector512.Create(GeluF32.RoundShift));
         var n = shifted - Vector512.Create(GeluF32.RoundShift);
         var w = Vector512.FusedMultiplyAdd(n, Vector512.Create(GeluF32.TwoLn2), hi) + lo;
-        var f = Vector512.FusedMultiplyAdd(Vector512.Create(GeluF32.F6), w, Vector512.Create(GeluF32.F5));
-        f = Vector512.FusedMultiplyAdd(f, w, Vector512.Create(GeluF32.F4));
+        var f = Vector512.FusedMultiplyAdd(Vector512.Create(GeluF32.F5), w, Vector512.Create(GeluF32.F4));
         f = Vector512.FusedMultiplyAdd(f, w, Vector512.Create(GeluF32.F3));
         f = Vector512.FusedMultiplyAdd(f, w, Vector512.Create(GeluF32.F2));
         f = Vector512.FusedMultiplyAdd(f, w, Vector512.Create(GeluF32.F1));

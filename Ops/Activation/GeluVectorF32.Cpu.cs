@@ -57,8 +57,7 @@ internal static partial class GeluVector
         var shifted = Vector256.FusedMultiplyAdd(hi, Vector256.Create(GeluF32.MinusHalfLog2E), Vector256.Create(GeluF32.RoundShift));
         var n = shifted - Vector256.Create(GeluF32.RoundShift);
         var w = Vector256.FusedMultiplyAdd(n, Vector256.Create(GeluF32.TwoLn2), hi) + lo;
-        var f = Vector256.FusedMultiplyAdd(Vector256.Create(GeluF32.F6), w, Vector256.Create(GeluF32.F5));
-        f = Vector256.FusedMultiplyAdd(f, w, Vector256.Create(GeluF32.F4));
+        var f = Vector256.FusedMultiplyAdd(Vector256.Create(GeluF32.F5), w, Vector256.Create(GeluF32.F4));
         f = Vector256.FusedMultiplyAdd(f, w, Vector256.Create(GeluF32.F3));
         f = Vector256.FusedMultiplyAdd(f, w, Vector256.Create(GeluF32.F2));
         f = Vector256.FusedMultiplyAdd(f, w, Vector256.Create(GeluF32.F1));

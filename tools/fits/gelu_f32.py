@@ -183,9 +183,10 @@ def forward_rational(c0, umax=13.5, nodes=1500, dense=8001, log=print):
                         if e < e0 - 1e-13: cur, e0, improved = t, e, True
     return e0, cur[0], cur[1]
 
-def forward_exp(c0, deg=6, wmax=0.6932, nodes=3000):
-    """F(w) ~ c0 exp(-w/2) on |w| <= wmax, F(0) = c0: minimax relative, rounded to float one coefficient at a time
-    (the others refitted), then a search over pairs, up to 2 ulps each way. Returns (error, coefficients)."""
+def forward_exp(c0, deg=5, wmax=0.6932, nodes=3000, free0=False):
+    """F(w) ~ c0 exp(-w/2) on |w| <= wmax: minimax relative, F(0) free (a constant factor near 1 is the fit's, not the
+    rational's), rounded to float one coefficient at a time (the others refitted), then a search over pairs, up to 2
+    ulps each way. Returns (error, coefficients)."""
     import numpy as np
     k = np.arange(nodes)
     xs = np.concatenate([[-wmax], wmax*np.cos(np.pi*(k + 0.5)/nodes), [wmax]])
@@ -205,8 +206,8 @@ def forward_exp(c0, deg=6, wmax=0.6932, nodes=3000):
             w = w*abs(e); w /= w.sum()
         return best
 
-    fixed = {0: c0}
-    for i in range(1, deg + 1):
+    fixed = {} if free0 else {0: c0}
+    for i in range(0 if free0 else 1, deg + 1):
         fixed[i] = f32(refit(fixed)[1][i])
     a = [fixed[i] for i in range(deg + 1)]
     dense = np.linspace(-wmax, wmax, 200001); fd = c0*np.exp(-dense/2)
@@ -225,7 +226,7 @@ def forward_exp(c0, deg=6, wmax=0.6932, nodes=3000):
     e0 = err(a); improved = True
     while improved:
         improved = False
-        for x in range(1, deg + 1):
+        for x in range(0 if free0 else 1, deg + 1):
             for y in range(x, deg + 1):
                 for kx in range(-2, 3):
                     for ky in range(-2, 3):
@@ -256,12 +257,17 @@ def forward_fits(scan):
     print("  N0..N3: " + ", ".join(repr(v) for v in a))
     print("  R0..R3: " + ", ".join(repr(v) for v in r))
     e, fc = forward_exp(c0)
-    print(f"F0..F6 (F0 exp(-w/2), degree 6, |w| <= 0.6932): max relative error {e:.2e}")
+    print(f"F0..F5 (c0 exp(-w/2), degree 5, |w| <= 0.6932): max relative error {e:.2e}")
     print("  " + ", ".join(repr(v) for v in fc))
 
 
 if __name__ == "__main__":
     import sys
+    if "--exp" in sys.argv:
+        e, fc = forward_exp(FORWARD_C0)
+        print(f"F0..F5 (c0 exp(-w/2), degree 5, |w| <= 0.6932): max relative error {e:.2e}")
+        print("  " + ", ".join(repr(v) for v in fc))
+        sys.exit()
     if "--forward" in sys.argv:
         forward_fits("--scan" in sys.argv)
         sys.exit()
