@@ -24,10 +24,11 @@ namespace Engine.Ops;
 /// <item>Where the result is below float's normal range (x from -13.2 down), v 2ⁿ is rounded once into the subnormals;
 /// beyond the clamp u = 14.5, u Φ(-u) is below half the smallest subnormal and the result is x or -0.</item>
 /// </list>
-/// With AVX-512 the 512-bit loop takes 25 vector instructions a vector (JIT output, .NET 10: 19 multiplies or fused
-/// multiply-adds, one division, vrangeps for u, vscalefps for 2ⁿ and vfixupimmps for m) where the method before (one piece
-/// e r G(q), G of degree 10 in q = (u - 3) / (u + 3)) took 43 (27); the 256-bit path does the same arithmetic with a
-/// minimum, compares, a blend and the exponent bits, for the same bits.
+/// With AVX-512 the 512-bit loop takes 26 vector instructions a vector (JIT output, .NET 10: 19 multiplies or fused
+/// multiply-adds, one division, 3 additions, vrangeps for u, vscalefps for 2ⁿ, vmaxps for m and a vminps that watches
+/// for -∞, whose NaN is written afterwards; vfixupimmps for m where the output overlaps the input) where the method
+/// before (one piece e r G(q), G of degree 10 in q = (u - 3) / (u + 3)) took 43 (27); the 256-bit path does the same
+/// arithmetic with a minimum, compares, a blend and the exponent bits, for the same bits.
 /// Against the double path, over every 61st float of magnitude up to 20 (both signs) and the floats around every power
 /// of two: within 5.0 ulps where the result is a normal float, except where Φ(-u) is subnormal but the result is not
 /// (x from -13.16 to -12.93): Φ(-u) is rounded into the subnormals before the product with u, up to 9.3 ulps there;
