@@ -24,7 +24,7 @@ namespace Engine.Ops;
 /// <item>Where the result is below float's normal range (x from -13.2 down), v 2ⁿ is rounded once into the subnormals;
 /// beyond the clamp u = 14.5, u Φ(-u) is below half the smallest subnormal and the result is x or -0.</item>
 /// </list>
-/// With AVX-512 the 512-bit loop takes 26 vector instructions a vector (JIT output, .NET 10: 19 multiplies or fused
+/// With AVX-512 the 512-bit loop takes 26 vector instructions a vector (JIT output, .NET 10: 18 multiplies or fused
 /// multiply-adds, one division, 3 additions, vrangeps for u, vscalefps for 2ⁿ, vmaxps for m and a vminps that watches
 /// for -∞, whose NaN is written afterwards; vfixupimmps for m where the output overlaps the input) where the method
 /// before (one piece e r G(q), G of degree 10 in q = (u - 3) / (u + 3)) took 43 (27); the 256-bit path does the same
