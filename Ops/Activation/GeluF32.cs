@@ -13,7 +13,9 @@ namespace Engine.Ops;
 /// w = hi + n L + lo with L = 2 ln 2 rounded to float: hi + n L is exact (one fused multiply-add) and
 /// exp(-u²/2) = 2ⁿ exp(-w/2) exp(-n (2 ln 2 - L) / 2). The last factor (up to 3e-7 from 1) is exp(κu²) within 1e-9,
 /// κ = log2(e) (2 ln 2 - L) / 4, so the rational absorbs it instead of a second reduction step.</item>
-/// <item>F(w) ≈ F0 exp(-w/2), degree 6 on |w| ≤ 0.6932 (relative error 3.1e-9).</item>
+/// <item>F(w) ≈ F0 exp(-w/2), degree 5 on |w| ≤ 0.6932 (relative error 9.2e-8; F(0) = F0 exactly, so that small u, where
+/// w is near 0, keeps the rational's error alone). Degree 6 (3.1e-9) took one fused multiply-add more, 5% of the loop,
+/// for 3.9 ulps instead of 5.0.</item>
 /// <item>N / (u N + R) with N a monic quartic and R a cubic: a rational of degree (4, 5) whose denominator is tied to the
 /// numerator. Where u is large N / D ≈ 1/u and N's rounding errors cancel in the quotient instead of adding to D's
 /// (every Horner step of a polynomial in u with positive coefficients carries nearly its full rounding there): the
@@ -22,53 +24,41 @@ namespace Engine.Ops;
 /// <item>Where the result is below float's normal range (x from -13.2 down), v 2ⁿ is rounded once into the subnormals;
 /// beyond the clamp u = 14.5, u Φ(-u) is below half the smallest subnormal and the result is x or -0.</item>
 /// </list>
-/// With AVX-512 the 512-bit loop takes 26 vector instructions a vector (JIT output, .NET 10: 20 multiplies or fused
-/// multiply-adds, one division, vrangeps for u, vscalefps for 2ⁿ and vfixupimmps for m) where the method before (one piece
-/// e r G(q), G of degree 10 in q = (u - 3) / (u + 3)) took 43 (27); the 256-bit path does the same arithmetic with a
-/// minimum, compares, a blend and the exponent bits, for the same bits.
+/// With AVX-512 the 512-bit loop takes 26 vector instructions a vector (JIT output, .NET 10: 18 multiplies or fused
+/// multiply-adds, one division, 3 additions, vrangeps for u, vscalefps for 2ⁿ, vmaxps for m and a vminps that watches
+/// for -∞, whose NaN is written afterwards; vfixupimmps for m where the output overlaps the input) where the method
+/// before (one piece e r G(q), G of degree 10 in q = (u - 3) / (u + 3)) took 43 (27); the 256-bit path does the same
+/// arithmetic with a minimum, compares, a blend and the exponent bits, for the same bits.
 /// Against the double path, over every 61st float of magnitude up to 20 (both signs) and the floats around every power
-/// of two: within 3.9 ulps where the result is a normal float, except where Φ(-u) is subnormal but the result is not
-/// (x from -13.16 to -12.93): Φ(-u) is rounded into the subnormals before the product with u, up to 8.1 ulps there;
-/// subnormal results within 8 steps of 2⁻¹⁴⁹. Folding u into v before the scaling would round once there, for one
-/// multiply more. The exponential's polynomial at degree 5 saves another instruction (5% in the loop) for 5.0 ulps.
+/// of two: within 5.0 ulps where the result is a normal float, except where Φ(-u) is subnormal but the result is not
+/// (x from -13.16 to -12.93): Φ(-u) is rounded into the subnormals before the product with u, up to 9.3 ulps there;
+/// subnormal results within 8.1 steps of 2⁻¹⁴⁹. Folding u into v before the scaling would round once there, for one
+/// multiply more.
 /// <para>
-/// The derivative Φ(x) + x φ(x), compared in ulps of max(|value|, 1), keeps the method below (one exponential for Φ and φ):
+/// The derivative Φ(x) + x φ(x), compared in ulps of max(|value|, 1), takes the forward's pieces (one exponential and one
+/// division for Φ and φ): φ(u) = 2ⁿ F(w) K with K = 1 / (F0 √(2π)), Q = Φ(-u) - u φ(u) = 2ⁿ (v - u K f), and the
+/// derivative is Q for x ≤ 0 and 1 - Q for x &gt; 0 (one fused multiply-add s Q + m; vfixupimmps gives s and m from x's
+/// class on AVX-512, compares and blends otherwise, for the same bits). The factor exp(-n (2 ln 2 - L) / 2) that the
+/// rational absorbs is left out of φ: it moves u φ(u) by 1.9e-9 |n| of itself, under 1e-9 in all. ±∞ and NaN give NaN
+/// (the double path's ∞ · 0). The 512-bit backward loop takes 29 arithmetic vector instructions a vector with the
+/// multiply by the incoming gradient (JIT output, .NET 10), where the pieces before (a central polynomial for |x| &lt; 1,
+/// e r H(q) with r = 1 / (u + 3) beyond, their own exponential) took 46. Against the double path over every 61st float
+/// of magnitude up to 20: within 1.25 ulps of max(|value|, 1) (those pieces: 1.1); the worst is near x = 0⁺, where 1 - Q carries Φ(-u)'s own error. The coefficients are this
+/// project's own fits, rounded to float: <c>tools/fits/gelu_f32.py</c> (and <c>--exp</c> for F alone) prints them again with
+/// their errors.
 /// </para>
-/// <list type="bullet">
-/// <item>|x| &lt; 1: Φ(x) = 1/2 + x S(x²), S a degree-5 minimax polynomial of (Φ(√v) - 1/2) / √v on v ∈ [0, 1]
-/// (relative error 7.1e-10). No cancellation: x S(x²) is at most a third of Φ.</item>
-/// <item>|x| ≥ 1: Φ(-u) = φ(u) M(u), written e r H(q): e = exp(-u²/2), r = 1 / (u + c),
-/// q = (u - c) r ∈ [-0.5, 0.64] and H a degree-7 minimax polynomial of M(u) (u + c) / √(2π) in q (relative error
-/// 1.3e-8 on u ∈ [1, 13.5]; c = 3). Φ(x) is 1 - Φ(-u) for x &gt; 0, and the derivative reuses e.
-/// u stops at 13.5: e reaches float's smallest normal at u = 13.2 and has flushed to 0 by then.</item>
-/// <item>exp(-u²/2) with u² split as above: the rounding of u² alone would cost up to 32 ulps in the tail.</item>
-/// </list>
-/// Against the double path over 36 million arguments (every 61st float of magnitude up to 13): the derivative within
-/// 1.2 ulps of max(|value|, 1) (it crosses zero near x = -0.75). r = 1 / (u + c) is left with its two roundings: a
-/// Newton step on it costs 10%. The coefficients are this project's own fits, rounded to float:
-/// <c>tools/fits/gelu_f32.py</c> prints them again with their errors.
 /// </summary>
 internal static class GeluF32
 {
-    public const float Clamp = 13.5f;
-    public const float InvSqrt2Pi = 0.398942280f;
-
-    /// <summary>c of r = 1 / (u + c) and q = (u - c) r.</summary>
-    public const float C = 3f;
-
-    /// <summary>H(q) ≈ M(u) (u + c) / √(2π), lowest degree first.</summary>
-    public const float H0 = 0.7290837168693542f, H1 = -0.5093318819999695f, H2 = 0.23001675307750702f, H3 = -0.04726502299308777f,
-        H4 = -0.01044424157589674f, H5 = 0.006982316263020039f, H6 = 0.0009090682142414153f, H7 = -0.0010202151024714112f;
-
     /// <summary>
     /// The forward's constants: the clamp of u, -log2(e)/2 (which picks n), 2 ln 2 rounded to float,
     /// the exponential's polynomial (scaled by <see cref="F0"/>) and the rational's numerator and remainder.
     /// </summary>
     public const float ForwardClamp = 14.5f, MinusHalfLog2E = -0.72134752f, TwoLn2 = 1.38629436f;
 
-    /// <summary>F(w) ≈ F0 exp(-w/2) on |w| ≤ 0.6932, lowest degree first (relative error 3.1e-9).</summary>
-    public const float F0 = 0.39894112944602966f, F1 = -0.19947056472301483f, F2 = 0.04986763373017311f, F3 = -0.008311201818287373f,
-        F4 = 0.0010389569215476513f, F5 = -0.00010432949784444645f, F6 = 8.605102266301401e-06f;
+    /// <summary>F(w) ≈ F0 exp(-w/2) on |w| ≤ 0.6932, degree 5, lowest degree first (relative error 9.2e-8).</summary>
+    public const float F0 = 0.39894112944602966f, F1 = -0.19947050511837006f, F2 = 0.04986679181456566f, F3 = -0.008311767131090164f,
+        F4 = 0.0010446792002767324f, F5 = -0.00010333815589547157f;
 
     /// <summary>N(u) = u⁴ + N3 u³ + N2 u² + N1 u + N0 and R(u) = R3 u³ + ... + R0, with F0 N / (u N + R) ≈ M(u) e^{κu²} / √(2π).</summary>
     public const float N0 = 102.7389907836914f, N1 = 94.09117889404297f, N2 = 40.66606521606445f, N3 = 9.373759269714355f;
@@ -83,22 +73,19 @@ internal static class GeluF32
     /// </summary>
     public const int FixupTable = 0x17131121;
 
-    /// <summary>S(v) ≈ (Φ(√v) - 1/2) / √v, lowest degree first (S0 ≈ 1 / √(2π)).</summary>
-    public const float S0 = 0.3989422917366028f, S1 = -0.06649035960435867f, S2 = 0.009973322972655296f, S3 = -0.0011863299878314137f,
-        S4 = 0.00011348638508934528f, S5 = -7.654209184693173e-06f;
+    /// <summary>K = 1 / (F0 √(2π)), rounded to float: φ(u) ≈ 2ⁿ F(w) K (the derivative).</summary>
+    public const float PdfScale = 1.0000028610229492f;
 
-    /// <summary>exp(r) ≈ 1 + r + r² (E2 + E3 r + ... + E6 r⁴) on |r| ≤ ln 2 / 2.</summary>
-    public const float E2 = 0.4999999403953552f, E3 = 0.1666652113199234f, E4 = 0.04166838899254799f, E5 = 0.008368737064301968f,
-        E6 = 0.0013814562698826194f;
-
-    public const float Log2E = 1.44269504f;
-
-    /// <summary>ln 2 in two parts: the first with 16 significant bits, so that n Ln2Hi is exact for |n| ≤ 127.</summary>
-    public const float Ln2Hi = 0.693145752f, Ln2Lo = 1.42860677e-6f;
+    /// <summary>
+    /// vfixupimmps's tables for the derivative's s Q + m (<c>GeluVector512.Cpu.cs</c>), a 4-bit answer for each class of x
+    /// from QNaN (lowest) to positive: s is -1 (9) for +1, +∞ and positive values, +1 (10) for the others; m is +1 (10) for
+    /// +1 and positive values, +0 (8) for ±0 and negative values, x quieted (2) for a NaN and the default NaN (3) for ±∞.
+    /// </summary>
+    public const int DerivativeSignTable = unchecked((int)0x9A9A9AAA), DerivativeOffsetTable = unchecked((int)0xA833A822);
 
     /// <summary>1.5 · 2²³: adding it rounds a float of magnitude below 2²² to an integer, which its low bits then hold.</summary>
     public const float RoundShift = 12582912f;
 
-    /// <summary>The bits of <see cref="RoundShift"/> and of 1f (adding n &lt;&lt; 23 to them gives 2ⁿ's).</summary>
-    public const int RoundShiftBits = 0x4B400000, OneBits = 0x3F800000;
+    /// <summary>The bits of 1f (adding n &lt;&lt; 23 to them gives 2ⁿ's).</summary>
+    public const int OneBits = 0x3F800000;
 }

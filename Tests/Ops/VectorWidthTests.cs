@@ -47,14 +47,16 @@ public class VectorWidthTests
         Assert.Equal(Vector512.IsHardwareAccelerated, VectorWidth.Use512);
 
     /// <summary>
-    /// The F32 GELU gives the same bits at both widths: the forward's vrangeps, vscalefps and vfixupimmps (AVX-512)
-    /// against the 256-bit minimum, exponent bits and blend, over [-15, 15] (the subnormal values from x = -13.2 and
+    /// The F32 GELU gives the same bits at both widths: the forward's vrangeps, vscalefps and vfixupimmps (AVX-512) and the
+    /// backward's two vfixupimmps (its s and m) against the 256-bit minimum, exponent bits, compares and blends, over [-15, 15] (the subnormal values from x = -13.2 and
     /// the clamp at 14.5 included) and the special values; run under DOTNET_EnableAVX512=0 it checks the 512-bit
     /// path's software steps instead.
     /// </summary>
     [Theory]
     [InlineData(16 * 1000)]
     [InlineData(16 * 3 + 11)] // a tail the 256-bit loop and the padded lanes finish
+    [InlineData(16 + 8)] // a tail of one whole 256-bit vector
+    [InlineData(15)]
     [InlineData(7)]
     public void GeluF32GivesTheSameBitsAtBothWidths(int n)
     {
