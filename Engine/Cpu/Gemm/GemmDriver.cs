@@ -162,7 +162,13 @@ internal static unsafe class GemmDriver<T, K>
             long mPanels = (m + K.MR - 1) / K.MR;
             long nPanels = (Math.Min(n, K.NC) + K.NR - 1) / K.NR;
             int items = tasks == 1 ? 1 : CpuGemm.ItemsPerWorker * tasks;
-            bool splitM = (mPanels >= items || mPanels >= nPanels) && !TinyA(mPanels, k, nPanels, items);
+            bool splitM = CpuGemm.Split switch
+            {
+                GemmSplit.Rows => true,
+                GemmSplit.Columns => false,
+                _ => (mPanels >= items || mPanels >= nPanels) && !TinyA(mPanels, k, nPanels, items)
+                    && !ShortWideA(m, mPanels, k, nPanels, items),
+            };
             _mPanels = mPanels;
             _rowChunks = 1;
             if (splitM)
@@ -188,6 +194,15 @@ internal static unsafe class GemmDriver<T, K>
         // split never changes an element's operations.
         private static bool TinyA(long mPanels, int k, long nPanels, int items) =>
             items > 1 && k <= K.KC && mPanels * K.MR * k * sizeof(T) <= TinyABytes && nPanels >= items;
+
+        // An A of at most one MC row block (packed whole for the call into at most SharedABytes) in front of a B with at
+        // least as many column panels as A has row panels (a pointwise convolution: 256 output channels by 8192 pixels
+        // for the bench's conv2d_1x1). Split by rows, its 8 items would get 2-3 panels each, and every item would stream
+        // the whole packed B block (2 MiB there) for that much arithmetic; split by columns, A is packed once and read
+        // from L2, and each B panel is packed into its worker's own buffer and used at once by every A panel (the
+        // GotoBLAS order for one MC block).
+        private static bool ShortWideA(int m, long mPanels, int k, long nPanels, int items) =>
+            items > 1 && m <= K.MC && nPanels >= Math.Max(items, mPanels) && mPanels * K.MR * k * sizeof(T) <= SharedABytes;
 
         public void SetOperands(GemmOperand<T>? aOp, GemmOperand<T>? bOp, int cBlock, long cBlockStride)
         {
