@@ -18,6 +18,8 @@ public unsafe class GemmSplitTests
     [InlineData(2044, 40, 600)]   // 171 twelve-row panels (the last of 4 rows), two k blocks: many row items
     [InlineData(12, 2000, 300)]   // one row panel: the columns split
     [InlineData(64, 256, 2000)]   // deep and narrow: one fork over all k blocks
+    [InlineData(256, 128, 2100)]  // a pointwise weight gradient's shape, 5 k blocks in one fork: 2 row items of 8+ panels (f32)
+    [InlineData(96, 130, 1500)]   // one fork over the k blocks, 8 row panels: as few row items as workers
     public void ItemsPerWorker_DoesNotChangeTheBits(int m, int n, int k)
     {
         Check<float>(m, n, k);

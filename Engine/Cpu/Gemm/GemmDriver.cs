@@ -36,6 +36,9 @@ internal static unsafe class GemmDriver<T, K>
     // Largest packed B (all k blocks of one column block) that a deep product packs whole to run in one fork.
     private const long WholeBBytes = 4L << 20;
 
+    // Fewest A micro-panels per row item when one fork covers all k blocks (each item then streams all of the packed B).
+    private const long MinAllKRowPanels = 8;
+
     // Largest A (one k block) for which the items split the columns however many rows it has: it stays in L1.
     private const long TinyABytes = 32L << 10;
 
@@ -134,7 +137,7 @@ internal static unsafe class GemmDriver<T, K>
         // With _allK, one fork covers every k block: B is packed whole, block after block, and each item
         // walks the k blocks itself (_pc and _kc then stay unused).
         private int _jc, _nc, _pc, _kc, _nextItem;
-        private bool _allK;
+        private readonly bool _allK;
         private long _panels;
         private T* _bPacked;
         private int* _flags;
@@ -170,6 +173,13 @@ internal static unsafe class GemmDriver<T, K>
                     && !ShortWideA(m, mPanels, k, nPanels, items),
             };
             _mPanels = mPanels;
+            // With several k blocks and a B small enough to pack whole (a deep product of narrow matrices, such as
+            // a linear layer's weight gradient: k is the batch of tokens), one fork covers all of them: each item
+            // runs its tiles through the k blocks in order. That is the same sequence of operations per element
+            // as one fork per k block, without the k / KC synchronisations that otherwise cost more than the
+            // arithmetic of such a product.
+            int kBlocks = (k + _kcBlock - 1) / _kcBlock;
+            _allK = tasks > 1 && kBlocks > 1 && (long)k * nPanels * K.NR * sizeof(T) <= WholeBBytes;
             _rowChunks = 1;
             if (splitM)
             {
@@ -177,6 +187,12 @@ internal static unsafe class GemmDriver<T, K>
                 // busy to the end: a last item smaller than the others (as whole MC chunks leave) or one more
                 // item than a multiple of the workers leaves a worker idle for up to an item's time.
                 long chunks = Math.Max(Math.Min(items, mPanels), (mPanels + K.MC / K.MR - 1) / (K.MC / K.MR));
+                // With one fork over all k blocks every item streams the whole packed B (all of k): items of a few
+                // panels would read it once per two or three panels of arithmetic. A pointwise convolution's weight
+                // gradient (m 256, n 128, k 8192: 4 MiB of packed B) took 2.72-2.74 ms with 2 items of 11 panels against
+                // 2.86-2.95 with 8 of 2-3 (min of 300 calls alternated in one process, 2 threads, loaded 2-vCPU Zen 4 VM,
+                // load 8-10, 2026-12-08).
+                if (_allK) chunks = Math.Min(chunks, Math.Max(1, mPanels / MinAllKRowPanels));
                 long even = (chunks + tasks - 1) / tasks * tasks;
                 _rowChunks = (int)(even <= mPanels ? even : chunks);
             }
@@ -216,12 +232,6 @@ internal static unsafe class GemmDriver<T, K>
         {
             long maxPanels = (Math.Min(_n, K.NC) + K.NR - 1) / K.NR;
             int kBlocks = (_k + _kcBlock - 1) / _kcBlock;
-            // With several k blocks and a B small enough to pack whole (a deep product of narrow matrices, such as
-            // a linear layer's weight gradient: k is the batch of tokens), one fork covers all of them: each item
-            // runs its tiles through the k blocks in order. That is the same sequence of operations per element
-            // as one fork per k block, without the k / KC synchronisations that otherwise cost more than the
-            // arithmetic of such a product.
-            _allK = _tasks > 1 && kBlocks > 1 && (long)_k * maxPanels * K.NR * sizeof(T) <= WholeBBytes;
             int flagBlocks = _allK ? kBlocks : 1;
             _privateB = _rowChunks == 1 && _m <= K.MC;
             _bPacked = _privateB ? null : (T*)GemmBuffer.PackedB.Get((_allK ? _k : Math.Min(_k, _kcBlock)) * maxPanels * K.NR * sizeof(T));
