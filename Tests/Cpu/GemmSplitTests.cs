@@ -19,7 +19,7 @@ public unsafe class GemmSplitTests
     [InlineData(12, 2000, 300)]   // one row panel: the columns split
     [InlineData(64, 256, 2000)]   // deep and narrow: one fork over all k blocks
     [InlineData(256, 128, 2100)]  // a pointwise weight gradient's shape, 5 k blocks in one fork: 2 row items of 8+ panels (f32)
-    [InlineData(96, 130, 1500)]   // one fork over the k blocks, 8 row panels: as few row items as workers
+    [InlineData(96, 130, 5400)]   // one fork over the k blocks, 8 row panels, 2^26+ multiply-adds: as few row items as workers
     public void ItemsPerWorker_DoesNotChangeTheBits(int m, int n, int k)
     {
         Check<float>(m, n, k);
@@ -27,16 +27,17 @@ public unsafe class GemmSplitTests
     }
 
     // Shapes on either side of the driver's column-split rule for an A of at most one MC row block in front of a wide B
-    // (GemmDriver.ShortWideA; the AVX-512 f32 kernel: 12 x 32 tiles, MC 384; f64: 12 x 16, MC 192), each also with the
+    // (GemmDriver.ShortWideA, from 2^26 multiply-adds; the AVX-512 f32 kernel: 12 x 32 tiles, MC 384; f64: 12 x 16, MC 192), each also with the
     // split forced both ways: the bits must be those of one thread whichever way the items cut C.
     [Theory]
     [InlineData(256, 4100, 128)]  // the bench's conv2d_1x1 forward, narrower: columns, a second column block of 4 columns
-    [InlineData(128, 2000, 256)]  // its input gradient's shape (m 128, k 256): columns
+    [InlineData(128, 2048, 256)]  // its input gradient's shape (m 128, k 256), 2^26 multiply-adds: columns
+    [InlineData(128, 2047, 256)]  // one column fewer, below the size for the rule: rows
     [InlineData(384, 1024, 600)]  // f32: m = MC, as many column as row panels, two k blocks: columns; f64: m > MC, rows
     [InlineData(385, 1024, 300)]  // f32: one row past MC: rows
-    [InlineData(240, 620, 200)]   // f32: 20 row panels, 20 column panels: columns; 19 column panels (612 wide) would be rows
-    [InlineData(240, 612, 200)]
-    [InlineData(48, 250, 400)]    // f32: 8 column panels for 8 items (2 threads): columns, for 12 (3 threads): rows
+    [InlineData(240, 620, 460)]   // f32: 20 row panels, 20 column panels: columns; 19 column panels (612 wide): rows
+    [InlineData(240, 612, 460)]
+    [InlineData(48, 250, 400)]    // below the size for the rule: the columns split only because A has fewer panels than the items
     [InlineData(384, 2048, 700)]  // f32: the packed A (32 panels x 700 deep) is past 1 MiB: rows
     public void TheSplitOfAShortWideA_DoesNotChangeTheBits(int m, int n, int k)
     {

@@ -39,6 +39,14 @@ internal static unsafe class GemmDriver<T, K>
     // Fewest A micro-panels per row item when one fork covers all k blocks (each item then streams all of the packed B).
     private const long MinAllKRowPanels = 8;
 
+    // Multiply-adds from which the short-wide-A column split and the larger all-k row items apply. Both were measured on
+    // products of 2^28 (conv2d_1x1's); applied to every size, vHeat-Nano's train step (small products, where the second
+    // worker's wake-up and the calling thread's packing of the shared A weigh more, and fewer items balance worse)
+    // took 21-27 ms against main's 17-27 in 4 alternating pairs (bench model, 2 threads, load 1.5-1.8, 2026-12-08).
+    private const double LargeWork = 1L << 26;
+
+    private static bool Large(int m, int n, int k) => (double)m * n * k >= LargeWork;
+
     // Largest A (one k block) for which the items split the columns however many rows it has: it stays in L1.
     private const long TinyABytes = 32L << 10;
 
@@ -170,7 +178,7 @@ internal static unsafe class GemmDriver<T, K>
                 GemmSplit.Rows => true,
                 GemmSplit.Columns => false,
                 _ => (mPanels >= items || mPanels >= nPanels) && !TinyA(mPanels, k, nPanels, items)
-                    && !ShortWideA(m, mPanels, k, nPanels, items),
+                    && !(Large(m, n, k) && ShortWideA(m, mPanels, k, nPanels, items)),
             };
             _mPanels = mPanels;
             // With several k blocks and a B small enough to pack whole (a deep product of narrow matrices, such as
@@ -192,7 +200,7 @@ internal static unsafe class GemmDriver<T, K>
                 // gradient (m 256, n 128, k 8192: 4 MiB of packed B) took 2.72-2.74 ms with 2 items of 11 panels against
                 // 2.86-2.95 with 8 of 2-3 (min of 300 calls alternated in one process, 2 threads, loaded 2-vCPU Zen 4 VM,
                 // load 8-10, 2026-12-08).
-                if (_allK) chunks = Math.Min(chunks, Math.Max(1, mPanels / MinAllKRowPanels));
+                if (_allK && Large(m, n, k)) chunks = Math.Min(chunks, Math.Max(1, mPanels / MinAllKRowPanels));
                 long even = (chunks + tasks - 1) / tasks * tasks;
                 _rowChunks = (int)(even <= mPanels ? even : chunks);
             }
