@@ -6,8 +6,9 @@ using Xunit;
 namespace Engine.Tests.Cpu;
 
 /// <summary>
-/// <see cref="CpuGemm.ItemsPerWorker"/>: cutting a product into more or fewer work items per worker changes which
-/// thread computes a tile, never a tile's operations, so the bits stay those of one thread; bad values are rejected.
+/// <see cref="CpuGemm.ItemsPerWorker"/> and <see cref="CpuGemm.Split"/>: cutting a product into more or fewer work items
+/// per worker, by rows or by columns, changes which thread computes a tile, never a tile's operations, so the bits stay
+/// those of one thread; bad values are rejected.
 /// </summary>
 [Collection(Engine.Tests.Support.SerialCollection.Name)]
 public unsafe class GemmSplitTests
@@ -17,10 +18,44 @@ public unsafe class GemmSplitTests
     [InlineData(2044, 40, 600)]   // 171 twelve-row panels (the last of 4 rows), two k blocks: many row items
     [InlineData(12, 2000, 300)]   // one row panel: the columns split
     [InlineData(64, 256, 2000)]   // deep and narrow: one fork over all k blocks
+    [InlineData(256, 128, 2100)]  // a pointwise weight gradient's shape, 5 k blocks in one fork: 2 row items of 8+ panels (f32)
+    [InlineData(96, 130, 5400)]   // one fork over the k blocks, 8 row panels, 2^26+ multiply-adds: as few row items as workers
     public void ItemsPerWorker_DoesNotChangeTheBits(int m, int n, int k)
     {
         Check<float>(m, n, k);
         Check<double>(m, n, k);
+    }
+
+    // Shapes on either side of the driver's column-split rule for an A of at most one MC row block in front of a wide B
+    // (GemmDriver.ShortWideA, from 2^26 multiply-adds; the AVX-512 f32 kernel: 12 x 32 tiles, MC 384; f64: 12 x 16, MC 192), each also with the
+    // split forced both ways: the bits must be those of one thread whichever way the items cut C.
+    [Theory]
+    [InlineData(256, 4100, 128)]  // the bench's conv2d_1x1 forward, narrower: columns, a second column block of 4 columns
+    [InlineData(128, 2048, 256)]  // its input gradient's shape (m 128, k 256), 2^26 multiply-adds: columns
+    [InlineData(128, 2047, 256)]  // one column fewer, below the size for the rule: rows
+    [InlineData(384, 1024, 600)]  // f32: m = MC, as many column as row panels, two k blocks: columns; f64: m > MC, rows
+    [InlineData(385, 1024, 300)]  // f32: one row past MC: rows
+    [InlineData(240, 620, 460)]   // f32: 20 row panels, 20 column panels: columns; 19 column panels (612 wide): rows
+    [InlineData(240, 612, 460)]
+    [InlineData(48, 250, 400)]    // below the size for the rule: the columns split only because A has fewer panels than the items
+    [InlineData(384, 2048, 700)]  // f32: the packed A (32 panels x 700 deep) is past 1 MiB: rows
+    public void TheSplitOfAShortWideA_DoesNotChangeTheBits(int m, int n, int k)
+    {
+        byte[]? f32 = null, f64 = null;
+        foreach (var split in new[] { GemmSplit.Auto, GemmSplit.Rows, GemmSplit.Columns })
+        {
+            CpuGemm.Split = split;
+            try
+            {
+                byte[] single = Check<float>(m, n, k), dbl = Check<double>(m, n, k);
+                Assert.True((f32 ??= single).SequenceEqual(single), $"float {m}x{n}x{k}: split {split} differs from Auto");
+                Assert.True((f64 ??= dbl).SequenceEqual(dbl), $"double {m}x{n}x{k}: split {split} differs from Auto");
+            }
+            finally
+            {
+                CpuGemm.Split = GemmSplit.Auto;
+            }
+        }
     }
 
     [Fact]
@@ -31,7 +66,7 @@ public unsafe class GemmSplitTests
         Assert.Equal(CpuGemm.DefaultItemsPerWorker, CpuGemm.ItemsPerWorker);
     }
 
-    private static void Check<T>(int m, int n, int k) where T : unmanaged, IFloatingPointIeee754<T>
+    private static byte[] Check<T>(int m, int n, int k) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Random(m + n + k);
         var a = new T[m * k];
@@ -64,5 +99,6 @@ public unsafe class GemmSplitTests
             CpuParallel.ThreadCount = savedThreads;
             CpuGemm.ItemsPerWorker = CpuGemm.DefaultItemsPerWorker;
         }
+        return MemoryMarshal.AsBytes(reference!.AsSpan()).ToArray();
     }
 }

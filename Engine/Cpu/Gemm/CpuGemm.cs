@@ -29,6 +29,18 @@ public static unsafe class CpuGemm
     [ThreadStatic] private static bool t_forceAvx2;
     private static volatile bool s_allowAvx512 = true;
     [ThreadStatic] private static long t_directPathMaxWork;
+    [ThreadStatic] private static GemmSplit t_split;
+
+    /// <summary>
+    /// Tests and A/B timings only: force a multi-threaded product's work items to split the rows or the columns of C
+    /// (per calling thread); <see cref="GemmSplit.Auto"/> (the default) lets the driver choose from the shape. The
+    /// split never changes an element's operations, so the bits do not depend on it.
+    /// </summary>
+    internal static GemmSplit Split
+    {
+        get => t_split;
+        set => t_split = value;
+    }
 
     /// <summary>
     /// Tests only: use the portable micro-kernel even when AVX2+FMA are available. Per calling thread,
@@ -274,3 +286,6 @@ public static unsafe class CpuGemm
         return true;
     }
 }
+
+/// <summary>How a multi-threaded product's work items cut C: chosen from the shape, or forced (tests, A/B timings).</summary>
+internal enum GemmSplit { Auto, Rows, Columns }

@@ -36,6 +36,17 @@ internal static unsafe class GemmDriver<T, K>
     // Largest packed B (all k blocks of one column block) that a deep product packs whole to run in one fork.
     private const long WholeBBytes = 4L << 20;
 
+    // Fewest A micro-panels per row item when one fork covers all k blocks (each item then streams all of the packed B).
+    private const long MinAllKRowPanels = 8;
+
+    // Multiply-adds from which the short-wide-A column split and the larger all-k row items apply. Both were measured on
+    // products of 2^28 (conv2d_1x1's); applied to every size, vHeat-Nano's train step (small products, where the second
+    // worker's wake-up and the calling thread's packing of the shared A weigh more, and fewer items balance worse)
+    // took 21-27 ms against main's 17-27 in 4 alternating pairs (bench model, 2 threads, load 1.5-1.8, 2026-12-08).
+    private const double LargeWork = 1L << 26;
+
+    private static bool Large(int m, int n, int k) => (double)m * n * k >= LargeWork;
+
     // Largest A (one k block) for which the items split the columns however many rows it has: it stays in L1.
     private const long TinyABytes = 32L << 10;
 
@@ -134,7 +145,7 @@ internal static unsafe class GemmDriver<T, K>
         // With _allK, one fork covers every k block: B is packed whole, block after block, and each item
         // walks the k blocks itself (_pc and _kc then stay unused).
         private int _jc, _nc, _pc, _kc, _nextItem;
-        private bool _allK;
+        private readonly bool _allK;
         private long _panels;
         private T* _bPacked;
         private int* _flags;
@@ -162,8 +173,21 @@ internal static unsafe class GemmDriver<T, K>
             long mPanels = (m + K.MR - 1) / K.MR;
             long nPanels = (Math.Min(n, K.NC) + K.NR - 1) / K.NR;
             int items = tasks == 1 ? 1 : CpuGemm.ItemsPerWorker * tasks;
-            bool splitM = (mPanels >= items || mPanels >= nPanels) && !TinyA(mPanels, k, nPanels, items);
+            bool splitM = CpuGemm.Split switch
+            {
+                GemmSplit.Rows => true,
+                GemmSplit.Columns => false,
+                _ => (mPanels >= items || mPanels >= nPanels) && !TinyA(mPanels, k, nPanels, items)
+                    && !(Large(m, n, k) && ShortWideA(m, mPanels, k, nPanels, items)),
+            };
             _mPanels = mPanels;
+            // With several k blocks and a B small enough to pack whole (a deep product of narrow matrices, such as
+            // a linear layer's weight gradient: k is the batch of tokens), one fork covers all of them: each item
+            // runs its tiles through the k blocks in order. That is the same sequence of operations per element
+            // as one fork per k block, without the k / KC synchronisations that otherwise cost more than the
+            // arithmetic of such a product.
+            int kBlocks = (k + _kcBlock - 1) / _kcBlock;
+            _allK = tasks > 1 && kBlocks > 1 && (long)k * nPanels * K.NR * sizeof(T) <= WholeBBytes;
             _rowChunks = 1;
             if (splitM)
             {
@@ -171,6 +195,12 @@ internal static unsafe class GemmDriver<T, K>
                 // busy to the end: a last item smaller than the others (as whole MC chunks leave) or one more
                 // item than a multiple of the workers leaves a worker idle for up to an item's time.
                 long chunks = Math.Max(Math.Min(items, mPanels), (mPanels + K.MC / K.MR - 1) / (K.MC / K.MR));
+                // With one fork over all k blocks every item streams the whole packed B (all of k): items of a few
+                // panels would read it once per two or three panels of arithmetic. A pointwise convolution's weight
+                // gradient (m 256, n 128, k 8192: 4 MiB of packed B) took 2.72-2.74 ms with 2 items of 11 panels against
+                // 2.86-2.95 with 8 of 2-3 (min of 300 calls alternated in one process, 2 threads, loaded 2-vCPU Zen 4 VM,
+                // load 8-10, 2026-12-08).
+                if (_allK && Large(m, n, k)) chunks = Math.Min(chunks, Math.Max(1, mPanels / MinAllKRowPanels));
                 long even = (chunks + tasks - 1) / tasks * tasks;
                 _rowChunks = (int)(even <= mPanels ? even : chunks);
             }
@@ -189,6 +219,17 @@ internal static unsafe class GemmDriver<T, K>
         private static bool TinyA(long mPanels, int k, long nPanels, int items) =>
             items > 1 && k <= K.KC && mPanels * K.MR * k * sizeof(T) <= TinyABytes && nPanels >= items;
 
+        // An A of at most one MC row block (packed whole for the call into at most SharedABytes) in front of a B with at
+        // least as many column panels as A has row panels (a pointwise convolution: 256 output channels by 8192 pixels
+        // for the bench's conv2d_1x1). Split by rows, its 8 items would get 2-3 panels each, and every item would stream
+        // the whole packed B block (2 MiB there) for that much arithmetic; split by columns, A is packed once and read
+        // from L2, and each B panel is packed into its worker's own buffer and used at once by every A panel (the
+        // GotoBLAS order for one MC block). conv2d_1x1's forward, rows against columns alternated in one process (min of
+        // 200, 2 threads, loaded 2-vCPU Zen 4 VM, load 4-10, 2026-12-08): 2.81-3.40 ms against 2.62-2.74, the row split's
+        // median in 3 of 6 processes at 3.5 (the mode of the quiet figures, 3.68-3.75), the column split's at 2.8-2.9.
+        private static bool ShortWideA(int m, long mPanels, int k, long nPanels, int items) =>
+            items > 1 && m <= K.MC && nPanels >= Math.Max(items, mPanels) && mPanels * K.MR * k * sizeof(T) <= SharedABytes;
+
         public void SetOperands(GemmOperand<T>? aOp, GemmOperand<T>? bOp, int cBlock, long cBlockStride)
         {
             (_aOp, _bOp, _cBlock, _cBlockStride) = (aOp, bOp, cBlock >= _n ? 0 : cBlock, cBlockStride);
@@ -201,12 +242,6 @@ internal static unsafe class GemmDriver<T, K>
         {
             long maxPanels = (Math.Min(_n, K.NC) + K.NR - 1) / K.NR;
             int kBlocks = (_k + _kcBlock - 1) / _kcBlock;
-            // With several k blocks and a B small enough to pack whole (a deep product of narrow matrices, such as
-            // a linear layer's weight gradient: k is the batch of tokens), one fork covers all of them: each item
-            // runs its tiles through the k blocks in order. That is the same sequence of operations per element
-            // as one fork per k block, without the k / KC synchronisations that otherwise cost more than the
-            // arithmetic of such a product.
-            _allK = _tasks > 1 && kBlocks > 1 && (long)_k * maxPanels * K.NR * sizeof(T) <= WholeBBytes;
             int flagBlocks = _allK ? kBlocks : 1;
             _privateB = _rowChunks == 1 && _m <= K.MC;
             _bPacked = _privateB ? null : (T*)GemmBuffer.PackedB.Get((_allK ? _k : Math.Min(_k, _kcBlock)) * maxPanels * K.NR * sizeof(T));
