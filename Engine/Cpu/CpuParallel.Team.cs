@@ -14,13 +14,14 @@ public static partial class CpuParallel
     private static class Team
     {
         // How long an idle worker (and a caller waiting for the tail of a job) keeps polling before it
-        // blocks. Waking a blocked thread costs tens to hundreds of microseconds (more on a VM, where
-        // the idle vCPU must be rescheduled), which is the whole runtime of a 256^3 GEMM, so back-to-back
+        // blocks (CpuParallel.WorkerSpin). Waking a blocked thread costs tens of microseconds to over a
+        // millisecond (0.3-1.2 ms measured on this 2-vCPU VM, where the idle vCPU must be rescheduled),
+        // which is the whole runtime of a 256^3 GEMM, so back-to-back
         // kernels need workers that are still awake. Workers never outnumber the spare cores, so the
         // polling only burns cores the engine would otherwise leave idle. Polling goes through
         // SpinWait, which soon starts yielding: if the OS has put a poller on the same core as a
         // thread with work left (seen on this VM), the poller must not hold that core for its slice.
-        public static readonly long SpinTicks = Stopwatch.Frequency / 2000;
+        public static long SpinTicks => Volatile.Read(ref _spinTicks);
 
         private static readonly object Gate = new();
         private static readonly List<Worker> Workers = [];

@@ -55,3 +55,56 @@ public class CpuParallelTests
         Assert.Equal(8, count);
     }
 }
+
+/// <summary>The idle worker's spin (<see cref="CpuParallel.WorkerSpin"/>): a process-wide setting, so serial.</summary>
+[Xunit.Collection(Engine.Tests.Support.SerialCollection.Name)]
+public class WorkerSpinTests
+{
+    [Fact]
+    public void WorkerSpin_RoundTrips_AndRejectsNegative()
+    {
+        var before = CpuParallel.WorkerSpin;
+        try
+        {
+            CpuParallel.WorkerSpin = TimeSpan.FromMilliseconds(3);
+            Assert.Equal(3.0, CpuParallel.WorkerSpin.TotalMilliseconds, 3);
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => CpuParallel.WorkerSpin = TimeSpan.FromMilliseconds(-1));
+            Assert.Contains("WorkerSpin", e.Message);
+            Assert.Equal(3.0, CpuParallel.WorkerSpin.TotalMilliseconds, 3);
+        }
+        finally
+        {
+            CpuParallel.WorkerSpin = before;
+        }
+    }
+
+    /// <summary>With no spin every dispatch wakes a blocked worker; the loops must still cover every index once.</summary>
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(20.0)]
+    public void ParallelLoops_CoverEveryIndexOnce_WhateverTheSpin(double spinMs)
+    {
+        var before = CpuParallel.WorkerSpin;
+        int threads = CpuParallel.ThreadCount;
+        try
+        {
+            CpuParallel.WorkerSpin = TimeSpan.FromMilliseconds(spinMs);
+            CpuParallel.ThreadCount = 2;
+            for (int round = 0; round < 50; round++)
+            {
+                var hits = new int[10_000];
+                CpuParallel.For(hits.Length, 100_000, (s, e) => { for (long i = s; i < e; i++) Interlocked.Increment(ref hits[i]); });
+                Assert.All(hits, h => Assert.Equal(1, h));
+                if (round % 10 == 0) Thread.Sleep(2); // longer than a short spin: the worker blocks and is woken
+                var tasks = new int[37];
+                CpuParallel.ForEachTask(tasks.Length, i => Interlocked.Increment(ref tasks[i]));
+                Assert.All(tasks, h => Assert.Equal(1, h));
+            }
+        }
+        finally
+        {
+            CpuParallel.WorkerSpin = before;
+            CpuParallel.ThreadCount = threads;
+        }
+    }
+}
