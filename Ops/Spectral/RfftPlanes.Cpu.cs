@@ -47,38 +47,17 @@ internal static unsafe class RfftPlanesF32
     public static void Forward(float* x, float* spectrum, long planes, RfftBasis b, double alpha, bool weighted)
     {
         int h = b.H, w = b.W, k = b.K;
-        int lanes = (k + ColumnFftF32.LaneStep - 1) / ColumnFftF32.LaneStep * ColumnFftF32.LaneStep;
-        int block = Math.Max(1, BlockFloats / (h * w));
-        long blocks = (planes + block - 1) / block, plane = (long)h * w, planeOut = 2L * h * k;
+        long plane = (long)h * w, planeOut = 2L * h * k;
         float* basis = weighted ? b.InverseHalfTransposed<float>() : b.ForwardHalf<float>();
         var fft = ColumnFftF32.For(h);
-        double cost = block * (2.0 * plane * w + 10.0 * h * lanes * Math.Max(1, Math.Log2(h)));
-        CpuParallel.For(blocks, cost, (start, end) =>
+        ForEachBlock(planes, b, fft, (p0, count, t, re, im, source, lanes) =>
         {
-            float* t = RfftKernels.Alloc<float>(block * plane);
-            float* re = RfftKernels.Alloc<float>(2L * h * lanes), im = re + (long)h * lanes;
-            try
+            CpuGemm.Gemm(count * h, w, w, (float)alpha, x + p0 * plane, w, 1, basis, w, 1, 0f, t, w);
+            for (int q = 0; q < count; q++)
             {
-                // Lanes at or beyond K stay zero: only zeros ever enter them.
-                new Span<float>(re, 2 * h * lanes).Clear();
-                fixed (int* source = fft.Source)
-                    for (long bi = start; bi < end; bi++)
-                    {
-                        long p0 = bi * block;
-                        int count = (int)Math.Min(block, planes - p0);
-                        CpuGemm.Gemm(count * h, w, w, (float)alpha, x + p0 * plane, w, 1, basis, w, 1, 0f, t, w);
-                        for (int q = 0; q < count; q++)
-                        {
-                            Unpack(t + q * plane, re, im, source, h, w, k, lanes);
-                            fft.Forward(re, im, lanes);
-                            Interleave(re, im, spectrum + (p0 + q) * planeOut, h, k, lanes);
-                        }
-                    }
-            }
-            finally
-            {
-                NativeMemory.AlignedFree(t);
-                NativeMemory.AlignedFree(re);
+                Unpack(t + q * plane, re, im, source, h, w, k, lanes);
+                fft.Forward(re, im, lanes);
+                Interleave(re, im, spectrum + (p0 + q) * planeOut, h, k, lanes);
             }
         });
     }
@@ -93,11 +72,36 @@ internal static unsafe class RfftPlanesF32
     public static void Inverse(float* spectrum, float* y, long planes, RfftBasis b, double alpha, bool weighted)
     {
         int h = b.H, w = b.W, k = b.K;
-        int lanes = (k + ColumnFftF32.LaneStep - 1) / ColumnFftF32.LaneStep * ColumnFftF32.LaneStep;
-        int block = Math.Max(1, BlockFloats / (h * w));
-        long blocks = (planes + block - 1) / block, plane = (long)h * w, planeIn = 2L * h * k;
+        long plane = (long)h * w, planeIn = 2L * h * k;
         float* basis = weighted ? b.InverseHalfTransposed<float>() : b.ForwardHalf<float>();
         var fft = ColumnFftF32.For(h);
+        ForEachBlock(planes, b, fft, (p0, count, t, re, im, source, lanes) =>
+        {
+            for (int q = 0; q < count; q++)
+            {
+                Deinterleave(spectrum + (p0 + q) * planeIn, re, im, source, h, k, lanes);
+                fft.Forward(re, im, lanes);
+                Pack(re, im, t + q * plane, h, w, k, lanes);
+            }
+            // y = t · basisᵀ: the basis is stored (x, j), read here as (j, x).
+            CpuGemm.Gemm(count * h, w, w, (float)alpha, t, w, 1, basis, 1, w, 0f, y + p0 * plane, w);
+        });
+    }
+
+    /// <summary>One block of planes [p0, p0 + count) with this thread's scratch: the block's W-pass matrix and one plane's planar rows.</summary>
+    private delegate void BlockBody(long p0, int count, float* t, float* re, float* im, int* source, int lanes);
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on the fixed blocks of planes in parallel, each thread with its own scratch:
+    /// the block's W-pass matrix and planar rows padded to whole vectors of columns (lanes at or beyond K stay
+    /// zero: only zeros ever enter them).
+    /// </summary>
+    private static void ForEachBlock(long planes, RfftBasis b, ColumnFftF32 fft, BlockBody body)
+    {
+        int h = b.H, w = b.W, k = b.K;
+        int lanes = (k + ColumnFftF32.LaneStep - 1) / ColumnFftF32.LaneStep * ColumnFftF32.LaneStep;
+        int block = Math.Max(1, BlockFloats / (h * w));
+        long blocks = (planes + block - 1) / block, plane = (long)h * w;
         double cost = block * (2.0 * plane * w + 10.0 * h * lanes * Math.Max(1, Math.Log2(h)));
         CpuParallel.For(blocks, cost, (start, end) =>
         {
@@ -110,15 +114,7 @@ internal static unsafe class RfftPlanesF32
                     for (long bi = start; bi < end; bi++)
                     {
                         long p0 = bi * block;
-                        int count = (int)Math.Min(block, planes - p0);
-                        for (int q = 0; q < count; q++)
-                        {
-                            Deinterleave(spectrum + (p0 + q) * planeIn, re, im, source, h, k, lanes);
-                            fft.Forward(re, im, lanes);
-                            Pack(re, im, t + q * plane, h, w, k, lanes);
-                        }
-                        // y = t · basisᵀ: the basis is stored (x, j), read here as (j, x).
-                        CpuGemm.Gemm(count * h, w, w, (float)alpha, t, w, 1, basis, 1, w, 0f, y + p0 * plane, w);
+                        body(p0, (int)Math.Min(block, planes - p0), t, re, im, source, lanes);
                     }
             }
             finally
