@@ -268,6 +268,7 @@ public sealed partial class Tensor
             else if (have != 1 && have != target[i])
                 throw new ArgumentException($"expand: the expanded size of the tensor ({target[i]}) must match the existing size ({have}) at non-singleton dimension {i}; target {Layout.Format(shape)}, tensor {Shp(this)}.");
         }
+        Layout.Count(target, "expand");
         var y = View(new Layout(target, Layout.BroadcastStrides(target), Offset));
         if (Tape.ShouldRecord(this))
         {

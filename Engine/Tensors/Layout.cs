@@ -50,8 +50,8 @@ public sealed class Layout
         return s;
     }
 
-    /// <summary>Product of the sizes; a shape whose product does not fit in a long is refused.</summary>
-    public static long Count(ReadOnlySpan<int> shape)
+    /// <summary>Product of the sizes; a shape whose product does not fit in a long is refused (naming <paramref name="op"/> when given).</summary>
+    public static long Count(ReadOnlySpan<int> shape, string? op = null)
     {
         long n = 1;
         foreach (var d in shape)
@@ -61,7 +61,7 @@ public sealed class Layout
             {
                 foreach (var z in shape)
                     if (z == 0) return 0;
-                throw new ArgumentException($"Shape {Format(shape)} has more elements than a tensor can hold ({long.MaxValue}).");
+                throw new ArgumentException($"{(op is null ? "" : op + ": ")}Shape {Format(shape)} has more elements than a tensor can hold ({long.MaxValue}).");
             }
             n *= d;
         }

@@ -392,6 +392,10 @@ public class ViewTests
         Assert.Throws<ArgumentException>(() => x.Expand(3));
         Assert.Throws<ArgumentException>(() => x.Expand(-1, 2, 3));
         Assert.Throws<ArgumentException>(() => x.BroadcastTo(2, 6));
+        // More elements than a long counts (found by BadInputProperties): refused naming the op, not only the layout.
+        var huge = Assert.Throws<ArgumentException>(() => Tensor.Scalar(1f).Expand(4, int.MaxValue, 1 << 20, int.MaxValue));
+        Assert.StartsWith("expand:", huge.Message);
+        Assert.Contains("more elements than a tensor can hold", huge.Message);
     }
 
     [Fact]
