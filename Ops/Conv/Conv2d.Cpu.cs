@@ -3,8 +3,8 @@ using System.Numerics;
 namespace Engine.Ops;
 
 /// <summary>
-/// Conv2d on the CPU: depthwise convolutions by the direct kernels (stride 1 by the row kernel <see cref="DepthwiseStride1Cpu"/>,
-/// other strides by <see cref="DepthwiseConvCpu"/>), the rest
+/// Conv2d on the CPU: depthwise convolutions by the direct kernels (3x3, padding 1 on planes at most a 512-bit vector wide
+/// by <see cref="Depthwise3x3Rows"/>, the rest of stride 1 by the row kernel <see cref="DepthwiseStride1Cpu"/>, other strides by <see cref="DepthwiseConvCpu"/>), the rest
 /// as column matrices times the weight (<see cref="ConvGemm"/>); float32 3x3 stride-1 convolutions over enough channels
 /// (forward and input gradient) by Winograd's F(2x2, 3x3) (<see cref="WinogradCpu"/>, switched by
 /// <see cref="ConvAlgorithms.AllowWinograd"/>); every operand contiguous.
@@ -32,14 +32,16 @@ internal static unsafe class Conv2dCpu
 
     private static void Forward<T>(ConvGeometry g, Tensor x, Tensor w, Tensor? b, Tensor y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (DepthwiseStride1Cpu.Handles(g)) DepthwiseStride1Cpu.Forward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(b), ConvPoolKernels.Ptr<T>(y));
+        if (Depthwise3x3Rows.Handles<T>(g)) Depthwise3x3Rows.Forward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(b), ConvPoolKernels.Ptr<T>(y));
+        else if (DepthwiseStride1Cpu.Handles(g)) DepthwiseStride1Cpu.Forward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(b), ConvPoolKernels.Ptr<T>(y));
         else if (g.IsDepthwise) DepthwiseConvCpu.Forward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(b), ConvPoolKernels.Ptr<T>(y));
         else ConvGemm.Forward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(b), ConvPoolKernels.Ptr<T>(y));
     }
 
     private static void Backward<T>(ConvGeometry g, Tensor? x, Tensor? w, Tensor gy, Tensor? gx, Tensor? gw, Tensor? gb) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (DepthwiseStride1Cpu.Handles(g)) DepthwiseStride1Cpu.Backward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(gy), ConvPoolKernels.Ptr<T>(gx), ConvPoolKernels.Ptr<T>(gw), ConvPoolKernels.Ptr<T>(gb));
+        if (Depthwise3x3Rows.Handles<T>(g)) Depthwise3x3Rows.Backward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(gy), ConvPoolKernels.Ptr<T>(gx), ConvPoolKernels.Ptr<T>(gw), ConvPoolKernels.Ptr<T>(gb));
+        else if (DepthwiseStride1Cpu.Handles(g)) DepthwiseStride1Cpu.Backward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(gy), ConvPoolKernels.Ptr<T>(gx), ConvPoolKernels.Ptr<T>(gw), ConvPoolKernels.Ptr<T>(gb));
         else if (g.IsDepthwise) DepthwiseConvCpu.Backward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(gy), ConvPoolKernels.Ptr<T>(gx), ConvPoolKernels.Ptr<T>(gw), ConvPoolKernels.Ptr<T>(gb));
         else ConvGemm.Backward(g, ConvPoolKernels.Ptr<T>(x), ConvPoolKernels.Ptr<T>(w), ConvPoolKernels.Ptr<T>(gy), ConvPoolKernels.Ptr<T>(gx), ConvPoolKernels.Ptr<T>(gw), ConvPoolKernels.Ptr<T>(gb));
     }

@@ -152,6 +152,29 @@ public class ConvGradients
     [Fact]
     public void DepthwiseConv2d() => GradientProperty.Check(Arbitrary(Of(DepthwiseShapes), Valid), Conv);
 
+    /// <summary>
+    /// Depthwise 3x3 with padding 1 on planes up to 9 wide: up to 8 (a 512-bit vector of doubles) they take
+    /// <see cref="Depthwise3x3Rows"/>, 9 the row kernel; with a channel multiplier and without a batch (n = 0) too.
+    /// </summary>
+    private static readonly Gen<int[][]> Depthwise3x3Shapes =
+        from c in Gen.Choose(2, 3)
+        from multiplier in Gen.Elements(1, 1, 2)
+        from h in Gen.Choose(1, 4)
+        from w in Gen.Elements(1, 2, 5, 8, 8, 9)
+        from n in Batch
+        from bias in Gen.Elements(true, false)
+        let x = new[] { n, c, h, w }
+        let wt = new[] { c * multiplier, 1, 3, 3 }
+        where Layout.Count(x) <= MaxElements
+        select bias ? new[] { x, wt, new[] { c * multiplier } } : new[] { x, wt };
+
+    private static Tensor Depthwise3x3(Tensor[] x, Case c) =>
+        Functional.Conv2d(x[0], x[1], x.Length > 2 ? x[2] : null, 1, c.Choice % 2 == 0 ? (Padding2d)1 : "same", 1, groups: x[0].Size(1));
+
+    [Fact]
+    public void DepthwiseConv2dThreeByThreePaddingOne() =>
+        GradientProperty.Check(Arbitrary(Of(Depthwise3x3Shapes), c => c.Operands.Length is 2 or 3), Depthwise3x3);
+
     [Fact]
     public void HyperParametersCoverEveryPaddingMode()
     {
