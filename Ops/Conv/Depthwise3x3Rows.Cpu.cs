@@ -112,25 +112,81 @@ internal static unsafe class Depthwise3x3Rows
     private static void Correlate<T>(T* src, T* dst, T* wt, int h, int w, Vector512<T> mask, Vector512<T> init, bool accumulate, bool flip)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (flip) CorrelateRows<T, Flipped>(src, dst, wt, h, w, mask, init, accumulate);
+        else CorrelateRows<T, Straight>(src, dst, wt, h, w, mask, init, accumulate);
+    }
+
+    /// <summary>Which correlation <see cref="CorrelateRows{T, TOrder}"/> runs, fixed when it is compiled.</summary>
+    private interface IOrder { static abstract bool Flip { get; } }
+    private struct Straight : IOrder { public static bool Flip => false; }
+    private struct Flipped : IOrder { public static bool Flip => true; }
+
+    /// <summary>
+    /// The rows two at a time, their fused multiply-adds interleaved so that the two chains of nine overlap; each
+    /// output still gets its nine taps in order. The window: rows r − 1 (a), r (b), r + 1 (c) and r + 2 (d), each as
+    /// the row shifted right by one (l: column c − 1), the row itself (m) and the row shifted left by one (r: column
+    /// c + 1), zeros beyond the plane.
+    /// </summary>
+    private static void CorrelateRows<T, TOrder>(T* src, T* dst, T* wt, int h, int w, Vector512<T> mask, Vector512<T> init, bool accumulate)
+        where T : unmanaged, IFloatingPointIeee754<T> where TOrder : struct, IOrder
+    {
         var w0 = Vector512.Create(wt[0]); var w1 = Vector512.Create(wt[1]); var w2 = Vector512.Create(wt[2]);
         var w3 = Vector512.Create(wt[3]); var w4 = Vector512.Create(wt[4]); var w5 = Vector512.Create(wt[5]);
         var w6 = Vector512.Create(wt[6]); var w7 = Vector512.Create(wt[7]); var w8 = Vector512.Create(wt[8]);
-        // The window: rows r − 1 (a), r (b) and r + 1 (c), each as its row shifted right by one (l: column c − 1), the
-        // row itself (m) and the row shifted left by one (r: column c + 1); zeros beyond the plane.
         Vector512<T> al = default, am = default, ar = default;
         var bm = Load(src, mask);
         var bl = ShiftRight(bm); var br = ShiftLeft(bm);
-        for (int r = 0; r < h; r++)
+        int r = 0;
+        for (; r + 1 < h; r += 2)
         {
-            Vector512<T> cm = r + 1 < h ? Load(src + (long)(r + 1) * w, mask) : default;
+            var cm = Load(src + (long)(r + 1) * w, mask);
             var cl = ShiftRight(cm); var cr = ShiftLeft(cm);
-            var acc = accumulate ? Load(dst + (long)r * w, mask) : init;
-            acc = flip
-                ? Nine(acc, w0, w1, w2, w3, w4, w5, w6, w7, w8, cr, cm, cl, br, bm, bl, ar, am, al)
-                : Nine(acc, w0, w1, w2, w3, w4, w5, w6, w7, w8, al, am, ar, bl, bm, br, cl, cm, cr);
-            Store(dst + (long)r * w, mask, acc);
-            al = bl; am = bm; ar = br;
-            bl = cl; bm = cm; br = cr;
+            Vector512<T> dm = r + 2 < h ? Load(src + (long)(r + 2) * w, mask) : default;
+            var dl = ShiftRight(dm); var dr = ShiftLeft(dm);
+            T* o = dst + (long)r * w;
+            var x0 = accumulate ? Load(o, mask) : init;
+            var x1 = accumulate ? Load(o + w, mask) : init;
+            if (TOrder.Flip)
+            {
+                // Tap (ky, kx) reads row r + 1 − ky, column c + 1 − kx: the window from its far end.
+                x0 = Fma(w0, cr, x0); x1 = Fma(w0, dr, x1); x0 = Fma(w1, cm, x0); x1 = Fma(w1, dm, x1);
+                x0 = Fma(w2, cl, x0); x1 = Fma(w2, dl, x1); x0 = Fma(w3, br, x0); x1 = Fma(w3, cr, x1);
+                x0 = Fma(w4, bm, x0); x1 = Fma(w4, cm, x1); x0 = Fma(w5, bl, x0); x1 = Fma(w5, cl, x1);
+                x0 = Fma(w6, ar, x0); x1 = Fma(w6, br, x1); x0 = Fma(w7, am, x0); x1 = Fma(w7, bm, x1);
+                x0 = Fma(w8, al, x0); x1 = Fma(w8, bl, x1);
+            }
+            else
+            {
+                x0 = Fma(w0, al, x0); x1 = Fma(w0, bl, x1); x0 = Fma(w1, am, x0); x1 = Fma(w1, bm, x1);
+                x0 = Fma(w2, ar, x0); x1 = Fma(w2, br, x1); x0 = Fma(w3, bl, x0); x1 = Fma(w3, cl, x1);
+                x0 = Fma(w4, bm, x0); x1 = Fma(w4, cm, x1); x0 = Fma(w5, br, x0); x1 = Fma(w5, cr, x1);
+                x0 = Fma(w6, cl, x0); x1 = Fma(w6, dl, x1); x0 = Fma(w7, cm, x0); x1 = Fma(w7, dm, x1);
+                x0 = Fma(w8, cr, x0); x1 = Fma(w8, dr, x1);
+            }
+            Store(o, mask, x0);
+            Store(o + w, mask, x1);
+            al = cl; am = cm; ar = cr;
+            bl = dl; bm = dm; br = dr;
+        }
+        if (r < h)
+        {
+            // The last row of an odd plane: the row below it is padding.
+            T* o = dst + (long)r * w;
+            var x0 = accumulate ? Load(o, mask) : init;
+            var z = Vector512<T>.Zero;
+            if (TOrder.Flip)
+            {
+                x0 = Fma(w0, z, x0); x0 = Fma(w1, z, x0); x0 = Fma(w2, z, x0);
+                x0 = Fma(w3, br, x0); x0 = Fma(w4, bm, x0); x0 = Fma(w5, bl, x0);
+                x0 = Fma(w6, ar, x0); x0 = Fma(w7, am, x0); x0 = Fma(w8, al, x0);
+            }
+            else
+            {
+                x0 = Fma(w0, al, x0); x0 = Fma(w1, am, x0); x0 = Fma(w2, ar, x0);
+                x0 = Fma(w3, bl, x0); x0 = Fma(w4, bm, x0); x0 = Fma(w5, br, x0);
+                x0 = Fma(w6, z, x0); x0 = Fma(w7, z, x0); x0 = Fma(w8, z, x0);
+            }
+            Store(o, mask, x0);
         }
     }
 
@@ -173,18 +229,6 @@ internal static unsafe class Depthwise3x3Rows
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static T Total<T>(Vector512<T> v, Vector512<T> mask) where T : unmanaged, IFloatingPointIeee754<T> =>
         Vector512.Sum(v & mask);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<T> Nine<T>(Vector512<T> acc, Vector512<T> w0, Vector512<T> w1, Vector512<T> w2, Vector512<T> w3,
-        Vector512<T> w4, Vector512<T> w5, Vector512<T> w6, Vector512<T> w7, Vector512<T> w8, Vector512<T> v0, Vector512<T> v1,
-        Vector512<T> v2, Vector512<T> v3, Vector512<T> v4, Vector512<T> v5, Vector512<T> v6, Vector512<T> v7, Vector512<T> v8)
-        where T : unmanaged
-    {
-        acc = Fma(w0, v0, acc); acc = Fma(w1, v1, acc); acc = Fma(w2, v2, acc);
-        acc = Fma(w3, v3, acc); acc = Fma(w4, v4, acc); acc = Fma(w5, v5, acc);
-        acc = Fma(w6, v6, acc); acc = Fma(w7, v7, acc); acc = Fma(w8, v8, acc);
-        return acc;
-    }
 
     /// <summary>Lane i holds v[i − 1]; lane 0 a zero (the left padding).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
