@@ -87,7 +87,11 @@ internal static unsafe class SoftmaxRowF32
         }
     }
 
-    /// <summary>The largest of x[0..n), IEEE maximum: NaN if any is NaN.</summary>
+    /// <summary>
+    /// The largest of x[0..n), IEEE maximum: NaN if any is NaN. Four running maxima: the IEEE maximum is three
+    /// instructions in a chain (vrangeps and two vfixupimmps with AVX-512), so two chains left the pass waiting on them
+    /// (0.149 against 0.208 ms for the 4096 rows of 1000 with four, one thread, Zen 4). The order does not change the result.
+    /// </summary>
     private static float Max(float* x, int n)
     {
         float max = float.NegativeInfinity;
@@ -95,27 +99,31 @@ internal static unsafe class SoftmaxRowF32
         if (Wide && n >= 16)
         {
             var m0 = Vector512.Create(float.NegativeInfinity);
-            var m1 = m0;
-            for (; i + 32 <= n; i += 32)
+            Vector512<float> m1 = m0, m2 = m0, m3 = m0;
+            for (; i + 64 <= n; i += 64)
             {
                 m0 = Vector512.Max(m0, Vector512.Load(x + i));
                 m1 = Vector512.Max(m1, Vector512.Load(x + i + 16));
+                m2 = Vector512.Max(m2, Vector512.Load(x + i + 32));
+                m3 = Vector512.Max(m3, Vector512.Load(x + i + 48));
             }
             for (; i + 16 <= n; i += 16) m0 = Vector512.Max(m0, Vector512.Load(x + i));
-            var m = Vector512.Max(m0, m1);
+            var m = Vector512.Max(Vector512.Max(m0, m1), Vector512.Max(m2, m3));
             max = MaxOf(Vector256.Max(m.GetLower(), m.GetUpper()));
         }
         else if (n >= 8)
         {
             var m0 = Vector256.Create(float.NegativeInfinity);
-            var m1 = m0;
-            for (; i + 16 <= n; i += 16)
+            Vector256<float> m1 = m0, m2 = m0, m3 = m0;
+            for (; i + 32 <= n; i += 32)
             {
                 m0 = Vector256.Max(m0, Vector256.Load(x + i));
                 m1 = Vector256.Max(m1, Vector256.Load(x + i + 8));
+                m2 = Vector256.Max(m2, Vector256.Load(x + i + 16));
+                m3 = Vector256.Max(m3, Vector256.Load(x + i + 24));
             }
             for (; i + 8 <= n; i += 8) m0 = Vector256.Max(m0, Vector256.Load(x + i));
-            max = MaxOf(Vector256.Max(m0, m1));
+            max = MaxOf(Vector256.Max(Vector256.Max(m0, m1), Vector256.Max(m2, m3)));
         }
         for (; i < n; i++) max = float.Max(max, x[i]);
         return max;
