@@ -42,17 +42,19 @@ internal static partial class GeluVector
     }
 
     /// <summary>
-    /// x Φ(x) = m - u Φ(-u) with Φ(-u) = 2ⁿ v (the pieces below; the method and its error are <see cref="GeluF32"/>'s):
-    /// m = x for x &gt; 0 and x · 0 otherwise, which keeps -0 a -0, makes every other negative x a -0 (the result's sign
-    /// where u Φ(-u) underflows) and -∞ and NaN a NaN, as the double path does. The 512-bit form takes vrangeps,
-    /// vscalefps and vfixupimmps for the minimum, the power of two and m; the values are the same.
+    /// x Φ(x) = m - u Φ(-u) with u Φ(-u) = 2ⁿ f (u N / (u N + R)) (the pieces below; the method and its error are
+    /// <see cref="GeluF32"/>'s): m = x for x &gt; 0 and x · 0 otherwise, which keeps -0 a -0, makes every other negative x a
+    /// -0 (the result's sign where u Φ(-u) underflows) and -∞ and NaN a NaN, as the double path does. u N is shared by the
+    /// denominator and the numerator, and the quotient waits only on u, not on the exponential. The 512-bit form takes
+    /// vrangeps, vscalefps and vmaxps or vfixupimmps for the minimum, the power of two and m; the values are the same.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Forward(Vector256<float> x)
     {
-        var (u, n, _, v) = Pieces(x);
+        var (u, n, f, num, rem) = Parts(x);
+        var un = u * num;
         var m = Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256<float>.Zero), x, x * Vector256<float>.Zero);
-        return Vector256.FusedMultiplyAdd(-u, Scale(v, n), m);
+        return m - Scale(f * (un / (un + rem)), n);
     }
 
     /// <summary>
@@ -74,10 +76,10 @@ internal static partial class GeluVector
 
     /// <summary>
     /// The pieces the forward and the derivative share, lane by lane: u = min(|x|, 14.5), n (a float) and w with
-    /// exp(-u²/2) ≈ 2ⁿ F(w) / F0, f = F(w), and v = f N(u) / (u N(u) + R(u)) with Φ(-u) = 2ⁿ v (<see cref="GeluF32"/>).
+    /// exp(-u²/2) ≈ 2ⁿ F(w) / F0, f = F(w), and the rational's N(u) and R(u) (<see cref="GeluF32"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<float> U, Vector256<float> N, Vector256<float> F, Vector256<float> V) Pieces(Vector256<float> x)
+    private static (Vector256<float> U, Vector256<float> N, Vector256<float> F, Vector256<float> Num, Vector256<float> Rem) Parts(Vector256<float> x)
     {
         // A NaN x gives u = 14.5 (vminps returns its second operand) and reaches the result through m.
         var u = Vector256.MinNative(Vector256.Abs(x), Vector256.Create(GeluF32.ForwardClamp));
@@ -98,6 +100,14 @@ internal static partial class GeluVector
         var rem = Vector256.FusedMultiplyAdd(Vector256.Create(GeluF32.R3), u, Vector256.Create(GeluF32.R2));
         rem = Vector256.FusedMultiplyAdd(rem, u, Vector256.Create(GeluF32.R1));
         rem = Vector256.FusedMultiplyAdd(rem, u, Vector256.Create(GeluF32.R0));
+        return (u, n, f, num, rem);
+    }
+
+    /// <summary>The derivative's pieces: u, n, f and v = f N / (u N + R), so that Φ(-u) = 2ⁿ v.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<float> U, Vector256<float> N, Vector256<float> F, Vector256<float> V) Pieces(Vector256<float> x)
+    {
+        var (u, n, f, num, rem) = Parts(x);
         return (u, n, f, f * num / Vector256.FusedMultiplyAdd(num, u, rem));
     }
 

@@ -68,6 +68,48 @@ public class SoftmaxRowF32Tests
         Assert.True(worst > 0.4, $"the sweep never left half an ulp ({worst:F2}): the comparison is not measuring anything");
     }
 
+    /// <summary>
+    /// The softmax rows' own exp (<see cref="SoftmaxExpF32"/>, for t = x − max ≤ 0): every 97th float from −0 down to −110
+    /// and the edges, at 512 and 256 bits bit for bit the same; within 1.5e-7 + 3e-9 |t| of exp in double, relative, where the
+    /// result is a normal float (t ≥ −87.33), and that plus half a step of 2⁻¹⁴⁹ below it; 0 from −104 down; NaN for NaN, 0 for −∞, 1 for ±0.
+    /// </summary>
+    [Fact]
+    public unsafe void SoftmaxExpIsWithinItsStatedErrorAndTheSameAtBothWidths()
+    {
+        var inputs = new List<float>();
+        for (int bits = unchecked((int)0x80000000); bits <= BitConverter.SingleToInt32Bits(-110f); bits += 97) inputs.Add(BitConverter.Int32BitsToSingle(bits));
+        inputs.AddRange([0f, -0f, -87.33655f, -87.33654f, -103.97208f, -103.97209f, -104f, -1e-30f, -0.34657359f, -0.3465736f,
+            float.NegativeInfinity, float.NaN, float.MinValue]);
+        while (inputs.Count % 16 != 0) inputs.Add(-1f);
+        var x = inputs.ToArray();
+        var wide = new float[x.Length];
+        var narrow = new float[x.Length];
+        fixed (float* xp = x, wp = wide, np = narrow)
+            for (int i = 0; i < x.Length; i += 16)
+            {
+                SoftmaxExpF32.Exp(Vector512.Load(xp + i)).Store(wp + i);
+                SoftmaxExpF32.Exp(Vector256.Load(xp + i)).Store(np + i);
+                SoftmaxExpF32.Exp(Vector256.Load(xp + i + 8)).Store(np + i + 8);
+            }
+        VectorWidthTests.SameBits(wide.Select(v => (double)v).ToArray(), narrow.Select(v => (double)v).ToArray(), "softmax exp 512-bit vs 256-bit");
+        double worst = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float t = x[i], got = wide[i];
+            if (float.IsNaN(t)) { Assert.True(float.IsNaN(got), "exp(NaN)"); continue; }
+            if (t <= -104f) { Assert.True(got == 0f, $"exp({t:R}) = {got:R}, expected 0"); continue; }
+            double exact = Math.Exp(t);
+            // Relative: the polynomial and the roundings (1.41e-7 found), and ln2's float error times n (3e-9 |t|); a
+            // subnormal result adds its one rounding, half a step of 2^-149.
+            double bound = (1.5e-7 + 3e-9 * Math.Abs(t)) * exact + (exact < 1.1754943508222875e-38 ? 0.5 * Math.Pow(2, -149) : 0);
+            double error = Math.Abs(got - exact);
+            worst = Math.Max(worst, error / bound);
+            Assert.True(error <= bound, $"softmax exp({t:R}) = {got:R}, expected {exact:R} (error {error:E2}, bound {bound:E2})");
+        }
+        Assert.True(worst > 0.5, $"the sweep never came near the bound ({worst:F2} of it): the comparison is not measuring anything");
+        Assert.Equal(1f, wide[Array.IndexOf(x, 0f)]);
+    }
+
     [Fact]
     public void ExpOfSpecialValues()
     {
