@@ -26,9 +26,11 @@ internal static unsafe class RowSumF32
     /// Inputs of at least this many floats (2 MiB, a core's L2 on Zen 4) with rows of at least
     /// <see cref="SequentialMinLength"/> are summed one row after another instead of four at a time. Such an input
     /// comes from L3 or memory, and there the hardware prefetcher serves one forward stream better than four streams a
-    /// row apart: on the issue-20 machine (Zen 4, loaded, same process) [4096,1024] 0.245 against 0.25-0.53 ms with a
-    /// p10 of 0.28 against 1.6 ms, [8192,256] 0.087 against 0.104, [1024,512] 0.022 against 0.025; at 1 MiB and below
-    /// (L2) the four rows' eight chains in flight still win. A row's operations are the same either way: the same bits.
+    /// row apart. On the issue-20 machine (Zen 4, load average 25-30, same process, 2 threads, medians of 450 calls
+    /// in two rounds): [4096,1024] 0.25-0.29 against 0.34-0.45 ms, [16384,256] 0.27-0.32 against 1.6-1.8,
+    /// [8192,256] 0.095 against 0.116-0.120, [1024,512] 0.023 against 0.025-0.031; at 1 MiB and below (L2) the
+    /// four rows' eight chains in flight keep up (0.010-0.012 ms either way). A row's operations are the same either
+    /// way: the same bits.
     /// </summary>
     internal const long SequentialFromFloats = 512L * 1024;
 
