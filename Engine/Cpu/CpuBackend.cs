@@ -57,12 +57,14 @@ internal sealed unsafe partial class CpuBackend : IBackend
     private static void CopyFrom<TSrc>(Tensor src, Tensor dst) where TSrc : unmanaged, INumberBase<TSrc>
     {
         var shape = dst.Layout.Shape;
+        // Large outputs of a broadcast source are streamed past the caches (see StreamedFill).
+        bool stream = StreamedFill.Worth(dst.NumEl * dst.DType.SizeOf());
         switch (dst.DType)
         {
-            case DType.F32: Elementwise(shape, new CopyLoop<TSrc, float>(), 0.5, dst, src); break;
-            case DType.F64: Elementwise(shape, new CopyLoop<TSrc, double>(), 0.5, dst, src); break;
-            case DType.I64: Elementwise(shape, new CopyLoop<TSrc, long>(), 0.5, dst, src); break;
-            case DType.Bool: Elementwise(shape, new CopyLoop<TSrc, byte>(), 0.5, dst, src); break;
+            case DType.F32: Elementwise(shape, new CopyLoop<TSrc, float>(stream), 0.5, dst, src); break;
+            case DType.F64: Elementwise(shape, new CopyLoop<TSrc, double>(stream), 0.5, dst, src); break;
+            case DType.I64: Elementwise(shape, new CopyLoop<TSrc, long>(stream), 0.5, dst, src); break;
+            case DType.Bool: Elementwise(shape, new CopyLoop<TSrc, byte>(stream), 0.5, dst, src); break;
         }
     }
 

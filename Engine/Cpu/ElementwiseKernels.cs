@@ -124,7 +124,8 @@ internal unsafe struct WhereLoop<T> : IStridedLoop where T : unmanaged
     }
 }
 
-internal unsafe struct CopyLoop<TSrc, TDst> : IStridedLoop
+/// <summary>Converting copy; <paramref name="streamFill"/>: a broadcast source's fill uses non-temporal stores (<see cref="StreamedFill"/>).</summary>
+internal unsafe struct CopyLoop<TSrc, TDst>(bool streamFill) : IStreamingLoop
     where TSrc : unmanaged, INumberBase<TSrc> where TDst : unmanaged, INumberBase<TDst>
 {
     public void Run(long n, byte** p, long* s)
@@ -138,7 +139,8 @@ internal unsafe struct CopyLoop<TSrc, TDst> : IStridedLoop
         if (typeof(TSrc) == typeof(TDst) && s[0] == sizeof(TDst) && s[1] == 0 && n <= int.MaxValue)
         {
             // A broadcast (expanded) source, as the gradients of sums and means are: a fill, not a gather.
-            new Span<TDst>(dst, (int)n).Fill(Convert(*(TSrc*)src));
+            if (streamFill) StreamedFill.Fill((TDst*)dst, n, Convert(*(TSrc*)src));
+            else new Span<TDst>(dst, (int)n).Fill(Convert(*(TSrc*)src));
             return;
         }
         for (long i = 0; i < n; i++, dst += s[0], src += s[1])

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics.X86;
+
 namespace Engine.Cpu;
 
 /// <summary>
@@ -9,6 +11,12 @@ internal unsafe interface IStridedLoop
 {
     void Run(long n, byte** p, long* s);
 }
+
+/// <summary>
+/// An inner loop that may write with non-temporal stores: <see cref="StridedIterator"/> ends each thread's chunk of
+/// rows with a store fence, so that the stores are ordered before the chunk reports done.
+/// </summary>
+internal interface IStreamingLoop : IStridedLoop;
 
 /// <summary>
 /// Walks any number of same-shaped strided operands (broadcast operands carry zero strides): merges the
@@ -54,6 +62,7 @@ internal static unsafe class StridedIterator
                     }
                     loop.Run(n, p, s);
                 }
+                if (loop is IStreamingLoop) Sse.StoreFence();
             });
             return;
         }
@@ -88,6 +97,7 @@ internal static unsafe class StridedIterator
                     index[d] = 0;
                 }
             }
+            if (loop is IStreamingLoop) Sse.StoreFence();
         });
     }
 

@@ -99,10 +99,78 @@ public unsafe class RowSumF32Tests
         Close(reference, planes, 1e-6, 1e-6, "sum over the two trailing axes against double");
     }
 
+    /// <summary>Rows summed one after another (large inputs) give the bits of the four-row groups, at every length and row count.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void OneRowAfterAnotherGivesTheBitsOfTheFourRowGroups(bool use512)
+    {
+        var rng = new System.Random(use512 ? 89 : 91);
+        foreach (int length in Lengths)
+        {
+            foreach (int rows in new[] { 1, 3, 4, 5, 8, 11 })
+            {
+                var x = RandomF32Doubles(rng, (long)rows * length).Select(v => (float)(v + 20)).ToArray();
+                var four = Run(x, rows, length, use512, sequential: false);
+                var sequential = Run(x, rows, length, use512, sequential: true);
+                for (int r = 0; r < rows; r++)
+                    Assert.True(BitConverter.SingleToInt32Bits(four[r]) == BitConverter.SingleToInt32Bits(sequential[r]),
+                        $"row {r} of {rows}x{length}, 512-bit {use512}: {four[r]:R} in groups of four, {sequential[r]:R} one after another");
+            }
+        }
+    }
+
+    /// <summary>The order switches at 2 MiB of input with rows of 128 floats or more, not below either.</summary>
+    [Fact]
+    public void LargeInputsWithLongRowsAreSummedOneRowAfterAnother()
+    {
+        long at = RowSumF32.SequentialFromFloats;
+        Assert.True(RowSumF32.Sequential(at / 128, 128));
+        Assert.False(RowSumF32.Sequential(at / 128 - 1, 128));
+        Assert.True(RowSumF32.Sequential(at / 1024, 1024));
+        Assert.False(RowSumF32.Sequential(at / 1024 - 1, 1024));
+        Assert.False(RowSumF32.Sequential(2 * at / 127, 127));
+        Assert.False(RowSumF32.Sequential(at, 64));
+    }
+
+    /// <summary>
+    /// Tensor sums around the switch (2 MiB of input; rows of 127, 128 and 1024 floats) give the bits of the four-row
+    /// groups, and the same sums of strided and broadcast views of those inputs (the generic path) agree within rounding.
+    /// </summary>
+    [Fact]
+    public void SumsAroundTheSwitchKeepTheirBits()
+    {
+        using var scope = Tensor.Scope();
+        long at = RowSumF32.SequentialFromFloats;
+        foreach (var (rows, length) in new[] { ((int)(at / 128) - 1, 128), ((int)(at / 128), 128), ((int)(at / 128) + 5, 128),
+                     ((int)(at / 1024) - 1, 1024), ((int)(at / 1024), 1024), ((int)(2 * at / 127) + 1, 127) })
+        {
+            var x = Tensor.Randn([rows, length], DType.F32, Device.Cpu, new Generator((ulong)rows)) + 2;
+            var xs = x.ToArray<float>();
+            var groups = Run(xs, rows, length, System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, sequential: false);
+            var sums = x.Sum(1).ToArray<float>();
+            for (int r = 0; r < rows; r++)
+                Assert.True(BitConverter.SingleToInt32Bits(groups[r]) == BitConverter.SingleToInt32Bits(sums[r]),
+                    $"row {r} of {rows}x{length}: {sums[r]:R} from Sum(1), {groups[r]:R} from the four-row groups");
+            var strided = x.Transpose(0, 1).Contiguous().Transpose(0, 1).Sum(1).ToArray<double>();
+            Close(strided, sums.Select(v => (double)v).ToArray(), 1e-5, 1e-5, $"sum over dim 1 of a strided {rows}x{length}");
+            using var row = x.Narrow(0, 0, 1);
+            var broadcast = row.Expand(rows, length).Sum(1).ToArray<double>();
+            Close(broadcast, Enumerable.Repeat((double)sums[0], rows).ToArray(), 1e-5, 1e-5, $"sum over dim 1 of row 0 broadcast to {rows}x{length}");
+        }
+    }
+
     private static float[] Run(float[] x, int rows, int length, bool use512)
     {
         var y = new float[rows];
         fixed (float* xp = x, yp = y) RowSumF32.Run(xp, rows, length, yp, use512);
+        return y;
+    }
+
+    private static float[] Run(float[] x, int rows, int length, bool use512, bool sequential)
+    {
+        var y = new float[rows];
+        fixed (float* xp = x, yp = y) RowSumF32.Run(xp, rows, length, yp, use512, sequential);
         return y;
     }
 }
