@@ -22,9 +22,11 @@ internal sealed unsafe partial class CpuBackend
     // its own anyway (GemmDriver's 2^20 per task), so the pair adds no wake-up of the worker that was not there.
     private const double PairFromWork = 1L << 21;
 
-    // Up to this many multiply-adds per product. Measured on 512^3 (2^27); at 1024^3 one product keeps both threads 91 %
-    // busy by itself (212 of 233 GFLOP/s), and larger products are left to the GEMM's own two-thread schedule.
-    private const double PairUpToWork = 1L << 28;
+    // Up to this many multiply-adds per product: as far as it was measured. Backward min, one process alternating in turn /
+    // paired (loaded 2-vCPU Zen 4 VM, load 10-24, 2026-12-08): 160^3 0.151 / 0.090 ms, 256^3 0.434 / 0.323, 512^3
+    // 2.76-3.15 / 2.63-2.74 (6 processes); 640^3 (two k blocks) 7.3-11.2 / 9.1-9.3, the load's noise either way. Larger
+    // products are left to the GEMM's own two-thread schedule (at 1024^3 one product keeps both threads 91 % busy).
+    private const double PairUpToWork = 1L << 27;
 
     public void MatMulPair(Tensor a1, Tensor b1, Tensor c1, Tensor a2, Tensor b2, Tensor c2)
     {

@@ -15,11 +15,11 @@ public class MatMulPairTests
 {
     public static TheoryData<int[], int[]> Shapes => new()
     {
-        { [512, 512], [512, 512] },      // the bench's matmul (2^27 multiply-adds per gradient): paired on two threads
+        { [512, 512], [512, 512] },      // the bench's matmul (2^27 multiply-adds per gradient, the largest pair): paired
         { [128, 128], [128, 128] },      // 2^21 exactly, the smallest pair
         { [127, 128], [128, 128] },      // one row fewer: in turn
-        { [700, 600], [600, 700] },      // 2.9e8 multiply-adds, past 2^28: in turn
-        { [640, 640], [640, 640] },      // 2.6e8, just below 2^28: paired; 54 twelve-row panels, 20 column panels
+        { [513, 512], [512, 512] },      // one row past 2^27 multiply-adds: in turn
+        { [384, 700], [700, 499] },      // 1.34e8, just below 2^27: paired; two k blocks for dB, ragged panels
         { [3, 100, 90], [90, 250] },     // a broadcast B: its gradient sums the batch
         { [2, 1, 96, 33], [3, 33, 520] },// broadcast batch dimensions on both sides
         { [300], [300, 4000] },          // a vector times a matrix (promoted to 1 x 300)
@@ -89,9 +89,9 @@ public class MatMulPairTests
         {
             CpuParallel.ThreadCount = 2;
             Assert.True(CpuBackend.PairTogether(1L << 27, 1L << 27));
-            Assert.True(CpuBackend.PairTogether(1L << 21, 1L << 28));
+            Assert.True(CpuBackend.PairTogether(1L << 21, 1L << 27));
             Assert.False(CpuBackend.PairTogether((1L << 21) - 1, 1L << 27)); // one product would not fork on its own
-            Assert.False(CpuBackend.PairTogether(1L << 27, (1L << 28) + 1));  // a large product keeps both threads busy itself
+            Assert.False(CpuBackend.PairTogether(1L << 27, (1L << 27) + 1));  // past the measured sizes: the GEMM's own schedule
             CpuBackend.PairInTurn = true;
             Assert.False(CpuBackend.PairTogether(1L << 27, 1L << 27));
             CpuBackend.PairInTurn = false;
