@@ -19,7 +19,7 @@ public class MatMulPairTests
         { [128, 128], [128, 128] },      // 2^21 exactly, the smallest pair
         { [127, 128], [128, 128] },      // one row fewer: in turn
         { [513, 512], [512, 512] },      // one row past 2^27 multiply-adds: in turn
-        { [384, 700], [700, 499] },      // 1.34e8, just below 2^27: paired; two k blocks for dB, ragged panels
+        { [384, 700], [700, 499] },      // 1.34e8, just below 2^27: paired; ragged panels in every direction
         { [3, 100, 90], [90, 250] },     // a broadcast B: its gradient sums the batch
         { [2, 1, 96, 33], [3, 33, 520] },// broadcast batch dimensions on both sides
         { [300], [300, 4000] },          // a vector times a matrix (promoted to 1 x 300)
