@@ -66,6 +66,13 @@ internal interface IBackend
     void MatMul(Tensor a, Tensor bm, Tensor c);
 
     /// <summary>
+    /// Two independent products, c1 = a1 @ b1 and c2 = a2 @ b2, each as <see cref="MatMul"/> (same bits), which the
+    /// backend may compute at the same time (a matmul's two operand gradients). The outputs are fresh tensors that
+    /// overlap neither each other nor the inputs.
+    /// </summary>
+    void MatMulPair(Tensor a1, Tensor b1, Tensor c1, Tensor a2, Tensor b2, Tensor c2);
+
+    /// <summary>
     /// c[b] = alpha · a[b] @ bm[b] + beta · c[b] for every batch index, in place: a is [..., m, k], bm is
     /// [..., k, n], both broadcast to c's batch shape; c may be any view whose columns are adjacent (unit
     /// column stride). beta = 0 never reads c.

@@ -60,6 +60,8 @@ public sealed partial class Tensor
             var aShape = a.Layout.Shape; var bShape = b.Layout.Shape;
             Tape.Record("matmul", [a, b], [c], g =>
             {
+                if (needA && needB && !Tape.ShouldRecord(g[0], sa.Value, sb.Value))
+                    return BothGradients(g[0], sa.Value, sb.Value, aShape, bShape);
                 Tensor? ga = null, gb = null;
                 if (needA)
                 {
@@ -77,5 +79,28 @@ public sealed partial class Tensor
             }, [sa, sb], t0);
         }
         return c;
+    }
+
+    /// <summary>
+    /// Both gradients of c = a @ b, dA = g @ bᵀ and dB = aᵀ @ g (summed to the operands' shapes), as MatMul2D gives them,
+    /// handed to the backend as one pair of independent products that it may run at the same time. Only where no graph
+    /// of the backward is recorded (the pair goes to the backend directly).
+    /// </summary>
+    private static Tensor?[] BothGradients(Tensor g, Tensor a, Tensor b, int[] aShape, int[] bShape)
+    {
+        using var bt = b.Transpose(-2, -1);
+        using var at = a.Transpose(-2, -1);
+        int m = g.Layout.Shape[^2], n = g.Layout.Shape[^1], k = a.Layout.Shape[^1];
+        var batch = g.Layout.Shape[..^2];
+        using var fullA = Empty([.. batch, m, k], g.DType, g.Device);
+        using var fullB = Empty([.. batch, k, n], at.DType, at.Device);
+        using (Tape.NoGrad())
+        {
+            using var ge = g.Expand([.. batch, m, n]);
+            using var bte = bt.Expand([.. batch, n, k]);
+            using var ate = at.Expand([.. batch, k, m]);
+            g.Backend.MatMulPair(ge, bte, fullA, ate, ge, fullB);
+        }
+        return [fullA.SumTo(aShape), fullB.SumTo(bShape)];
     }
 }

@@ -58,6 +58,58 @@ public unsafe class GemmSplitTests
         }
     }
 
+    // Mid-size products in one k block get twice the default row items (GemmDriver.RowItems, 2^24 to 2^28 multiply-adds):
+    // the bits must be those of one thread with and without the rule, on 1-3 threads.
+    [Theory]
+    [InlineData(512, 512, 512)]   // the bench's matmul: 43 panels (the last of 8 rows) in 16 items instead of 8
+    [InlineData(256, 256, 256)]   // 2^24 exactly: the rule's smallest product
+    [InlineData(255, 256, 256)]   // just below it
+    [InlineData(640, 640, 640)]   // 2.6e8, just below 2^28
+    [InlineData(517, 300, 700)]   // two k blocks: the rule does not apply
+    [InlineData(1000, 37, 500)]   // 84 panels, one column panel and a ragged one
+    public void FinerRowItems_DoNotChangeTheBits(int m, int n, int k)
+    {
+        byte[]? f32 = null, f64 = null;
+        foreach (bool coarse in new[] { false, true })
+        {
+            CpuGemm.CoarseRowItems = coarse;
+            try
+            {
+                byte[] single = Check<float>(m, n, k), dbl = Check<double>(m, n, k);
+                Assert.True((f32 ??= single).SequenceEqual(single), $"float {m}x{n}x{k}: coarse {coarse} differs");
+                Assert.True((f64 ??= dbl).SequenceEqual(dbl), $"double {m}x{n}x{k}: coarse {coarse} differs");
+            }
+            finally
+            {
+                CpuGemm.CoarseRowItems = false;
+            }
+        }
+    }
+
+    [Fact]
+    public void FinerRowItems_ApplyToMidSizeProductsInOneKBlock()
+    {
+        Assert.Equal(16, GemmDriver<float, Avx512KernelF32>.RowItems(8, 512, 512, 512, 1));
+        Assert.Equal(16, GemmDriver<double, Avx2KernelF64>.RowItems(8, 256, 256, 256, 1));
+        Assert.Equal(8, GemmDriver<float, Avx512KernelF32>.RowItems(8, 255, 256, 256, 1));   // below 2^24
+        Assert.Equal(8, GemmDriver<float, Avx512KernelF32>.RowItems(8, 1024, 512, 513, 1));  // past 2^28
+        Assert.Equal(8, GemmDriver<float, Avx512KernelF32>.RowItems(8, 512, 512, 1024, 2));  // two k blocks
+        Assert.Equal(1, GemmDriver<float, Avx512KernelF32>.RowItems(1, 512, 512, 512, 1));   // one thread
+        try
+        {
+            CpuGemm.ItemsPerWorker = 6;   // a value set for a benchmark is kept as it is
+            Assert.Equal(12, GemmDriver<float, Avx512KernelF32>.RowItems(12, 512, 512, 512, 1));
+            CpuGemm.ItemsPerWorker = CpuGemm.DefaultItemsPerWorker;
+            CpuGemm.CoarseRowItems = true;
+            Assert.Equal(8, GemmDriver<float, Avx512KernelF32>.RowItems(8, 512, 512, 512, 1));
+        }
+        finally
+        {
+            CpuGemm.ItemsPerWorker = CpuGemm.DefaultItemsPerWorker;
+            CpuGemm.CoarseRowItems = false;
+        }
+    }
+
     [Fact]
     public void ItemsPerWorker_RejectsValuesOutsideOneTo64()
     {

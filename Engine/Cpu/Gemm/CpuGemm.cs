@@ -42,6 +42,18 @@ public static unsafe class CpuGemm
         set => t_split = value;
     }
 
+    [ThreadStatic] private static bool t_coarseRowItems;
+
+    /// <summary>
+    /// Tests and A/B timings only: give mid-size products in one k block the default number of row items instead of
+    /// twice as many (GemmDriver's Job.RowItems; per calling thread). The split never changes an element's operations.
+    /// </summary>
+    internal static bool CoarseRowItems
+    {
+        get => t_coarseRowItems;
+        set => t_coarseRowItems = value;
+    }
+
     /// <summary>
     /// Tests only: use the portable micro-kernel even when AVX2+FMA are available. Per calling thread,
     /// so test classes running in parallel do not see each other's setting.

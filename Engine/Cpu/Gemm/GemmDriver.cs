@@ -47,6 +47,9 @@ internal static unsafe class GemmDriver<T, K>
 
     private static bool Large(int m, int n, int k) => (double)m * n * k >= LargeWork;
 
+    // Multiply-adds between which a product in one k block gets twice the default row items (RowItems).
+    private const double FineRowItemsFrom = 1L << 24, FineRowItemsUpTo = 1L << 28;
+
     // Largest A (one k block) for which the items split the columns however many rows it has: it stays in L1.
     private const long TinyABytes = 32L << 10;
 
@@ -107,6 +110,23 @@ internal static unsafe class GemmDriver<T, K>
     {
         int blocks = Math.Max(1, (k + K.KC - 1) / K.KC);
         return (k + blocks - 1) / blocks;
+    }
+
+    // Row items of a mid-size product in one k block (one fork): twice the default, 2-3 A panels each for 512^3 (43
+    // panels in 16 items) instead of 5-6 (8 items). Dynamic claiming ends a fork with one worker idle for up to an
+    // item; the smaller items cost almost nothing here: the 12 x 32 tile's B panel (kc x 32) is past L1 at k 512, so
+    // every A panel reads it from L2 however many panels an item has, and the A packing is the same in total.
+    // Forward 512^3, 2 threads, 8 vs 16 items alternated in one process (min of 400, loaded 2-vCPU Zen 4 VM, load
+    // 25-39, 2026-12-08): 1.295 / 1.318 / 1.288 / 1.296 / 1.436 ms against 1.250 / 1.270 / 1.250 / 1.243 / 1.408 in
+    // five processes (this rule against CpuGemm.CoarseRowItems, three more: 1.308 / 1.355 / 1.289 against 1.265 / 1.325 /
+    // 1.248); 384^3 (32 panels: 8 equal items) and 640^3 level. The split decision (Job) still counts the
+    // default items; only the row chunks change, never an element's operations.
+    internal static int RowItems(int items, int m, int n, int k, int kBlocks)
+    {
+        double work = (double)m * n * k;
+        bool mid = items > 1 && kBlocks == 1 && work >= FineRowItemsFrom && work <= FineRowItemsUpTo
+            && CpuGemm.ItemsPerWorker == CpuGemm.DefaultItemsPerWorker && !CpuGemm.CoarseRowItems;
+        return mid ? 2 * items : items;
     }
 
     private static int Tasks(int m, int n, int k)
@@ -194,7 +214,7 @@ internal static unsafe class GemmDriver<T, K>
                 // Items are claimed dynamically, so equal items in a multiple of the workers keep them equally
                 // busy to the end: a last item smaller than the others (as whole MC chunks leave) or one more
                 // item than a multiple of the workers leaves a worker idle for up to an item's time.
-                long chunks = Math.Max(Math.Min(items, mPanels), (mPanels + K.MC / K.MR - 1) / (K.MC / K.MR));
+                long chunks = Math.Max(Math.Min(RowItems(items, m, n, k, kBlocks), mPanels), (mPanels + K.MC / K.MR - 1) / (K.MC / K.MR));
                 // With one fork over all k blocks every item streams the whole packed B (all of k): items of a few
                 // panels would read it once per two or three panels of arithmetic. A pointwise convolution's weight
                 // gradient (m 256, n 128, k 8192: 4 MiB of packed B) took 2.72-2.74 ms with 2 items of 11 panels against

@@ -11,6 +11,13 @@ internal sealed unsafe partial class CudaBackend
 {
     public void MatMul(Tensor a, Tensor b, Tensor c) => Gemm(a, b, c, 1, 0);
 
+    // One stream: the two products one after the other (each fills the device by itself).
+    public void MatMulPair(Tensor a1, Tensor b1, Tensor c1, Tensor a2, Tensor b2, Tensor c2)
+    {
+        MatMul(a1, b1, c1);
+        MatMul(a2, b2, c2);
+    }
+
     public void Gemm(Tensor a, Tensor b, Tensor c, double alpha, double beta)
     {
         int r = c.Rank;
