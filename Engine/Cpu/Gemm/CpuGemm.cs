@@ -110,6 +110,21 @@ public static unsafe class CpuGemm
         }
     }
 
+    private static volatile bool s_pipelineKBlocks;
+
+    /// <summary>
+    /// Whether a multi-threaded product whose work items split the rows runs all its k blocks in one fork, the items
+    /// of block p + 1 claimed while block p's last ones finish (two packed B blocks in turn), instead of one fork and
+    /// join per k block (default false). Process-wide; for benchmarks (<c>engine bench gemm --compare-pipeline</c>
+    /// times it in turns with the default in the same run). The result's bits do not depend on it: every element
+    /// still takes the k blocks in order through the same kernel calls.
+    /// </summary>
+    public static bool PipelineKBlocks
+    {
+        get => s_pipelineKBlocks;
+        set => s_pipelineKBlocks = value;
+    }
+
     /// <summary>True when the AVX2+FMA micro-kernels are used (hardware support and not forced off).</summary>
     internal static bool UsesAvx2 => Fma.IsSupported && Avx2.IsSupported && !ForcePortable;
 
