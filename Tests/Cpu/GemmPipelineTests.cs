@@ -8,7 +8,8 @@ namespace Engine.Tests.Cpu;
 /// <summary>
 /// <see cref="CpuGemm.PipelineKBlocks"/>: the k blocks of a row-split product in one fork (two packed B blocks in turn,
 /// items of block p + 1 started while block p finishes) must give the bits of one fork per k block and of one thread,
-/// on 1 to 3 threads, for edge panels, several column blocks, alpha and beta, and a pre-packed A.
+/// on 1 to 3 threads, for edge panels, several column blocks, alpha and beta, and a pre-packed A (the tests pipeline
+/// from any size: <see cref="CpuGemm.PipelineMinWork"/> 0).
 /// </summary>
 [Collection(Engine.Tests.Support.SerialCollection.Name)]
 public unsafe class GemmPipelineTests
@@ -45,6 +46,7 @@ public unsafe class GemmPipelineTests
                 {
                     CpuParallel.ThreadCount = threads;
                     CpuGemm.PipelineKBlocks = pipeline;
+                    CpuGemm.PipelineMinWork = 0;
                     var c = new double[m * n];
                     fixed (double* pc = c) CpuGemm.Gemm(packed, n, null, pb, n, 1, false, pc, n);
                     byte[] bits = MemoryMarshal.AsBytes(c.AsSpan()).ToArray();
@@ -56,12 +58,18 @@ public unsafe class GemmPipelineTests
         finally
         {
             CpuParallel.ThreadCount = savedThreads;
-            CpuGemm.PipelineKBlocks = false;
+            CpuGemm.PipelineKBlocks = true;
+            CpuGemm.PipelineMinWork = CpuGemm.DefaultPipelineMinWork;
         }
     }
 
     [Fact]
-    public void TheSwitchIsOffByDefault() => Assert.False(CpuGemm.PipelineKBlocks);
+    public void ThePipelineIsOnByDefault_FromTwoToThe31MultiplyAdds()
+    {
+        Assert.True(CpuGemm.PipelineKBlocks);
+        Assert.Equal(CpuGemm.DefaultPipelineMinWork, CpuGemm.PipelineMinWork);
+        Assert.Equal(2147483648.0, CpuGemm.PipelineMinWork);
+    }
 
     private static void Check<T>(int m, int n, int k, T alpha, T beta) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -78,6 +86,7 @@ public unsafe class GemmPipelineTests
             {
                 CpuParallel.ThreadCount = threads;
                 CpuGemm.PipelineKBlocks = pipeline;
+                CpuGemm.PipelineMinWork = 0;
                 CpuGemm.ItemsPerWorker = items;
                 var c = (T[])start.Clone();
                 fixed (T* pa = a, pb = b, pc = c)
@@ -96,7 +105,8 @@ public unsafe class GemmPipelineTests
         finally
         {
             CpuParallel.ThreadCount = savedThreads;
-            CpuGemm.PipelineKBlocks = false;
+            CpuGemm.PipelineKBlocks = true;
+            CpuGemm.PipelineMinWork = CpuGemm.DefaultPipelineMinWork;
             CpuGemm.ItemsPerWorker = CpuGemm.DefaultItemsPerWorker;
         }
 
@@ -106,6 +116,7 @@ public unsafe class GemmPipelineTests
         {
             CpuParallel.ThreadCount = 2;
             CpuGemm.PipelineKBlocks = true;
+            CpuGemm.PipelineMinWork = 0;
             try
             {
                 if (typeof(T) == typeof(float))
@@ -116,7 +127,8 @@ public unsafe class GemmPipelineTests
             finally
             {
                 CpuParallel.ThreadCount = savedThreads;
-                CpuGemm.PipelineKBlocks = false;
+                CpuGemm.PipelineKBlocks = true;
+                CpuGemm.PipelineMinWork = CpuGemm.DefaultPipelineMinWork;
             }
         }
         for (int s = 0; s < 64; s++)

@@ -34,9 +34,11 @@ internal static unsafe partial class GemmDriver<T, K>
         private Action<int>? _pipelineCompute;
 
         // The pipeline applies where there is something to pipeline: several workers, several k blocks each forked
-        // on its own (not the all-k path), items that split the rows and share one packed B per block.
+        // on its own (not the all-k path), items that split the rows and share one packed B per block; and from the
+        // size it was measured to win at (CpuGemm.PipelineMinWork).
         private bool Pipelined(int kBlocks) =>
-            CpuGemm.PipelineKBlocks && _tasks > 1 && !_allK && kBlocks > 1 && _colChunks == 1 && _rowChunks > 1;
+            CpuGemm.PipelineKBlocks && _tasks > 1 && !_allK && kBlocks > 1 && _colChunks == 1 && _rowChunks > 1
+            && (double)_m * _n * _k >= CpuGemm.PipelineMinWork;
 
         private void ExecutePipelined(long maxPanels, int kBlocks)
         {

@@ -37,7 +37,7 @@ internal static class GemmBench
         });
         var pipeline = new Option<bool>("--compare-pipeline")
         {
-            Description = "Also time the engine with its k blocks pipelined in one fork (CpuGemm.PipelineKBlocks), in turns with the default (same-process ratio).",
+            Description = "Also time the engine's other schedule of the k blocks (pipelined in one fork or one fork per block, whichever CpuGemm.PipelineKBlocks is not), in turns with the default (same-process ratio).",
         };
         var blasFirst = new Option<bool>("--openblas-first") { Description = "Time OpenBLAS before the engine instead of after it (then pause a second): run both orders to see whether the order moves the ratio." };
         var maxLoad = BenchLoad.MaxLoadOption();
@@ -112,6 +112,7 @@ internal static class GemmBench
             Timing engine;
             Timing? engineAvx2 = null, engineItems = null, enginePipeline = null;
             bool? itemsSameBits = null, pipelineSameBits = null;
+            bool defaultPipelined = CpuGemm.PipelineKBlocks;
             if (s.CompareAvx2 && CpuGemm.AllowAvx512 && CpuGemm.KernelName.StartsWith("AVX-512", StringComparison.Ordinal))
             {
                 (engine, var avx2) = TimeAlternately(repeat, () => EngineGemm(n, a, b, cEngine), () =>
@@ -137,13 +138,14 @@ internal static class GemmBench
             }
             else if (s.ComparePipeline)
             {
-                (engine, var piped) = TimeAlternately(repeat, () => EngineGemm(n, a, b, cEngine), () =>
+                // The default schedule against the other one (whichever CpuGemm.PipelineKBlocks is not).
+                (engine, var other) = TimeAlternately(repeat, () => EngineGemm(n, a, b, cEngine), () =>
                 {
-                    CpuGemm.PipelineKBlocks = true;
+                    CpuGemm.PipelineKBlocks = !defaultPipelined;
                     try { EngineGemm(n, a, b, cBlas); }
-                    finally { CpuGemm.PipelineKBlocks = false; }
+                    finally { CpuGemm.PipelineKBlocks = defaultPipelined; }
                 });
-                enginePipeline = piped;
+                enginePipeline = other;
                 pipelineSameBits = new ReadOnlySpan<byte>(cEngine, (int)Math.Min(int.MaxValue, count * sizeof(T)))
                     .SequenceEqual(new ReadOnlySpan<byte>(cBlas, (int)Math.Min(int.MaxValue, count * sizeof(T))));
             }
@@ -212,10 +214,12 @@ internal static class GemmBench
             if (itemsBest is { } ib)
                 table.AddRow($"engine, {s.ItemsPerWorker} items per worker, GFLOP/s (best)", F(ib), "",
                     $"/ default {CpuGemm.DefaultItemsPerWorker} = {Ratio(ib / engineBest)}" + (itemsSameBits == true ? ", same bits" : ", BITS DIFFER"));
-            double? pipelineBest = enginePipeline is { } ep ? flops / ep.BestSeconds / 1e9 : null;
-            if (pipelineBest is { } pb)
-                table.AddRow("engine, k blocks pipelined, GFLOP/s (best)", F(pb), "",
-                    $"/ default = {Ratio(pb / engineBest)}" + (pipelineSameBits == true ? ", same bits" : ", BITS DIFFER"));
+            double? otherBest = enginePipeline is { } ep ? flops / ep.BestSeconds / 1e9 : null;
+            double? pipelineBest = otherBest is null ? null : defaultPipelined ? engineBest : otherBest;
+            double? forkBest = otherBest is null ? null : defaultPipelined ? otherBest : engineBest;
+            if (pipelineBest is { } pb && forkBest is { } fb)
+                table.AddRow("engine k blocks pipelined / forked, GFLOP/s", $"{F(pb)} / {F(fb)}", "",
+                    $"pipelined / forked = {Ratio(pb / fb)}" + (pipelineSameBits == true ? ", same bits" : ", BITS DIFFER"));
             if (avx2Best is { } a2)
                 table.AddRow("engine AVX2 kernel, GFLOP/s (best)", F(a2), "", $"AVX-512 / AVX2 = {Ratio(engineBest / a2)}");
             // On one thread the work runs on the calling thread, so its CPU time excludes the slices other
@@ -246,7 +250,8 @@ internal static class GemmBench
                 ["engine_avx2_gflops"] = Round(avx2Best),
                 ["order"] = s.OpenBlasFirst ? "openblas_first" : "engine_first",
                 ["items_per_worker"] = s.ItemsPerWorker, ["engine_items_gflops"] = Round(itemsBest), ["items_same_bits"] = itemsSameBits,
-                ["engine_pipeline_gflops"] = Round(pipelineBest), ["pipeline_same_bits"] = pipelineSameBits,
+                ["engine_pipeline_gflops"] = Round(pipelineBest), ["engine_fork_per_block_gflops"] = Round(forkBest),
+                ["pipeline_default"] = defaultPipelined, ["pipeline_same_bits"] = pipelineSameBits,
                 ["engine_cpu_gflops"] = Round(threads == 1 && engine.BestCpuSeconds is { } jc ? flops / jc / 1e9 : null),
                 ["openblas_cpu_gflops"] = Round(threads == 1 && reference?.BestCpuSeconds is { } jrc ? flops / jrc / 1e9 : null),
                 ["engine_avx2_cpu_gflops"] = Round(threads == 1 && engineAvx2?.BestCpuSeconds is { } jac ? flops / jac / 1e9 : null),
