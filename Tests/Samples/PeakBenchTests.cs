@@ -104,6 +104,24 @@ public class PeakBenchTests
     }
 
     [CliBuiltFact]
+    public void ComparePipeline_TimesThePipelinedKBlocksInTurns_WithTheSameBits()
+    {
+        // f64 1300^3 on two threads: past 2^31 multiply-adds, three k blocks, rows split: a product the pipeline changes.
+        var (code, stdout, stderr) = EngineProcess.Run("bench", "gemm", "--size", "1300", "--dtype", "f64", "--repeat", "1", "--threads", "2",
+            "--compare-pipeline", "--max-load", "100000");
+        Assert.True(code == 0, stderr);
+        var json = EngineProcess.LastJsonLine(stdout);
+        Assert.True(json.GetProperty("engine_pipeline_gflops").GetDouble() > 0);
+        Assert.True(json.GetProperty("engine_fork_per_block_gflops").GetDouble() > 0);
+        Assert.True(json.GetProperty("pipeline_same_bits").GetBoolean(), "the pipelined k blocks changed the result's bits");
+        Assert.Contains("pipelined", stdout);
+
+        var (bothCode, _, bothErr) = EngineProcess.Run("bench", "gemm", "--size", "64", "--compare-pipeline", "--items-per-worker", "8");
+        Assert.Equal(2, bothCode);
+        Assert.Contains("ask for one at a time", bothErr);
+    }
+
+    [CliBuiltFact]
     public void NegativeMaxLoad_IsRejected()
     {
         foreach (var bench in new[] { "peak", "gemm", "ops", "model" })

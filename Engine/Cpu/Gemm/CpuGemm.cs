@@ -122,6 +122,29 @@ public static unsafe class CpuGemm
         }
     }
 
+    private static volatile bool s_pipelineKBlocks = true;
+
+    /// <summary>
+    /// Whether a multi-threaded product of at least 2^31 multiply-adds whose work items split
+    /// the rows runs all its k blocks in one fork, the items of block p + 1 claimed while block p's last ones finish
+    /// (two packed B blocks in turn), instead of one fork and join per k block (default true). Process-wide; for
+    /// benchmarks (<c>engine bench gemm --compare-pipeline</c> times both schedules in turns in the same run). The
+    /// result's bits do not depend on it: every element still takes the k blocks in order through the same kernel calls.
+    /// </summary>
+    public static bool PipelineKBlocks
+    {
+        get => s_pipelineKBlocks;
+        set => s_pipelineKBlocks = value;
+    }
+
+    /// <summary>
+    /// Fewest multiply-adds for <see cref="PipelineKBlocks"/> (default 2^31, between the 1024^3 and 2048^3 products it
+    /// was measured on: a win at 2048 and 4096, mixed at 1024). Process-wide; tests set 0 to pipeline small shapes.
+    /// </summary>
+    internal static double PipelineMinWork { get; set; } = DefaultPipelineMinWork;
+
+    internal const double DefaultPipelineMinWork = 1L << 31;
+
     /// <summary>True when the AVX2+FMA micro-kernels are used (hardware support and not forced off).</summary>
     internal static bool UsesAvx2 => Fma.IsSupported && Avx2.IsSupported && !ForcePortable;
 

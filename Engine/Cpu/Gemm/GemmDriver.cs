@@ -24,7 +24,7 @@ namespace Engine.Cpu;
 /// about four per worker, so a worker that starts late or is preempted just takes fewer.
 /// </para>
 /// </remarks>
-internal static unsafe class GemmDriver<T, K>
+internal static unsafe partial class GemmDriver<T, K>
     where T : unmanaged, IFloatingPointIeee754<T>
     where K : struct, IGemmKernel<T>
 {
@@ -135,7 +135,7 @@ internal static unsafe class GemmDriver<T, K>
         return CpuParallel.InsideParallelRegion ? 1 : (int)Math.Clamp(work / MinWorkPerTask, 1, CpuParallel.ThreadCount);
     }
 
-    private sealed class Job
+    private sealed partial class Job
     {
         // The problem.
         private readonly int _m, _n, _k;
@@ -262,6 +262,11 @@ internal static unsafe class GemmDriver<T, K>
         {
             long maxPanels = (Math.Min(_n, K.NC) + K.NR - 1) / K.NR;
             int kBlocks = (_k + _kcBlock - 1) / _kcBlock;
+            if (Pipelined(kBlocks))
+            {
+                ExecutePipelined(maxPanels, kBlocks);
+                return;
+            }
             int flagBlocks = _allK ? kBlocks : 1;
             _privateB = _rowChunks == 1 && _m <= K.MC;
             _bPacked = _privateB ? null : (T*)GemmBuffer.PackedB.Get((_allK ? _k : Math.Min(_k, _kcBlock)) * maxPanels * K.NR * sizeof(T));

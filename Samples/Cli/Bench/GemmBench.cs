@@ -35,12 +35,16 @@ internal static class GemmBench
         {
             if (result.GetValueOrDefault<int?>() is { } v && (v < 1 || v > 64)) result.AddError("--items-per-worker must be between 1 and 64.");
         });
+        var pipeline = new Option<bool>("--compare-pipeline")
+        {
+            Description = "Also time the engine's other schedule of the k blocks (pipelined in one fork or one fork per block, whichever CpuGemm.PipelineKBlocks is not), in turns with the default (same-process ratio).",
+        };
         var blasFirst = new Option<bool>("--openblas-first") { Description = "Time OpenBLAS before the engine instead of after it (then pause a second): run both orders to see whether the order moves the ratio." };
         var maxLoad = BenchLoad.MaxLoadOption();
         var refuse = BenchLoad.RefuseOption();
 
         var command = new Command("gemm", "GEMM throughput: on the CPU engine vs OpenBLAS and the FMA peak, on CUDA engine vs torch.matmul.")
-            { size, threads, dtype, repeat, device, tf32, torch, avx2, items, blasFirst, maxLoad, refuse };
+            { size, threads, dtype, repeat, device, tf32, torch, avx2, items, pipeline, blasFirst, maxLoad, refuse };
         foreach (var option in new[] { size, threads, repeat })
         {
             option.Validators.Add(result =>
@@ -59,12 +63,12 @@ internal static class GemmBench
                 Console.Error.WriteLine("bench gemm: --tf32 applies to CUDA devices only.");
                 return 2;
             }
-            if (parse.GetValue(items) is not null && parse.GetValue(avx2))
+            if ((parse.GetValue(items) is not null ? 1 : 0) + (parse.GetValue(avx2) ? 1 : 0) + (parse.GetValue(pipeline) ? 1 : 0) > 1)
             {
-                Console.Error.WriteLine("bench gemm: --items-per-worker and --compare-avx2 each time a second engine variant; ask for one at a time.");
+                Console.Error.WriteLine("bench gemm: --items-per-worker, --compare-avx2 and --compare-pipeline each time a second engine variant; ask for one at a time.");
                 return 2;
             }
-            var settings = new Settings(n, t, r, withTorch, parse.GetValue(avx2), parse.GetValue(refuse), parse.GetValue(items), parse.GetValue(blasFirst));
+            var settings = new Settings(n, t, r, withTorch, parse.GetValue(avx2), parse.GetValue(refuse), parse.GetValue(items), parse.GetValue(blasFirst), parse.GetValue(pipeline));
             if (BenchLoad.Start("gemm", parse.GetValue(maxLoad), settings.Refuse) is not { } guard) return LoadGuard.LoadedExitCode;
             return f64 ? Run<double>(settings, guard) : Run<float>(settings, guard);
         });
@@ -74,7 +78,7 @@ internal static class GemmBench
     /// <summary>Wall-clock best and median; <paramref name="BestCpuSeconds"/>: the least CPU time of the calling thread (null where unknown).</summary>
     private readonly record struct Timing(double BestSeconds, double MedianSeconds, double? BestCpuSeconds = null);
 
-    private sealed record Settings(int N, int Threads, int Repeat, bool Torch, bool CompareAvx2, bool Refuse, int? ItemsPerWorker, bool OpenBlasFirst);
+    private sealed record Settings(int N, int Threads, int Repeat, bool Torch, bool CompareAvx2, bool Refuse, int? ItemsPerWorker, bool OpenBlasFirst, bool ComparePipeline = false);
 
     private static unsafe int Run<T>(Settings s, LoadGuard guard) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -106,8 +110,9 @@ internal static class GemmBench
 
             CpuParallel.ThreadCount = threads;
             Timing engine;
-            Timing? engineAvx2 = null, engineItems = null;
-            bool? itemsSameBits = null;
+            Timing? engineAvx2 = null, engineItems = null, enginePipeline = null;
+            bool? itemsSameBits = null, pipelineSameBits = null;
+            bool defaultPipelined = CpuGemm.PipelineKBlocks;
             if (s.CompareAvx2 && CpuGemm.AllowAvx512 && CpuGemm.KernelName.StartsWith("AVX-512", StringComparison.Ordinal))
             {
                 (engine, var avx2) = TimeAlternately(repeat, () => EngineGemm(n, a, b, cEngine), () =>
@@ -131,6 +136,19 @@ internal static class GemmBench
                 itemsSameBits = new ReadOnlySpan<byte>(cEngine, (int)Math.Min(int.MaxValue, count * sizeof(T)))
                     .SequenceEqual(new ReadOnlySpan<byte>(cBlas, (int)Math.Min(int.MaxValue, count * sizeof(T))));
             }
+            else if (s.ComparePipeline)
+            {
+                // The default schedule against the other one (whichever CpuGemm.PipelineKBlocks is not).
+                (engine, var other) = TimeAlternately(repeat, () => EngineGemm(n, a, b, cEngine), () =>
+                {
+                    CpuGemm.PipelineKBlocks = !defaultPipelined;
+                    try { EngineGemm(n, a, b, cBlas); }
+                    finally { CpuGemm.PipelineKBlocks = defaultPipelined; }
+                });
+                enginePipeline = other;
+                pipelineSameBits = new ReadOnlySpan<byte>(cEngine, (int)Math.Min(int.MaxValue, count * sizeof(T)))
+                    .SequenceEqual(new ReadOnlySpan<byte>(cBlas, (int)Math.Min(int.MaxValue, count * sizeof(T))));
+            }
             else engine = TimeRuns(repeat, () => EngineGemm(n, a, b, cEngine));
             string kernel = CpuGemm.KernelName;
 
@@ -147,7 +165,7 @@ internal static class GemmBench
                 blas?.SetThreads(threads);
                 reference = blas is null ? null : TimeRuns(repeat, () => BlasGemm(blas, n, a, b, cBlas));
             }
-            else if (blas is not null && (engineAvx2 is not null || engineItems is not null))
+            else if (blas is not null && (engineAvx2 is not null || engineItems is not null || enginePipeline is not null))
                 BlasGemm(blas, n, a, b, cBlas); // the engine's second variant wrote its C there: OpenBLAS's again, untimed
 
             double sampleError = SampledError(n, a, b, cEngine);
@@ -196,6 +214,12 @@ internal static class GemmBench
             if (itemsBest is { } ib)
                 table.AddRow($"engine, {s.ItemsPerWorker} items per worker, GFLOP/s (best)", F(ib), "",
                     $"/ default {CpuGemm.DefaultItemsPerWorker} = {Ratio(ib / engineBest)}" + (itemsSameBits == true ? ", same bits" : ", BITS DIFFER"));
+            double? otherBest = enginePipeline is { } ep ? flops / ep.BestSeconds / 1e9 : null;
+            double? pipelineBest = otherBest is null ? null : defaultPipelined ? engineBest : otherBest;
+            double? forkBest = otherBest is null ? null : defaultPipelined ? otherBest : engineBest;
+            if (pipelineBest is { } pb && forkBest is { } fb)
+                table.AddRow("engine k blocks pipelined / forked, GFLOP/s", $"{F(pb)} / {F(fb)}", "",
+                    $"pipelined / forked = {Ratio(pb / fb)}" + (pipelineSameBits == true ? ", same bits" : ", BITS DIFFER"));
             if (avx2Best is { } a2)
                 table.AddRow("engine AVX2 kernel, GFLOP/s (best)", F(a2), "", $"AVX-512 / AVX2 = {Ratio(engineBest / a2)}");
             // On one thread the work runs on the calling thread, so its CPU time excludes the slices other
@@ -226,6 +250,8 @@ internal static class GemmBench
                 ["engine_avx2_gflops"] = Round(avx2Best),
                 ["order"] = s.OpenBlasFirst ? "openblas_first" : "engine_first",
                 ["items_per_worker"] = s.ItemsPerWorker, ["engine_items_gflops"] = Round(itemsBest), ["items_same_bits"] = itemsSameBits,
+                ["engine_pipeline_gflops"] = Round(pipelineBest), ["engine_fork_per_block_gflops"] = Round(forkBest),
+                ["pipeline_default"] = defaultPipelined, ["pipeline_same_bits"] = pipelineSameBits,
                 ["engine_cpu_gflops"] = Round(threads == 1 && engine.BestCpuSeconds is { } jc ? flops / jc / 1e9 : null),
                 ["openblas_cpu_gflops"] = Round(threads == 1 && reference?.BestCpuSeconds is { } jrc ? flops / jrc / 1e9 : null),
                 ["engine_avx2_cpu_gflops"] = Round(threads == 1 && engineAvx2?.BestCpuSeconds is { } jac ? flops / jac / 1e9 : null),
