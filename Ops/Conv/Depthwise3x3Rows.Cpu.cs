@@ -31,27 +31,8 @@ internal static unsafe class Depthwise3x3Rows
         && g.W <= Vector512<T>.Count && VectorWidth.Use512 && Avx512F.IsSupported
         && (typeof(T) == typeof(float) || typeof(T) == typeof(double));
 
-    public static void Forward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        nint xs = (nint)x, ws = (nint)w, bs = (nint)bias, ys = (nint)y;
-        int multiplier = g.Cout / g.Cin, plane = g.InPlane;
-        CpuParallel.For((long)g.N * g.Cin, 10.0 * multiplier * plane, (start, end) =>
-        {
-            var mask = Lanes<T>(g.W);
-            for (long p = start; p < end; p++)
-            {
-                long n = p / g.Cin;
-                int ci = (int)(p % g.Cin);
-                for (int m = 0; m < multiplier; m++)
-                {
-                    int co = ci * multiplier + m;
-                    T init = bs == 0 ? T.Zero : ((T*)bs)[co];
-                    Correlate((T*)xs + p * plane, (T*)ys + (n * g.Cout + co) * plane, (T*)ws + co * 9L, g.H, g.W, mask,
-                        Vector512.Create(init), accumulate: false, flip: false);
-                }
-            }
-        });
-    }
+    public static void Forward<T>(ConvGeometry g, T* x, T* w, T* bias, T* y) where T : unmanaged, IFloatingPointIeee754<T> =>
+        CorrelatePlanes(g, x, w, bias, y, inputGradient: false);
 
     public static void Backward<T>(ConvGeometry g, T* x, T* w, T* gy, T* gx, T* gw, T* gb) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -60,9 +41,18 @@ internal static unsafe class Depthwise3x3Rows
         else if (gb != null) DepthwiseStride1Cpu.Backward(g, null, null, gy, null, null, gb);
     }
 
-    private static void InputGradient<T>(ConvGeometry g, T* w, T* gy, T* gx) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void InputGradient<T>(ConvGeometry g, T* w, T* gy, T* gx) where T : unmanaged, IFloatingPointIeee754<T> =>
+        CorrelatePlanes(g, gx, w, null, gy, inputGradient: true);
+
+    /// <summary>
+    /// Each input plane (n, ci) with its output planes (n, co) for the channel's multiplier: the forward correlates the
+    /// input plane into each output plane, from the bias; the input gradient correlates each output gradient plane,
+    /// flipped, into the input plane, the first from zero and the others accumulated in channel order.
+    /// </summary>
+    private static void CorrelatePlanes<T>(ConvGeometry g, T* inputPlanes, T* w, T* bias, T* outputPlanes, bool inputGradient)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        nint ws = (nint)w, gys = (nint)gy, gxs = (nint)gx;
+        nint ins = (nint)inputPlanes, ws = (nint)w, bs = (nint)bias, outs = (nint)outputPlanes;
         int multiplier = g.Cout / g.Cin, plane = g.InPlane;
         CpuParallel.For((long)g.N * g.Cin, 10.0 * multiplier * plane, (start, end) =>
         {
@@ -74,8 +64,12 @@ internal static unsafe class Depthwise3x3Rows
                 for (int m = 0; m < multiplier; m++)
                 {
                     int co = ci * multiplier + m;
-                    Correlate((T*)gys + (n * g.Cout + co) * plane, (T*)gxs + p * plane, (T*)ws + co * 9L, g.H, g.W, mask,
-                        Vector512<T>.Zero, accumulate: m > 0, flip: true);
+                    T* input = (T*)ins + p * plane, output = (T*)outs + (n * g.Cout + co) * plane, taps = (T*)ws + co * 9L;
+                    if (inputGradient)
+                        Correlate(output, input, taps, g.H, g.W, mask, Vector512<T>.Zero, accumulate: m > 0, flip: true);
+                    else
+                        Correlate(input, output, taps, g.H, g.W, mask, Vector512.Create(bs == 0 ? T.Zero : ((T*)bs)[co]),
+                            accumulate: false, flip: false);
                 }
             }
         });
