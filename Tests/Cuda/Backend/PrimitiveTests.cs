@@ -84,6 +84,32 @@ public class PrimitiveTests
         Assert.Equal(new float[6], c.ToArray<float>());
     }
 
+    /// <summary>
+    /// A matmul's two gradients go to the backend as one pair (IBackend.MatMulPair; CUDA runs the two products in
+    /// turn): GPU against CPU in float64, with a broadcast batch on both sides and a vector operand.
+    /// </summary>
+    [GpuTheory(Needs = GpuNeeds.TensorBackend)]
+    [InlineData(new[] { 37, 20 }, new[] { 20, 45 })]
+    [InlineData(new[] { 2, 1, 9, 13 }, new[] { 3, 13, 7 })]
+    [InlineData(new[] { 30 }, new[] { 30, 11 })]
+    public void Matmul_gradients_as_one_pair_match_the_cpu(int[] aShape, int[] bShape)
+    {
+        using var scope = Tensor.Scope();
+        (double[] A, double[] B) Grads(Device device)
+        {
+            var a = Tensor.Randn(aShape, DType.F64, Device.Cpu, new Generator(11)).ToDevice(device);
+            var b = Tensor.Randn(bShape, DType.F64, Device.Cpu, new Generator(12)).ToDevice(device);
+            a.RequiresGrad = b.RequiresGrad = true;
+            var y = a.MatMul(b);
+            y.Backward(Tensor.Randn(y.Shape, DType.F64, Device.Cpu, new Generator(13)).ToDevice(device));
+            return (a.Grad!.ToArray<double>(), b.Grad!.ToArray<double>());
+        }
+        var cpu = Grads(Device.Cpu);
+        var gpu = Grads(Gpu);
+        AssertNear(cpu.A, gpu.A, 1e-12, "matmul's gradient of a");
+        AssertNear(cpu.B, gpu.B, 1e-12, "matmul's gradient of b");
+    }
+
     [GpuFact(Needs = GpuNeeds.TensorBackend)]
     public void Argmax_and_argmin_take_the_first_extreme_and_nan_wins_as_on_the_cpu()
     {
